@@ -1,0 +1,61 @@
+-- Better Auth 1.7.25's core tables and the jwt plugin's `jwks`, as its PostgreSQL migration creates
+-- them. IF NOT EXISTS lets Tessera adopt an existing Better Auth database in place.
+CREATE TABLE IF NOT EXISTS "user" (
+    "id" text NOT NULL PRIMARY KEY,
+    "name" text NOT NULL,
+    "email" text NOT NULL UNIQUE,
+    "emailVerified" boolean NOT NULL,
+    "image" text,
+    "createdAt" timestamptz NOT NULL,
+    "updatedAt" timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS "session" (
+    "id" text NOT NULL PRIMARY KEY,
+    "expiresAt" timestamptz NOT NULL,
+    "token" text NOT NULL UNIQUE,
+    "createdAt" timestamptz NOT NULL,
+    "updatedAt" timestamptz NOT NULL,
+    "ipAddress" text,
+    "userAgent" text,
+    "userId" text NOT NULL REFERENCES "user" ("id") ON DELETE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS "account" (
+    "id" text NOT NULL PRIMARY KEY,
+    "accountId" text NOT NULL,
+    "providerId" text NOT NULL,
+    "userId" text NOT NULL REFERENCES "user" ("id") ON DELETE CASCADE,
+    "accessToken" text,
+    "refreshToken" text,
+    "idToken" text,
+    "accessTokenExpiresAt" timestamptz,
+    "refreshTokenExpiresAt" timestamptz,
+    "scope" text,
+    "password" text,
+    "createdAt" timestamptz NOT NULL,
+    "updatedAt" timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS "verification" (
+    "id" text NOT NULL PRIMARY KEY,
+    "identifier" text NOT NULL,
+    "value" text NOT NULL,
+    "expiresAt" timestamptz NOT NULL,
+    "createdAt" timestamptz NOT NULL,
+    "updatedAt" timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS "jwks" (
+    "id" text NOT NULL PRIMARY KEY,
+    "publicKey" text NOT NULL,
+    "privateKey" text NOT NULL,
+    "createdAt" timestamptz NOT NULL,
+    "expiresAt" timestamptz,
+    "alg" text,
+    "crv" text
+);
+
+CREATE INDEX IF NOT EXISTS "session_userId_idx" ON "session" ("userId");
+CREATE INDEX IF NOT EXISTS "account_userId_idx" ON "account" ("userId");
+CREATE INDEX IF NOT EXISTS "verification_identifier_idx" ON "verification" ("identifier");

@@ -1,0 +1,80 @@
+//! The auth server's settings, already parsed and checked.
+
+use chrono::Duration;
+use tessera_jwt::Algorithm;
+
+use crate::password::HashFormat;
+use crate::secret::SecretSet;
+
+/// How sessions age (contract §2.4): defaults are Better Auth's.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionPolicy {
+    /// Lifetime of a session and `Max-Age` of its cookie (7 days).
+    pub expires_in: Duration,
+    /// How old the last extension must be before a request slides the session (1 day).
+    pub update_age: Duration,
+    /// Sessions younger than this are "fresh" (1 day); `/list-sessions` requires it.
+    pub fresh_age: Duration,
+    /// Lifetime of a `rememberMe: false` session (1 day).
+    pub dont_remember_expires_in: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            expires_in: Duration::days(7),
+            update_age: Duration::days(1),
+            fresh_age: Duration::days(1),
+            dont_remember_expires_in: Duration::days(1),
+        }
+    }
+}
+
+/// Everything the auth router needs to know.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// `BETTER_AUTH_SECRET` / `BETTER_AUTH_SECRETS`.
+    pub secrets: SecretSet,
+    /// The origin of `BETTER_AUTH_URL`, e.g. `http://localhost:3000`: JWT `iss` and `aud`, and a
+    /// trusted origin. Cookies get `__Secure-` and `Secure` when it is https.
+    pub base_origin: String,
+    /// Further trusted origins (exact origins, or patterns with `*`).
+    pub trusted_origins: Vec<String>,
+    /// Algorithm of new JWTs.
+    pub jwt_alg: Algorithm,
+    /// JWT lifetime.
+    pub jwt_expires_in: Duration,
+    /// Session ageing.
+    pub session: SessionPolicy,
+    /// Format of new password hashes.
+    pub password_hash: HashFormat,
+    /// How many password hashes may run at once.
+    pub hash_concurrency: usize,
+    /// `Cache-Control: max-age` of `/jwks`, in seconds.
+    pub jwks_max_age: u32,
+    /// How long a retired key stays published (Better Auth's `gracePeriod`, 30 days).
+    pub jwks_grace_period: Duration,
+}
+
+impl AuthConfig {
+    /// A configuration with Better Auth's defaults for everything but the secret and URL.
+    pub fn new(secrets: SecretSet, base_origin: impl Into<String>) -> Self {
+        Self {
+            secrets,
+            base_origin: base_origin.into(),
+            trusted_origins: Vec::new(),
+            jwt_alg: Algorithm::EdDSA,
+            jwt_expires_in: Duration::minutes(15),
+            session: SessionPolicy::default(),
+            password_hash: HashFormat::Argon2id,
+            hash_concurrency: 2,
+            jwks_max_age: 300,
+            jwks_grace_period: Duration::days(30),
+        }
+    }
+
+    /// Whether cookies are `__Secure-` prefixed and `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_origin.starts_with("https://")
+    }
+}

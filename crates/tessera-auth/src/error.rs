@@ -1,0 +1,169 @@
+//! The auth API's one error type.
+//!
+//! Every client-visible error is Better Auth's JSON shape `{"message", "code"}` with its exact
+//! strings, so the official client reads `error.code` unchanged. Storage failures become a 503
+//! (the database went away) or a bare 500 whose cause is logged, never sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// An error answered to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: Option<&'static str>,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with Better Auth's stable `code` and its exact message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: Some(code),
+            message: message.into(),
+        }
+    }
+
+    /// An error Better Auth sends with a message and no `code`.
+    pub fn message_only(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The machine code, when the error has one.
+    pub fn code(&self) -> Option<&'static str> {
+        self.code
+    }
+
+    /// 401 `UNAUTHORIZED`: no valid session.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized")
+    }
+
+    /// 400 `VALIDATION_ERROR` with zod's `[body.field] message` text.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message)
+    }
+
+    /// 503: the database did not answer. Safe to retry.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "The service is temporarily unavailable. Please try again.",
+        )
+    }
+
+    /// 500 with Better Auth's generic code; the cause is logged by the caller, never sent.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            "Internal Server Error",
+        )
+    }
+}
+
+/// Better Auth's error codes with their messages, byte for byte (contract §1.2).
+pub mod codes {
+    use axum::http::StatusCode;
+
+    use super::ApiError;
+
+    macro_rules! better_auth_errors {
+        ($($fn_name:ident => $status:ident, $code:literal, $message:literal;)*) => {
+            $(
+                #[doc = concat!("`", $code, "`: ", $message)]
+                pub fn $fn_name() -> ApiError {
+                    ApiError::new(StatusCode::$status, $code, $message)
+                }
+            )*
+        };
+    }
+
+    better_auth_errors! {
+        invalid_email => BAD_REQUEST, "INVALID_EMAIL", "Invalid email";
+        invalid_email_or_password => UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password";
+        invalid_password => BAD_REQUEST, "INVALID_PASSWORD", "Invalid password";
+        password_too_short => BAD_REQUEST, "PASSWORD_TOO_SHORT", "Password too short";
+        password_too_long => BAD_REQUEST, "PASSWORD_TOO_LONG", "Password too long";
+        user_already_exists => UNPROCESSABLE_ENTITY, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.";
+        failed_to_create_user => UNPROCESSABLE_ENTITY, "FAILED_TO_CREATE_USER", "Failed to create user";
+        failed_to_create_session => UNAUTHORIZED, "FAILED_TO_CREATE_SESSION", "Failed to create session";
+        credential_account_not_found => BAD_REQUEST, "CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found";
+        email_can_not_be_updated => BAD_REQUEST, "EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated";
+        body_must_be_an_object => BAD_REQUEST, "BODY_MUST_BE_AN_OBJECT", "Body must be an object";
+        session_not_fresh => FORBIDDEN, "SESSION_NOT_FRESH", "Session is not fresh";
+        invalid_origin => FORBIDDEN, "INVALID_ORIGIN", "Invalid origin";
+        missing_or_null_origin => FORBIDDEN, "MISSING_OR_NULL_ORIGIN", "Missing or null Origin";
+        invalid_callback_url => FORBIDDEN, "INVALID_CALLBACK_URL", "Invalid callbackURL";
+        cross_site_navigation_login_blocked => FORBIDDEN, "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED", "Cross-site navigation login blocked. This request appears to be a CSRF attack.";
+        invalid_json => BAD_REQUEST, "BAD_REQUEST", "Invalid JSON in request body";
+        payload_too_large => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large";
+        get_session_not_allowed => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED", "POST method requires deferSessionRefresh to be enabled in session config";
+    }
+
+    /// `FIELD_NOT_ALLOWED` naming the field, as Better Auth words it.
+    pub fn field_not_allowed(field: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "FIELD_NOT_ALLOWED",
+            format!("{field} is not allowed to be set"),
+        )
+    }
+
+    /// 415 `UNSUPPORTED_MEDIA_TYPE` with better-call's message.
+    pub fn unsupported_media_type(got: &str, allowed: &[&str]) -> ApiError {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            format!(
+                "Content-Type \"{got}\" is not allowed. Allowed types: {}",
+                allowed.join(", ")
+            ),
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Self::unavailable()
+            }
+            other => {
+                tracing::error!(error = %other, "storage error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = match self.code {
+            Some(code) => json!({ "message": self.message, "code": code }),
+            None => json!({ "message": self.message }),
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

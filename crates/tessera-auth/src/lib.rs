@@ -1,0 +1,28 @@
+//! Tessera's auth server: Better Auth 1.7's email-and-password, session, bearer and jwt
+//! endpoints, byte-compatible on the wire and in the database, over SQLite or PostgreSQL.
+//!
+//! Build an [`AuthState`] from an [`AuthConfig`], a [`store::Store`] and a [`clock::Clock`],
+//! then mount [`router`] at `/api/auth`.
+#![forbid(unsafe_code)]
+
+pub mod body;
+pub mod clock;
+pub mod config;
+pub mod cookies;
+pub mod cors;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod origin;
+pub mod password;
+mod routes;
+pub mod secret;
+pub mod session;
+mod state;
+pub mod store;
+mod tokens;
+
+pub use config::{AuthConfig, SessionPolicy};
+pub use routes::router;
+pub use state::{AuthApp, AuthState};

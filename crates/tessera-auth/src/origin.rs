@@ -1,0 +1,190 @@
+//! Trusted origins and the CSRF checks of contract §5.
+//!
+//! A cookie-carrying request that changes state must come from a trusted origin; sign-in and
+//! sign-up also refuse cross-site top-level navigations (login CSRF), even without a cookie.
+
+use axum::http::{HeaderMap, header};
+
+use crate::error::{ApiError, codes};
+
+/// The set of origins allowed to make credentialed requests.
+#[derive(Clone, Debug)]
+pub struct TrustedOrigins {
+    patterns: Vec<String>,
+}
+
+impl TrustedOrigins {
+    /// The base URL's origin plus the configured ones; trailing slashes are ignored.
+    pub fn new(base_origin: &str, extra: &[String]) -> Self {
+        let mut patterns = vec![base_origin.trim_end_matches('/').to_owned()];
+        patterns.extend(extra.iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()));
+        Self { patterns }
+    }
+
+    /// Whether `origin` (scheme://host[:port]) is trusted: an exact match, or a `*` pattern.
+    pub fn contains(&self, origin: &str) -> bool {
+        self.patterns.iter().any(|p| {
+            if p.contains('*') || p.contains('?') {
+                glob_match(p.as_bytes(), origin.as_bytes())
+            } else {
+                p == origin
+            }
+        })
+    }
+
+    /// Whether a callback URL is safe to send a user to: a same-site relative path, or an
+    /// absolute URL on a trusted origin.
+    pub fn allows_callback(&self, url: &str) -> bool {
+        if url.starts_with('/') {
+            return is_safe_relative_path(url);
+        }
+        origin_of(url).is_some_and(|o| self.contains(&o))
+    }
+}
+
+/// A relative path that cannot be turned into another host: no `//`, no backslash, no encoded slash.
+pub fn is_safe_relative_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !lower.contains("%2f")
+        && !lower.contains("%5c")
+        && !path.chars().any(char::is_control)
+}
+
+/// The origin (`scheme://host[:port]`) of an absolute http(s) URL.
+pub fn origin_of(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    match url.origin() {
+        origin @ url::Origin::Tuple(..) => Some(origin.ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
+}
+
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    match (pattern.first(), text.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => glob_match(&pattern[1..], text) || (!text.is_empty() && glob_match(pattern, &text[1..])),
+        (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &text[1..]),
+        (Some(p), Some(t)) if p == t => glob_match(&pattern[1..], &text[1..]),
+        _ => false,
+    }
+}
+
+/// The request's claimed origin: `Origin`, else the origin of `Referer`. `None` when absent or `null`.
+fn request_origin(headers: &HeaderMap) -> Option<String> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    match origin {
+        Some("null") => None,
+        Some(o) => Some(o.trim_end_matches('/').to_owned()),
+        None => headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(origin_of),
+    }
+}
+
+fn require_trusted_origin(headers: &HeaderMap, trusted: &TrustedOrigins) -> Result<(), ApiError> {
+    match request_origin(headers) {
+        None => Err(codes::missing_or_null_origin()),
+        Some(o) if trusted.contains(&o) => Ok(()),
+        Some(_) => Err(codes::invalid_origin()),
+    }
+}
+
+/// The global check for state-changing requests: with a `Cookie` header, the origin must be trusted.
+pub fn check_cookie_request(headers: &HeaderMap, trusted: &TrustedOrigins) -> Result<(), ApiError> {
+    if headers.contains_key(header::COOKIE) {
+        require_trusted_origin(headers, trusted)
+    } else {
+        Ok(())
+    }
+}
+
+/// The sign-in/sign-up check against login CSRF (contract §5 `formCsrfMiddleware`).
+pub fn check_login_request(headers: &HeaderMap, trusted: &TrustedOrigins) -> Result<(), ApiError> {
+    if headers.contains_key(header::COOKIE) {
+        return require_trusted_origin(headers, trusted);
+    }
+    let fetch = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (site, mode, dest) = (fetch("sec-fetch-site"), fetch("sec-fetch-mode"), fetch("sec-fetch-dest"));
+    if site.is_some() || mode.is_some() || dest.is_some() {
+        if site == Some("cross-site") && mode == Some("navigate") {
+            return Err(codes::cross_site_navigation_login_blocked());
+        }
+        return require_trusted_origin(headers, trusted);
+    }
+    if headers.contains_key(header::ORIGIN) || headers.contains_key(header::REFERER) {
+        return require_trusted_origin(headers, trusted);
+    }
+    // No browser signals at all: curl or a server-to-server call, which CSRF cannot forge.
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn trusted() -> TrustedOrigins {
+        TrustedOrigins::new("http://localhost:3000", &["http://localhost:3001".into(), "https://*.example.com".into()])
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn origins_match_exactly_or_by_wildcard() {
+        let t = trusted();
+        assert!(t.contains("http://localhost:3000"));
+        assert!(t.contains("http://localhost:3001"));
+        assert!(t.contains("https://app.example.com"));
+        assert!(!t.contains("http://localhost:3002"));
+        assert!(!t.contains("https://example.com.evil.io"));
+    }
+
+    #[test]
+    fn callback_urls_must_be_safe_paths_or_trusted_origins() {
+        let t = trusted();
+        assert!(t.allows_callback("/tasks"));
+        assert!(t.allows_callback("http://localhost:3001/done"));
+        assert!(!t.allows_callback("//evil.io"));
+        assert!(!t.allows_callback("/\\evil.io"));
+        assert!(!t.allows_callback("/%2F%2Fevil.io"));
+        assert!(!t.allows_callback("https://evil.io/"));
+        assert!(!t.allows_callback("javascript:alert(1)"));
+    }
+
+    #[test]
+    fn a_cookie_request_needs_a_trusted_origin_or_referer() {
+        let t = trusted();
+        assert!(check_cookie_request(&headers(&[]), &t).is_ok());
+        let err = check_cookie_request(&headers(&[("cookie", "a=b")]), &t).unwrap_err();
+        assert_eq!(err.code(), Some("MISSING_OR_NULL_ORIGIN"));
+        let err = check_cookie_request(&headers(&[("cookie", "a=b"), ("origin", "null")]), &t).unwrap_err();
+        assert_eq!(err.code(), Some("MISSING_OR_NULL_ORIGIN"));
+        let err = check_cookie_request(&headers(&[("cookie", "a=b"), ("origin", "http://evil.io")]), &t).unwrap_err();
+        assert_eq!(err.code(), Some("INVALID_ORIGIN"));
+        assert!(check_cookie_request(&headers(&[("cookie", "a=b"), ("referer", "http://localhost:3001/x")]), &t).is_ok());
+    }
+
+    #[test]
+    fn a_cross_site_navigation_cannot_sign_anyone_in() {
+        let t = trusted();
+        let nav = headers(&[("sec-fetch-site", "cross-site"), ("sec-fetch-mode", "navigate")]);
+        assert_eq!(check_login_request(&nav, &t).unwrap_err().code(), Some("CROSS_SITE_NAVIGATION_LOGIN_BLOCKED"));
+        let fetch_without_origin = headers(&[("sec-fetch-site", "same-origin")]);
+        assert_eq!(check_login_request(&fetch_without_origin, &t).unwrap_err().code(), Some("MISSING_OR_NULL_ORIGIN"));
+        assert!(check_login_request(&headers(&[]), &t).is_ok());
+        assert_eq!(
+            check_login_request(&headers(&[("origin", "http://evil.io")]), &t).unwrap_err().code(),
+            Some("INVALID_ORIGIN")
+        );
+    }
+}

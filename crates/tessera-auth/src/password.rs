@@ -1,0 +1,273 @@
+//! Password hashing on a bounded blocking pool.
+//!
+//! New hashes are Argon2id (m = 19 MiB, t = 2, p = 1, PHC string). Better Auth's scrypt hashes
+//! (`<salt hex>:<key hex>`, contract §7) verify too and are flagged for rehashing. Every hash runs
+//! on tokio's blocking pool behind a semaphore, so a burst of sign-ins can neither starve the async
+//! executor nor allocate more than `cap × 19 MiB` at once.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use ring::rand::{SecureRandom, SystemRandom};
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::domain::Password;
+
+/// Which format new hashes are written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashFormat {
+    /// Argon2id PHC strings (the default).
+    Argon2id,
+    /// Better Auth's scrypt format, for running side by side with a Better Auth server.
+    Scrypt,
+}
+
+impl FromStr for HashFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "argon2id" | "argon2" => Ok(Self::Argon2id),
+            "scrypt" => Ok(Self::Scrypt),
+            other => Err(format!("unknown password hash format {other:?} (argon2id or scrypt)")),
+        }
+    }
+}
+
+/// What checking a password against a stored hash found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The password matched.
+    pub matches: bool,
+    /// The stored hash is in an older format and should be replaced now that the plain text is known.
+    pub needs_rehash: bool,
+}
+
+/// Why hashing failed: only the blocking pool or the platform RNG can make it fail.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// The bounded password hasher, shared by every request.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    format: HashFormat,
+    cap: usize,
+    permits: Semaphore,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("format", &self.inner.format)
+            .field("cap", &self.cap())
+            .finish()
+    }
+}
+
+const SCRYPT_LOG_N: u8 = 14;
+const SCRYPT_R: u32 = 16;
+const SCRYPT_P: u32 = 1;
+const SCRYPT_KEY_LEN: usize = 64;
+
+impl PasswordHasher {
+    /// A hasher writing `format` that runs at most `cap` hashes at once.
+    pub fn new(format: HashFormat, cap: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                format,
+                cap: cap.max(1),
+                permits: Semaphore::new(cap.max(1)),
+                in_flight: AtomicUsize::new(0),
+                peak: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The concurrency cap.
+    pub fn cap(&self) -> usize {
+        self.inner.cap
+    }
+
+    /// The most hashes that have ever run at the same time; lets tests prove the cap by counting.
+    pub fn peak_concurrency(&self) -> usize {
+        self.inner.peak.load(Ordering::SeqCst)
+    }
+
+    /// Hashes a new password in the configured format.
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let plain = password.expose().to_owned();
+        let format = self.inner.format;
+        self.run(move || match format {
+            HashFormat::Argon2id => hash_argon2id(&plain),
+            HashFormat::Scrypt => hash_scrypt(&plain),
+        })
+        .await?
+    }
+
+    /// Checks a password against a stored hash. With no stored hash (unknown user, no
+    /// credential account) a dummy hash is checked instead, so the time taken reveals nothing.
+    pub async fn verify(&self, password: &Password, stored: Option<String>) -> Result<Verified, HashError> {
+        let plain = password.expose().to_owned();
+        let format = self.inner.format;
+        self.run(move || {
+            let Some(stored) = stored else {
+                let _ = verify_argon2id(&plain, dummy_hash());
+                return Verified { matches: false, needs_rehash: false };
+            };
+            if stored.starts_with("$argon2") {
+                let matches = verify_argon2id(&plain, &stored);
+                Verified { matches, needs_rehash: matches && format == HashFormat::Scrypt }
+            } else {
+                let matches = verify_scrypt(&plain, &stored);
+                Verified { matches, needs_rehash: matches && format == HashFormat::Argon2id }
+            }
+        })
+        .await
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free, counting concurrency.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| HashError("hasher closed".into()))?;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            inner.peak.fetch_max(now, Ordering::SeqCst);
+            let out = work();
+            inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+            out
+        })
+        .await
+        .map_err(|e| HashError(e.to_string()))
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's minimum for Argon2id: 19 MiB, two passes, one lane.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], HashError> {
+    let mut bytes = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| HashError("random generator failed".into()))?;
+    Ok(bytes)
+}
+
+fn hash_argon2id(plain: &str) -> Result<String, HashError> {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| HashError(e.to_string()))?;
+    argon2()
+        .hash_password(plain.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+fn verify_argon2id(plain: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .is_ok_and(|parsed| argon2().verify_password(plain.as_bytes(), &parsed).is_ok())
+}
+
+/// A fixed Argon2id hash of a random password, checked when there is no real hash to check.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let plain = hex::encode(random_bytes::<16>().unwrap_or([7; 16]));
+        hash_argon2id(&plain).unwrap_or_default()
+    })
+}
+
+fn scrypt_key(plain: &str, salt_hex: &str) -> Option<[u8; SCRYPT_KEY_LEN]> {
+    let params = scrypt::Params::new(SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P, SCRYPT_KEY_LEN).ok()?;
+    let normalized: String = plain.nfkc().collect();
+    let mut key = [0u8; SCRYPT_KEY_LEN];
+    // Better Auth passes the hex *string* as the salt, not the bytes it spells.
+    scrypt::scrypt(normalized.as_bytes(), salt_hex.as_bytes(), &params, &mut key).ok()?;
+    Some(key)
+}
+
+fn hash_scrypt(plain: &str) -> Result<String, HashError> {
+    let salt_hex = hex::encode(random_bytes::<16>()?);
+    let key = scrypt_key(plain, &salt_hex).ok_or_else(|| HashError("scrypt failed".into()))?;
+    Ok(format!("{salt_hex}:{}", hex::encode(key)))
+}
+
+fn verify_scrypt(plain: &str, stored: &str) -> bool {
+    let Some((salt_hex, key_hex)) = stored.split_once(':') else {
+        return false;
+    };
+    let Ok(expected) = hex::decode(key_hex) else {
+        return false;
+    };
+    scrypt_key(plain, salt_hex).is_some_and(|key| key.ct_eq(expected.as_slice()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VECTOR: &str = "0123456789abcdef0123456789abcdef:e8b256b6f9f4b1641136a66d4a26ba41a47b6c8c9bad6aa4145559ffda45ece1f0f16dec8482a3e5545feada0ba62f2b05eeb943b750c9396874e1762c78d27d";
+
+    #[test]
+    fn the_better_auth_scrypt_test_vector_reproduces() {
+        let key = scrypt_key("password123", "0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(format!("0123456789abcdef0123456789abcdef:{}", hex::encode(key)), VECTOR);
+        assert!(verify_scrypt("password123", VECTOR));
+        assert!(!verify_scrypt("password124", VECTOR));
+        assert!(!verify_scrypt("password123", "not-a-hash"));
+    }
+
+    #[tokio::test]
+    async fn a_better_auth_hash_verifies_and_asks_to_be_rehashed_to_argon2id() {
+        let hasher = PasswordHasher::new(HashFormat::Argon2id, 2);
+        let found = hasher.verify(&Password::candidate("password123".into()), Some(VECTOR.into())).await.unwrap();
+        assert_eq!(found, Verified { matches: true, needs_rehash: true });
+        let wrong = hasher.verify(&Password::candidate("password12".into()), Some(VECTOR.into())).await.unwrap();
+        assert_eq!(wrong, Verified { matches: false, needs_rehash: false });
+    }
+
+    #[tokio::test]
+    async fn new_hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let hasher = PasswordHasher::new(HashFormat::Argon2id, 2);
+        let password = Password::candidate("correct horse".into());
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        let found = hasher.verify(&password, Some(hash)).await.unwrap();
+        assert_eq!(found, Verified { matches: true, needs_rehash: false });
+    }
+
+    #[tokio::test]
+    async fn scrypt_mode_writes_better_auth_hashes_that_normalise_with_nfkc() {
+        let hasher = PasswordHasher::new(HashFormat::Scrypt, 2);
+        // U+FB01 (the "fi" ligature) is NFKC-equivalent to "fi".
+        let hash = hasher.hash(&Password::candidate("ﬁnancial1".into())).await.unwrap();
+        assert_eq!(hash.len(), 32 + 1 + 128);
+        let found = hasher.verify(&Password::candidate("financial1".into()), Some(hash)).await.unwrap();
+        assert!(found.matches);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_still_costs_a_hash_and_never_matches() {
+        let hasher = PasswordHasher::new(HashFormat::Argon2id, 1);
+        let found = hasher.verify(&Password::candidate("whatever1".into()), None).await.unwrap();
+        assert!(!found.matches);
+        assert_eq!(hasher.peak_concurrency(), 1);
+    }
+}

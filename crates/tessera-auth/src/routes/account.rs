@@ -1,0 +1,103 @@
+//! Account endpoints: `change-password` and `update-user`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::reply;
+use crate::body::{Body, Fields, JsonBody};
+use crate::domain::Password;
+use crate::error::{ApiError, codes};
+use crate::session::{AuthSession, ClientMeta};
+use crate::state::AuthState;
+
+pub(super) fn router() -> Router<AuthState> {
+    Router::new()
+        .route("/change-password", post(change_password))
+        .route("/update-user", post(update_user))
+}
+
+/// Changes the password after checking the current one; optionally ends every other session.
+async fn change_password(
+    State(state): State<AuthState>,
+    auth: AuthSession,
+    meta: ClientMeta,
+    Body(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(&body);
+    let new_password = fields.string("newPassword");
+    let current_password = fields.string("currentPassword");
+    let revoke_others = fields.opt_bool("revokeOtherSessions").unwrap_or(false);
+    fields.finish()?;
+    let new_password = Password::parse(new_password)?;
+    let account = state
+        .store
+        .find_credential_account(&auth.user.id)
+        .await?
+        .filter(|a| a.password.is_some())
+        .ok_or_else(codes::credential_account_not_found)?;
+    let verified = state
+        .hasher
+        .verify(&Password::candidate(current_password), account.password.clone())
+        .await
+        .map_err(|_| ApiError::internal())?;
+    if !verified.matches {
+        return Err(codes::invalid_password());
+    }
+    let hash = state.hasher.hash(&new_password).await.map_err(|_| ApiError::internal())?;
+    state.store.update_password(&account.id, &hash, state.clock.now()).await?;
+    tracing::info!(target: "audit", event = "password_changed", user_id = %auth.user.id);
+    if !revoke_others {
+        return Ok(reply(json!({ "token": null, "user": auth.user }), auth.cookies));
+    }
+    // Better Auth deletes every session, the current one too, and opens a new one.
+    state.store.delete_user_sessions(&auth.user.id, None).await?;
+    let session = state.create_session(&auth.user, &meta, auth.dont_remember).await?;
+    let cookies = state.session_cookies(&session, auth.dont_remember);
+    Ok(reply(json!({ "token": session.token, "user": auth.user }), cookies))
+}
+
+/// Updates the user's `name` and/or `image`; the email and verification flag are not writable here.
+async fn update_user(
+    State(state): State<AuthState>,
+    auth: AuthSession,
+    Body(body): JsonBody,
+) -> Result<Response, ApiError> {
+    if body.contains_key("email") {
+        return Err(codes::email_can_not_be_updated());
+    }
+    if body.contains_key("emailVerified") {
+        return Err(codes::field_not_allowed("emailVerified"));
+    }
+    let mut fields = Fields::new(&body);
+    let name = fields.opt_string("name");
+    fields.finish()?;
+    let image = match body.get("image") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(s.as_str())),
+        Some(_) => {
+            let mut fields = Fields::new(&body);
+            fields.opt_string("image");
+            return Err(fields.finish().err().unwrap_or_else(ApiError::internal));
+        }
+    };
+    if name.is_none() && image.is_none() {
+        return Err(ApiError::message_only(StatusCode::BAD_REQUEST, "No fields to update"));
+    }
+    state
+        .store
+        .update_user(&auth.user.id, name.as_deref(), image, state.clock.now())
+        .await?;
+    // Better Auth re-sets the session cookie (same token) after an update.
+    let mut cookies = auth.cookies;
+    if cookies.is_empty() {
+        cookies = state.session_cookies(&auth.session, auth.dont_remember);
+        // The dont_remember marker is already in place; only the token cookie is re-sent.
+        cookies.truncate(1);
+    }
+    Ok(reply(json!({ "status": true }), cookies))
+}

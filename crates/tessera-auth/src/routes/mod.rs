@@ -1,0 +1,101 @@
+//! The `/api/auth` router: Better Auth's email-and-password, session, bearer and jwt endpoints.
+
+mod account;
+mod jwt;
+mod session;
+mod sign_in;
+mod sign_up;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::cookies::find_cookie;
+use crate::origin::{check_cookie_request, check_login_request};
+use crate::state::AuthState;
+
+/// The auth router, to be nested at `/api/auth`.
+pub fn router(state: AuthState) -> Router {
+    Router::new()
+        .merge(sign_up::router())
+        .merge(sign_in::router())
+        .merge(session::router())
+        .merge(account::router())
+        .merge(jwt::router())
+        .route("/ok", axum::routing::get(|| async { axum::Json(serde_json::json!({ "ok": true })) }))
+        // Better Auth answers unknown paths and methods with an empty 404.
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(middleware::from_fn_with_state(state.clone(), origin_check))
+        .layer(middleware::from_fn_with_state(state.clone(), expose_session_token))
+        .with_state(state)
+}
+
+/// A JSON reply with `Set-Cookie` headers, each cookie its own header (never comma-joined).
+pub(crate) fn reply(body: impl Serialize, cookies: Vec<String>) -> Response {
+    let mut response = axum::Json(body).into_response();
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// Rejects cookie-carrying state changes from untrusted origins, and login CSRF on sign-in/up.
+async fn origin_check(State(state): State<AuthState>, request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let path = request.uri().path();
+    let is_login = path.ends_with("/sign-in/email") || path.ends_with("/sign-up/email");
+    let verdict = if is_login {
+        check_login_request(request.headers(), &state.trusted)
+    } else {
+        check_cookie_request(request.headers(), &state.trusted)
+    };
+    match verdict {
+        Ok(()) => next.run(request).await,
+        Err(err) => {
+            tracing::info!(target: "audit", event = "origin_rejected", path = %path, code = err.code().unwrap_or(""));
+            err.into_response()
+        }
+    }
+}
+
+const EXPOSE: HeaderName = HeaderName::from_static("access-control-expose-headers");
+
+/// Appends `name` to `Access-Control-Expose-Headers`, as Better Auth's plugins do.
+pub(crate) fn expose_header(headers: &mut HeaderMap, name: &str) {
+    let merged = match headers.get(&EXPOSE).and_then(|v| v.to_str().ok()) {
+        Some(existing) if !existing.is_empty() => format!("{existing}, {name}"),
+        _ => name.to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&merged) {
+        headers.insert(EXPOSE, value);
+    }
+}
+
+/// The bearer plugin's after-hook: whenever a response sets a live session cookie, repeat its
+/// decoded value in `set-auth-token` so non-browser clients can keep it.
+async fn expose_session_token(State(state): State<AuthState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let name = &state.cookies.session_token;
+    let token = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|c| !c.contains("Max-Age=0"))
+        .find_map(|c| find_cookie(c.split(';').next().unwrap_or(""), name))
+        .filter(|v| !v.is_empty());
+    if let Some(token) = token
+        && let Ok(value) = HeaderValue::from_str(&token)
+    {
+        response.headers_mut().insert(HeaderName::from_static("set-auth-token"), value);
+        expose_header(response.headers_mut(), "set-auth-token");
+    }
+    response
+}

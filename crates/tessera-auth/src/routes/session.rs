@@ -1,0 +1,118 @@
+//! Session endpoints: `get-session`, `sign-out`, `list-sessions` and the three revocations.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::{expose_header, reply};
+use crate::body::{Body, Fields, JsonBody};
+use crate::error::{ApiError, codes};
+use crate::session::{AuthSession, Resolved};
+use crate::state::AuthState;
+
+pub(super) fn router() -> Router<AuthState> {
+    Router::new()
+        .route(
+            "/get-session",
+            get(get_session).post(|| async { Err::<(), _>(codes::get_session_not_allowed()) }),
+        )
+        .route("/sign-out", post(sign_out))
+        .route("/list-sessions", get(list_sessions))
+        .route("/revoke-session", post(revoke_session))
+        .route("/revoke-sessions", post(revoke_sessions))
+        .route("/revoke-other-sessions", post(revoke_other_sessions))
+}
+
+/// The current session and user, or `null`; also mints a JWT into `set-auth-jwt`.
+async fn get_session(
+    State(state): State<AuthState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    // zod's coerce.boolean(): any non-empty value, even "false", disables refresh.
+    let allow_refresh = query.get("disableRefresh").is_none_or(|v| v.is_empty());
+    let mut response = match state.resolve_session(&headers, allow_refresh).await? {
+        Resolved::Anonymous => reply(Value::Null, Vec::new()),
+        Resolved::Gone => reply(Value::Null, state.expired_session_cookies()),
+        Resolved::Active(active) => {
+            let jwt = state.mint_jwt(&active.user, &active.session).await?;
+            let mut response = reply(json!({ "session": active.session, "user": active.user }), active.cookies);
+            if let Ok(value) = HeaderValue::from_str(&jwt) {
+                response.headers_mut().insert(HeaderName::from_static("set-auth-jwt"), value);
+                expose_header(response.headers_mut(), "set-auth-jwt");
+            }
+            response
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// Deletes the current session (if any) and expires every session cookie. Never fails for
+/// want of a session: signing out twice is fine.
+async fn sign_out(State(state): State<AuthState>, headers: HeaderMap, Body(body): JsonBody) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(&body);
+    let callback_url = fields.opt_string("callbackURL");
+    fields.finish()?;
+    if let Some(url) = &callback_url
+        && !state.trusted.allows_callback(url)
+    {
+        return Err(codes::invalid_callback_url());
+    }
+    if let Some(token) = state.credential(&headers).token
+        && state.store.delete_session(&token).await?
+    {
+        tracing::info!(target: "audit", event = "sign_out");
+    }
+    Ok(reply(json!({ "success": true }), state.expired_session_cookies()))
+}
+
+/// The user's live sessions; requires a fresh session (created within `freshAge`).
+async fn list_sessions(State(state): State<AuthState>, auth: AuthSession) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let fresh_age = state.config.session.fresh_age;
+    if fresh_age > chrono::Duration::zero() && now - auth.session.created_at.0 >= fresh_age {
+        return Err(codes::session_not_fresh());
+    }
+    let sessions = state.store.list_sessions(&auth.user.id, now).await?;
+    Ok(reply(sessions, auth.cookies))
+}
+
+/// Revokes one of the caller's sessions by raw token; answers the same whether or not it existed.
+async fn revoke_session(
+    State(state): State<AuthState>,
+    auth: AuthSession,
+    Body(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(&body);
+    let token = fields.string("token");
+    fields.finish()?;
+    if state.store.delete_user_session(&auth.user.id, &token).await? {
+        tracing::info!(target: "audit", event = "session_revoked", user_id = %auth.user.id);
+    }
+    Ok(reply(json!({ "status": true }), auth.cookies))
+}
+
+/// Revokes every session of the caller, the current one included.
+async fn revoke_sessions(State(state): State<AuthState>, auth: AuthSession) -> Result<Response, ApiError> {
+    let count = state.store.delete_user_sessions(&auth.user.id, None).await?;
+    tracing::info!(target: "audit", event = "sessions_revoked", user_id = %auth.user.id, count);
+    Ok(reply(json!({ "status": true }), Vec::new()))
+}
+
+/// Revokes every session of the caller except the current one.
+async fn revoke_other_sessions(State(state): State<AuthState>, auth: AuthSession) -> Result<Response, ApiError> {
+    let count = state
+        .store
+        .delete_user_sessions(&auth.user.id, Some(&auth.session.token))
+        .await?;
+    tracing::info!(target: "audit", event = "sessions_revoked", user_id = %auth.user.id, count);
+    Ok(reply(json!({ "status": true }), auth.cookies))
+}

@@ -1,0 +1,83 @@
+//! `POST /sign-in/email`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::json;
+
+use super::reply;
+use crate::body::{Body, Fields, FormOrJsonBody};
+use crate::domain::{Email, Password};
+use crate::error::{ApiError, codes};
+use crate::session::ClientMeta;
+use crate::state::AuthState;
+
+pub(super) fn router() -> Router<AuthState> {
+    Router::new().route("/sign-in/email", post(sign_in_email))
+}
+
+/// Checks email and password and opens a session.
+///
+/// Every failure (unknown email, no password set, wrong password) gets the same 401 after the
+/// same amount of hashing work, so neither body nor timing tells whether an account exists.
+async fn sign_in_email(
+    State(state): State<AuthState>,
+    meta: ClientMeta,
+    Body(body): FormOrJsonBody,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(&body);
+    let email = fields.string("email");
+    let password = fields.string("password");
+    let callback_url = fields.opt_string("callbackURL");
+    let remember_me = fields.opt_bool("rememberMe");
+    fields.finish()?;
+    let email = Email::parse(&email).ok_or_else(codes::invalid_email)?;
+    if let Some(url) = &callback_url
+        && !state.trusted.allows_callback(url)
+    {
+        return Err(codes::invalid_callback_url());
+    }
+    let password = Password::candidate(password);
+    let user = state.store.find_user_by_email(email.as_str()).await?;
+    let account = match &user {
+        Some(user) => state.store.find_credential_account(&user.id).await?,
+        None => None,
+    };
+    let stored = account.as_ref().and_then(|a| a.password.clone());
+    let verified = state.hasher.verify(&password, stored).await.map_err(|e| {
+        tracing::error!(error = %e, "hashing failed");
+        ApiError::internal()
+    })?;
+    let (Some(user), Some(account), true) = (user, account, verified.matches) else {
+        tracing::info!(target: "audit", event = "sign_in_failed", reason = "invalid_credentials", ip = %meta.ip);
+        return Err(codes::invalid_email_or_password());
+    };
+    if verified.needs_rehash {
+        // Upgrade a Better Auth scrypt hash now that the plain text is at hand. A failure here
+        // must not fail the sign-in: the old hash still works.
+        match state.hasher.hash(&password).await {
+            Ok(hash) => state.store.update_password(&account.id, &hash, state.clock.now()).await?,
+            Err(e) => tracing::warn!(error = %e, "rehash failed"),
+        }
+    }
+    let dont_remember = remember_me == Some(false);
+    let session = state
+        .create_session(&user, &meta, dont_remember)
+        .await
+        .map_err(|e| if e.status().is_server_error() { e } else { codes::failed_to_create_session() })?;
+    tracing::info!(target: "audit", event = "sign_in", user_id = %user.id, ip = %meta.ip);
+    let cookies = state.session_cookies(&session, dont_remember);
+    let body = match &callback_url {
+        Some(url) => json!({ "redirect": true, "token": session.token, "url": url, "user": user }),
+        None => json!({ "redirect": false, "token": session.token, "user": user }),
+    };
+    let mut response = reply(body, cookies);
+    if let Some(url) = callback_url
+        && let Ok(value) = HeaderValue::from_str(&url)
+    {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}

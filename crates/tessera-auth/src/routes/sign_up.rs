@@ -1,0 +1,80 @@
+//! `POST /sign-up/email`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::json;
+
+use super::reply;
+use crate::body::{Body, Fields, FormOrJsonBody};
+use crate::domain::Password;
+use crate::error::{ApiError, codes};
+use crate::ids::generate_id;
+use crate::session::ClientMeta;
+use crate::state::AuthState;
+use crate::store::{Account, DbTime, StoreError, User};
+
+pub(super) fn router() -> Router<AuthState> {
+    Router::new().route("/sign-up/email", post(sign_up_email))
+}
+
+/// Creates a user with a credential account, then signs them in.
+async fn sign_up_email(
+    State(state): State<AuthState>,
+    meta: ClientMeta,
+    Body(body): FormOrJsonBody,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(&body);
+    let name = fields.string("name");
+    let email = fields.email("email");
+    let password = fields.non_empty_string("password");
+    let image = fields.opt_string("image");
+    let callback_url = fields.opt_string("callbackURL");
+    let remember_me = fields.opt_bool("rememberMe");
+    fields.finish()?;
+    let email = email.ok_or_else(codes::invalid_email)?;
+    if let Some(url) = &callback_url
+        && !state.trusted.allows_callback(url)
+    {
+        return Err(codes::invalid_callback_url());
+    }
+    let password = Password::parse(password)?;
+    if state.store.find_user_by_email(email.as_str()).await?.is_some() {
+        return Err(codes::user_already_exists());
+    }
+    let hash = state.hasher.hash(&password).await.map_err(|e| {
+        tracing::error!(error = %e, "hashing failed");
+        ApiError::internal()
+    })?;
+    let now = DbTime::from(state.clock.now());
+    let user = User {
+        id: generate_id(32),
+        name,
+        email: email.as_str().to_owned(),
+        email_verified: false,
+        image,
+        created_at: now,
+        updated_at: now,
+    };
+    let account = Account {
+        id: generate_id(32),
+        account_id: user.id.clone(),
+        provider_id: "credential".into(),
+        user_id: user.id.clone(),
+        password: Some(hash),
+        created_at: now,
+        updated_at: now,
+    };
+    match state.store.create_user_with_account(&user, &account).await {
+        Ok(()) => {}
+        // Lost a race with a concurrent sign-up for the same address.
+        Err(StoreError::Conflict(_)) => return Err(codes::user_already_exists()),
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(target: "audit", event = "sign_up", user_id = %user.id, ip = %meta.ip);
+    let dont_remember = remember_me == Some(false);
+    let session = state.create_session(&user, &meta, dont_remember).await?;
+    let cookies = state.session_cookies(&session, dont_remember);
+    Ok(reply(json!({ "token": session.token, "user": user }), cookies))
+}

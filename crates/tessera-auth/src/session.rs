@@ -1,0 +1,217 @@
+//! Finding, creating and sliding sessions (contract §2.4, §2.5, §3).
+//!
+//! A request names its session with the signed `session_token` cookie or, through the bearer
+//! plugin's rule, `Authorization: Bearer <token>[.<signature>]`; a bearer credential that fails
+//! its check is ignored and the cookie still applies (Better Auth issue #932).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use chrono::{DateTime, Utc};
+use percent_encoding::percent_decode_str;
+
+use crate::cookies::{encode_value, find_cookie, signed_value, verify_signed};
+use crate::error::ApiError;
+use crate::ids::generate_id;
+use crate::state::AuthState;
+use crate::store::{DbTime, Session, User};
+
+/// The credential a request presents, already signature-checked.
+#[derive(Debug, Default)]
+pub struct Credential {
+    /// The raw session token, if a valid one was presented.
+    pub token: Option<String>,
+    /// Whether a `session_token` cookie was sent at all (valid or not).
+    pub had_cookie: bool,
+    /// Whether the signed `dont_remember` cookie is present.
+    pub dont_remember: bool,
+}
+
+impl AuthState {
+    /// Reads the session credential from `Authorization: Bearer` or the session cookie.
+    pub fn credential(&self, headers: &HeaderMap) -> Credential {
+        let secrets: Vec<_> = self.config.secrets.all().map(|s| &s.secret).collect();
+        let cookie_header = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let cookie = find_cookie(&cookie_header, &self.cookies.session_token);
+        let dont_remember = find_cookie(&cookie_header, &self.cookies.dont_remember)
+            .and_then(|v| verify_signed(secrets.iter().copied(), &v))
+            .is_some_and(|v| v == "true");
+        let bearer = bearer_token(headers).and_then(|raw| {
+            if raw.contains('.') {
+                let decoded = if raw.contains('%') {
+                    percent_decode_str(&raw).decode_utf8().ok()?.into_owned()
+                } else {
+                    raw
+                };
+                verify_signed(secrets.iter().copied(), &decoded)
+            } else {
+                // The bearer plugin accepts a raw session token as-is (`requireSignature: false`).
+                Some(raw)
+            }
+        });
+        let from_cookie = || cookie.as_deref().and_then(|c| verify_signed(secrets.iter().copied(), c));
+        Credential {
+            token: bearer.or_else(from_cookie),
+            had_cookie: cookie.is_some(),
+            dont_remember,
+        }
+    }
+
+    /// `Set-Cookie` values establishing `session` (and the `dont_remember` marker when asked).
+    pub fn session_cookies(&self, session: &Session, dont_remember: bool) -> Vec<String> {
+        let secret = &self.config.secrets.current().secret;
+        let value = encode_value(&signed_value(secret, &session.token));
+        let max_age = (!dont_remember).then(|| self.config.session.expires_in.num_seconds());
+        let mut cookies = vec![self.cookies.set_cookie(&self.cookies.session_token, &value, max_age)];
+        if dont_remember {
+            let marker = encode_value(&signed_value(secret, "true"));
+            cookies.push(self.cookies.set_cookie(&self.cookies.dont_remember, &marker, None));
+        }
+        cookies
+    }
+
+    /// `Set-Cookie` values that remove every session cookie.
+    pub fn expired_session_cookies(&self) -> Vec<String> {
+        [&self.cookies.session_token, &self.cookies.session_data, &self.cookies.dont_remember]
+            .into_iter()
+            .map(|name| self.cookies.expire(name))
+            .collect()
+    }
+
+    /// Creates and stores a new session for `user`.
+    pub async fn create_session(&self, user: &User, meta: &ClientMeta, dont_remember: bool) -> Result<Session, ApiError> {
+        let now = self.clock.now();
+        let lifetime = if dont_remember {
+            self.config.session.dont_remember_expires_in
+        } else {
+            self.config.session.expires_in
+        };
+        let session = Session {
+            id: generate_id(32),
+            expires_at: DbTime::from(now + lifetime),
+            token: generate_id(32),
+            created_at: DbTime::from(now),
+            updated_at: DbTime::from(now),
+            ip_address: Some(meta.ip.clone()),
+            user_agent: Some(meta.user_agent.clone()),
+            user_id: user.id.clone(),
+        };
+        self.store.create_session(&session).await?;
+        Ok(session)
+    }
+
+    /// Resolves the request's session: expired or unknown sessions are removed and their
+    /// cookies expired; a live one is slid forward once `updateAge` has passed.
+    pub async fn resolve_session(&self, headers: &HeaderMap, allow_refresh: bool) -> Result<Resolved, ApiError> {
+        let credential = self.credential(headers);
+        let Some(token) = credential.token else {
+            return Ok(Resolved::Anonymous);
+        };
+        let now = self.clock.now();
+        let Some((mut session, user)) = self.store.find_session(&token).await? else {
+            return Ok(Resolved::Gone);
+        };
+        if session.expires_at.0 < now {
+            self.store.delete_session(&token).await?;
+            return Ok(Resolved::Gone);
+        }
+        let mut cookies = Vec::new();
+        if allow_refresh && !credential.dont_remember && self.due_for_refresh(&session, now) {
+            let expires_at = now + self.config.session.expires_in;
+            self.store.extend_session(&token, expires_at, now).await?;
+            session.expires_at = DbTime::from(expires_at);
+            session.updated_at = DbTime::from(now);
+            cookies = self.session_cookies(&session, false);
+        }
+        Ok(Resolved::Active(AuthSession {
+            session,
+            user,
+            dont_remember: credential.dont_remember,
+            cookies,
+        }))
+    }
+
+    /// `expiresAt - expiresIn + updateAge <= now`: at least `updateAge` since the last extension.
+    fn due_for_refresh(&self, session: &Session, now: DateTime<Utc>) -> bool {
+        let policy = &self.config.session;
+        session.expires_at.0 - policy.expires_in + policy.update_age <= now
+    }
+}
+
+/// `Authorization: Bearer <token>`, scheme case-insensitive, token trimmed.
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// What resolving a request's session found.
+#[derive(Debug)]
+pub enum Resolved {
+    /// No valid credential was presented.
+    Anonymous,
+    /// A validly signed credential named a session that no longer exists or has expired.
+    Gone,
+    /// A live session.
+    Active(AuthSession),
+}
+
+/// A live session with its user: the extractor for endpoints that need one (401 otherwise).
+#[derive(Debug)]
+pub struct AuthSession {
+    /// The session row.
+    pub session: Session,
+    /// Its user.
+    pub user: User,
+    /// Whether the session is in `rememberMe: false` mode.
+    pub dont_remember: bool,
+    /// `Set-Cookie` values to send back (a sliding refresh).
+    pub cookies: Vec<String>,
+}
+
+impl FromRequestParts<AuthState> for AuthSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AuthState) -> Result<Self, Self::Rejection> {
+        match state.resolve_session(&parts.headers, true).await? {
+            Resolved::Active(session) => Ok(session),
+            Resolved::Anonymous | Resolved::Gone => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+/// The client's address and user agent, recorded on new sessions.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    /// The peer IP from the socket, or `""` when unknown.
+    pub ip: String,
+    /// The `User-Agent` header, or `""`.
+    pub user_agent: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string())
+            .unwrap_or_default();
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(512)
+            .collect();
+        Ok(Self { ip, user_agent })
+    }
+}

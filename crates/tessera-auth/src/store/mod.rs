@@ -1,0 +1,105 @@
+//! Storage behind one trait, with a SQLite and a PostgreSQL implementation.
+//!
+//! Tables and columns are Better Auth 1.7.25's (`user`, `session`, `account`, `verification`,
+//! `jwks`, camelCase columns), so a Better Auth database is used in place. Both backends share
+//! the same SQL text (`$N` placeholders and quoted identifiers work in both); only the encoding
+//! of dates differs, and [`DbTime`] owns that.
+
+mod models;
+mod sql;
+mod time;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use models::{Account, JwkRow, Session, User};
+pub use sql::{SqlStore, connect};
+pub use time::DbTime;
+
+/// A storage failure, classified by what the caller can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database did not answer (connection refused, pool timed out, closed): answer 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was broken (e.g. the email is taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else; logged, answered as 500 without detail.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(db.message().to_owned()),
+            // Postgres "admin shutdown" / "cannot connect now" classes mean the server is going away.
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) => {
+                Self::Unavailable(err.to_string())
+            }
+            _ => Self::Other(err.to_string()),
+        }
+    }
+}
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the auth server persists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Creates a user and its credential account in one transaction: both or neither.
+    async fn create_user_with_account(&self, user: &User, account: &Account) -> StoreResult<()>;
+    /// Finds a user by (lower-cased) email.
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Finds a user by id.
+    async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// Updates a user's name and/or image; returns the updated user.
+    async fn update_user(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        image: Option<Option<&str>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>>;
+
+    /// The user's `credential` account (which holds the password hash), if any.
+    async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>>;
+    /// Replaces the password hash of an account.
+    async fn update_password(&self, account_id: &str, hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Inserts a session.
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    /// Looks a session up by its raw token, with its user.
+    async fn find_session(&self, token: &str) -> StoreResult<Option<(Session, User)>>;
+    /// Slides a session's expiry forward.
+    async fn extend_session(&self, token: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Deletes a session by token; returns whether one was deleted.
+    async fn delete_session(&self, token: &str) -> StoreResult<bool>;
+    /// Deletes a session by token only if it belongs to `user_id`.
+    async fn delete_user_session(&self, user_id: &str, token: &str) -> StoreResult<bool>;
+    /// Deletes every session of a user except, optionally, one.
+    async fn delete_user_sessions(&self, user_id: &str, except_token: Option<&str>) -> StoreResult<u64>;
+    /// The user's sessions that expire after `now`.
+    async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>>;
+
+    /// Every JWKS row, newest first.
+    async fn list_jwks(&self) -> StoreResult<Vec<JwkRow>>;
+    /// Inserts a JWKS row.
+    async fn insert_jwk(&self, row: &JwkRow) -> StoreResult<()>;
+
+    /// Checks the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Closes the pool.
+    async fn close(&self);
+}

@@ -1,0 +1,308 @@
+//! The SQL store, one implementation per backend generated from one text.
+//!
+//! The statements are identical on SQLite and PostgreSQL; a macro stamps out the `Store` impl
+//! for each so neither backend can drift from the other.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPoolOptions, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Database, Pool, Row};
+
+use super::{Account, DbTime, JwkRow, Session, Store, StoreError, StoreResult, User};
+
+/// A store over a sqlx pool of either backend.
+#[derive(Debug, Clone)]
+pub struct SqlStore<DB: Database> {
+    pool: Pool<DB>,
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// Wraps a pool.
+    pub fn new(pool: Pool<DB>) -> Self {
+        Self { pool }
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+}
+
+/// Opens the database named by `url`: `postgres://…` or `sqlite://path`.
+///
+/// SQLite gets WAL, a busy timeout and foreign keys; both get a short acquire timeout so a
+/// database that stopped answering turns into a prompt 503 instead of a hung request.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url)
+            .await?;
+        Ok(Arc::new(SqlStore::<Postgres>::new(pool)))
+    } else if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_with(options)
+            .await?;
+        Ok(Arc::new(SqlStore::<Sqlite>::new(pool)))
+    } else {
+        Err(StoreError::Other(
+            "DATABASE_URL must start with sqlite: or postgres://".into(),
+        ))
+    }
+}
+
+macro_rules! select_user_where {
+    ($column:literal) => {
+        concat!(
+            r#"SELECT "id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt" FROM "user" WHERE ""#,
+            $column,
+            r#"" = $1"#
+        )
+    };
+}
+
+macro_rules! sql_store {
+    ($db:ty, $migrations:literal) => {
+        #[async_trait]
+        impl Store for SqlStore<$db> {
+            async fn migrate(&self) -> StoreResult<()> {
+                let mut migrator = sqlx::migrate!($migrations);
+                // Other crates (the tasks API) keep their own migrations in the same table.
+                migrator.set_ignore_missing(true);
+                migrator
+                    .run(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+            }
+
+            async fn create_user_with_account(&self, user: &User, account: &Account) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    r#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
+                       VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+                )
+                .bind(&user.id)
+                .bind(&user.name)
+                .bind(&user.email)
+                .bind(user.email_verified)
+                .bind(&user.image)
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    r#"INSERT INTO "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
+                       VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+                )
+                .bind(&account.id)
+                .bind(&account.account_id)
+                .bind(&account.provider_id)
+                .bind(&account.user_id)
+                .bind(&account.password)
+                .bind(account.created_at)
+                .bind(account.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+                Ok(sqlx::query_as::<_, User>(select_user_where!("email")).bind(email).fetch_optional(&self.pool).await?)
+            }
+
+            async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+                Ok(sqlx::query_as::<_, User>(select_user_where!("id")).bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn update_user(
+                &self,
+                id: &str,
+                name: Option<&str>,
+                image: Option<Option<&str>>,
+                now: DateTime<Utc>,
+            ) -> StoreResult<Option<User>> {
+                // COALESCE keeps a field that was not sent; `image` distinguishes "not sent"
+                // from "set to null" with a separate flag.
+                sqlx::query(
+                    r#"UPDATE "user" SET "name" = COALESCE($2, "name"),
+                       "image" = CASE WHEN $3 THEN $4 ELSE "image" END, "updatedAt" = $5 WHERE "id" = $1"#,
+                )
+                .bind(id)
+                .bind(name)
+                .bind(image.is_some())
+                .bind(image.flatten())
+                .bind(DbTime::from(now))
+                .execute(&self.pool)
+                .await?;
+                self.find_user_by_id(id).await
+            }
+
+            async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>> {
+                Ok(sqlx::query_as::<_, Account>(
+                    r#"SELECT "id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt"
+                       FROM "account" WHERE "userId" = $1 AND "providerId" = 'credential' AND "accountId" = $1"#,
+                )
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn update_password(&self, account_id: &str, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query(r#"UPDATE "account" SET "password" = $2, "updatedAt" = $3 WHERE "id" = $1"#)
+                    .bind(account_id)
+                    .bind(hash)
+                    .bind(DbTime::from(now))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_session(&self, s: &Session) -> StoreResult<()> {
+                sqlx::query(
+                    r#"INSERT INTO "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+                )
+                .bind(&s.id)
+                .bind(s.expires_at)
+                .bind(&s.token)
+                .bind(s.created_at)
+                .bind(s.updated_at)
+                .bind(&s.ip_address)
+                .bind(&s.user_agent)
+                .bind(&s.user_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn find_session(&self, token: &str) -> StoreResult<Option<(Session, User)>> {
+                let row = sqlx::query(
+                    r#"SELECT s."id" AS s_id, s."expiresAt" AS s_expires, s."token" AS s_token,
+                              s."createdAt" AS s_created, s."updatedAt" AS s_updated,
+                              s."ipAddress" AS s_ip, s."userAgent" AS s_ua, s."userId" AS s_user,
+                              u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt"
+                       FROM "session" s JOIN "user" u ON u."id" = s."userId" WHERE s."token" = $1"#,
+                )
+                .bind(token)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let session = Session {
+                    id: row.try_get("s_id")?,
+                    expires_at: row.try_get("s_expires")?,
+                    token: row.try_get("s_token")?,
+                    created_at: row.try_get("s_created")?,
+                    updated_at: row.try_get("s_updated")?,
+                    ip_address: row.try_get("s_ip")?,
+                    user_agent: row.try_get("s_ua")?,
+                    user_id: row.try_get("s_user")?,
+                };
+                let user = <User as sqlx::FromRow<'_, _>>::from_row(&row)?;
+                Ok(Some((session, user)))
+            }
+
+            async fn extend_session(&self, token: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query(r#"UPDATE "session" SET "expiresAt" = $2, "updatedAt" = $3 WHERE "token" = $1"#)
+                    .bind(token)
+                    .bind(DbTime::from(expires_at))
+                    .bind(DbTime::from(now))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_session(&self, token: &str) -> StoreResult<bool> {
+                let done = sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1"#)
+                    .bind(token)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_user_session(&self, user_id: &str, token: &str) -> StoreResult<bool> {
+                let done = sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1 AND "userId" = $2"#)
+                    .bind(token)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_user_sessions(&self, user_id: &str, except_token: Option<&str>) -> StoreResult<u64> {
+                let done = sqlx::query(
+                    r#"DELETE FROM "session" WHERE "userId" = $1 AND ($2 IS NULL OR "token" <> $2)"#,
+                )
+                .bind(user_id)
+                .bind(except_token)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>> {
+                Ok(sqlx::query_as::<_, Session>(
+                    r#"SELECT "id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId"
+                       FROM "session" WHERE "userId" = $1 AND "expiresAt" > $2 ORDER BY "createdAt""#,
+                )
+                .bind(user_id)
+                .bind(DbTime::from(now))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn list_jwks(&self) -> StoreResult<Vec<JwkRow>> {
+                Ok(sqlx::query_as::<_, JwkRow>(
+                    r#"SELECT "id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv"
+                       FROM "jwks" ORDER BY "createdAt" DESC"#,
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn insert_jwk(&self, row: &JwkRow) -> StoreResult<()> {
+                sqlx::query(
+                    r#"INSERT INTO "jwks" ("id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv")
+                       VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+                )
+                .bind(&row.id)
+                .bind(&row.public_key)
+                .bind(&row.private_key)
+                .bind(row.created_at)
+                .bind(row.expires_at)
+                .bind(&row.alg)
+                .bind(&row.crv)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+
+sql_store!(Sqlite, "./migrations/sqlite");
+sql_store!(Postgres, "./migrations/postgres");

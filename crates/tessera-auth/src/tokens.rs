@@ -1,0 +1,48 @@
+//! Minting access tokens (contract §4.2): the session's user object plus `sub`, `iat`, `exp`,
+//! `iss` and `aud`, where `iss` = `aud` = the origin of the base URL.
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::keys::KeyError;
+use crate::state::AuthState;
+use crate::store::{Session, StoreError, User};
+
+impl AuthState {
+    /// Signs a JWT for `user` with the current key.
+    pub async fn mint_jwt(&self, user: &User, _session: &Session) -> Result<String, ApiError> {
+        let now = self.clock.now();
+        let key = self
+            .keys
+            .signing_key(self.store.as_ref(), now)
+            .await
+            .map_err(|e| self.key_error(e))?;
+        let iat = now.timestamp();
+        let mut claims = match serde_json::to_value(user) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        claims.insert("iat".into(), iat.into());
+        claims.insert("sub".into(), user.id.clone().into());
+        claims.insert("exp".into(), (iat + self.config.jwt_expires_in.num_seconds()).into());
+        claims.insert("iss".into(), self.config.base_origin.clone().into());
+        claims.insert("aud".into(), self.config.base_origin.clone().into());
+        let token = key.sign(&claims).map_err(|e| {
+            tracing::error!(error = %e, "signing failed");
+            ApiError::internal()
+        })?;
+        tracing::debug!(target: "audit", event = "token_issued", user_id = %user.id);
+        Ok(token)
+    }
+
+    /// Maps a key failure to the client's answer, logging the cause.
+    pub(crate) fn key_error(&self, err: KeyError) -> ApiError {
+        match err {
+            KeyError::Store(store) => ApiError::from(store),
+            other => {
+                tracing::error!(error = %other, "signing key unavailable");
+                ApiError::from(StoreError::Other(other.to_string()))
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! `tessera`: serve the auth server (and, with it, the tasks API and web app), or migrate.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod http_log;
+mod serve;
+mod settings;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    match cli.command.unwrap_or(cli::Command::Serve(cli.serve)) {
+        cli::Command::Serve(args) => serve::run(args).await,
+        cli::Command::Migrate(args) => serve::migrate(args).await,
+    }
+}

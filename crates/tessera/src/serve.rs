@@ -1,0 +1,81 @@
+//! Wiring: database, auth router, middleware, listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tessera_auth::clock::SystemClock;
+use tessera_auth::origin::TrustedOrigins;
+use tessera_auth::{AuthState, cors};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::cli::{DatabaseArgs, ServeArgs};
+use crate::{http_log, settings};
+
+/// `tessera migrate`.
+pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
+    let url = settings::database_url(&args)?;
+    let store = tessera_auth::store::connect(&url).await.context("connecting to the database")?;
+    store.migrate().await.context("migrating")?;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// `tessera serve`.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = settings::auth_config(&args)?;
+    let url = settings::database_url(&args.database)?;
+    let store = tessera_auth::store::connect(&url).await.context("connecting to the database")?;
+    store.migrate().await.context("migrating")?;
+    let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
+    let state = AuthState::new(config, store, Arc::new(SystemClock));
+    let app = Router::new()
+        .nest("/api/auth", tessera_auth::router(state))
+        .layer(cors::cors_layer(trusted))
+        .layer(axum::middleware::from_fn(http_log::log_request))
+        .layer(CatchPanicLayer::custom(panic_response));
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
+    let local = listener.local_addr()?;
+    println!("Tessera listening on http://{local}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// A panic becomes a plain JSON 500: no message, no backtrace reaches the client.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    let mut response = (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"message": "Internal Server Error", "code": "INTERNAL_SERVER_ERROR"})),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
