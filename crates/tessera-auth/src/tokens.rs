@@ -1,5 +1,5 @@
 //! Minting access tokens (contract §4.2): the session's user object plus `sub`, `iat`, `exp`,
-//! `iss` and `aud`, where `iss` = `aud` = the origin of the base URL.
+//! `iss` and `aud`, where `iss` = `aud` = the origin of the base URL (no `aud` in HS256 mode).
 
 use serde_json::{Map, Value};
 
@@ -26,7 +26,13 @@ impl AuthState {
         claims.insert("sub".into(), user.id.clone().into());
         claims.insert("exp".into(), (iat + self.config.jwt_expires_in.num_seconds()).into());
         claims.insert("iss".into(), self.config.base_origin.clone().into());
-        claims.insert("aud".into(), self.config.base_origin.clone().into());
+        // The brief's FastAPI middleware calls python-jose `jwt.decode(token, secret,
+        // algorithms=["HS256"])` with no audience argument, and python-jose then rejects any
+        // token that carries `aud`. HS256 tokens therefore leave it out; the asymmetric modes
+        // keep Better Auth's `aud` so JWKS verifiers can pin it.
+        if self.keys.alg() != tessera_jwt::Algorithm::HS256 {
+            claims.insert("aud".into(), self.config.base_origin.clone().into());
+        }
         let token = key.sign(&claims).map_err(|e| {
             tracing::error!(error = %e, "signing failed");
             ApiError::internal()
