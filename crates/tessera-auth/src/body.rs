@@ -31,7 +31,13 @@ impl<S: Send + Sync, const FORM: bool> FromRequest<S> for Body<FORM> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| codes::payload_too_large())?;
@@ -39,7 +45,11 @@ impl<S: Send + Sync, const FORM: bool> FromRequest<S> for Body<FORM> {
     }
 }
 
-fn parse(content_type: Option<&str>, bytes: &Bytes, form: bool) -> Result<Map<String, Value>, ApiError> {
+fn parse(
+    content_type: Option<&str>,
+    bytes: &Bytes,
+    form: bool,
+) -> Result<Map<String, Value>, ApiError> {
     if bytes.is_empty() {
         // better-call skips the media-type check for requests with no body.
         return Ok(Map::new());
@@ -97,12 +107,17 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Starts reading `map`.
     pub fn new(map: &'a Map<String, Value>) -> Self {
-        Self { map, issues: Vec::new() }
+        Self {
+            map,
+            issues: Vec::new(),
+        }
     }
 
     fn expected(&mut self, name: &str, expected: &str) {
         let got = type_name(self.map.get(name));
-        self.issues.push(format!("[body.{name}] Invalid input: expected {expected}, received {got}"));
+        self.issues.push(format!(
+            "[body.{name}] Invalid input: expected {expected}, received {got}"
+        ));
     }
 
     /// A required string.
@@ -120,7 +135,9 @@ impl<'a> Fields<'a> {
     pub fn non_empty_string(&mut self, name: &str) -> String {
         let value = self.string(name);
         if value.is_empty() && matches!(self.map.get(name), Some(Value::String(_))) {
-            self.issues.push(format!("[body.{name}] Too small: expected string to have >=1 characters"));
+            self.issues.push(format!(
+                "[body.{name}] Too small: expected string to have >=1 characters"
+            ));
         }
         value
     }
@@ -131,7 +148,8 @@ impl<'a> Fields<'a> {
             Some(Value::String(s)) => {
                 let parsed = crate::domain::Email::parse(s);
                 if parsed.is_none() {
-                    self.issues.push(format!("[body.{name}] Invalid email address"));
+                    self.issues
+                        .push(format!("[body.{name}] Invalid email address"));
                 }
                 parsed
             }
@@ -189,18 +207,46 @@ mod tests {
     fn bodies_are_checked_for_media_type_and_syntax() {
         let bytes = Bytes::from_static(b"{\"a\":1}");
         assert!(parse(Some("application/json"), &bytes, false).is_ok());
-        assert_eq!(parse(Some("text/plain"), &bytes, false).unwrap_err().status(), 415);
-        assert_eq!(parse(None, &bytes, false).unwrap_err().status(), 415);
         assert_eq!(
-            parse(Some("application/x-www-form-urlencoded"), &Bytes::from_static(b"a=1"), false).unwrap_err().status(),
+            parse(Some("text/plain"), &bytes, false)
+                .unwrap_err()
+                .status(),
             415
         );
-        let form = parse(Some("application/x-www-form-urlencoded"), &Bytes::from_static(b"email=a%40b.co&rememberMe=false"), true).unwrap();
+        assert_eq!(parse(None, &bytes, false).unwrap_err().status(), 415);
+        assert_eq!(
+            parse(
+                Some("application/x-www-form-urlencoded"),
+                &Bytes::from_static(b"a=1"),
+                false
+            )
+            .unwrap_err()
+            .status(),
+            415
+        );
+        let form = parse(
+            Some("application/x-www-form-urlencoded"),
+            &Bytes::from_static(b"email=a%40b.co&rememberMe=false"),
+            true,
+        )
+        .unwrap();
         assert_eq!(form.get("email"), Some(&json!("a@b.co")));
         assert_eq!(form.get("rememberMe"), Some(&json!(false)));
-        let bad = parse(Some("application/json"), &Bytes::from_static(b"{nope"), false).unwrap_err();
-        assert_eq!((bad.status().as_u16(), bad.code()), (400, Some("BAD_REQUEST")));
-        assert!(parse(Some("text/plain"), &Bytes::new(), false).unwrap().is_empty());
+        let bad = parse(
+            Some("application/json"),
+            &Bytes::from_static(b"{nope"),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (bad.status().as_u16(), bad.code()),
+            (400, Some("BAD_REQUEST"))
+        );
+        assert!(
+            parse(Some("text/plain"), &Bytes::new(), false)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -213,8 +259,17 @@ mod tests {
         let err = f.finish().unwrap_err();
         assert_eq!(err.code(), Some("VALIDATION_ERROR"));
         let text = format!("{:?}", err);
-        assert!(text.contains("[body.name] Invalid input: expected string, received undefined"), "{text}");
-        assert!(text.contains("[body.email] Invalid email address"), "{text}");
-        assert!(text.contains("[body.password] Invalid input: expected string, received number"), "{text}");
+        assert!(
+            text.contains("[body.name] Invalid input: expected string, received undefined"),
+            "{text}"
+        );
+        assert!(
+            text.contains("[body.email] Invalid email address"),
+            "{text}"
+        );
+        assert!(
+            text.contains("[body.password] Invalid input: expected string, received number"),
+            "{text}"
+        );
     }
 }

@@ -35,7 +35,10 @@ pub fn signed_value(secret: &Secret, value: &str) -> String {
 ///
 /// Like better-call, the signature must be 44 characters ending in `=`; anything else counts as
 /// no cookie at all. The comparison is constant-time (`ring::hmac::verify`).
-pub fn verify_signed<'a>(secrets: impl IntoIterator<Item = &'a Secret>, signed: &str) -> Option<String> {
+pub fn verify_signed<'a>(
+    secrets: impl IntoIterator<Item = &'a Secret>,
+    signed: &str,
+) -> Option<String> {
     let (value, sig) = signed.rsplit_once('.')?;
     if sig.len() != 44 || !sig.ends_with('=') {
         return None;
@@ -45,7 +48,9 @@ pub fn verify_signed<'a>(secrets: impl IntoIterator<Item = &'a Secret>, signed: 
     let sig = STANDARD.decode(sig).ok()?;
     secrets.into_iter().find_map(|secret| {
         let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes());
-        hmac::verify(&key, value.as_bytes(), &sig).ok().map(|()| value.to_owned())
+        hmac::verify(&key, value.as_bytes(), &sig)
+            .ok()
+            .map(|()| value.to_owned())
     })
 }
 
@@ -67,7 +72,10 @@ pub fn find_cookie(header: &str, name: &str) -> Option<String> {
             .strip_prefix('"')
             .and_then(|v| v.strip_suffix('"'))
             .unwrap_or(value);
-        percent_decode_str(value).decode_utf8().ok().map(|v| v.into_owned())
+        percent_decode_str(value)
+            .decode_utf8()
+            .ok()
+            .map(|v| v.into_owned())
     })
 }
 
@@ -86,7 +94,11 @@ pub struct CookieNames {
 impl CookieNames {
     /// Names for the `better-auth` prefix; `secure` adds `__Secure-` and the `Secure` attribute.
     pub fn new(secure: bool) -> Self {
-        let prefix = if secure { "__Secure-better-auth" } else { "better-auth" };
+        let prefix = if secure {
+            "__Secure-better-auth"
+        } else {
+            "better-auth"
+        };
         Self {
             session_token: format!("{prefix}.session_token"),
             session_data: format!("{prefix}.session_data"),
@@ -129,7 +141,10 @@ mod tests {
     fn the_contract_cookie_test_vector_reproduces() {
         let secret = Secret::new("test-secret-0123456789abcdef0123456789abcdef");
         let token = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6";
-        assert_eq!(signature(&secret, token), "4EVOSu3QCIyb9JZWtRME3Zmnms+bbfzEswmQQjx1QSw=");
+        assert_eq!(
+            signature(&secret, token),
+            "4EVOSu3QCIyb9JZWtRME3Zmnms+bbfzEswmQQjx1QSw="
+        );
         assert_eq!(
             encode_value(&signed_value(&secret, token)),
             "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6.4EVOSu3QCIyb9JZWtRME3Zmnms%2BbbfzEswmQQjx1QSw%3D"
@@ -143,7 +158,10 @@ mod tests {
         let signed = signed_value(&secret, "tok");
         assert_eq!(verify_signed([&secret], &signed).as_deref(), Some("tok"));
         assert_eq!(verify_signed([&other], &signed), None);
-        assert_eq!(verify_signed([&other, &secret], &signed).as_deref(), Some("tok"));
+        assert_eq!(
+            verify_signed([&other, &secret], &signed).as_deref(),
+            Some("tok")
+        );
         assert_eq!(verify_signed([&secret], "tok"), None);
         assert_eq!(verify_signed([&secret], "tok.short="), None);
         let tampered = signed.replacen("tok", "tol", 1);
@@ -153,7 +171,10 @@ mod tests {
     #[test]
     fn the_first_cookie_of_a_name_wins_and_is_percent_decoded() {
         let header = "a=1; better-auth.session_token=x.y%3D; better-auth.session_token=z";
-        assert_eq!(find_cookie(header, "better-auth.session_token").as_deref(), Some("x.y="));
+        assert_eq!(
+            find_cookie(header, "better-auth.session_token").as_deref(),
+            Some("x.y=")
+        );
         assert_eq!(find_cookie("k=\"quoted\"", "k").as_deref(), Some("quoted"));
         assert_eq!(find_cookie("a=1", "b"), None);
     }

@@ -19,7 +19,13 @@ pub fn cors_layer(trusted: TrustedOrigins) -> CorsLayer {
             origin.to_str().is_ok_and(|o| trusted.contains(o))
         }))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
         .max_age(Duration::from_secs(600))
 }

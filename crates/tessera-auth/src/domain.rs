@@ -42,7 +42,10 @@ fn is_zod_email(raw: &str) -> bool {
     };
     let hosts_ok = !hosts.is_empty()
         && hosts.iter().all(|label| {
-            label.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            label
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     let tld_ok = tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic());
@@ -97,26 +100,50 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_checked_like_zod() {
-        assert_eq!(Email::parse("Ada@Example.COM").unwrap().as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("Ada@Example.COM").unwrap().as_str(),
+            "ada@example.com"
+        );
         for good in ["a@b.co", "first.last+tag@sub.example.org", "o'brien@x-y.io"] {
             assert!(Email::parse(good).is_some(), "{good}");
         }
-        for bad in ["", "plain", "@b.co", "a@b", "a@b.c", ".a@b.co", "a..b@c.co", "a.@b.co", "a@-b.co", "a@b.c0", "a b@c.co"] {
+        for bad in [
+            "",
+            "plain",
+            "@b.co",
+            "a@b",
+            "a@b.c",
+            ".a@b.co",
+            "a..b@c.co",
+            "a.@b.co",
+            "a@-b.co",
+            "a@b.c0",
+            "a b@c.co",
+        ] {
             assert!(Email::parse(bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn password_length_is_counted_in_utf16_units() {
-        assert_eq!(Password::parse("1234567".into()).unwrap_err().code(), Some("PASSWORD_TOO_SHORT"));
+        assert_eq!(
+            Password::parse("1234567".into()).unwrap_err().code(),
+            Some("PASSWORD_TOO_SHORT")
+        );
         assert!(Password::parse("12345678".into()).is_ok());
         // Four astral-plane characters are eight UTF-16 units, as JavaScript counts them.
         assert!(Password::parse("😀😀😀😀".into()).is_ok());
-        assert_eq!(Password::parse("x".repeat(129)).unwrap_err().code(), Some("PASSWORD_TOO_LONG"));
+        assert_eq!(
+            Password::parse("x".repeat(129)).unwrap_err().code(),
+            Some("PASSWORD_TOO_LONG")
+        );
     }
 
     #[test]
     fn a_password_never_shows_in_debug_output() {
-        assert_eq!(format!("{:?}", Password::candidate("hunter22".into())), "Password([redacted])");
+        assert_eq!(
+            format!("{:?}", Password::candidate("hunter22".into())),
+            "Password([redacted])"
+        );
     }
 }

@@ -42,7 +42,9 @@ pub struct KeyManager {
 
 impl std::fmt::Debug for KeyManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyManager").field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("KeyManager")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,7 +67,11 @@ impl KeyManager {
 
     /// The key new tokens are signed with: the newest live stored key of the configured
     /// algorithm, or a new one.
-    pub async fn signing_key(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Arc<SigningKey>, KeyError> {
+    pub async fn signing_key(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<SigningKey>, KeyError> {
         if self.alg == Algorithm::HS256 {
             let secret = self.secrets.current().secret.expose().as_bytes();
             return Ok(Arc::new(SigningKey::hmac(None, secret)));
@@ -96,7 +102,10 @@ impl KeyManager {
         let rows = store.list_jwks().await?;
         let keys = rows
             .iter()
-            .filter(|row| row.expires_at.is_none_or(|exp| exp.0 + self.grace_period > now))
+            .filter(|row| {
+                row.expires_at
+                    .is_none_or(|exp| exp.0 + self.grace_period > now)
+            })
             .filter_map(|row| self.public_entry(row))
             .collect();
         Ok(JwkSet { keys })
@@ -120,7 +129,11 @@ impl KeyManager {
         Some(jwk)
     }
 
-    async fn newest_live_row(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Option<JwkRow>, KeyError> {
+    async fn newest_live_row(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<Option<JwkRow>, KeyError> {
         let rows = store.list_jwks().await?;
         Ok(rows.into_iter().find(|row| {
             self.row_alg(row) == Some(self.alg) && row.expires_at.is_none_or(|exp| exp.0 > now)
@@ -128,12 +141,20 @@ impl KeyManager {
     }
 
     fn open_row(&self, row: &JwkRow) -> Result<SigningKey, KeyError> {
-        let plaintext = self.decrypt(&row.private_key).ok_or_else(|| KeyError::Decrypt(row.id.clone()))?;
-        let jwk: Jwk = serde_json::from_str(&plaintext).map_err(|e| KeyError::Key(e.to_string()))?;
-        SigningKey::from_private_jwk(row.id.clone(), self.alg, &jwk).map_err(|e| KeyError::Key(e.to_string()))
+        let plaintext = self
+            .decrypt(&row.private_key)
+            .ok_or_else(|| KeyError::Decrypt(row.id.clone()))?;
+        let jwk: Jwk =
+            serde_json::from_str(&plaintext).map_err(|e| KeyError::Key(e.to_string()))?;
+        SigningKey::from_private_jwk(row.id.clone(), self.alg, &jwk)
+            .map_err(|e| KeyError::Key(e.to_string()))
     }
 
-    async fn create_key(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<SigningKey, KeyError> {
+    async fn create_key(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<SigningKey, KeyError> {
         let id = generate_id(32);
         let alg = self.alg;
         let kid = id.clone();
@@ -142,8 +163,13 @@ impl KeyManager {
             .await
             .map_err(|e| KeyError::Key(e.to_string()))?
             .map_err(|e| KeyError::Key(e.to_string()))?;
-        let public = key.public_jwk().ok_or_else(|| KeyError::Key("no public key".into()))?;
-        let private = serde_json::to_string(&key.private_jwk()).map_err(|e| KeyError::Key(e.to_string()))?;
+        let public = key
+            .public_jwk()
+            .ok_or_else(|| KeyError::Key("no public key".into()))?;
+        let private = key
+            .private_jwk()
+            .ok_or_else(|| KeyError::Key("no private key".into()))?;
+        let private = serde_json::to_string(&private).map_err(|e| KeyError::Key(e.to_string()))?;
         let row = JwkRow {
             id,
             public_key: serde_json::to_string(&public).map_err(|e| KeyError::Key(e.to_string()))?,
@@ -162,7 +188,8 @@ impl KeyManager {
     /// `$ba$<version>$` envelope when secrets are versioned, then JSON-quoted.
     fn encrypt(&self, plaintext: &str) -> Result<String, KeyError> {
         let VersionedSecret { version, secret } = self.secrets.current();
-        let hex = sealed::seal(secret.expose(), plaintext).map_err(|e| KeyError::Key(e.to_string()))?;
+        let hex =
+            sealed::seal(secret.expose(), plaintext).map_err(|e| KeyError::Key(e.to_string()))?;
         let sealed = match version {
             Some(v) => format!("$ba${v}${hex}"),
             None => hex,
@@ -185,7 +212,8 @@ impl KeyManager {
             return sealed::open(secret.secret.expose(), hex).ok();
         }
         // A bare hex value was sealed with an unversioned secret; try those, then any.
-        let mut candidates: Vec<&VersionedSecret> = self.secrets.all().filter(|s| s.version.is_none()).collect();
+        let mut candidates: Vec<&VersionedSecret> =
+            self.secrets.all().filter(|s| s.version.is_none()).collect();
         candidates.extend(self.secrets.all().filter(|s| s.version.is_some()));
         candidates
             .into_iter()

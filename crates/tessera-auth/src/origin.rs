@@ -17,7 +17,12 @@ impl TrustedOrigins {
     /// The base URL's origin plus the configured ones; trailing slashes are ignored.
     pub fn new(base_origin: &str, extra: &[String]) -> Self {
         let mut patterns = vec![base_origin.trim_end_matches('/').to_owned()];
-        patterns.extend(extra.iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()));
+        patterns.extend(
+            extra
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty()),
+        );
         Self { patterns }
     }
 
@@ -65,7 +70,9 @@ pub fn origin_of(raw: &str) -> Option<String> {
 fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     match (pattern.first(), text.first()) {
         (None, None) => true,
-        (Some(b'*'), _) => glob_match(&pattern[1..], text) || (!text.is_empty() && glob_match(pattern, &text[1..])),
+        (Some(b'*'), _) => {
+            glob_match(&pattern[1..], text) || (!text.is_empty() && glob_match(pattern, &text[1..]))
+        }
         (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &text[1..]),
         (Some(p), Some(t)) if p == t => glob_match(&pattern[1..], &text[1..]),
         _ => false,
@@ -108,7 +115,11 @@ pub fn check_login_request(headers: &HeaderMap, trusted: &TrustedOrigins) -> Res
         return require_trusted_origin(headers, trusted);
     }
     let fetch = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (site, mode, dest) = (fetch("sec-fetch-site"), fetch("sec-fetch-mode"), fetch("sec-fetch-dest"));
+    let (site, mode, dest) = (
+        fetch("sec-fetch-site"),
+        fetch("sec-fetch-mode"),
+        fetch("sec-fetch-dest"),
+    );
     if site.is_some() || mode.is_some() || dest.is_some() {
         if site == Some("cross-site") && mode == Some("navigate") {
             return Err(codes::cross_site_navigation_login_blocked());
@@ -128,7 +139,13 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn trusted() -> TrustedOrigins {
-        TrustedOrigins::new("http://localhost:3000", &["http://localhost:3001".into(), "https://*.example.com".into()])
+        TrustedOrigins::new(
+            "http://localhost:3000",
+            &[
+                "http://localhost:3001".into(),
+                "https://*.example.com".into(),
+            ],
+        )
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -167,23 +184,47 @@ mod tests {
         assert!(check_cookie_request(&headers(&[]), &t).is_ok());
         let err = check_cookie_request(&headers(&[("cookie", "a=b")]), &t).unwrap_err();
         assert_eq!(err.code(), Some("MISSING_OR_NULL_ORIGIN"));
-        let err = check_cookie_request(&headers(&[("cookie", "a=b"), ("origin", "null")]), &t).unwrap_err();
+        let err = check_cookie_request(&headers(&[("cookie", "a=b"), ("origin", "null")]), &t)
+            .unwrap_err();
         assert_eq!(err.code(), Some("MISSING_OR_NULL_ORIGIN"));
-        let err = check_cookie_request(&headers(&[("cookie", "a=b"), ("origin", "http://evil.io")]), &t).unwrap_err();
+        let err = check_cookie_request(
+            &headers(&[("cookie", "a=b"), ("origin", "http://evil.io")]),
+            &t,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), Some("INVALID_ORIGIN"));
-        assert!(check_cookie_request(&headers(&[("cookie", "a=b"), ("referer", "http://localhost:3001/x")]), &t).is_ok());
+        assert!(
+            check_cookie_request(
+                &headers(&[("cookie", "a=b"), ("referer", "http://localhost:3001/x")]),
+                &t
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn a_cross_site_navigation_cannot_sign_anyone_in() {
         let t = trusted();
-        let nav = headers(&[("sec-fetch-site", "cross-site"), ("sec-fetch-mode", "navigate")]);
-        assert_eq!(check_login_request(&nav, &t).unwrap_err().code(), Some("CROSS_SITE_NAVIGATION_LOGIN_BLOCKED"));
+        let nav = headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "navigate"),
+        ]);
+        assert_eq!(
+            check_login_request(&nav, &t).unwrap_err().code(),
+            Some("CROSS_SITE_NAVIGATION_LOGIN_BLOCKED")
+        );
         let fetch_without_origin = headers(&[("sec-fetch-site", "same-origin")]);
-        assert_eq!(check_login_request(&fetch_without_origin, &t).unwrap_err().code(), Some("MISSING_OR_NULL_ORIGIN"));
+        assert_eq!(
+            check_login_request(&fetch_without_origin, &t)
+                .unwrap_err()
+                .code(),
+            Some("MISSING_OR_NULL_ORIGIN")
+        );
         assert!(check_login_request(&headers(&[]), &t).is_ok());
         assert_eq!(
-            check_login_request(&headers(&[("origin", "http://evil.io")]), &t).unwrap_err().code(),
+            check_login_request(&headers(&[("origin", "http://evil.io")]), &t)
+                .unwrap_err()
+                .code(),
             Some("INVALID_ORIGIN")
         );
     }

@@ -34,7 +34,9 @@ impl FromStr for HashFormat {
         match s.to_ascii_lowercase().as_str() {
             "argon2id" | "argon2" => Ok(Self::Argon2id),
             "scrypt" => Ok(Self::Scrypt),
-            other => Err(format!("unknown password hash format {other:?} (argon2id or scrypt)")),
+            other => Err(format!(
+                "unknown password hash format {other:?} (argon2id or scrypt)"
+            )),
         }
     }
 }
@@ -118,27 +120,43 @@ impl PasswordHasher {
 
     /// Checks a password against a stored hash. With no stored hash (unknown user, no
     /// credential account) a dummy hash is checked instead, so the time taken reveals nothing.
-    pub async fn verify(&self, password: &Password, stored: Option<String>) -> Result<Verified, HashError> {
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<String>,
+    ) -> Result<Verified, HashError> {
         let plain = password.expose().to_owned();
         let format = self.inner.format;
         self.run(move || {
             let Some(stored) = stored else {
                 let _ = verify_argon2id(&plain, dummy_hash());
-                return Verified { matches: false, needs_rehash: false };
+                return Verified {
+                    matches: false,
+                    needs_rehash: false,
+                };
             };
             if stored.starts_with("$argon2") {
                 let matches = verify_argon2id(&plain, &stored);
-                Verified { matches, needs_rehash: matches && format == HashFormat::Scrypt }
+                Verified {
+                    matches,
+                    needs_rehash: matches && format == HashFormat::Scrypt,
+                }
             } else {
                 let matches = verify_scrypt(&plain, &stored);
-                Verified { matches, needs_rehash: matches && format == HashFormat::Argon2id }
+                Verified {
+                    matches,
+                    needs_rehash: matches && format == HashFormat::Argon2id,
+                }
             }
         })
         .await
     }
 
     /// Runs `work` on the blocking pool once a permit is free, counting concurrency.
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
         let _permit = self
             .inner
             .permits
@@ -173,7 +191,8 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], HashError> {
 }
 
 fn hash_argon2id(plain: &str) -> Result<String, HashError> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| HashError(e.to_string()))?;
+    let salt =
+        SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| HashError(e.to_string()))?;
     argon2()
         .hash_password(plain.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -199,7 +218,13 @@ fn scrypt_key(plain: &str, salt_hex: &str) -> Option<[u8; SCRYPT_KEY_LEN]> {
     let normalized: String = plain.nfkc().collect();
     let mut key = [0u8; SCRYPT_KEY_LEN];
     // Better Auth passes the hex *string* as the salt, not the bytes it spells.
-    scrypt::scrypt(normalized.as_bytes(), salt_hex.as_bytes(), &params, &mut key).ok()?;
+    scrypt::scrypt(
+        normalized.as_bytes(),
+        salt_hex.as_bytes(),
+        &params,
+        &mut key,
+    )
+    .ok()?;
     Some(key)
 }
 
@@ -228,7 +253,10 @@ mod tests {
     #[test]
     fn the_better_auth_scrypt_test_vector_reproduces() {
         let key = scrypt_key("password123", "0123456789abcdef0123456789abcdef").unwrap();
-        assert_eq!(format!("0123456789abcdef0123456789abcdef:{}", hex::encode(key)), VECTOR);
+        assert_eq!(
+            format!("0123456789abcdef0123456789abcdef:{}", hex::encode(key)),
+            VECTOR
+        );
         assert!(verify_scrypt("password123", VECTOR));
         assert!(!verify_scrypt("password124", VECTOR));
         assert!(!verify_scrypt("password123", "not-a-hash"));
@@ -237,10 +265,34 @@ mod tests {
     #[tokio::test]
     async fn a_better_auth_hash_verifies_and_asks_to_be_rehashed_to_argon2id() {
         let hasher = PasswordHasher::new(HashFormat::Argon2id, 2);
-        let found = hasher.verify(&Password::candidate("password123".into()), Some(VECTOR.into())).await.unwrap();
-        assert_eq!(found, Verified { matches: true, needs_rehash: true });
-        let wrong = hasher.verify(&Password::candidate("password12".into()), Some(VECTOR.into())).await.unwrap();
-        assert_eq!(wrong, Verified { matches: false, needs_rehash: false });
+        let found = hasher
+            .verify(
+                &Password::candidate("password123".into()),
+                Some(VECTOR.into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            found,
+            Verified {
+                matches: true,
+                needs_rehash: true
+            }
+        );
+        let wrong = hasher
+            .verify(
+                &Password::candidate("password12".into()),
+                Some(VECTOR.into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            wrong,
+            Verified {
+                matches: false,
+                needs_rehash: false
+            }
+        );
     }
 
     #[tokio::test]
@@ -248,25 +300,43 @@ mod tests {
         let hasher = PasswordHasher::new(HashFormat::Argon2id, 2);
         let password = Password::candidate("correct horse".into());
         let hash = hasher.hash(&password).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         let found = hasher.verify(&password, Some(hash)).await.unwrap();
-        assert_eq!(found, Verified { matches: true, needs_rehash: false });
+        assert_eq!(
+            found,
+            Verified {
+                matches: true,
+                needs_rehash: false
+            }
+        );
     }
 
     #[tokio::test]
     async fn scrypt_mode_writes_better_auth_hashes_that_normalise_with_nfkc() {
         let hasher = PasswordHasher::new(HashFormat::Scrypt, 2);
         // U+FB01 (the "fi" ligature) is NFKC-equivalent to "fi".
-        let hash = hasher.hash(&Password::candidate("ﬁnancial1".into())).await.unwrap();
+        let hash = hasher
+            .hash(&Password::candidate("ﬁnancial1".into()))
+            .await
+            .unwrap();
         assert_eq!(hash.len(), 32 + 1 + 128);
-        let found = hasher.verify(&Password::candidate("financial1".into()), Some(hash)).await.unwrap();
+        let found = hasher
+            .verify(&Password::candidate("financial1".into()), Some(hash))
+            .await
+            .unwrap();
         assert!(found.matches);
     }
 
     #[tokio::test]
     async fn an_unknown_user_still_costs_a_hash_and_never_matches() {
         let hasher = PasswordHasher::new(HashFormat::Argon2id, 1);
-        let found = hasher.verify(&Password::candidate("whatever1".into()), None).await.unwrap();
+        let found = hasher
+            .verify(&Password::candidate("whatever1".into()), None)
+            .await
+            .unwrap();
         assert!(!found.matches);
         assert_eq!(hasher.peak_concurrency(), 1);
     }

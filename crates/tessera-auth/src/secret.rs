@@ -89,9 +89,19 @@ impl SecretSet {
     /// is kept as an unversioned older secret so rows it encrypted still open.
     pub fn parse_versioned(list: &str, legacy: Option<Secret>) -> Result<Self, SecretConfigError> {
         let mut entries = Vec::new();
-        for (index, entry) in list.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
-            let (version, secret) = entry.split_once(':').ok_or(SecretConfigError::BadEntry(index))?;
-            let version = version.trim().parse::<u32>().map_err(|_| SecretConfigError::BadEntry(index))?;
+        for (index, entry) in list
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .enumerate()
+        {
+            let (version, secret) = entry
+                .split_once(':')
+                .ok_or(SecretConfigError::BadEntry(index))?;
+            let version = version
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| SecretConfigError::BadEntry(index))?;
             if secret.is_empty() {
                 return Err(SecretConfigError::BadEntry(index));
             }
@@ -104,7 +114,10 @@ impl SecretSet {
         let current = entries.next().ok_or(SecretConfigError::Missing)?;
         let mut older: Vec<_> = entries.collect();
         if let Some(secret) = legacy {
-            older.push(VersionedSecret { version: None, secret });
+            older.push(VersionedSecret {
+                version: None,
+                secret,
+            });
         }
         Ok(Self { current, older })
     }
@@ -134,7 +147,9 @@ mod tests {
 
     #[test]
     fn versioned_secrets_put_the_first_entry_in_charge() {
-        let set = SecretSet::parse_versioned("2:new-secret, 1:old-secret", Some(Secret::new("legacy"))).unwrap();
+        let set =
+            SecretSet::parse_versioned("2:new-secret, 1:old-secret", Some(Secret::new("legacy")))
+                .unwrap();
         assert_eq!(set.current().version, Some(2));
         assert_eq!(set.current().secret.expose(), "new-secret");
         let versions: Vec<_> = set.all().map(|s| s.version).collect();
@@ -143,8 +158,17 @@ mod tests {
 
     #[test]
     fn a_malformed_versioned_entry_is_refused() {
-        assert_eq!(SecretSet::parse_versioned("new-secret", None).unwrap_err(), SecretConfigError::BadEntry(0));
-        assert_eq!(SecretSet::parse_versioned("x:abc", None).unwrap_err(), SecretConfigError::BadEntry(0));
-        assert_eq!(SecretSet::parse_versioned("", None).unwrap_err(), SecretConfigError::Missing);
+        assert_eq!(
+            SecretSet::parse_versioned("new-secret", None).unwrap_err(),
+            SecretConfigError::BadEntry(0)
+        );
+        assert_eq!(
+            SecretSet::parse_versioned("x:abc", None).unwrap_err(),
+            SecretConfigError::BadEntry(0)
+        );
+        assert_eq!(
+            SecretSet::parse_versioned("", None).unwrap_err(),
+            SecretConfigError::Missing
+        );
     }
 }

@@ -54,7 +54,11 @@ impl AuthState {
                 Some(raw)
             }
         });
-        let from_cookie = || cookie.as_deref().and_then(|c| verify_signed(secrets.iter().copied(), c));
+        let from_cookie = || {
+            cookie
+                .as_deref()
+                .and_then(|c| verify_signed(secrets.iter().copied(), c))
+        };
         Credential {
             token: bearer.or_else(from_cookie),
             had_cookie: cookie.is_some(),
@@ -67,24 +71,40 @@ impl AuthState {
         let secret = &self.config.secrets.current().secret;
         let value = encode_value(&signed_value(secret, &session.token));
         let max_age = (!dont_remember).then(|| self.config.session.expires_in.num_seconds());
-        let mut cookies = vec![self.cookies.set_cookie(&self.cookies.session_token, &value, max_age)];
+        let mut cookies =
+            vec![
+                self.cookies
+                    .set_cookie(&self.cookies.session_token, &value, max_age),
+            ];
         if dont_remember {
             let marker = encode_value(&signed_value(secret, "true"));
-            cookies.push(self.cookies.set_cookie(&self.cookies.dont_remember, &marker, None));
+            cookies.push(
+                self.cookies
+                    .set_cookie(&self.cookies.dont_remember, &marker, None),
+            );
         }
         cookies
     }
 
     /// `Set-Cookie` values that remove every session cookie.
     pub fn expired_session_cookies(&self) -> Vec<String> {
-        [&self.cookies.session_token, &self.cookies.session_data, &self.cookies.dont_remember]
-            .into_iter()
-            .map(|name| self.cookies.expire(name))
-            .collect()
+        [
+            &self.cookies.session_token,
+            &self.cookies.session_data,
+            &self.cookies.dont_remember,
+        ]
+        .into_iter()
+        .map(|name| self.cookies.expire(name))
+        .collect()
     }
 
     /// Creates and stores a new session for `user`.
-    pub async fn create_session(&self, user: &User, meta: &ClientMeta, dont_remember: bool) -> Result<Session, ApiError> {
+    pub async fn create_session(
+        &self,
+        user: &User,
+        meta: &ClientMeta,
+        dont_remember: bool,
+    ) -> Result<Session, ApiError> {
         let now = self.clock.now();
         let lifetime = if dont_remember {
             self.config.session.dont_remember_expires_in
@@ -107,7 +127,11 @@ impl AuthState {
 
     /// Resolves the request's session: expired or unknown sessions are removed and their
     /// cookies expired; a live one is slid forward once `updateAge` has passed.
-    pub async fn resolve_session(&self, headers: &HeaderMap, allow_refresh: bool) -> Result<Resolved, ApiError> {
+    pub async fn resolve_session(
+        &self,
+        headers: &HeaderMap,
+        allow_refresh: bool,
+    ) -> Result<Resolved, ApiError> {
         let credential = self.credential(headers);
         let Some(token) = credential.token else {
             return Ok(Resolved::Anonymous);
@@ -128,12 +152,12 @@ impl AuthState {
             session.updated_at = DbTime::from(now);
             cookies = self.session_cookies(&session, false);
         }
-        Ok(Resolved::Active(AuthSession {
+        Ok(Resolved::Active(Box::new(AuthSession {
             session,
             user,
             dont_remember: credential.dont_remember,
             cookies,
-        }))
+        })))
     }
 
     /// `expiresAt - expiresIn + updateAge <= now`: at least `updateAge` since the last extension.
@@ -158,8 +182,8 @@ pub enum Resolved {
     Anonymous,
     /// A validly signed credential named a session that no longer exists or has expired.
     Gone,
-    /// A live session.
-    Active(AuthSession),
+    /// A live session (boxed: it is much larger than the other variants).
+    Active(Box<AuthSession>),
 }
 
 /// A live session with its user: the extractor for endpoints that need one (401 otherwise).
@@ -178,9 +202,12 @@ pub struct AuthSession {
 impl FromRequestParts<AuthState> for AuthSession {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AuthState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AuthState,
+    ) -> Result<Self, Self::Rejection> {
         match state.resolve_session(&parts.headers, true).await? {
-            Resolved::Active(session) => Ok(session),
+            Resolved::Active(session) => Ok(*session),
             Resolved::Anonymous | Resolved::Gone => Err(ApiError::unauthorized()),
         }
     }

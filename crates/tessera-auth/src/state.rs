@@ -37,7 +37,11 @@ impl AuthState {
     /// Assembles the state from its parts.
     pub fn new(config: AuthConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         let hasher = PasswordHasher::new(config.password_hash, config.hash_concurrency);
-        let keys = KeyManager::new(config.jwt_alg, config.secrets.clone(), config.jwks_grace_period);
+        let keys = KeyManager::new(
+            config.jwt_alg,
+            config.secrets.clone(),
+            config.jwks_grace_period,
+        );
         let cookies = CookieNames::new(config.secure_cookies());
         let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
         Self(Arc::new(AuthApp {

@@ -24,7 +24,10 @@ impl AuthState {
         };
         claims.insert("iat".into(), iat.into());
         claims.insert("sub".into(), user.id.clone().into());
-        claims.insert("exp".into(), (iat + self.config.jwt_expires_in.num_seconds()).into());
+        claims.insert(
+            "exp".into(),
+            (iat + self.config.jwt_expires_in.num_seconds()).into(),
+        );
         claims.insert("iss".into(), self.config.base_origin.clone().into());
         // The brief's FastAPI middleware calls python-jose `jwt.decode(token, secret,
         // algorithms=["HS256"])` with no audience argument, and python-jose then rejects any

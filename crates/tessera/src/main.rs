@@ -5,6 +5,7 @@ mod cli;
 mod http_log;
 mod serve;
 mod settings;
+mod web;
 
 use clap::Parser;
 

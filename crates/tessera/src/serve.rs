@@ -18,7 +18,9 @@ use crate::{http_log, settings};
 /// `tessera migrate`.
 pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
     let url = settings::database_url(&args)?;
-    let store = tessera_auth::store::connect(&url).await.context("connecting to the database")?;
+    let store = tessera_auth::store::connect(&url)
+        .await
+        .context("connecting to the database")?;
     store.migrate().await.context("migrating")?;
     println!("migrations applied");
     Ok(())
@@ -28,11 +30,14 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = settings::auth_config(&args)?;
     let url = settings::database_url(&args.database)?;
-    let store = tessera_auth::store::connect(&url).await.context("connecting to the database")?;
+    let store = tessera_auth::store::connect(&url)
+        .await
+        .context("connecting to the database")?;
     store.migrate().await.context("migrating")?;
     let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
     let state = AuthState::new(config, store, Arc::new(SystemClock));
     let app = Router::new()
+        .merge(crate::web::router(state.clone()))
         .nest("/api/auth", tessera_auth::router(state))
         .layer(cors::cors_layer(trusted))
         .layer(axum::middleware::from_fn(http_log::log_request))
@@ -42,9 +47,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.addr))?;
     let local = listener.local_addr()?;
     println!("Tessera listening on http://{local}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 
@@ -68,7 +76,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

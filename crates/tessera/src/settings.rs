@@ -24,14 +24,21 @@ pub fn database_url(args: &DatabaseArgs) -> anyhow::Result<String> {
     if let Some(url) = &args.database_url {
         return Ok(url.clone());
     }
-    fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    Ok(format!("sqlite://{}", args.data_dir.join("tessera.db").display()))
+    fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    Ok(format!(
+        "sqlite://{}",
+        args.data_dir.join("tessera.db").display()
+    ))
 }
 
 /// Builds the auth configuration, enforcing the secret rules.
 pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     let secrets = secrets(args)?;
-    let base_url = args.base_url.clone().unwrap_or_else(|| format!("http://{}", args.addr));
+    let base_url = args
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.addr));
     let base_origin = tessera_auth::origin::origin_of(&base_url)
         .with_context(|| format!("BETTER_AUTH_URL {base_url:?} is not an http(s) URL"))?;
     let mut trusted = args.trusted_origins.clone();
@@ -48,7 +55,10 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     if args.jwt_expires_in <= 0 {
         bail!("TESSERA_JWT_EXPIRES_IN must be a positive number of seconds");
     }
-    let password_hash: HashFormat = args.password_hash.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let password_hash: HashFormat = args
+        .password_hash
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
     let mut config = AuthConfig::new(secrets, base_origin);
     config.trusted_origins = trusted;
     config.jwt_alg = jwt_alg;
@@ -58,21 +68,33 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
 }
 
 fn secrets(args: &ServeArgs) -> anyhow::Result<SecretSet> {
-    let legacy = args.secret.clone().filter(|s| !s.is_empty()).map(Secret::new);
+    let legacy = args
+        .secret
+        .clone()
+        .filter(|s| !s.is_empty())
+        .map(Secret::new);
     let set = match (&args.secrets, legacy) {
-        (Some(list), legacy) if !list.trim().is_empty() => SecretSet::parse_versioned(list, legacy)?,
+        (Some(list), legacy) if !list.trim().is_empty() => {
+            SecretSet::parse_versioned(list, legacy)?
+        }
         (_, Some(secret)) => SecretSet::single(secret),
         (_, None) if args.env == Env::Production => {
-            bail!("BETTER_AUTH_SECRET is required in production: set it to at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -base64 32`)")
+            bail!(
+                "BETTER_AUTH_SECRET is required in production: set it to at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -base64 32`)"
+            )
         }
         (_, None) => SecretSet::single(development_secret(&args.database.data_dir)?),
     };
     for entry in set.all() {
         if entry.secret.len() < MIN_SECRET_BYTES {
             if args.env == Env::Production {
-                bail!("the secret is shorter than {MIN_SECRET_BYTES} bytes; refusing to start in production");
+                bail!(
+                    "the secret is shorter than {MIN_SECRET_BYTES} bytes; refusing to start in production"
+                );
             }
-            tracing::warn!("the secret is shorter than {MIN_SECRET_BYTES} bytes; fine for development only");
+            tracing::warn!(
+                "the secret is shorter than {MIN_SECRET_BYTES} bytes; fine for development only"
+            );
         }
     }
     Ok(set)
@@ -94,7 +116,9 @@ fn development_secret(data_dir: &Path) -> anyhow::Result<Secret> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).with_context(|| format!("writing {}", path.display()))?;
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(secret.as_bytes())?;
     tracing::warn!(path = %path.display(), "BETTER_AUTH_SECRET is not set; generated a development secret. Set BETTER_AUTH_SECRET in production.");
     Ok(Secret::new(secret))

@@ -41,23 +41,44 @@ async fn change_password(
         .ok_or_else(codes::credential_account_not_found)?;
     let verified = state
         .hasher
-        .verify(&Password::candidate(current_password), account.password.clone())
+        .verify(
+            &Password::candidate(current_password),
+            account.password.clone(),
+        )
         .await
         .map_err(|_| ApiError::internal())?;
     if !verified.matches {
         return Err(codes::invalid_password());
     }
-    let hash = state.hasher.hash(&new_password).await.map_err(|_| ApiError::internal())?;
-    state.store.update_password(&account.id, &hash, state.clock.now()).await?;
+    let hash = state
+        .hasher
+        .hash(&new_password)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    state
+        .store
+        .update_password(&account.id, &hash, state.clock.now())
+        .await?;
     tracing::info!(target: "audit", event = "password_changed", user_id = %auth.user.id);
     if !revoke_others {
-        return Ok(reply(json!({ "token": null, "user": auth.user }), auth.cookies));
+        return Ok(reply(
+            json!({ "token": null, "user": auth.user }),
+            auth.cookies,
+        ));
     }
     // Better Auth deletes every session, the current one too, and opens a new one.
-    state.store.delete_user_sessions(&auth.user.id, None).await?;
-    let session = state.create_session(&auth.user, &meta, auth.dont_remember).await?;
+    state
+        .store
+        .delete_user_sessions(&auth.user.id, None)
+        .await?;
+    let session = state
+        .create_session(&auth.user, &meta, auth.dont_remember)
+        .await?;
     let cookies = state.session_cookies(&session, auth.dont_remember);
-    Ok(reply(json!({ "token": session.token, "user": auth.user }), cookies))
+    Ok(reply(
+        json!({ "token": session.token, "user": auth.user }),
+        cookies,
+    ))
 }
 
 /// Updates the user's `name` and/or `image`; the email and verification flag are not writable here.
@@ -86,7 +107,10 @@ async fn update_user(
         }
     };
     if name.is_none() && image.is_none() {
-        return Err(ApiError::message_only(StatusCode::BAD_REQUEST, "No fields to update"));
+        return Err(ApiError::message_only(
+            StatusCode::BAD_REQUEST,
+            "No fields to update",
+        ));
     }
     state
         .store

@@ -13,7 +13,9 @@ use crate::session::AuthSession;
 use crate::state::AuthState;
 
 pub(super) fn router() -> Router<AuthState> {
-    Router::new().route("/token", get(token)).route("/jwks", get(jwks))
+    Router::new()
+        .route("/token", get(token))
+        .route("/jwks", get(jwks))
 }
 
 /// A fresh short-lived JWT for the session's user.

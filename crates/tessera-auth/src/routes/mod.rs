@@ -25,11 +25,18 @@ pub fn router(state: AuthState) -> Router {
         .merge(session::router())
         .merge(account::router())
         .merge(jwt::router())
-        .route("/ok", axum::routing::get(|| async { axum::Json(serde_json::json!({ "ok": true })) }))
-        // Better Auth answers unknown paths and methods with an empty 404.
+        .route(
+            "/ok",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({ "ok": true })) }),
+        )
+        // Better Auth answers unknown paths and methods alike with an empty 404.
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .method_not_allowed_fallback(|| async { StatusCode::NOT_FOUND })
         .layer(middleware::from_fn_with_state(state.clone(), origin_check))
-        .layer(middleware::from_fn_with_state(state.clone(), expose_session_token))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            expose_session_token,
+        ))
         .with_state(state)
 }
 
@@ -46,7 +53,10 @@ pub(crate) fn reply(body: impl Serialize, cookies: Vec<String>) -> Response {
 
 /// Rejects cookie-carrying state changes from untrusted origins, and login CSRF on sign-in/up.
 async fn origin_check(State(state): State<AuthState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
         return next.run(request).await;
     }
     let path = request.uri().path();
@@ -80,7 +90,11 @@ pub(crate) fn expose_header(headers: &mut HeaderMap, name: &str) {
 
 /// The bearer plugin's after-hook: whenever a response sets a live session cookie, repeat its
 /// decoded value in `set-auth-token` so non-browser clients can keep it.
-async fn expose_session_token(State(state): State<AuthState>, request: Request, next: Next) -> Response {
+async fn expose_session_token(
+    State(state): State<AuthState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     let name = &state.cookies.session_token;
     let token = response
@@ -94,7 +108,9 @@ async fn expose_session_token(State(state): State<AuthState>, request: Request, 
     if let Some(token) = token
         && let Ok(value) = HeaderValue::from_str(&token)
     {
-        response.headers_mut().insert(HeaderName::from_static("set-auth-token"), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("set-auth-token"), value);
         expose_header(response.headers_mut(), "set-auth-token");
     }
     response

@@ -41,9 +41,14 @@ async fn get_session(
         Resolved::Gone => reply(Value::Null, state.expired_session_cookies()),
         Resolved::Active(active) => {
             let jwt = state.mint_jwt(&active.user, &active.session).await?;
-            let mut response = reply(json!({ "session": active.session, "user": active.user }), active.cookies);
+            let mut response = reply(
+                json!({ "session": active.session, "user": active.user }),
+                active.cookies,
+            );
             if let Ok(value) = HeaderValue::from_str(&jwt) {
-                response.headers_mut().insert(HeaderName::from_static("set-auth-jwt"), value);
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static("set-auth-jwt"), value);
                 expose_header(response.headers_mut(), "set-auth-jwt");
             }
             response
@@ -57,7 +62,11 @@ async fn get_session(
 
 /// Deletes the current session (if any) and expires every session cookie. Never fails for
 /// want of a session: signing out twice is fine.
-async fn sign_out(State(state): State<AuthState>, headers: HeaderMap, Body(body): JsonBody) -> Result<Response, ApiError> {
+async fn sign_out(
+    State(state): State<AuthState>,
+    headers: HeaderMap,
+    Body(body): JsonBody,
+) -> Result<Response, ApiError> {
     let mut fields = Fields::new(&body);
     let callback_url = fields.opt_string("callbackURL");
     fields.finish()?;
@@ -71,11 +80,17 @@ async fn sign_out(State(state): State<AuthState>, headers: HeaderMap, Body(body)
     {
         tracing::info!(target: "audit", event = "sign_out");
     }
-    Ok(reply(json!({ "success": true }), state.expired_session_cookies()))
+    Ok(reply(
+        json!({ "success": true }),
+        state.expired_session_cookies(),
+    ))
 }
 
 /// The user's live sessions; requires a fresh session (created within `freshAge`).
-async fn list_sessions(State(state): State<AuthState>, auth: AuthSession) -> Result<Response, ApiError> {
+async fn list_sessions(
+    State(state): State<AuthState>,
+    auth: AuthSession,
+) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let fresh_age = state.config.session.fresh_age;
     if fresh_age > chrono::Duration::zero() && now - auth.session.created_at.0 >= fresh_age {
@@ -94,21 +109,34 @@ async fn revoke_session(
     let mut fields = Fields::new(&body);
     let token = fields.string("token");
     fields.finish()?;
-    if state.store.delete_user_session(&auth.user.id, &token).await? {
+    if state
+        .store
+        .delete_user_session(&auth.user.id, &token)
+        .await?
+    {
         tracing::info!(target: "audit", event = "session_revoked", user_id = %auth.user.id);
     }
     Ok(reply(json!({ "status": true }), auth.cookies))
 }
 
 /// Revokes every session of the caller, the current one included.
-async fn revoke_sessions(State(state): State<AuthState>, auth: AuthSession) -> Result<Response, ApiError> {
-    let count = state.store.delete_user_sessions(&auth.user.id, None).await?;
+async fn revoke_sessions(
+    State(state): State<AuthState>,
+    auth: AuthSession,
+) -> Result<Response, ApiError> {
+    let count = state
+        .store
+        .delete_user_sessions(&auth.user.id, None)
+        .await?;
     tracing::info!(target: "audit", event = "sessions_revoked", user_id = %auth.user.id, count);
     Ok(reply(json!({ "status": true }), Vec::new()))
 }
 
 /// Revokes every session of the caller except the current one.
-async fn revoke_other_sessions(State(state): State<AuthState>, auth: AuthSession) -> Result<Response, ApiError> {
+async fn revoke_other_sessions(
+    State(state): State<AuthState>,
+    auth: AuthSession,
+) -> Result<Response, ApiError> {
     let count = state
         .store
         .delete_user_sessions(&auth.user.id, Some(&auth.session.token))

@@ -58,7 +58,12 @@ async fn sign_in_email(
         // Upgrade a Better Auth scrypt hash now that the plain text is at hand. A failure here
         // must not fail the sign-in: the old hash still works.
         match state.hasher.hash(&password).await {
-            Ok(hash) => state.store.update_password(&account.id, &hash, state.clock.now()).await?,
+            Ok(hash) => {
+                state
+                    .store
+                    .update_password(&account.id, &hash, state.clock.now())
+                    .await?
+            }
             Err(e) => tracing::warn!(error = %e, "rehash failed"),
         }
     }
@@ -66,7 +71,13 @@ async fn sign_in_email(
     let session = state
         .create_session(&user, &meta, dont_remember)
         .await
-        .map_err(|e| if e.status().is_server_error() { e } else { codes::failed_to_create_session() })?;
+        .map_err(|e| {
+            if e.status().is_server_error() {
+                e
+            } else {
+                codes::failed_to_create_session()
+            }
+        })?;
     tracing::info!(target: "audit", event = "sign_in", user_id = %user.id, ip = %meta.ip);
     let cookies = state.session_cookies(&session, dont_remember);
     let body = match &callback_url {

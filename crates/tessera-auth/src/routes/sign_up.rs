@@ -40,7 +40,12 @@ async fn sign_up_email(
         return Err(codes::invalid_callback_url());
     }
     let password = Password::parse(password)?;
-    if state.store.find_user_by_email(email.as_str()).await?.is_some() {
+    if state
+        .store
+        .find_user_by_email(email.as_str())
+        .await?
+        .is_some()
+    {
         return Err(codes::user_already_exists());
     }
     let hash = state.hasher.hash(&password).await.map_err(|e| {
@@ -76,5 +81,8 @@ async fn sign_up_email(
     let dont_remember = remember_me == Some(false);
     let session = state.create_session(&user, &meta, dont_remember).await?;
     let cookies = state.session_cookies(&session, dont_remember);
-    Ok(reply(json!({ "token": session.token, "user": user }), cookies))
+    Ok(reply(
+        json!({ "token": session.token, "user": user }),
+        cookies,
+    ))
 }

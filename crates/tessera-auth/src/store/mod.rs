@@ -39,9 +39,15 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
-            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(db.message().to_owned()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.message().to_owned())
+            }
             // Postgres "admin shutdown" / "cannot connect now" classes mean the server is going away.
-            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) => {
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
                 Self::Unavailable(err.to_string())
             }
             _ => Self::Other(err.to_string()),
@@ -76,20 +82,34 @@ pub trait Store: Send + Sync + 'static {
     /// The user's `credential` account (which holds the password hash), if any.
     async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>>;
     /// Replaces the password hash of an account.
-    async fn update_password(&self, account_id: &str, hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn update_password(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     /// Inserts a session.
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
     /// Looks a session up by its raw token, with its user.
     async fn find_session(&self, token: &str) -> StoreResult<Option<(Session, User)>>;
     /// Slides a session's expiry forward.
-    async fn extend_session(&self, token: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn extend_session(
+        &self,
+        token: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Deletes a session by token; returns whether one was deleted.
     async fn delete_session(&self, token: &str) -> StoreResult<bool>;
     /// Deletes a session by token only if it belongs to `user_id`.
     async fn delete_user_session(&self, user_id: &str, token: &str) -> StoreResult<bool>;
     /// Deletes every session of a user except, optionally, one.
-    async fn delete_user_sessions(&self, user_id: &str, except_token: Option<&str>) -> StoreResult<u64>;
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        except_token: Option<&str>,
+    ) -> StoreResult<u64>;
     /// The user's sessions that expire after `now`.
     async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>>;
 

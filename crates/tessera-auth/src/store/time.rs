@@ -58,8 +58,9 @@ impl<'r> Decode<'r, Sqlite> for DbTime {
                 .ok_or_else(|| "timestamp out of range".into());
         }
         let text = <&str as Decode<'r, Sqlite>>::decode(value)?;
-        let parsed = DateTime::parse_from_rfc3339(text)
-            .or_else(|_| DateTime::parse_from_str(&format!("{text}+00:00"), "%Y-%m-%d %H:%M:%S%.f%:z"))?;
+        let parsed = DateTime::parse_from_rfc3339(text).or_else(|_| {
+            DateTime::parse_from_str(&format!("{text}+00:00"), "%Y-%m-%d %H:%M:%S%.f%:z")
+        })?;
         Ok(Self(parsed.with_timezone(&Utc)))
     }
 }

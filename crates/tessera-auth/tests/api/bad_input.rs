@@ -1,0 +1,103 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+on_both_backends! {
+    async fn malformed_json_is_400_and_creates_nothing(app) {
+        let resp = reqwest::Client::new()
+            .post(app.url("/sign-up/email"))
+            .header("content-type", "application/json")
+            .body("{\"name\": \"A\", \"email\": \"a@b.co\",")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), json!({"message": "Invalid JSON in request body", "code": "BAD_REQUEST"}));
+        assert!(app.state.store.find_user_by_email("a@b.co").await.unwrap().is_none());
+    }
+
+    async fn a_wrong_content_type_is_415(app) {
+        let resp = reqwest::Client::new()
+            .post(app.url("/sign-in/email"))
+            .header("content-type", "text/plain")
+            .body("email=a@b.co")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 415);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "UNSUPPORTED_MEDIA_TYPE");
+        assert_eq!(
+            body["message"],
+            "Content-Type \"text/plain\" is not allowed. Allowed types: application/json, application/x-www-form-urlencoded"
+        );
+    }
+
+    async fn a_body_over_one_mebibyte_is_413(app) {
+        let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(1024 * 1024 + 1));
+        let resp = reqwest::Client::new()
+            .post(app.url("/sign-up/email"))
+            .header("content-type", "application/json")
+            .body(huge)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413);
+        assert_eq!(resp.json::<serde_json::Value>().await.unwrap()["code"], "PAYLOAD_TOO_LARGE");
+    }
+
+    async fn unknown_paths_and_methods_are_an_empty_404(app) {
+        for (method, path) in [(Method::GET, "/nope"), (Method::GET, "/sign-in/email"), (Method::DELETE, "/ok"), (Method::GET, "/ok/")] {
+            let resp = app.send(method.clone(), path, None, None, &[]).await;
+            assert_eq!((resp.status, resp.text.as_str()), (404, ""), "{method} {path}");
+        }
+    }
+
+    async fn a_garbage_cookie_or_bearer_is_simply_no_session(app) {
+        for cookie in ["better-auth.session_token=%%%", "better-auth.session_token=a.b.c", "better-auth.session_token="] {
+            let resp = app.send(Method::GET, "/get-session", None, Some(cookie), &[]).await;
+            assert_eq!((resp.status, resp.text.as_str()), (200, "null"), "{cookie}");
+        }
+        for auth in ["Bearer", "Bearer ", "Basic abc", "Bearer not-a-session"] {
+            let resp = app.send(Method::GET, "/token", None, None, &[("authorization", auth)]).await;
+            assert_eq!(resp.status, 401, "{auth:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_gets_503_with_a_json_error() {
+    let db = PgDatabase::create().await;
+    let target: std::net::SocketAddr = {
+        let url = url::Url::parse(&db.url).unwrap();
+        let host = url.host_str().unwrap().to_owned();
+        tokio::net::lookup_host((host.as_str(), url.port().unwrap_or(5432)))
+            .await
+            .unwrap()
+            .next()
+            .unwrap()
+    };
+    let proxy = CuttableProxy::start(target).await;
+    let url = via_proxy(&db.url, proxy.addr);
+    let app = TestApp::spawn_on(&url, None, Some(db), |_| {}).await;
+    let user = app.sign_up().await;
+    proxy.cut();
+    for resp in [
+        app.get_as(&user, "/get-session").await,
+        app.post(
+            "/sign-in/email",
+            json!({"email": user.email, "password": PASSWORD}),
+        )
+        .await,
+        app.post(
+            "/sign-up/email",
+            json!({"name": "B", "email": "b@example.com", "password": PASSWORD}),
+        )
+        .await,
+    ] {
+        assert_eq!(resp.status, 503, "{}", resp.text);
+        assert_eq!(resp.code(), "SERVICE_UNAVAILABLE");
+        assert_eq!(resp.header("retry-after"), Some("1"));
+    }
+}

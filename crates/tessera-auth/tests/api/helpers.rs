@@ -1,0 +1,412 @@
+//! `TestApp`: the auth router on a real socket over a fresh database, with an injected clock.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+use tessera_auth::clock::ManualClock;
+use tessera_auth::secret::{Secret, SecretSet};
+use tessera_auth::{AuthConfig, AuthState};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The secret every test server uses.
+pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+/// The server's own origin (its `BETTER_AUTH_URL`).
+pub const ORIGIN: &str = "http://localhost:3000";
+/// A second trusted origin, as a separate frontend would be.
+pub const FRONTEND: &str = "http://localhost:3001";
+/// The password test users sign up with.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each test body once on SQLite and once on PostgreSQL.
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        async fn $name($app: $crate::helpers::TestApp) $body
+
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await;
+            }
+        }
+    )*};
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    /// Every `Set-Cookie` header.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    /// The `Set-Cookie` header for `name`, if any.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The error `code`.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+/// A signed-up user with their session.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    /// Raw session token from the JSON body.
+    pub token: String,
+    /// `better-auth.session_token=<value>`, ready for a `Cookie` header.
+    pub cookie: String,
+}
+
+/// The app under test.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AuthState,
+    pub clock: ManualClock,
+    client: reqwest::Client,
+    server: JoinHandle<()>,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    pg_database: Option<PgDatabase>,
+}
+
+impl TestApp {
+    /// Spawns the app with the default test configuration.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns the app after letting the test adjust its configuration.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut AuthConfig)) -> Self {
+        let (url, sqlite_dir, pg_database) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+                (url, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let db = PgDatabase::create().await;
+                (db.url.clone(), None, Some(db))
+            }
+        };
+        Self::spawn_on(&url, sqlite_dir, pg_database, adjust).await
+    }
+
+    /// Spawns the app on a given database URL.
+    pub async fn spawn_on(
+        url: &str,
+        sqlite_dir: Option<tempfile::TempDir>,
+        pg_database: Option<PgDatabase>,
+        adjust: impl FnOnce(&mut AuthConfig),
+    ) -> Self {
+        let store = tessera_auth::store::connect(url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let mut config = AuthConfig::new(SecretSet::single(Secret::new(SECRET)), ORIGIN);
+        config.trusted_origins = vec![FRONTEND.to_owned()];
+        adjust(&mut config);
+        let clock = ManualClock::new(Utc::now());
+        let state = AuthState::new(config, store, Arc::new(clock.clone()));
+        let app = axum::Router::new().nest("/api/auth", tessera_auth::router(state.clone()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            addr,
+            state,
+            clock,
+            client,
+            server,
+            _sqlite_dir: sqlite_dir,
+            pg_database,
+        }
+    }
+
+    /// Absolute URL of an auth path such as `/sign-in/email`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/api/auth{path}", self.addr)
+    }
+
+    /// Sends a request with optional cookie and extra headers; JSON body when given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(cookie) = cookie {
+            // A browser sends Origin on every cookie-carrying fetch.
+            request = request.header("cookie", cookie).header("origin", ORIGIN);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.send().await.expect("request")).await
+    }
+
+    /// POSTs JSON without credentials.
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(reqwest::Method::POST, path, Some(body), None, &[])
+            .await
+    }
+
+    /// POSTs JSON as `user` (cookie + trusted Origin).
+    pub async fn post_as(&self, user: &TestUser, path: &str, body: Value) -> Resp {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(body),
+            Some(&user.cookie),
+            &[],
+        )
+        .await
+    }
+
+    /// GETs as `user`.
+    pub async fn get_as(&self, user: &TestUser, path: &str) -> Resp {
+        self.send(reqwest::Method::GET, path, None, Some(&user.cookie), &[])
+            .await
+    }
+
+    /// GETs without credentials.
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(reqwest::Method::GET, path, None, None, &[]).await
+    }
+
+    /// Signs a fresh user up and returns them with their session.
+    pub async fn sign_up(&self) -> TestUser {
+        let email = format!(
+            "user-{}@example.com",
+            tessera_auth::ids::generate_id(8).to_lowercase()
+        );
+        let resp = self
+            .post(
+                "/sign-up/email",
+                json!({"name": "Test User", "email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(resp.status, 200, "sign-up failed: {}", resp.text);
+        self.user_from(&resp, &email)
+    }
+
+    /// Signs an existing user in again, as a second device.
+    pub async fn sign_in(&self, email: &str, password: &str) -> TestUser {
+        let resp = self
+            .post(
+                "/sign-in/email",
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(resp.status, 200, "sign-in failed: {}", resp.text);
+        self.user_from(&resp, email)
+    }
+
+    /// Builds a `TestUser` from a sign-in/sign-up response.
+    pub fn user_from(&self, resp: &Resp, email: &str) -> TestUser {
+        let name = &self.state.cookies.session_token;
+        let set = resp.set_cookie(name).expect("session cookie");
+        let pair = set.split(';').next().expect("cookie pair").to_owned();
+        TestUser {
+            id: resp.body["user"]["id"]
+                .as_str()
+                .expect("user id")
+                .to_owned(),
+            email: email.to_owned(),
+            token: resp.body["token"].as_str().expect("token").to_owned(),
+            cookie: pair,
+        }
+    }
+
+    /// The injected clock's now, as a Unix timestamp.
+    pub fn clock_now(&self) -> i64 {
+        use tessera_auth::clock::Clock as _;
+        self.clock.now().timestamp()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        if let Some(db) = self.pg_database.take() {
+            db.drop_blocking();
+        }
+    }
+}
+
+async fn read(response: reqwest::Response) -> Resp {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        text,
+        body,
+    }
+}
+
+/// The PostgreSQL server tests use: `TEST_DATABASE_URL`, or the local default.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A throwaway PostgreSQL database, dropped when the test ends.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// Creates a database with a random name on the test server.
+    pub async fn create() -> Self {
+        let admin = postgres_admin_url();
+        let name = format!(
+            "tessera_auth_test_{}",
+            tessera_auth::ids::generate_id(12).to_lowercase()
+        );
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL is not answering at {admin} ({e}); run scripts/test.sh, which starts one")
+        });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let url = with_database(&admin, &name);
+        Self { url, name }
+    }
+
+    fn drop_blocking(self) {
+        let admin = postgres_admin_url();
+        let name = self.name;
+        // Drop runs outside any async context we can borrow; use a private runtime on a thread.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+/// A TCP relay between the app and PostgreSQL that a test can cut, to make the database "go away".
+pub struct CuttableProxy {
+    pub addr: SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl CuttableProxy {
+    /// Relays 127.0.0.1:<random> to `target`.
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr");
+        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let registry = Arc::clone(&tasks);
+        let acceptor = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                registry.lock().expect("registry").push(relay);
+            }
+        });
+        tasks.lock().expect("registry").push(acceptor);
+        Self { addr, tasks }
+    }
+
+    /// Drops every relayed connection and stops accepting new ones.
+    pub fn cut(&self) {
+        for task in self.tasks.lock().expect("registry").drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// Rewrites a PostgreSQL URL to go through `proxy`.
+pub fn via_proxy(url: &str, proxy: SocketAddr) -> String {
+    let mut parsed = url::Url::parse(url).expect("url");
+    parsed
+        .set_host(Some(&proxy.ip().to_string()))
+        .expect("host");
+    parsed.set_port(Some(proxy.port())).expect("port");
+    parsed.to_string()
+}
+
+/// Decodes a JWT's payload without verifying it (tests verify separately).
+pub fn jwt_payload(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json")
+}
