@@ -3,6 +3,9 @@
 //! better-call answers 415 for a media type a route does not accept, 400 for malformed JSON and
 //! 400 `VALIDATION_ERROR` with `[body.field] message` texts for schema failures; we add a 413
 //! for bodies over 1 MiB. Nothing reaches a handler unparsed.
+//!
+//! Between parsing and the schema check, the redirect targets a body (or the query) names are
+//! vetted against the trusted origins, as Better Auth's origin middleware does at that point.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -10,68 +13,120 @@ use axum::http::header;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, codes};
+use crate::origin::check_redirect_targets;
+use crate::state::AuthState;
 
 /// The largest body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A JSON object body. With `FORM = true` a urlencoded form is accepted too (sign-in, sign-up).
+/// The shape of a route's body schema, which decides zod's wording when the body is missing or
+/// is not an object (checked against Better Auth 1.7.25 by `interop/diff`).
+pub mod shape {
+    /// `z.object(…)`: `[body] Invalid input: expected object, received …`.
+    pub const OBJECT: u8 = 0;
+    /// `z.record(…)` (update-user): `… expected record, received …`.
+    pub const RECORD: u8 = 1;
+    /// An object that is also a record (sign-up, which takes additional user fields): both texts.
+    pub const OBJECT_AND_RECORD: u8 = 2;
+    /// `z.object(…).optional()` (sign-out): a missing body is an empty object.
+    pub const OPTIONAL_OBJECT: u8 = 3;
+}
+
+/// A JSON object body. With `FORM = true` a urlencoded form is accepted too (sign-in, sign-up);
+/// `SHAPE` is one of [`shape`].
 #[derive(Debug, Default)]
-pub struct Body<const FORM: bool>(pub Map<String, Value>);
+pub struct Body<const FORM: bool, const SHAPE: u8 = { shape::OBJECT }>(pub Map<String, Value>);
 
 /// A JSON-only body.
 pub type JsonBody = Body<false>;
 /// A JSON or urlencoded-form body.
 pub type FormOrJsonBody = Body<true>;
+/// Sign-up's body: JSON or form, an object open to additional fields.
+pub type SignUpBody = Body<true, { shape::OBJECT_AND_RECORD }>;
+/// A JSON record (update-user).
+pub type RecordBody = Body<false, { shape::RECORD }>;
+/// An optional JSON object (sign-out).
+pub type OptionalJsonBody = Body<false, { shape::OPTIONAL_OBJECT }>;
 
-impl<S: Send + Sync, const FORM: bool> FromRequest<S> for Body<FORM> {
+impl<const FORM: bool, const SHAPE: u8> FromRequest<AuthState> for Body<FORM, SHAPE> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AuthState) -> Result<Self, Self::Rejection> {
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
+            .map(str::to_owned);
+        let query = req.uri().query().map(str::to_owned);
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| codes::payload_too_large())?;
-        parse(content_type.as_deref(), &bytes, FORM).map(Self)
+        let value = parse(content_type.as_deref(), &bytes, FORM)?;
+        check_redirect_targets(
+            value.as_ref().and_then(Value::as_object),
+            query.as_deref(),
+            &state.trusted,
+        )?;
+        object(value, SHAPE).map(Self)
     }
 }
 
-fn parse(
-    content_type: Option<&str>,
-    bytes: &Bytes,
-    form: bool,
-) -> Result<Map<String, Value>, ApiError> {
+/// Parses a body by its media type; `None` when there is none to parse.
+fn parse(content_type: Option<&str>, bytes: &Bytes, form: bool) -> Result<Option<Value>, ApiError> {
+    // better-call reads no body at all when there is none or when no Content-Type names it,
+    // so the schema then sees `undefined`.
+    let Some(raw_type) = content_type else {
+        return Ok(None);
+    };
     if bytes.is_empty() {
-        // better-call skips the media-type check for requests with no body.
-        return Ok(Map::new());
+        return Ok(None);
     }
+    let media_type = raw_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    // The order of better-call's `allowedMediaTypes` lists, which its message repeats.
     let allowed: &[&str] = if form {
-        &["application/json", "application/x-www-form-urlencoded"]
+        &["application/x-www-form-urlencoded", "application/json"]
     } else {
         &["application/json"]
     };
-    match content_type {
-        Some("application/json") => match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(other) => Err(ApiError::validation(format!(
-                "[body] Invalid input: expected object, received {}",
-                type_name(Some(&other))
-            ))),
-            Err(_) => Err(codes::invalid_json()),
-        },
-        Some("application/x-www-form-urlencoded") if form => Ok(url::form_urlencoded::parse(bytes)
-            .map(|(k, v)| (k.into_owned(), form_value(&v)))
-            .collect()),
-        other => Err(codes::unsupported_media_type(other.unwrap_or(""), allowed)),
+    match media_type.as_str() {
+        "application/json" => serde_json::from_slice::<Value>(bytes)
+            .map(Some)
+            .map_err(|_| codes::invalid_json()),
+        "application/x-www-form-urlencoded" if form => Ok(Some(Value::Object(
+            url::form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), form_value(&v)))
+                .collect(),
+        ))),
+        // The message quotes the header as sent, parameters included.
+        _ => Err(codes::unsupported_media_type(raw_type, allowed)),
+    }
+}
+
+/// Checks the parsed body against the route's schema shape (see [`shape`]).
+fn object(value: Option<Value>, shape: u8) -> Result<Map<String, Value>, ApiError> {
+    match value {
+        Some(Value::Object(map)) => Ok(map),
+        None if shape == shape::OPTIONAL_OBJECT => Ok(Map::new()),
+        other => {
+            let got = type_name(other.as_ref());
+            let expected: &[&str] = match shape {
+                shape::RECORD => &["record"],
+                shape::OBJECT_AND_RECORD => &["object", "record"],
+                _ => &["object"],
+            };
+            Err(ApiError::validation(
+                expected
+                    .iter()
+                    .map(|e| format!("[body] Invalid input: expected {e}, received {got}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ))
+        }
     }
 }
 
@@ -206,14 +261,18 @@ mod tests {
     #[test]
     fn bodies_are_checked_for_media_type_and_syntax() {
         let bytes = Bytes::from_static(b"{\"a\":1}");
-        assert!(parse(Some("application/json"), &bytes, false).is_ok());
+        assert_eq!(
+            parse(Some("application/json"), &bytes, false).unwrap(),
+            Some(serde_json::json!({"a": 1}))
+        );
         assert_eq!(
             parse(Some("text/plain"), &bytes, false)
                 .unwrap_err()
                 .status(),
             415
         );
-        assert_eq!(parse(None, &bytes, false).unwrap_err().status(), 415);
+        // No Content-Type: better-call does not read the body at all.
+        assert_eq!(parse(None, &bytes, false).unwrap(), None);
         assert_eq!(
             parse(
                 Some("application/x-www-form-urlencoded"),
@@ -229,6 +288,7 @@ mod tests {
             &Bytes::from_static(b"email=a%40b.co&rememberMe=false"),
             true,
         )
+        .unwrap()
         .unwrap();
         assert_eq!(form.get("email"), Some(&json!("a@b.co")));
         assert_eq!(form.get("rememberMe"), Some(&json!(false)));
@@ -242,11 +302,45 @@ mod tests {
             (bad.status().as_u16(), bad.code()),
             (400, Some("BAD_REQUEST"))
         );
-        assert!(
-            parse(Some("text/plain"), &Bytes::new(), false)
-                .unwrap()
-                .is_empty()
+        assert_eq!(
+            parse(Some("text/plain"), &Bytes::new(), false).unwrap(),
+            None
         );
+    }
+
+    #[test]
+    fn the_415_message_quotes_the_header_and_lists_better_calls_order() {
+        let err = parse(
+            Some("multipart/form-data; boundary=b"),
+            &Bytes::from_static(b"--b--"),
+            true,
+        )
+        .unwrap_err();
+        let text = format!("{err:?}");
+        assert!(
+            text.contains(
+                "Content-Type \\\"multipart/form-data; boundary=b\\\" is not allowed. Allowed types: application/x-www-form-urlencoded, application/json"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_non_object_body_is_worded_by_the_schema_shape() {
+        let message = |v: Option<Value>, s: u8| format!("{:?}", object(v, s).unwrap_err());
+        assert!(
+            message(None, shape::OBJECT)
+                .contains("\"[body] Invalid input: expected object, received undefined\"")
+        );
+        assert!(
+            message(Some(json!([1])), shape::RECORD)
+                .contains("\"[body] Invalid input: expected record, received array\"")
+        );
+        assert!(message(Some(Value::Null), shape::OBJECT_AND_RECORD).contains(
+            "\"[body] Invalid input: expected object, received null; [body] Invalid input: expected record, received null\""
+        ));
+        assert_eq!(object(None, shape::OPTIONAL_OBJECT).unwrap(), Map::new());
+        assert!(object(Some(json!("x")), shape::OPTIONAL_OBJECT).is_err());
     }
 
     #[test]

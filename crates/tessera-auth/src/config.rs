@@ -4,6 +4,7 @@ use chrono::Duration;
 use tessera_jwt::Algorithm;
 
 use crate::password::HashFormat;
+use crate::rate_limit::TrustedProxies;
 use crate::secret::SecretSet;
 
 /// How sessions age (contract §2.4): defaults are Better Auth's.
@@ -54,6 +55,15 @@ pub struct AuthConfig {
     pub jwks_max_age: u32,
     /// How long a retired key stays published (Better Auth's `gracePeriod`, 30 days).
     pub jwks_grace_period: Duration,
+    /// Better Auth's `rotationInterval`: new keys expire this long after creation and the next
+    /// signature then mints a successor. Off (`None`) by default.
+    pub jwks_rotation_interval: Option<Duration>,
+    /// Use the `__Host-` cookie prefix (https only) instead of `__Secure-`.
+    pub host_only_cookies: bool,
+    /// Whether Better Auth's per-path request limits apply (on by default in production).
+    pub rate_limit: bool,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl AuthConfig {
@@ -70,6 +80,10 @@ impl AuthConfig {
             hash_concurrency: 2,
             jwks_max_age: 300,
             jwks_grace_period: Duration::days(30),
+            jwks_rotation_interval: None,
+            host_only_cookies: false,
+            rate_limit: false,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 

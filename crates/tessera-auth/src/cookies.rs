@@ -92,12 +92,15 @@ pub struct CookieNames {
 }
 
 impl CookieNames {
-    /// Names for the `better-auth` prefix; `secure` adds `__Secure-` and the `Secure` attribute.
-    pub fn new(secure: bool) -> Self {
-        let prefix = if secure {
-            "__Secure-better-auth"
-        } else {
-            "better-auth"
+    /// Names for the `better-auth` prefix; `secure` adds `__Secure-` and the `Secure` attribute,
+    /// `host_only` (with `secure`) uses `__Host-` instead: the browser then refuses the cookie
+    /// unless it is `Secure`, has `Path=/` and no `Domain`, so no sibling subdomain can plant or
+    /// overwrite it (session fixation across subdomains).
+    pub fn new(secure: bool, host_only: bool) -> Self {
+        let prefix = match (secure, host_only) {
+            (true, true) => "__Host-better-auth",
+            (true, false) => "__Secure-better-auth",
+            (false, _) => "better-auth",
         };
         Self {
             session_token: format!("{prefix}.session_token"),
@@ -181,12 +184,17 @@ mod tests {
 
     #[test]
     fn set_cookie_follows_better_calls_attribute_order() {
-        let plain = CookieNames::new(false);
+        let plain = CookieNames::new(false, false);
         assert_eq!(
             plain.set_cookie(&plain.session_token, "v", Some(604800)),
             "better-auth.session_token=v; Max-Age=604800; Path=/; HttpOnly; SameSite=Lax"
         );
-        let secure = CookieNames::new(true);
+        let host = CookieNames::new(true, true);
+        assert_eq!(
+            host.set_cookie(&host.session_token, "v", None),
+            "__Host-better-auth.session_token=v; Path=/; HttpOnly; Secure; SameSite=Lax"
+        );
+        let secure = CookieNames::new(true, false);
         assert_eq!(
             secure.expire(&secure.session_token),
             "__Secure-better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax"

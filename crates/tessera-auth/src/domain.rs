@@ -64,7 +64,8 @@ pub const MIN_PASSWORD_LENGTH: usize = 8;
 pub const MAX_PASSWORD_LENGTH: usize = 128;
 
 impl Password {
-    /// Checks the length rule, answering Better Auth's own error codes.
+    /// Checks the length rule (Better Auth's own error codes) and refuses the most common
+    /// passwords with the code of Better Auth's `haveIBeenPwned` plugin.
     pub fn parse(raw: String) -> Result<Self, ApiError> {
         let units = raw.encode_utf16().count();
         if units < MIN_PASSWORD_LENGTH {
@@ -72,6 +73,9 @@ impl Password {
         }
         if units > MAX_PASSWORD_LENGTH {
             return Err(codes::password_too_long());
+        }
+        if crate::common_passwords::is_common(&raw) {
+            return Err(codes::password_compromised());
         }
         Ok(Self(raw))
     }
@@ -130,7 +134,11 @@ mod tests {
             Password::parse("1234567".into()).unwrap_err().code(),
             Some("PASSWORD_TOO_SHORT")
         );
-        assert!(Password::parse("12345678".into()).is_ok());
+        assert!(Password::parse("zq8-xw2p".into()).is_ok());
+        assert_eq!(
+            Password::parse("12345678".into()).unwrap_err().code(),
+            Some("PASSWORD_COMPROMISED")
+        );
         // Four astral-plane characters are eight UTF-16 units, as JavaScript counts them.
         assert!(Password::parse("😀😀😀😀".into()).is_ok());
         assert_eq!(

@@ -99,6 +99,7 @@ pub mod codes {
         invalid_password => BAD_REQUEST, "INVALID_PASSWORD", "Invalid password";
         password_too_short => BAD_REQUEST, "PASSWORD_TOO_SHORT", "Password too short";
         password_too_long => BAD_REQUEST, "PASSWORD_TOO_LONG", "Password too long";
+        password_compromised => BAD_REQUEST, "PASSWORD_COMPROMISED", "The password you entered has been compromised. Please choose a different password.";
         user_already_exists => UNPROCESSABLE_ENTITY, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.";
         failed_to_create_user => UNPROCESSABLE_ENTITY, "FAILED_TO_CREATE_USER", "Failed to create user";
         failed_to_create_session => UNAUTHORIZED, "FAILED_TO_CREATE_SESSION", "Failed to create session";
@@ -109,6 +110,9 @@ pub mod codes {
         invalid_origin => FORBIDDEN, "INVALID_ORIGIN", "Invalid origin";
         missing_or_null_origin => FORBIDDEN, "MISSING_OR_NULL_ORIGIN", "Missing or null Origin";
         invalid_callback_url => FORBIDDEN, "INVALID_CALLBACK_URL", "Invalid callbackURL";
+        invalid_redirect_url => FORBIDDEN, "INVALID_REDIRECT_URL", "Invalid redirectURL";
+        invalid_error_callback_url => FORBIDDEN, "INVALID_ERROR_CALLBACK_URL", "Invalid errorCallbackURL";
+        invalid_new_user_callback_url => FORBIDDEN, "INVALID_NEW_USER_CALLBACK_URL", "Invalid newUserCallbackURL";
         cross_site_navigation_login_blocked => FORBIDDEN, "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED", "Cross-site navigation login blocked. This request appears to be a CSRF attack.";
         invalid_json => BAD_REQUEST, "BAD_REQUEST", "Invalid JSON in request body";
         payload_too_large => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large";

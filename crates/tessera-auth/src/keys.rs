@@ -1,19 +1,35 @@
-//! Signing keys: Better Auth's `jwks` table, its private-key encryption, and the JWKS document.
+//! Signing keys: Better Auth's `jwks` table, its private-key encryption, rotation, and the JWKS
+//! document (contract §4.4, §4.5).
 //!
 //! Keys are created lazily on first use, like Better Auth's jwt plugin, and kept in memory once
-//! loaded so minting a JWT costs one signature and no query. In HS256 mode nothing is stored:
-//! tokens are signed with the current secret and the JWKS is empty (a symmetric key is never
-//! published).
+//! loaded so minting a JWT costs one signature and no query. The cached key is re-read from the
+//! store when its `expiresAt` passes (the next signature then mints its successor, Better Auth's
+//! `rotationInterval`) and otherwise at most every [`KEY_RECHECK_SECS`], which is how a rotation
+//! made by another process (`tessera keys rotate`, another server) is picked up.
+//!
+//! A retired key stays in `/jwks` until `expiresAt + grace period`. The grace period is never
+//! allowed below the JWT lifetime plus the re-check interval: a process may keep signing with a
+//! key for up to one re-check interval after another process retired it, and every token it
+//! signed must stay verifiable until it expires.
+//!
+//! In HS256 mode nothing is stored: tokens are signed with the current secret and the JWKS is
+//! empty (a symmetric key is never published).
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
 use tessera_jwt::{Algorithm, Jwk, JwkSet, SigningKey, sealed};
 use tokio::sync::{Mutex, RwLock};
 
+use crate::audit::{AuditEvent, AuditKind};
+use crate::config::AuthConfig;
 use crate::ids::generate_id;
 use crate::secret::{SecretSet, VersionedSecret};
 use crate::store::{DbTime, JwkRow, Store, StoreError};
+
+/// How long a cached signing key is trusted before the store is asked again, in seconds.
+pub const KEY_RECHECK_SECS: i64 = 30;
 
 /// Why a key could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -29,14 +45,82 @@ pub enum KeyError {
     Key(String),
 }
 
-/// Loads, creates and caches signing keys.
+/// Where a stored key is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Signs new tokens: the newest unexpired key of its algorithm.
+    Current,
+    /// Published in `/jwks` (tokens it signed still verify) but no longer signs.
+    Retiring,
+    /// Past its grace period: neither signs nor is published.
+    Expired,
+}
+
+impl KeyStatus {
+    /// `current`, `retiring` or `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Retiring => "retiring",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// A stored key as `tessera keys list` shows it: public facts only, never private material.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key id (`kid`).
+    pub kid: String,
+    /// The algorithm name (`EdDSA` for rows with none, as Better Auth reads them).
+    pub alg: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it stops (or stopped) signing, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Its state now.
+    pub status: KeyStatus,
+}
+
+/// What a rotation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// The new current key.
+    pub kid: String,
+    /// Its algorithm.
+    pub alg: Algorithm,
+    /// The keys that stopped signing (`expiresAt` set to the rotation time).
+    pub retired: Vec<String>,
+}
+
+/// The cached current key and what we knew about it when it was read.
+struct Cached {
+    key: Arc<SigningKey>,
+    kid: String,
+    expires_at: Option<DateTime<Utc>>,
+    checked_at: DateTime<Utc>,
+}
+
+impl Cached {
+    fn unexpired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|exp| exp > now)
+    }
+
+    fn fresh(&self, now: DateTime<Utc>, recheck: Duration) -> bool {
+        self.unexpired(now) && now >= self.checked_at && now - self.checked_at < recheck
+    }
+}
+
+/// Loads, creates, rotates and caches signing keys.
 pub struct KeyManager {
     alg: Algorithm,
     secrets: SecretSet,
-    grace_period: chrono::Duration,
-    current: RwLock<Option<Arc<SigningKey>>>,
-    // Serialises key creation so concurrent first requests mint one key, not several
-    // (Better Auth issue #5663).
+    rotation_interval: Option<Duration>,
+    grace_period: Duration,
+    recheck: Duration,
+    current: RwLock<Option<Cached>>,
+    // Serialises key creation and refresh so concurrent first requests mint one key, not
+    // several (Better Auth issue #5663).
     mint: Mutex<()>,
 }
 
@@ -44,17 +128,40 @@ impl std::fmt::Debug for KeyManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyManager")
             .field("alg", &self.alg)
+            .field("rotation_interval", &self.rotation_interval)
+            .field("grace_period", &self.grace_period)
             .finish_non_exhaustive()
     }
 }
 
 impl KeyManager {
-    /// A manager for `alg` keys sealed with `secrets`.
-    pub fn new(alg: Algorithm, secrets: SecretSet, grace_period: chrono::Duration) -> Self {
+    /// A manager for `config.jwt_alg` keys sealed with `config.secrets`, rotating every
+    /// `jwks_rotation_interval` (if set) and publishing retired keys for `jwks_grace_period`,
+    /// raised (with a warning) to the JWT lifetime plus the re-check interval when shorter.
+    pub fn new(config: &AuthConfig) -> Self {
+        let recheck = Duration::seconds(KEY_RECHECK_SECS);
+        let floor = config.jwt_expires_in + recheck;
+        let grace_period = if config.jwks_grace_period < floor {
+            if config.jwt_alg != Algorithm::HS256 {
+                tracing::warn!(
+                    configured_secs = config.jwks_grace_period.num_seconds(),
+                    used_secs = floor.num_seconds(),
+                    "the JWKS grace period is shorter than the JWT lifetime plus {KEY_RECHECK_SECS} s; \
+                     raised so that every token stays verifiable until it expires"
+                );
+            }
+            floor
+        } else {
+            config.jwks_grace_period
+        };
         Self {
-            alg,
-            secrets,
+            alg: config.jwt_alg,
+            secrets: config.secrets.clone(),
+            rotation_interval: config
+                .jwks_rotation_interval
+                .filter(|i| *i > Duration::zero()),
             grace_period,
+            recheck,
             current: RwLock::new(None),
             mint: Mutex::new(()),
         }
@@ -65,8 +172,16 @@ impl KeyManager {
         self.alg
     }
 
-    /// The key new tokens are signed with: the newest live stored key of the configured
-    /// algorithm, or a new one.
+    /// The grace period in force (after the lower bound is applied).
+    pub fn grace_period(&self) -> Duration {
+        self.grace_period
+    }
+
+    /// The key new tokens are signed with: the newest unexpired stored key of the configured
+    /// algorithm, or a new one when there is none (first use, or the current one expired).
+    ///
+    /// Answers from memory unless the cached key has expired or was last checked more than
+    /// [`KEY_RECHECK_SECS`] ago.
     pub async fn signing_key(
         &self,
         store: &dyn Store,
@@ -76,20 +191,164 @@ impl KeyManager {
             let secret = self.secrets.current().secret.expose().as_bytes();
             return Ok(Arc::new(SigningKey::hmac(None, secret)));
         }
-        if let Some(key) = self.current.read().await.as_ref() {
-            return Ok(Arc::clone(key));
+        if let Some(cached) = self.current.read().await.as_ref()
+            && cached.fresh(now, self.recheck)
+        {
+            return Ok(Arc::clone(&cached.key));
+        }
+        let _guard = match self.mint.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                // Another request is refreshing: an unexpired cached key is still good meanwhile.
+                if let Some(cached) = self.current.read().await.as_ref()
+                    && cached.unexpired(now)
+                {
+                    return Ok(Arc::clone(&cached.key));
+                }
+                self.mint.lock().await
+            }
+        };
+        if let Some(cached) = self.current.read().await.as_ref()
+            && cached.fresh(now, self.recheck)
+        {
+            return Ok(Arc::clone(&cached.key));
+        }
+        self.refresh(store, now).await
+    }
+
+    /// Re-reads the store and caches the newest unexpired key, minting one if there is none.
+    /// Runs under the `mint` lock.
+    async fn refresh(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<SigningKey>, KeyError> {
+        let rows = store.list_jwks().await?;
+        let alg = self.alg;
+        let live = rows
+            .iter()
+            .find(|row| row_alg(row) == Some(alg) && is_unexpired(row, now));
+        let (key, kid, expires_at) = match live {
+            Some(row) => {
+                let cached = self.current.read().await;
+                let key = match cached.as_ref().filter(|c| c.kid == row.id) {
+                    Some(same) => Arc::clone(&same.key),
+                    None => Arc::new(self.open_row(row)?),
+                };
+                (key, row.id.clone(), row.expires_at.map(|t| t.0))
+            }
+            None => {
+                let previous = rows.iter().find(|row| row_alg(row) == Some(alg));
+                let (key, row) = self.mint_row(alg, now).await?;
+                let event = match previous {
+                    None => AuditEvent::system(AuditKind::KeyCreated, now)
+                        .reason("first_use")
+                        .detail(json!({ "kid": row.id, "alg": alg.as_str() })),
+                    Some(previous) => AuditEvent::system(AuditKind::KeyRotated, now)
+                        .reason("expired")
+                        .detail(json!({
+                            "kid": row.id,
+                            "alg": alg.as_str(),
+                            "previous": previous.id,
+                        })),
+                };
+                store.insert_jwk(&row, &event).await?;
+                event.emit();
+                (Arc::new(key), row.id, row.expires_at.map(|t| t.0))
+            }
+        };
+        *self.current.write().await = Some(Cached {
+            key: Arc::clone(&key),
+            kid,
+            expires_at,
+            checked_at: now,
+        });
+        Ok(key)
+    }
+
+    /// Makes a new `alg` key current now: its predecessors of that algorithm get
+    /// `expiresAt = now`, so they stop signing and stay published for the grace period. The
+    /// new key expires after the rotation interval, if one is configured. What `tessera keys
+    /// rotate` runs; other processes switch within [`KEY_RECHECK_SECS`].
+    pub async fn rotate(
+        &self,
+        store: &dyn Store,
+        alg: Algorithm,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, KeyError> {
+        if alg == Algorithm::HS256 {
+            return Err(KeyError::Key(
+                "HS256 tokens are signed with the secret; rotate BETTER_AUTH_SECRETS instead"
+                    .into(),
+            ));
         }
         let _guard = self.mint.lock().await;
-        if let Some(key) = self.current.read().await.as_ref() {
-            return Ok(Arc::clone(key));
-        }
-        let key = match self.newest_live_row(store, now).await? {
-            Some(row) => self.open_row(&row)?,
-            None => self.create_key(store, now).await?,
+        let rows = store.list_jwks().await?;
+        let retired: Vec<String> = rows
+            .iter()
+            .filter(|row| row_alg(row) == Some(alg) && is_unexpired(row, now))
+            .map(|row| row.id.clone())
+            .collect();
+        let (key, row) = self.mint_row(alg, now).await?;
+        let kind = if rows.iter().any(|row| row_alg(row) == Some(alg)) {
+            AuditKind::KeyRotated
+        } else {
+            AuditKind::KeyCreated
         };
-        let key = Arc::new(key);
-        *self.current.write().await = Some(Arc::clone(&key));
-        Ok(key)
+        let event = AuditEvent::system(kind, now)
+            .reason("manual")
+            .detail(json!({
+                "kid": row.id,
+                "alg": alg.as_str(),
+                "retired": retired,
+            }));
+        store.rotate_jwk(&row, &retired, now, &event).await?;
+        event.emit();
+        if alg == self.alg {
+            *self.current.write().await = Some(Cached {
+                key: Arc::new(key),
+                kid: row.id.clone(),
+                expires_at: row.expires_at.map(|t| t.0),
+                checked_at: now,
+            });
+        }
+        Ok(Rotation {
+            kid: row.id,
+            alg,
+            retired,
+        })
+    }
+
+    /// Every stored key with its status; no private material.
+    pub async fn list(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<KeyInfo>, KeyError> {
+        let rows = store.list_jwks().await?;
+        let mut current_algs: Vec<String> = Vec::new();
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let alg = row_alg_name(row);
+                // Rows come newest first: the first unexpired one per algorithm signs.
+                let status = if is_unexpired(row, now) && !current_algs.contains(&alg) {
+                    current_algs.push(alg.clone());
+                    KeyStatus::Current
+                } else if self.is_published(row, now) {
+                    KeyStatus::Retiring
+                } else {
+                    KeyStatus::Expired
+                };
+                KeyInfo {
+                    kid: row.id.clone(),
+                    alg,
+                    created_at: row.created_at.0,
+                    expires_at: row.expires_at.map(|t| t.0),
+                    status,
+                }
+            })
+            .collect())
     }
 
     /// The public keys to publish: every stored key not past its grace period.
@@ -102,61 +361,36 @@ impl KeyManager {
         let rows = store.list_jwks().await?;
         let keys = rows
             .iter()
-            .filter(|row| {
-                row.expires_at
-                    .is_none_or(|exp| exp.0 + self.grace_period > now)
-            })
-            .filter_map(|row| self.public_entry(row))
+            .filter(|row| self.is_published(row, now))
+            .filter_map(public_entry)
             .collect();
         Ok(JwkSet { keys })
     }
 
-    fn row_alg(&self, row: &JwkRow) -> Option<Algorithm> {
-        match row.alg.as_deref() {
-            None => Some(Algorithm::EdDSA),
-            Some(name) => name.parse().ok(),
-        }
-    }
-
-    fn public_entry(&self, row: &JwkRow) -> Option<Jwk> {
-        let mut jwk: Jwk = serde_json::from_str(&row.public_key).ok()?;
-        let alg = self.row_alg(row)?;
-        jwk.alg = Some(alg.as_str().to_owned());
-        if jwk.crv.is_none() {
-            jwk.crv.clone_from(&row.crv);
-        }
-        jwk.kid = Some(row.id.clone());
-        Some(jwk)
-    }
-
-    async fn newest_live_row(
-        &self,
-        store: &dyn Store,
-        now: DateTime<Utc>,
-    ) -> Result<Option<JwkRow>, KeyError> {
-        let rows = store.list_jwks().await?;
-        Ok(rows.into_iter().find(|row| {
-            self.row_alg(row) == Some(self.alg) && row.expires_at.is_none_or(|exp| exp.0 > now)
-        }))
+    fn is_published(&self, row: &JwkRow, now: DateTime<Utc>) -> bool {
+        row.expires_at
+            .is_none_or(|exp| exp.0 + self.grace_period > now)
     }
 
     fn open_row(&self, row: &JwkRow) -> Result<SigningKey, KeyError> {
+        let alg = row_alg(row)
+            .ok_or_else(|| KeyError::Key(format!("jwks row {} has an unknown alg", row.id)))?;
         let plaintext = self
             .decrypt(&row.private_key)
             .ok_or_else(|| KeyError::Decrypt(row.id.clone()))?;
         let jwk: Jwk =
             serde_json::from_str(&plaintext).map_err(|e| KeyError::Key(e.to_string()))?;
-        SigningKey::from_private_jwk(row.id.clone(), self.alg, &jwk)
+        SigningKey::from_private_jwk(row.id.clone(), alg, &jwk)
             .map_err(|e| KeyError::Key(e.to_string()))
     }
 
-    async fn create_key(
+    /// Generates an `alg` key and its sealed row (not yet stored).
+    async fn mint_row(
         &self,
-        store: &dyn Store,
+        alg: Algorithm,
         now: DateTime<Utc>,
-    ) -> Result<SigningKey, KeyError> {
+    ) -> Result<(SigningKey, JwkRow), KeyError> {
         let id = generate_id(32);
-        let alg = self.alg;
         let kid = id.clone();
         // RSA key generation takes long enough to keep it off the async executor.
         let key = tokio::task::spawn_blocking(move || SigningKey::generate(alg, kid))
@@ -175,13 +409,11 @@ impl KeyManager {
             public_key: serde_json::to_string(&public).map_err(|e| KeyError::Key(e.to_string()))?,
             private_key: self.encrypt(&private)?,
             created_at: DbTime::from(now),
-            expires_at: None,
+            expires_at: self.rotation_interval.map(|i| DbTime::from(now + i)),
             alg: Some(alg.as_str().to_owned()),
             crv: public.crv.clone(),
         };
-        store.insert_jwk(&row).await?;
-        tracing::info!(target: "audit", event = "key_created", kid = %row.id, alg = alg.as_str());
-        Ok(key)
+        Ok((key, row))
     }
 
     /// Seals a private JWK the way Better Auth does: XChaCha20-Poly1305 hex, wrapped in the
@@ -219,4 +451,33 @@ impl KeyManager {
             .into_iter()
             .find_map(|s| sealed::open(s.secret.expose(), &unquoted).ok())
     }
+}
+
+/// A row's algorithm; rows without one are Better Auth's default, EdDSA.
+fn row_alg(row: &JwkRow) -> Option<Algorithm> {
+    match row.alg.as_deref() {
+        None => Some(Algorithm::EdDSA),
+        Some(name) => name.parse().ok(),
+    }
+}
+
+fn row_alg_name(row: &JwkRow) -> String {
+    row.alg
+        .clone()
+        .unwrap_or_else(|| Algorithm::EdDSA.as_str().to_owned())
+}
+
+fn is_unexpired(row: &JwkRow, now: DateTime<Utc>) -> bool {
+    row.expires_at.is_none_or(|exp| exp.0 > now)
+}
+
+fn public_entry(row: &JwkRow) -> Option<Jwk> {
+    let mut jwk: Jwk = serde_json::from_str(&row.public_key).ok()?;
+    let alg = row_alg(row)?;
+    jwk.alg = Some(alg.as_str().to_owned());
+    if jwk.crv.is_none() {
+        jwk.crv.clone_from(&row.crv);
+    }
+    jwk.kid = Some(row.id.clone());
+    Some(jwk)
 }

@@ -5,8 +5,10 @@
 //! then mount [`router`] at `/api/auth`.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod body;
 pub mod clock;
+pub mod common_passwords;
 pub mod config;
 pub mod cookies;
 pub mod cors;
@@ -16,6 +18,7 @@ pub mod ids;
 pub mod keys;
 pub mod origin;
 pub mod password;
+pub mod rate_limit;
 mod routes;
 pub mod secret;
 pub mod session;

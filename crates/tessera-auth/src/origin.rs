@@ -3,7 +3,8 @@
 //! A cookie-carrying request that changes state must come from a trusted origin; sign-in and
 //! sign-up also refuse cross-site top-level navigations (login CSRF), even without a cookie.
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Map, Value};
 
 use crate::error::{ApiError, codes};
 
@@ -44,6 +45,83 @@ impl TrustedOrigins {
             return is_safe_relative_path(url);
         }
         origin_of(url).is_some_and(|o| self.contains(&o))
+    }
+}
+
+/// Better Auth's origin middleware vets every redirect target a state-changing request names,
+/// whatever the endpoint and with or without a cookie: `callbackURL` (body, else query),
+/// `redirectTo`, `errorCallbackURL`, `newUserCallbackURL`, in that order. A falsy value (JS
+/// truthiness) is skipped; another non-string is a 400 without a code; an untrusted target a 403.
+pub fn check_redirect_targets(
+    body: Option<&Map<String, Value>>,
+    query: Option<&str>,
+    trusted: &TrustedOrigins,
+) -> Result<(), ApiError> {
+    let field = |name: &str| body.and_then(|b| b.get(name)).filter(|v| is_truthy(v));
+    let from_query = || {
+        let values: Vec<String> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .filter(|(k, _)| k == "callbackURL")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        match values.len() {
+            0 => None,
+            // better-call turns a repeated key into an array.
+            1 => Some(Value::String(values.into_iter().next().unwrap_or_default())),
+            _ => Some(Value::Array(
+                values.into_iter().map(Value::String).collect(),
+            )),
+        }
+        .filter(is_truthy)
+    };
+    let targets: [(Option<Value>, &str, Rejection); 4] = [
+        (
+            field("callbackURL").cloned().or_else(from_query),
+            "callbackURL",
+            codes::invalid_callback_url,
+        ),
+        (
+            field("redirectTo").cloned(),
+            "redirectURL",
+            codes::invalid_redirect_url,
+        ),
+        (
+            field("errorCallbackURL").cloned(),
+            "errorCallbackURL",
+            codes::invalid_error_callback_url,
+        ),
+        (
+            field("newUserCallbackURL").cloned(),
+            "newUserCallbackURL",
+            codes::invalid_new_user_callback_url,
+        ),
+    ];
+    for (value, label, rejection) in targets {
+        match value {
+            None => {}
+            Some(Value::String(url)) if trusted.allows_callback(&url) => {}
+            Some(Value::String(_)) => return Err(rejection()),
+            Some(_) => {
+                return Err(ApiError::message_only(
+                    StatusCode::BAD_REQUEST,
+                    format!("Invalid {label}: expected a string"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The error for an untrusted redirect target.
+type Rejection = fn() -> ApiError;
+
+/// JavaScript truthiness of a JSON value.
+fn is_truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
     }
 }
 
@@ -93,11 +171,24 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
 }
 
 fn require_trusted_origin(headers: &HeaderMap, trusted: &TrustedOrigins) -> Result<(), ApiError> {
-    match request_origin(headers) {
+    let origin = request_origin(headers).or_else(|| same_origin_null(headers, trusted));
+    match origin {
         None => Err(codes::missing_or_null_origin()),
         Some(o) if trusted.contains(&o) => Ok(()),
         Some(_) => Err(codes::invalid_origin()),
     }
+}
+
+/// Browsers send `Origin: null` for some same-origin requests (e.g. after a redirect chain);
+/// with `Sec-Fetch-Site: same-origin` Better Auth takes the request's own origin instead — the
+/// base URL's scheme with the `Host` header here — which must still be trusted.
+fn same_origin_null(headers: &HeaderMap, trusted: &TrustedOrigins) -> Option<String> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if text("origin") != Some("null") || text("sec-fetch-site") != Some("same-origin") {
+        return None;
+    }
+    let scheme = trusted.patterns.first()?.split_once("://")?.0;
+    Some(format!("{scheme}://{}", text("host")?))
 }
 
 /// The global check for state-changing requests: with a `Cookie` header, the origin must be trusted.
@@ -179,6 +270,67 @@ mod tests {
     }
 
     #[test]
+    fn redirect_targets_in_body_and_query_are_vetted_like_better_auths_middleware() {
+        let t = trusted();
+        let body = |v: Value| v.as_object().cloned().unwrap();
+        let code = |b: Option<&Map<String, Value>>, q: Option<&str>| {
+            check_redirect_targets(b, q, &t)
+                .err()
+                .map(|e| (e.status().as_u16(), e.code()))
+        };
+        assert_eq!(code(None, None), None);
+        assert_eq!(
+            code(Some(&body(serde_json::json!({"callbackURL": "/ok"}))), None),
+            None
+        );
+        assert_eq!(
+            code(None, Some("callbackURL=https%3A%2F%2Fevil.io")),
+            Some((403, Some("INVALID_CALLBACK_URL")))
+        );
+        assert_eq!(
+            code(
+                Some(&body(serde_json::json!({"redirectTo": "https://evil.io"}))),
+                None
+            ),
+            Some((403, Some("INVALID_REDIRECT_URL")))
+        );
+        assert_eq!(
+            code(
+                Some(&body(serde_json::json!({"errorCallbackURL": "//evil.io"}))),
+                None
+            ),
+            Some((403, Some("INVALID_ERROR_CALLBACK_URL")))
+        );
+        assert_eq!(
+            code(
+                Some(&body(
+                    serde_json::json!({"newUserCallbackURL": "https://evil.io"})
+                )),
+                None
+            ),
+            Some((403, Some("INVALID_NEW_USER_CALLBACK_URL")))
+        );
+        // A non-string is a 400 without a code; falsy values are not looked at.
+        assert_eq!(
+            code(Some(&body(serde_json::json!({"callbackURL": 5}))), None),
+            Some((400, None))
+        );
+        assert_eq!(
+            code(
+                Some(&body(
+                    serde_json::json!({"callbackURL": 0, "redirectTo": ""})
+                )),
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            code(None, Some("callbackURL=%2Fa&callbackURL=%2Fb")),
+            Some((400, None))
+        );
+    }
+
+    #[test]
     fn a_cookie_request_needs_a_trusted_origin_or_referer() {
         let t = trusted();
         assert!(check_cookie_request(&headers(&[]), &t).is_ok());
@@ -199,6 +351,37 @@ mod tests {
                 &t
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_null_origin_on_a_same_origin_fetch_counts_as_the_hosts_origin() {
+        let t = trusted();
+        let same = headers(&[
+            ("cookie", "a=b"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin"),
+            ("host", "localhost:3000"),
+        ]);
+        assert!(check_cookie_request(&same, &t).is_ok());
+        let elsewhere = headers(&[
+            ("cookie", "a=b"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin"),
+            ("host", "evil.io"),
+        ]);
+        assert_eq!(
+            check_cookie_request(&elsewhere, &t).unwrap_err().code(),
+            Some("INVALID_ORIGIN")
+        );
+        let cross = headers(&[
+            ("cookie", "a=b"),
+            ("origin", "null"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
+        assert_eq!(
+            check_cookie_request(&cross, &t).unwrap_err().code(),
+            Some("MISSING_OR_NULL_ORIGIN")
         );
     }
 

@@ -25,6 +25,9 @@ pub struct Credential {
     pub had_cookie: bool,
     /// Whether the signed `dont_remember` cookie is present.
     pub dont_remember: bool,
+    /// The credential was signed with an older secret (`BETTER_AUTH_SECRETS` rotation): it is
+    /// accepted during the grace period and re-signed with the current secret on this response.
+    pub stale_signature: bool,
 }
 
 impl AuthState {
@@ -59,11 +62,40 @@ impl AuthState {
                 .as_deref()
                 .and_then(|c| verify_signed(secrets.iter().copied(), c))
         };
+        let token = bearer.or_else(from_cookie);
+        // Only when an older secret was needed does the current one get a second look.
+        let stale_signature = token.is_some()
+            && secrets.len() > 1
+            && !self.signed_with_current(headers, cookie.as_deref());
         Credential {
-            token: bearer.or_else(from_cookie),
+            token,
             had_cookie: cookie.is_some(),
             dont_remember,
+            stale_signature,
         }
+    }
+
+    /// Whether the presented credential (bearer first, then cookie) verifies with the current secret.
+    fn signed_with_current(&self, headers: &HeaderMap, cookie: Option<&str>) -> bool {
+        let current = [&self.config.secrets.current().secret];
+        let bearer = bearer_token(headers).map(|raw| {
+            percent_decode_str(&raw)
+                .decode_utf8()
+                .map(|v| v.into_owned())
+                .unwrap_or(raw)
+        });
+        match bearer {
+            // Signed with the current secret: fresh.
+            Some(value) if value.contains('.') && verify_signed(current, &value).is_some() => {
+                return true;
+            }
+            // Signed, but not with the current secret: fall through to the cookie.
+            Some(value) if value.contains('.') => {}
+            // A raw (unsigned) bearer token carries no signature to be stale.
+            Some(_) => return true,
+            None => {}
+        }
+        cookie.is_some_and(|c| verify_signed(current, c).is_some())
     }
 
     /// `Set-Cookie` values establishing `session` (and the `dont_remember` marker when asked).
@@ -98,12 +130,13 @@ impl AuthState {
         .collect()
     }
 
-    /// Creates and stores a new session for `user`.
+    /// Creates and stores a new session for `user`, with `audit` (its `sign_in` event).
     pub async fn create_session(
         &self,
         user: &User,
         meta: &ClientMeta,
         dont_remember: bool,
+        audit: crate::audit::AuditEvent,
     ) -> Result<Session, ApiError> {
         let now = self.clock.now();
         let lifetime = if dont_remember {
@@ -121,7 +154,7 @@ impl AuthState {
             user_agent: Some(meta.user_agent.clone()),
             user_id: user.id.clone(),
         };
-        self.store.create_session(&session).await?;
+        self.insert_session(&session, audit).await?;
         Ok(session)
     }
 
@@ -141,7 +174,7 @@ impl AuthState {
             return Ok(Resolved::Gone);
         };
         if session.expires_at.0 < now {
-            self.store.delete_session(&token).await?;
+            self.store.delete_session(&token, None).await?;
             return Ok(Resolved::Gone);
         }
         let mut cookies = Vec::new();
@@ -151,6 +184,9 @@ impl AuthState {
             session.expires_at = DbTime::from(expires_at);
             session.updated_at = DbTime::from(now);
             cookies = self.session_cookies(&session, false);
+        }
+        if cookies.is_empty() && credential.stale_signature {
+            cookies = self.session_cookies(&session, credential.dont_remember);
         }
         Ok(Resolved::Active(Box::new(AuthSession {
             session,
@@ -216,7 +252,9 @@ impl FromRequestParts<AuthState> for AuthSession {
 /// The client's address and user agent, recorded on new sessions.
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
-    /// The peer IP from the socket, or `""` when unknown.
+    /// The resolved client address, for rate limits.
+    pub client_ip: Option<crate::rate_limit::ClientIp>,
+    /// The client IP (socket peer, or via trusted proxies), or `""` when unknown.
     pub ip: String,
     /// The `User-Agent` header, or `""`.
     pub user_agent: String,
@@ -226,10 +264,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+        // The rate-limit middleware resolved the address (trusted proxies included).
+        let client_ip = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip().to_string())
+            .get::<crate::rate_limit::ClientIp>()
+            .cloned();
+        let ip = client_ip
+            .as_ref()
+            .map(ToString::to_string)
             .unwrap_or_default();
         let user_agent = parts
             .headers
@@ -239,6 +281,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
             .chars()
             .take(512)
             .collect();
-        Ok(Self { ip, user_agent })
+        Ok(Self {
+            client_ip,
+            ip,
+            user_agent,
+        })
     }
 }

@@ -9,6 +9,7 @@ use crate::cookies::CookieNames;
 use crate::keys::KeyManager;
 use crate::origin::TrustedOrigins;
 use crate::password::PasswordHasher;
+use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
 use crate::store::Store;
 
 /// Cheap-to-clone handle on the auth server's state.
@@ -31,19 +32,36 @@ pub struct AuthApp {
     pub cookies: CookieNames,
     /// Origins allowed to make credentialed requests.
     pub trusted: TrustedOrigins,
+    /// Per-path request limits.
+    pub rate_limiter: RateLimiter,
+    /// Per-account failed sign-in limits.
+    pub login_throttle: LoginThrottle,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub proxies: TrustedProxies,
+    /// Coalesces floods of refused requests in the audit log.
+    pub refusals: crate::audit::RefusalGate,
 }
 
 impl AuthState {
-    /// Assembles the state from its parts.
+    /// Assembles the state from its parts, with rate-limit counters in memory.
     pub fn new(config: AuthConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self::with_counters(config, store, clock, Arc::new(MemoryCounters::default()))
+    }
+
+    /// Assembles the state with the given rate-limit counters (Redis, to share them).
+    pub fn with_counters(
+        config: AuthConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        counters: Arc<dyn CounterStore>,
+    ) -> Self {
         let hasher = PasswordHasher::new(config.password_hash, config.hash_concurrency);
-        let keys = KeyManager::new(
-            config.jwt_alg,
-            config.secrets.clone(),
-            config.jwks_grace_period,
-        );
-        let cookies = CookieNames::new(config.secure_cookies());
+        let keys = KeyManager::new(&config);
+        let cookies = CookieNames::new(config.secure_cookies(), config.host_only_cookies);
         let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
+        let rate_limiter = RateLimiter::new(Arc::clone(&counters), config.rate_limit);
+        let login_throttle = LoginThrottle::new(counters);
+        let proxies = config.trusted_proxies.clone();
         Self(Arc::new(AuthApp {
             config,
             store,
@@ -52,6 +70,10 @@ impl AuthState {
             clock,
             cookies,
             trusted,
+            rate_limiter,
+            login_throttle,
+            proxies,
+            refusals: crate::audit::RefusalGate::default(),
         }))
     }
 }

@@ -1,16 +1,25 @@
 //! Minting access tokens (contract §4.2): the session's user object plus `sub`, `iat`, `exp`,
 //! `iss` and `aud`, where `iss` = `aud` = the origin of the base URL (no `aud` in HS256 mode).
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
+use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
 use crate::keys::KeyError;
+use crate::session::ClientMeta;
 use crate::state::AuthState;
 use crate::store::{Session, StoreError, User};
 
 impl AuthState {
-    /// Signs a JWT for `user` with the current key.
-    pub async fn mint_jwt(&self, user: &User, _session: &Session) -> Result<String, ApiError> {
+    /// Signs a JWT for `user` with the current key, and audits it (`token_issued`, naming the
+    /// key and expiry, never the token). `via` names the endpoint (`token`, `get-session`).
+    pub async fn mint_jwt(
+        &self,
+        user: &User,
+        session: &Session,
+        meta: &ClientMeta,
+        via: &str,
+    ) -> Result<String, ApiError> {
         let now = self.clock.now();
         let key = self
             .keys
@@ -22,12 +31,10 @@ impl AuthState {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
+        let exp = iat + self.config.jwt_expires_in.num_seconds();
         claims.insert("iat".into(), iat.into());
         claims.insert("sub".into(), user.id.clone().into());
-        claims.insert(
-            "exp".into(),
-            (iat + self.config.jwt_expires_in.num_seconds()).into(),
-        );
+        claims.insert("exp".into(), exp.into());
         claims.insert("iss".into(), self.config.base_origin.clone().into());
         // The brief's FastAPI middleware calls python-jose `jwt.decode(token, secret,
         // algorithms=["HS256"])` with no audience argument, and python-jose then rejects any
@@ -40,7 +47,12 @@ impl AuthState {
             tracing::error!(error = %e, "signing failed");
             ApiError::internal()
         })?;
-        tracing::debug!(target: "audit", event = "token_issued", user_id = %user.id);
+        // Fail closed: a token whose issue could not be recorded is not handed out.
+        let event = AuditEvent::new(AuditKind::TokenIssued, now, meta)
+            .user(&user.id)
+            .session(&session.id)
+            .detail(json!({ "kid": key.kid(), "alg": key.alg().as_str(), "exp": exp, "via": via }));
+        self.audit(event).await?;
         Ok(token)
     }
 

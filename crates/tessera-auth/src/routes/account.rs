@@ -8,7 +8,8 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 use super::reply;
-use crate::body::{Body, Fields, JsonBody};
+use crate::audit::AuditKind;
+use crate::body::{Body, Fields, JsonBody, RecordBody};
 use crate::domain::Password;
 use crate::error::{ApiError, codes};
 use crate::session::{AuthSession, ClientMeta};
@@ -55,11 +56,16 @@ async fn change_password(
         .hash(&new_password)
         .await
         .map_err(|_| ApiError::internal())?;
+    let audit = state
+        .audit_event(AuditKind::PasswordChanged, &meta)
+        .user(&auth.user.id)
+        .session(&auth.session.id)
+        .detail(json!({ "revoke_other_sessions": revoke_others }));
     state
         .store
-        .update_password(&account.id, &hash, state.clock.now())
+        .update_password(&account.id, &hash, state.clock.now(), Some(&audit))
         .await?;
-    tracing::info!(target: "audit", event = "password_changed", user_id = %auth.user.id);
+    audit.emit();
     if !revoke_others {
         return Ok(reply(
             json!({ "token": null, "user": auth.user }),
@@ -67,12 +73,25 @@ async fn change_password(
         ));
     }
     // Better Auth deletes every session, the current one too, and opens a new one.
-    state
+    let revoked = state
+        .audit_event(AuditKind::SessionRevoked, &meta)
+        .user(&auth.user.id)
+        .session(&auth.session.id)
+        .reason("password_changed");
+    if state
         .store
-        .delete_user_sessions(&auth.user.id, None)
-        .await?;
+        .delete_user_sessions(&auth.user.id, None, &revoked)
+        .await?
+        > 0
+    {
+        revoked.emit();
+    }
+    let audit = state
+        .audit_event(AuditKind::SignIn, &meta)
+        .user(&auth.user.id)
+        .detail(json!({ "via": "change_password" }));
     let session = state
-        .create_session(&auth.user, &meta, auth.dont_remember)
+        .create_session(&auth.user, &meta, auth.dont_remember, audit)
         .await?;
     let cookies = state.session_cookies(&session, auth.dont_remember);
     Ok(reply(
@@ -85,14 +104,13 @@ async fn change_password(
 async fn update_user(
     State(state): State<AuthState>,
     auth: AuthSession,
-    Body(body): JsonBody,
+    Body(body): RecordBody,
 ) -> Result<Response, ApiError> {
     if body.contains_key("email") {
         return Err(codes::email_can_not_be_updated());
     }
-    if body.contains_key("emailVerified") {
-        return Err(codes::field_not_allowed("emailVerified"));
-    }
+    // `emailVerified` is an `input: false` field: Better Auth 1.7.25 drops it silently (so
+    // `{"emailVerified": true}` alone is "No fields to update"), like every unknown key.
     let mut fields = Fields::new(&body);
     let name = fields.opt_string("name");
     fields.finish()?;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::reply;
 use crate::error::ApiError;
-use crate::session::AuthSession;
+use crate::session::{AuthSession, ClientMeta};
 use crate::state::AuthState;
 
 pub(super) fn router() -> Router<AuthState> {
@@ -19,8 +19,14 @@ pub(super) fn router() -> Router<AuthState> {
 }
 
 /// A fresh short-lived JWT for the session's user.
-async fn token(State(state): State<AuthState>, auth: AuthSession) -> Result<Response, ApiError> {
-    let jwt = state.mint_jwt(&auth.user, &auth.session).await?;
+async fn token(
+    State(state): State<AuthState>,
+    meta: ClientMeta,
+    auth: AuthSession,
+) -> Result<Response, ApiError> {
+    let jwt = state
+        .mint_jwt(&auth.user, &auth.session, &meta, "token")
+        .await?;
     Ok(reply(json!({ "token": jwt }), auth.cookies))
 }
 

@@ -37,6 +37,11 @@ pub fn router(state: AuthState) -> Router {
             state.clone(),
             expose_session_token,
         ))
+        // Outermost: limits apply before routing and origin checks, as in Better Auth.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::rate_limit::limit_requests,
+        ))
         .with_state(state)
 }
 
@@ -69,7 +74,10 @@ async fn origin_check(State(state): State<AuthState>, request: Request, next: Ne
     match verdict {
         Ok(()) => next.run(request).await,
         Err(err) => {
-            tracing::info!(target: "audit", event = "origin_rejected", path = %path, code = err.code().unwrap_or(""));
+            let reason = err.code().unwrap_or("");
+            state
+                .audit_refused(crate::audit::AuditKind::OriginRejected, reason, request)
+                .await;
             err.into_response()
         }
     }

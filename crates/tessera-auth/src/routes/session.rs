@@ -5,22 +5,20 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::{expose_header, reply};
-use crate::body::{Body, Fields, JsonBody};
+use crate::audit::AuditKind;
+use crate::body::{Body, Fields, JsonBody, OptionalJsonBody};
 use crate::error::{ApiError, codes};
-use crate::session::{AuthSession, Resolved};
+use crate::session::{AuthSession, ClientMeta, Resolved};
 use crate::state::AuthState;
 
 pub(super) fn router() -> Router<AuthState> {
     Router::new()
-        .route(
-            "/get-session",
-            get(get_session).post(|| async { Err::<(), _>(codes::get_session_not_allowed()) }),
-        )
+        .route("/get-session", get(get_session).post(get_session_post))
         .route("/sign-out", post(sign_out))
         .route("/list-sessions", get(list_sessions))
         .route("/revoke-session", post(revoke_session))
@@ -32,6 +30,7 @@ pub(super) fn router() -> Router<AuthState> {
 async fn get_session(
     State(state): State<AuthState>,
     Query(query): Query<HashMap<String, String>>,
+    meta: ClientMeta,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     // zod's coerce.boolean(): any non-empty value, even "false", disables refresh.
@@ -40,7 +39,9 @@ async fn get_session(
         Resolved::Anonymous => reply(Value::Null, Vec::new()),
         Resolved::Gone => reply(Value::Null, state.expired_session_cookies()),
         Resolved::Active(active) => {
-            let jwt = state.mint_jwt(&active.user, &active.session).await?;
+            let jwt = state
+                .mint_jwt(&active.user, &active.session, &meta, "get-session")
+                .await?;
             let mut response = reply(
                 json!({ "session": active.session, "user": active.user }),
                 active.cookies,
@@ -60,12 +61,23 @@ async fn get_session(
     Ok(response)
 }
 
+/// `POST /get-session` needs Better Auth's `deferSessionRefresh`, which Tessera does not have:
+/// 405, with the same no-store headers as every get-session answer.
+async fn get_session_post() -> Response {
+    let mut response = codes::get_session_not_allowed().into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
 /// Deletes the current session (if any) and expires every session cookie. Never fails for
 /// want of a session: signing out twice is fine.
 async fn sign_out(
     State(state): State<AuthState>,
+    meta: ClientMeta,
     headers: HeaderMap,
-    Body(body): JsonBody,
+    Body(body): OptionalJsonBody,
 ) -> Result<Response, ApiError> {
     let mut fields = Fields::new(&body);
     let callback_url = fields.opt_string("callbackURL");
@@ -76,9 +88,15 @@ async fn sign_out(
         return Err(codes::invalid_callback_url());
     }
     if let Some(token) = state.credential(&headers).token
-        && state.store.delete_session(&token).await?
+        && let Some((session, user)) = state.store.find_session(&token).await?
     {
-        tracing::info!(target: "audit", event = "sign_out");
+        let event = state
+            .audit_event(AuditKind::SignOut, &meta)
+            .user(&user.id)
+            .session(&session.id);
+        if state.store.delete_session(&token, Some(&event)).await? {
+            event.emit();
+        }
     }
     Ok(reply(
         json!({ "success": true }),
@@ -103,44 +121,75 @@ async fn list_sessions(
 /// Revokes one of the caller's sessions by raw token; answers the same whether or not it existed.
 async fn revoke_session(
     State(state): State<AuthState>,
+    meta: ClientMeta,
     auth: AuthSession,
     Body(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let mut fields = Fields::new(&body);
     let token = fields.string("token");
     fields.finish()?;
+    let mut event = state
+        .audit_event(AuditKind::SessionRevoked, &meta)
+        .user(&auth.user.id)
+        .reason("revoke_session")
+        .detail(json!({ "by_session": auth.session.id }));
+    if let Some((target, _)) = state.store.find_session(&token).await? {
+        event = event.session(&target.id);
+    }
     if state
         .store
-        .delete_user_session(&auth.user.id, &token)
+        .delete_user_session(&auth.user.id, &token, &event)
         .await?
     {
-        tracing::info!(target: "audit", event = "session_revoked", user_id = %auth.user.id);
+        event.emit();
     }
     Ok(reply(json!({ "status": true }), auth.cookies))
 }
 
-/// Revokes every session of the caller, the current one included.
+/// Revokes every session of the caller, the current one included, and (like Better Auth)
+/// expires the session cookies in the same answer.
 async fn revoke_sessions(
     State(state): State<AuthState>,
+    meta: ClientMeta,
     auth: AuthSession,
 ) -> Result<Response, ApiError> {
-    let count = state
+    let event = state
+        .audit_event(AuditKind::SessionRevoked, &meta)
+        .user(&auth.user.id)
+        .session(&auth.session.id)
+        .reason("revoke_sessions");
+    if state
         .store
-        .delete_user_sessions(&auth.user.id, None)
-        .await?;
-    tracing::info!(target: "audit", event = "sessions_revoked", user_id = %auth.user.id, count);
-    Ok(reply(json!({ "status": true }), Vec::new()))
+        .delete_user_sessions(&auth.user.id, None, &event)
+        .await?
+        > 0
+    {
+        event.emit();
+    }
+    Ok(reply(
+        json!({ "status": true }),
+        state.expired_session_cookies(),
+    ))
 }
 
 /// Revokes every session of the caller except the current one.
 async fn revoke_other_sessions(
     State(state): State<AuthState>,
+    meta: ClientMeta,
     auth: AuthSession,
 ) -> Result<Response, ApiError> {
-    let count = state
+    let event = state
+        .audit_event(AuditKind::SessionRevoked, &meta)
+        .user(&auth.user.id)
+        .session(&auth.session.id)
+        .reason("revoke_other_sessions");
+    if state
         .store
-        .delete_user_sessions(&auth.user.id, Some(&auth.session.token))
-        .await?;
-    tracing::info!(target: "audit", event = "sessions_revoked", user_id = %auth.user.id, count);
+        .delete_user_sessions(&auth.user.id, Some(&auth.session.token), &event)
+        .await?
+        > 0
+    {
+        event.emit();
+    }
     Ok(reply(json!({ "status": true }), auth.cookies))
 }

@@ -8,9 +8,11 @@ use axum::routing::post;
 use serde_json::json;
 
 use super::reply;
+use crate::audit::AuditKind;
 use crate::body::{Body, Fields, FormOrJsonBody};
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, codes};
+use crate::rate_limit::{ClientIp, Decision, too_many_requests};
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 
@@ -40,6 +42,17 @@ async fn sign_in_email(
         return Err(codes::invalid_callback_url());
     }
     let password = Password::candidate(password);
+    let client_ip = meta.client_ip.clone().unwrap_or_else(ClientIp::unknown);
+    let now_ms = u64::try_from(state.clock.now().timestamp_millis()).unwrap_or(0);
+    let throttle = state
+        .login_throttle
+        .check(email.as_str(), &client_ip, now_ms)
+        .await;
+    if let Decision::Limited { retry_after } = throttle {
+        let event = state.audit_event(AuditKind::RateLimited, &meta);
+        state.audit_refusal(event.reason("failed_sign_ins")).await;
+        return Ok(too_many_requests(retry_after));
+    }
     let user = state.store.find_user_by_email(email.as_str()).await?;
     let account = match &user {
         Some(user) => state.store.find_credential_account(&user.id).await?,
@@ -50,8 +63,20 @@ async fn sign_in_email(
         tracing::error!(error = %e, "hashing failed");
         ApiError::internal()
     })?;
+    let known_user = user.as_ref().map(|u| u.id.clone());
     let (Some(user), Some(account), true) = (user, account, verified.matches) else {
-        tracing::info!(target: "audit", event = "sign_in_failed", reason = "invalid_credentials", ip = %meta.ip);
+        state
+            .login_throttle
+            .failed(email.as_str(), &client_ip, now_ms)
+            .await;
+        // The user id when the email matched one (for the owner's log); never the email typed.
+        let mut event = state
+            .audit_event(AuditKind::SignInFailed, &meta)
+            .reason("invalid_credentials");
+        if let Some(id) = &known_user {
+            event = event.user(id);
+        }
+        state.audit(event).await?;
         return Err(codes::invalid_email_or_password());
     };
     if verified.needs_rehash {
@@ -61,15 +86,23 @@ async fn sign_in_email(
             Ok(hash) => {
                 state
                     .store
-                    .update_password(&account.id, &hash, state.clock.now())
+                    .update_password(&account.id, &hash, state.clock.now(), None)
                     .await?
             }
             Err(e) => tracing::warn!(error = %e, "rehash failed"),
         }
     }
+    state
+        .login_throttle
+        .succeeded(email.as_str(), &client_ip, now_ms)
+        .await;
     let dont_remember = remember_me == Some(false);
+    let audit = state
+        .audit_event(AuditKind::SignIn, &meta)
+        .user(&user.id)
+        .detail(json!({ "via": "sign_in" }));
     let session = state
-        .create_session(&user, &meta, dont_remember)
+        .create_session(&user, &meta, dont_remember, audit)
         .await
         .map_err(|e| {
             if e.status().is_server_error() {
@@ -78,7 +111,6 @@ async fn sign_in_email(
                 codes::failed_to_create_session()
             }
         })?;
-    tracing::info!(target: "audit", event = "sign_in", user_id = %user.id, ip = %meta.ip);
     let cookies = state.session_cookies(&session, dont_remember);
     let body = match &callback_url {
         Some(url) => json!({ "redirect": true, "token": session.token, "url": url, "user": user }),

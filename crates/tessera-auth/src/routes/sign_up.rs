@@ -7,7 +7,8 @@ use axum::routing::post;
 use serde_json::json;
 
 use super::reply;
-use crate::body::{Body, Fields, FormOrJsonBody};
+use crate::audit::AuditKind;
+use crate::body::{Body, Fields, SignUpBody};
 use crate::domain::Password;
 use crate::error::{ApiError, codes};
 use crate::ids::generate_id;
@@ -23,7 +24,7 @@ pub(super) fn router() -> Router<AuthState> {
 async fn sign_up_email(
     State(state): State<AuthState>,
     meta: ClientMeta,
-    Body(body): FormOrJsonBody,
+    Body(body): SignUpBody,
 ) -> Result<Response, ApiError> {
     let mut fields = Fields::new(&body);
     let name = fields.string("name");
@@ -71,15 +72,25 @@ async fn sign_up_email(
         created_at: now,
         updated_at: now,
     };
-    match state.store.create_user_with_account(&user, &account).await {
-        Ok(()) => {}
+    let audit = state.audit_event(AuditKind::SignUp, &meta).user(&user.id);
+    match state
+        .store
+        .create_user_with_account(&user, &account, &audit)
+        .await
+    {
+        Ok(()) => audit.emit(),
         // Lost a race with a concurrent sign-up for the same address.
         Err(StoreError::Conflict(_)) => return Err(codes::user_already_exists()),
         Err(other) => return Err(other.into()),
     }
-    tracing::info!(target: "audit", event = "sign_up", user_id = %user.id, ip = %meta.ip);
     let dont_remember = remember_me == Some(false);
-    let session = state.create_session(&user, &meta, dont_remember).await?;
+    let audit = state
+        .audit_event(AuditKind::SignIn, &meta)
+        .user(&user.id)
+        .detail(json!({ "via": "sign_up" }));
+    let session = state
+        .create_session(&user, &meta, dont_remember, audit)
+        .await?;
     let cookies = state.session_cookies(&session, dont_remember);
     Ok(reply(
         json!({ "token": session.token, "user": user }),

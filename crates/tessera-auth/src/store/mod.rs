@@ -4,6 +4,9 @@
 //! `jwks`, camelCase columns), so a Better Auth database is used in place. Both backends share
 //! the same SQL text (`$N` placeholders and quoted identifiers work in both); only the encoding
 //! of dates differs, and [`DbTime`] owns that.
+//!
+//! Methods that perform an audited action take its [`AuditEvent`] and write it in the same
+//! transaction (see [`crate::audit`]); they do not emit its `tracing` line, the caller does.
 
 mod models;
 mod sql;
@@ -11,6 +14,8 @@ mod time;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+
+use crate::audit::{AuditEvent, AuditFilter};
 
 pub use models::{Account, JwkRow, Session, User};
 pub use sql::{SqlStore, connect};
@@ -64,8 +69,14 @@ pub trait Store: Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
 
-    /// Creates a user and its credential account in one transaction: both or neither.
-    async fn create_user_with_account(&self, user: &User, account: &Account) -> StoreResult<()>;
+    /// Creates a user and its credential account, and writes `audit`, in one transaction:
+    /// all or nothing.
+    async fn create_user_with_account(
+        &self,
+        user: &User,
+        account: &Account,
+        audit: &AuditEvent,
+    ) -> StoreResult<()>;
     /// Finds a user by (lower-cased) email.
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Finds a user by id.
@@ -81,16 +92,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// The user's `credential` account (which holds the password hash), if any.
     async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>>;
-    /// Replaces the password hash of an account.
+    /// Replaces the password hash of an account, writing `audit` (if any) in the same
+    /// transaction. A rehash on sign-in passes `None`: it changes the encoding, not the password.
     async fn update_password(
         &self,
         account_id: &str,
         hash: &str,
         now: DateTime<Utc>,
+        audit: Option<&AuditEvent>,
     ) -> StoreResult<()>;
 
-    /// Inserts a session.
-    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    /// Inserts a session and writes `audit` in the same transaction.
+    async fn create_session(&self, session: &Session, audit: &AuditEvent) -> StoreResult<()>;
     /// Looks a session up by its raw token, with its user.
     async fn find_session(&self, token: &str) -> StoreResult<Option<(Session, User)>>;
     /// Slides a session's expiry forward.
@@ -100,23 +113,46 @@ pub trait Store: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Deletes a session by token; returns whether one was deleted.
-    async fn delete_session(&self, token: &str) -> StoreResult<bool>;
-    /// Deletes a session by token only if it belongs to `user_id`.
-    async fn delete_user_session(&self, user_id: &str, token: &str) -> StoreResult<bool>;
-    /// Deletes every session of a user except, optionally, one.
+    /// Deletes a session by token; returns whether one was deleted. `audit` (if any) is
+    /// written in the same transaction when one was; expiry clean-up passes `None`.
+    async fn delete_session(&self, token: &str, audit: Option<&AuditEvent>) -> StoreResult<bool>;
+    /// Deletes a session by token only if it belongs to `user_id`, writing `audit` in the same
+    /// transaction when one was deleted.
+    async fn delete_user_session(
+        &self,
+        user_id: &str,
+        token: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool>;
+    /// Deletes every session of a user except, optionally, one, writing `audit` in the same
+    /// transaction when any was deleted.
     async fn delete_user_sessions(
         &self,
         user_id: &str,
         except_token: Option<&str>,
+        audit: &AuditEvent,
     ) -> StoreResult<u64>;
     /// The user's sessions that expire after `now`.
     async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>>;
 
     /// Every JWKS row, newest first.
     async fn list_jwks(&self) -> StoreResult<Vec<JwkRow>>;
-    /// Inserts a JWKS row.
-    async fn insert_jwk(&self, row: &JwkRow) -> StoreResult<()>;
+    /// Inserts a JWKS row and writes `audit` (`key_created` / `key_rotated`) in one transaction.
+    async fn insert_jwk(&self, row: &JwkRow, audit: &AuditEvent) -> StoreResult<()>;
+    /// Rotation: inserts `row`, sets `expiresAt = at` on the keys named in `retire` (so they stop
+    /// signing and stay published for the grace period), and writes `audit`, in one transaction.
+    async fn rotate_jwk(
+        &self,
+        row: &JwkRow,
+        retire: &[String],
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// Writes an audit event that goes with no other change.
+    async fn insert_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Reads the audit log, newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
 
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;

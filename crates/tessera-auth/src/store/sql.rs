@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 use sqlx::{Database, Pool, Row};
 
 use super::{Account, DbTime, JwkRow, Session, Store, StoreError, StoreResult, User};
+use crate::audit::{AuditEvent, AuditFilter};
 
 /// A store over a sqlx pool of either backend.
 #[derive(Debug, Clone)]
@@ -78,8 +79,35 @@ macro_rules! select_user_where {
     };
 }
 
+const INSERT_AUDIT: &str = r#"INSERT INTO "audit_event"
+    ("id", "at", "event", "outcome", "reason", "user_id", "session_id", "ip", "user_agent", "detail")
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#;
+
 macro_rules! sql_store {
     ($db:ty, $migrations:literal) => {
+        impl SqlStore<$db> {
+            /// Writes an audit row on `conn` (a transaction, or the pool for a standalone event).
+            async fn write_audit<'c, E>(conn: E, event: &AuditEvent) -> Result<(), sqlx::Error>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                sqlx::query(INSERT_AUDIT)
+                    .bind(&event.id)
+                    .bind(event.at)
+                    .bind(&event.event)
+                    .bind(&event.outcome)
+                    .bind(&event.reason)
+                    .bind(&event.user_id)
+                    .bind(&event.session_id)
+                    .bind(&event.ip)
+                    .bind(&event.user_agent)
+                    .bind(&event.detail)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            }
+        }
+
         #[async_trait]
         impl Store for SqlStore<$db> {
             async fn migrate(&self) -> StoreResult<()> {
@@ -92,7 +120,7 @@ macro_rules! sql_store {
                     .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
             }
 
-            async fn create_user_with_account(&self, user: &User, account: &Account) -> StoreResult<()> {
+            async fn create_user_with_account(&self, user: &User, account: &Account, audit: &AuditEvent) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     r#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
@@ -120,6 +148,7 @@ macro_rules! sql_store {
                 .bind(account.updated_at)
                 .execute(&mut *tx)
                 .await?;
+                Self::write_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -165,17 +194,29 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn update_password(&self, account_id: &str, hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
+            async fn update_password(
+                &self,
+                account_id: &str,
+                hash: &str,
+                now: DateTime<Utc>,
+                audit: Option<&AuditEvent>,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(r#"UPDATE "account" SET "password" = $2, "updatedAt" = $3 WHERE "id" = $1"#)
                     .bind(account_id)
                     .bind(hash)
                     .bind(DbTime::from(now))
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                if let Some(audit) = audit {
+                    Self::write_audit(&mut *tx, audit).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn create_session(&self, s: &Session) -> StoreResult<()> {
+            async fn create_session(&self, s: &Session, audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     r#"INSERT INTO "session" ("id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
@@ -188,8 +229,10 @@ macro_rules! sql_store {
                 .bind(&s.ip_address)
                 .bind(&s.user_agent)
                 .bind(&s.user_id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -229,31 +272,60 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn delete_session(&self, token: &str) -> StoreResult<bool> {
+            async fn delete_session(&self, token: &str, audit: Option<&AuditEvent>) -> StoreResult<bool> {
+                let Some(audit) = audit else {
+                    let done = sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1"#)
+                        .bind(token)
+                        .execute(&self.pool)
+                        .await?;
+                    return Ok(done.rows_affected() > 0);
+                };
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1"#)
                     .bind(token)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() > 0)
+                let deleted = done.rows_affected() > 0;
+                if deleted {
+                    Self::write_audit(&mut *tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(deleted)
             }
 
-            async fn delete_user_session(&self, user_id: &str, token: &str) -> StoreResult<bool> {
+            async fn delete_user_session(&self, user_id: &str, token: &str, audit: &AuditEvent) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1 AND "userId" = $2"#)
                     .bind(token)
                     .bind(user_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() > 0)
+                let deleted = done.rows_affected() > 0;
+                if deleted {
+                    Self::write_audit(&mut *tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(deleted)
             }
 
-            async fn delete_user_sessions(&self, user_id: &str, except_token: Option<&str>) -> StoreResult<u64> {
+            async fn delete_user_sessions(
+                &self,
+                user_id: &str,
+                except_token: Option<&str>,
+                audit: &AuditEvent,
+            ) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
                     r#"DELETE FROM "session" WHERE "userId" = $1 AND ($2 IS NULL OR "token" <> $2)"#,
                 )
                 .bind(user_id)
                 .bind(except_token)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                if done.rows_affected() > 0 {
+                    Self::write_audit(&mut *tx, audit).await?;
+                }
+                tx.commit().await?;
                 Ok(done.rows_affected())
             }
 
@@ -277,7 +349,25 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn insert_jwk(&self, row: &JwkRow) -> StoreResult<()> {
+            async fn insert_jwk(&self, row: &JwkRow, audit: &AuditEvent) -> StoreResult<()> {
+                self.rotate_jwk(row, &[], audit.at.0, audit).await
+            }
+
+            async fn rotate_jwk(
+                &self,
+                row: &JwkRow,
+                retire: &[String],
+                at: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for id in retire {
+                    sqlx::query(r#"UPDATE "jwks" SET "expiresAt" = $2 WHERE "id" = $1"#)
+                        .bind(id)
+                        .bind(DbTime::from(at))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 sqlx::query(
                     r#"INSERT INTO "jwks" ("id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv")
                        VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
@@ -289,9 +379,30 @@ macro_rules! sql_store {
                 .bind(row.expires_at)
                 .bind(&row.alg)
                 .bind(&row.crv)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
                 Ok(())
+            }
+
+            async fn insert_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+                Self::write_audit(&self.pool, event).await?;
+                Ok(())
+            }
+
+            async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+                Ok(sqlx::query_as::<_, AuditEvent>(
+                    r#"SELECT "id", "at", "event", "outcome", "reason", "user_id", "session_id", "ip", "user_agent", "detail"
+                       FROM "audit_event"
+                       WHERE ($1 IS NULL OR "user_id" = $1) AND ($2 IS NULL OR "at" >= $2)
+                       ORDER BY "at" DESC, "id" DESC LIMIT $3"#,
+                )
+                .bind(filter.user_id.as_deref())
+                .bind(filter.since.map(DbTime::from))
+                .bind(i64::from(filter.limit))
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn ping(&self) -> StoreResult<()> {

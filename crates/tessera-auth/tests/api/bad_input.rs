@@ -30,8 +30,53 @@ on_both_backends! {
         assert_eq!(body["code"], "UNSUPPORTED_MEDIA_TYPE");
         assert_eq!(
             body["message"],
-            "Content-Type \"text/plain\" is not allowed. Allowed types: application/json, application/x-www-form-urlencoded"
+            "Content-Type \"text/plain\" is not allowed. Allowed types: application/x-www-form-urlencoded, application/json"
         );
+        // better-call quotes the header as sent, parameters and all.
+        let resp = reqwest::Client::new()
+            .post(app.url("/sign-out"))
+            .header("content-type", "text/plain; charset=utf-8")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 415);
+        assert_eq!(
+            resp.json::<serde_json::Value>().await.unwrap()["message"],
+            "Content-Type \"text/plain; charset=utf-8\" is not allowed. Allowed types: application/json"
+        );
+    }
+
+    async fn a_body_without_content_type_is_no_body_and_the_schema_words_the_error(app) {
+        // No Content-Type: better-call does not read the body; the schema sees `undefined`.
+        let resp = reqwest::Client::new()
+            .post(app.url("/sign-up/email"))
+            .body("{\"name\":\"A\",\"email\":\"a@b.co\",\"password\":\"correct horse battery\"}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        assert_eq!(
+            resp.json::<serde_json::Value>().await.unwrap(),
+            json!({"message": "[body] Invalid input: expected object, received undefined; [body] Invalid input: expected record, received undefined", "code": "VALIDATION_ERROR"})
+        );
+        assert!(app.state.store.find_user_by_email("a@b.co").await.unwrap().is_none());
+        let sign_in = app.send(Method::POST, "/sign-in/email", None, None, &[]).await;
+        assert_eq!(sign_in.body["message"], "[body] Invalid input: expected object, received undefined");
+        let array = reqwest::Client::new()
+            .post(app.url("/sign-up/email"))
+            .header("content-type", "application/json")
+            .body("[1]")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            array.json::<serde_json::Value>().await.unwrap()["message"],
+            "[body] Invalid input: expected object, received array; [body] Invalid input: expected record, received array"
+        );
+        // Sign-out's body is optional.
+        let sign_out = app.send(Method::POST, "/sign-out", None, None, &[]).await;
+        assert_eq!(sign_out.body, json!({"success": true}));
     }
 
     async fn a_body_over_one_mebibyte_is_413(app) {
@@ -80,7 +125,14 @@ async fn a_database_that_stops_answering_gets_503_with_a_json_error() {
     };
     let proxy = CuttableProxy::start(target).await;
     let url = via_proxy(&db.url, proxy.addr);
-    let app = TestApp::spawn_on(&url, None, Some(db), |_| {}).await;
+    let app = TestApp::spawn_on(
+        &url,
+        None,
+        Some(db),
+        std::sync::Arc::new(tessera_auth::rate_limit::MemoryCounters::default()),
+        |_| {},
+    )
+    .await;
     let user = app.sign_up().await;
     proxy.cut();
     for resp in [

@@ -8,6 +8,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 use tessera_auth::clock::ManualClock;
+use tessera_auth::rate_limit::{CounterStore, MemoryCounters};
 use tessera_auth::secret::{Secret, SecretSet};
 use tessera_auth::{AuthConfig, AuthState};
 use tokio::net::TcpListener;
@@ -114,6 +115,15 @@ impl TestApp {
 
     /// Spawns the app after letting the test adjust its configuration.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut AuthConfig)) -> Self {
+        Self::spawn_with_counters(backend, Arc::new(MemoryCounters::default()), adjust).await
+    }
+
+    /// Spawns the app with given rate-limit counters (e.g. Redis shared by two apps).
+    pub async fn spawn_with_counters(
+        backend: Backend,
+        counters: Arc<dyn CounterStore>,
+        adjust: impl FnOnce(&mut AuthConfig),
+    ) -> Self {
         let (url, sqlite_dir, pg_database) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -125,7 +135,7 @@ impl TestApp {
                 (db.url.clone(), None, Some(db))
             }
         };
-        Self::spawn_on(&url, sqlite_dir, pg_database, adjust).await
+        Self::spawn_on(&url, sqlite_dir, pg_database, counters, adjust).await
     }
 
     /// Spawns the app on a given database URL.
@@ -133,6 +143,7 @@ impl TestApp {
         url: &str,
         sqlite_dir: Option<tempfile::TempDir>,
         pg_database: Option<PgDatabase>,
+        counters: Arc<dyn CounterStore>,
         adjust: impl FnOnce(&mut AuthConfig),
     ) -> Self {
         let store = tessera_auth::store::connect(url).await.expect("connect");
@@ -141,7 +152,7 @@ impl TestApp {
         config.trusted_origins = vec![FRONTEND.to_owned()];
         adjust(&mut config);
         let clock = ManualClock::new(Utc::now());
-        let state = AuthState::new(config, store, Arc::new(clock.clone()));
+        let state = AuthState::with_counters(config, store, Arc::new(clock.clone()), counters);
         let app = axum::Router::new().nest("/api/auth", tessera_auth::router(state.clone()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -3,9 +3,12 @@
 #[macro_use]
 mod helpers;
 mod account;
+mod audit;
 mod bad_input;
 mod jwt;
+mod keys;
 mod origin;
+mod rate_limit;
 mod session;
 mod sign_in;
 mod sign_up;

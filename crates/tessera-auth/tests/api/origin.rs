@@ -59,4 +59,45 @@ on_both_backends! {
         assert_eq!(same_site.status, 200);
         assert_eq!(app.post("/sign-in/email", body).await.status, 200);
     }
+
+    async fn redirect_targets_are_vetted_on_every_post_in_body_and_query(app) {
+        let user = app.sign_up().await;
+        // No cookie needed: Better Auth checks them for every state-changing request.
+        let query = app.post("/sign-out?callbackURL=https%3A%2F%2Fevil.example", json!({})).await;
+        assert_eq!((query.status, query.body.clone()), (403, json!({"message": "Invalid callbackURL", "code": "INVALID_CALLBACK_URL"})));
+        for (field, code) in [("redirectTo", "INVALID_REDIRECT_URL"), ("errorCallbackURL", "INVALID_ERROR_CALLBACK_URL"), ("newUserCallbackURL", "INVALID_NEW_USER_CALLBACK_URL")] {
+            let resp = app.post_as(&user, "/revoke-session", json!({"token": "x", field: "https://evil.example"})).await;
+            assert_eq!((resp.status, resp.code()), (403, code), "{field}");
+        }
+        let number = app.post("/sign-up/email", json!({"name": "A", "email": "n@b.co", "password": PASSWORD, "callbackURL": 5})).await;
+        assert_eq!((number.status, number.body.clone()), (400, json!({"message": "Invalid callbackURL: expected a string"})));
+        let relative = app.post_as(&user, "/revoke-session", json!({"token": "x", "callbackURL": "/tasks"})).await;
+        assert_eq!(relative.body, json!({"status": true}));
+    }
+
+    async fn a_null_origin_on_a_same_origin_fetch_is_the_servers_own_origin(app) {
+        let user = app.sign_up().await;
+        // The Host header names the server's own origin (its base URL is http://localhost:3000).
+        let resp = reqwest::Client::new()
+            .post(app.url("/revoke-session"))
+            .header("cookie", &user.cookie)
+            .header("origin", "null")
+            .header("sec-fetch-site", "same-origin")
+            .header("host", "localhost:3000")
+            .json(&json!({"token": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let cross = reqwest::Client::new()
+            .post(app.url("/revoke-session"))
+            .header("cookie", &user.cookie)
+            .header("origin", "null")
+            .header("sec-fetch-site", "cross-site")
+            .json(&json!({"token": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cross.status(), 403);
+    }
 }

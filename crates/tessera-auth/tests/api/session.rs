@@ -78,6 +78,9 @@ on_both_backends! {
         let resp = app.send(Method::POST, "/get-session", None, None, &[]).await;
         assert_eq!(resp.status, 405);
         assert_eq!(resp.code(), "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED");
+        // Like every get-session answer in Better Auth, the refusal is not cacheable.
+        assert_eq!(resp.header("cache-control"), Some("no-store"));
+        assert_eq!(resp.header("pragma"), Some("no-cache"));
     }
 
     async fn a_bearer_token_works_signed_or_raw_and_a_bad_one_falls_back_to_the_cookie(app) {
@@ -154,8 +157,77 @@ on_both_backends! {
         let second = app.sign_in(&user.email, PASSWORD).await;
         let resp = app.post_as(&user, "/revoke-sessions", json!({})).await;
         assert_eq!(resp.body, json!({"status": true}));
+        // The answer itself expires the session cookies, as Better Auth's does.
+        assert_eq!(
+            resp.set_cookie("better-auth.session_token").as_deref(),
+            Some("better-auth.session_token=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax")
+        );
+        assert!(resp.set_cookie("better-auth.dont_remember").is_some());
         assert_eq!(app.get_as(&second, "/get-session").await.text, "null");
         assert_eq!(app.get_as(&user, "/get-session").await.text, "null");
         assert_eq!(app.post("/revoke-sessions", json!({})).await.status, 401);
     }
+}
+
+async fn a_cookie_signed_with_an_older_secret_is_accepted_and_re_signed(backend: Backend) {
+    let old = "old-secret-old-secret-old-secret-0123";
+    let new = "new-secret-new-secret-new-secret-4567";
+    let app = TestApp::spawn_with(backend, |c| {
+        c.secrets =
+            tessera_auth::secret::SecretSet::parse_versioned(&format!("2:{new},1:{old}"), None)
+                .unwrap();
+    })
+    .await;
+    let user = app.sign_up().await;
+    let old_cookie = format!(
+        "better-auth.session_token={}",
+        tessera_auth::cookies::encode_value(&signed_value(&Secret::new(old), &user.token))
+    );
+    let resp = app
+        .send(Method::GET, "/get-session", None, Some(&old_cookie), &[])
+        .await;
+    assert_eq!(
+        resp.body["user"]["id"],
+        user.id.as_str(),
+        "the old signature still verifies"
+    );
+    let renewed = resp
+        .set_cookie("better-auth.session_token")
+        .expect("re-signed cookie");
+    let expected =
+        tessera_auth::cookies::encode_value(&signed_value(&Secret::new(new), &user.token));
+    assert!(
+        renewed.starts_with(&format!("better-auth.session_token={expected};")),
+        "{renewed}"
+    );
+    let current = app
+        .send(Method::GET, "/get-session", None, Some(&user.cookie), &[])
+        .await;
+    assert!(
+        current.set_cookies().is_empty(),
+        "a current signature is left alone"
+    );
+    let unknown = format!(
+        "better-auth.session_token={}",
+        tessera_auth::cookies::encode_value(&signed_value(
+            &Secret::new("retired-secret-retired-secret-0000"),
+            &user.token
+        ))
+    );
+    assert_eq!(
+        app.send(Method::GET, "/get-session", None, Some(&unknown), &[])
+            .await
+            .text,
+        "null"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_rotation_on_sqlite() {
+    a_cookie_signed_with_an_older_secret_is_accepted_and_re_signed(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_rotation_on_postgres() {
+    a_cookie_signed_with_an_older_secret_is_accepted_and_re_signed(Backend::Postgres).await;
 }

@@ -48,12 +48,16 @@ on_both_backends! {
         assert!(resp.set_cookies().is_empty());
     }
 
-    async fn passwords_outside_8_to_128_characters_are_refused(app) {
+    async fn passwords_too_short_too_long_or_too_common_are_refused(app) {
         let short = app.post("/sign-up/email", json!({"name": "A", "email": "a@b.co", "password": "1234567"})).await;
         assert_eq!((short.status, short.code()), (400, "PASSWORD_TOO_SHORT"));
         assert_eq!(short.body["message"], "Password too short");
         let long = app.post("/sign-up/email", json!({"name": "A", "email": "a@b.co", "password": "x".repeat(129)})).await;
         assert_eq!((long.status, long.code()), (400, "PASSWORD_TOO_LONG"));
+        let common = app
+            .post("/sign-up/email", json!({"name": "A", "email": "a@b.co", "password": "Password1"}))
+            .await;
+        assert_eq!((common.status, common.code()), (400, "PASSWORD_COMPROMISED"));
         assert!(app.state.store.find_user_by_email("a@b.co").await.unwrap().is_none());
     }
 
@@ -99,8 +103,16 @@ on_both_backends! {
         let mut clash = account.clone();
         clash.user_id = user.id.clone();
         clash.account_id = user.id.clone();
-        let err = app.state.store.create_user_with_account(&user, &clash).await.unwrap_err();
+        let err = app.state.store.create_user_with_account(&user, &clash, &audit_for(&user)).await.unwrap_err();
         assert!(matches!(err, tessera_auth::store::StoreError::Conflict(_)), "{err:?}");
         assert!(app.state.store.find_user_by_email("half@example.com").await.unwrap().is_none());
     }
+}
+
+fn audit_for(user: &tessera_auth::store::User) -> tessera_auth::audit::AuditEvent {
+    tessera_auth::audit::AuditEvent::system(
+        tessera_auth::audit::AuditKind::SignUp,
+        chrono::Utc::now(),
+    )
+    .user(&user.id)
 }
