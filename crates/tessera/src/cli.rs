@@ -24,6 +24,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Serve only the tasks API, verifying tokens of a separate auth server.
+    Api(ApiArgs),
+    /// List or rotate the JWT signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Read the audit log, newest last.
+    Audit(AuditArgs),
 }
 
 /// Deployment environment: production refuses weak or missing secrets.
@@ -33,6 +40,15 @@ pub enum Env {
     Development,
     /// Production: the secret must be configured and at least 32 bytes long.
     Production,
+}
+
+/// An on/off setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Toggle {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 /// Where data lives.
@@ -74,10 +90,112 @@ pub struct ServeArgs {
     /// JWT lifetime in seconds.
     #[arg(long, env = "TESSERA_JWT_EXPIRES_IN", default_value_t = 900)]
     pub jwt_expires_in: i64,
+    /// Rotate the signing key this often, in seconds (Better Auth's `rotationInterval`). Off when unset.
+    #[arg(long, env = "TESSERA_JWKS_ROTATION_INTERVAL")]
+    pub jwks_rotation_interval: Option<u64>,
+    /// How long a retired signing key stays in `/jwks`, in seconds (at least the JWT lifetime).
+    #[arg(long, env = "TESSERA_JWKS_GRACE_PERIOD", default_value_t = 2_592_000)]
+    pub jwks_grace_period: u64,
     /// Password hash format for new hashes: argon2id, or scrypt (Better Auth's, for side-by-side runs).
     #[arg(long, env = "TESSERA_PASSWORD_HASH", default_value = "argon2id")]
     pub password_hash: String,
     /// Deployment environment.
     #[arg(long, env = "TESSERA_ENV", value_enum, default_value = "development")]
     pub env: Env,
+    /// Name cookies `__Host-…` instead of `__Secure-…` (needs an https base URL).
+    #[arg(long, env = "TESSERA_COOKIE_HOST_PREFIX")]
+    pub cookie_host_prefix: bool,
+    /// Better Auth's per-path request limits: on or off. Default: on in production only.
+    #[arg(long, env = "TESSERA_RATE_LIMIT")]
+    pub rate_limit: Option<Toggle>,
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is believed.
+    #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Redis for rate-limit counters shared by every process; memory when unset.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+}
+
+/// Settings of `tessera api`: the tasks API as its own service.
+#[derive(Debug, Args, Clone)]
+pub struct ApiArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TESSERA_API_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// Database settings.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The auth server's JWKS, e.g. `http://127.0.0.1:3000/api/auth/jwks` (EdDSA, ES256, RS256).
+    /// Takes precedence over `--secret`.
+    #[arg(long, env = "TESSERA_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// The shared secret, for HS256 tokens (at least 32 bytes).
+    #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Accepted `iss` values, comma-separated. Default with `--jwks-url`: the URL's origin.
+    #[arg(long, env = "TESSERA_JWT_ISSUER", value_delimiter = ',')]
+    pub issuer: Vec<String>,
+    /// Accepted `aud` values, comma-separated. Default with `--jwks-url`: the URL's origin.
+    #[arg(long, env = "TESSERA_JWT_AUDIENCE", value_delimiter = ',')]
+    pub audience: Vec<String>,
+    /// Clock-skew leeway for `exp` / `nbf`, in seconds (at most 60).
+    #[arg(long, env = "TESSERA_JWT_LEEWAY", default_value_t = 0)]
+    pub leeway: u64,
+    /// Least time between two JWKS fetches, in seconds.
+    #[arg(long, env = "TESSERA_JWKS_COOLDOWN", default_value_t = 10)]
+    pub jwks_cooldown: u64,
+    /// Allow a plain-http JWKS URL to a non-loopback host (private networks only).
+    #[arg(long, env = "TESSERA_JWKS_ALLOW_HTTP")]
+    pub allow_insecure_jwks_http: bool,
+    /// Browser origins allowed to call the API, comma-separated (the issuers are always allowed).
+    #[arg(long, env = "TESSERA_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+/// `tessera keys …`: the JWT signing keys, read with the server's own settings (same flags and
+/// environment), so the secret that seals them is the one the server uses.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Every stored key: kid, algorithm, created, expires, status. Never private material.
+    List(ServeArgs),
+    /// Make a new key current now; the previous one stops signing and stays published for the
+    /// grace period. Running servers switch within 30 seconds.
+    Rotate(RotateArgs),
+}
+
+/// Settings of `tessera keys rotate`.
+#[derive(Debug, Args, Clone)]
+pub struct RotateArgs {
+    /// Algorithm of the new key: EdDSA, ES256 or RS256. Default: the configured `--jwt-alg`.
+    #[arg(long)]
+    pub alg: Option<String>,
+    /// The server's settings.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Settings of `tessera audit`.
+#[derive(Debug, Args, Clone)]
+pub struct AuditArgs {
+    /// Only this user's events.
+    #[arg(long = "user")]
+    pub user: Option<String>,
+    /// Only events at or after this time (RFC 3339, e.g. `2026-08-01T00:00:00Z`).
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many events (the newest).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Database settings.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+fn parse_rfc3339(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("not an RFC 3339 time ({e})"))
 }

@@ -1,10 +1,13 @@
 //! `tessera`: serve the auth server (and, with it, the tasks API and web app), or migrate.
 #![forbid(unsafe_code)]
 
+mod admin;
+mod api;
 mod cli;
 mod http_log;
 mod serve;
 mod settings;
+mod tasks;
 mod web;
 
 use clap::Parser;
@@ -21,5 +24,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(cli::Command::Serve(cli.serve)) {
         cli::Command::Serve(args) => serve::run(args).await,
         cli::Command::Migrate(args) => serve::migrate(args).await,
+        cli::Command::Api(args) => api::run(args).await,
+        cli::Command::Keys(command) => admin::keys(command).await,
+        cli::Command::Audit(args) => admin::audit(args).await,
     }
 }

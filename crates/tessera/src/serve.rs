@@ -1,4 +1,4 @@
-//! Wiring: database, auth router, middleware, listener.
+//! Wiring: database, auth router, tasks API, middleware, listener.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
         .await
         .context("connecting to the database")?;
     store.migrate().await.context("migrating")?;
+    crate::tasks::migrate(&url).await?;
     println!("migrations applied");
     Ok(())
 }
@@ -35,9 +36,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("connecting to the database")?;
     store.migrate().await.context("migrating")?;
     let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
-    let state = AuthState::new(config, store, Arc::new(SystemClock));
+    let counters = tessera_auth::rate_limit::counters(args.redis_url.as_deref())
+        .await
+        .context("connecting to Redis")?;
+    let state = AuthState::with_counters(config, store, Arc::new(SystemClock), counters);
+    let tasks = crate::tasks::in_process(&state, &url).await?;
     let app = Router::new()
         .merge(crate::web::router(state.clone()))
+        .merge(tessera_tasks::router(tasks))
         .nest("/api/auth", tessera_auth::router(state))
         .layer(cors::cors_layer(trusted))
         .layer(axum::middleware::from_fn(http_log::log_request))
@@ -70,7 +76,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     response
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM, for graceful shutdown.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -13,7 +13,9 @@ use tessera_auth::AuthConfig;
 use tessera_auth::password::HashFormat;
 use tessera_auth::secret::{Secret, SecretSet};
 
-use crate::cli::{DatabaseArgs, Env, ServeArgs};
+use tessera_auth::rate_limit::TrustedProxies;
+
+use crate::cli::{DatabaseArgs, Env, ServeArgs, Toggle};
 
 /// The smallest secret accepted, in bytes.
 const MIN_SECRET_BYTES: usize = 32;
@@ -63,8 +65,36 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     config.trusted_origins = trusted;
     config.jwt_alg = jwt_alg;
     config.jwt_expires_in = Duration::seconds(args.jwt_expires_in);
+    config.jwks_rotation_interval = match args.jwks_rotation_interval {
+        Some(0) => bail!("TESSERA_JWKS_ROTATION_INTERVAL must be a positive number of seconds"),
+        Some(secs) => Some(seconds(secs, "TESSERA_JWKS_ROTATION_INTERVAL")?),
+        None => None,
+    };
+    // KeyManager raises a grace period shorter than the JWT lifetime, with a warning.
+    config.jwks_grace_period = seconds(args.jwks_grace_period, "TESSERA_JWKS_GRACE_PERIOD")?;
     config.password_hash = password_hash;
+    if args.cookie_host_prefix && !config.secure_cookies() {
+        bail!(
+            "TESSERA_COOKIE_HOST_PREFIX needs an https BETTER_AUTH_URL: browsers drop __Host- cookies that are not Secure"
+        );
+    }
+    config.host_only_cookies = args.cookie_host_prefix;
+    config.rate_limit = match args.rate_limit {
+        Some(toggle) => toggle == Toggle::On,
+        None => args.env == Env::Production,
+    };
+    config.trusted_proxies = TrustedProxies::parse(&args.trusted_proxies).map_err(|bad| {
+        anyhow::anyhow!("TESSERA_TRUSTED_PROXIES: {bad:?} is not an address or CIDR range")
+    })?;
     Ok(config)
+}
+
+/// A count of seconds from the command line as a duration.
+fn seconds(secs: u64, name: &str) -> anyhow::Result<Duration> {
+    i64::try_from(secs)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .with_context(|| format!("{name} is too large"))
 }
 
 fn secrets(args: &ServeArgs) -> anyhow::Result<SecretSet> {

@@ -328,6 +328,8 @@ mod tests {
             "next=javascript:alert(1)",
             "next=tasks",
             "next=/a%0d%0aSet-Cookie:x",
+            "next=/a%C2%85b",
+            "next=",
             "other=/tasks",
         ] {
             assert_eq!(safe_next(Some(bad)), None, "{bad}");
@@ -390,5 +392,311 @@ mod tests {
         assert_eq!(etag(b"a"), etag(b"a"));
         assert_ne!(etag(b"a"), etag(b"b"));
         assert!(etag(b"a").starts_with('"') && etag(b"a").ends_with('"'));
+    }
+
+    /// The page routes over a real socket, next to the auth router, on a throwaway SQLite file.
+    mod served {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use tessera_auth::clock::SystemClock;
+        use tessera_auth::secret::{Secret, SecretSet};
+        use tessera_auth::{AuthConfig, AuthState};
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+        use super::super::{CONTENT_SECURITY_POLICY, router};
+
+        struct Reply {
+            status: u16,
+            headers: Vec<(String, String)>,
+            body: String,
+        }
+
+        impl Reply {
+            fn header(&self, name: &str) -> Option<&str> {
+                self.headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+            }
+            fn all(&self, name: &str) -> Vec<&str> {
+                self.headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+                    .collect()
+            }
+        }
+
+        struct App {
+            addr: String,
+            dir: std::path::PathBuf,
+        }
+
+        impl Drop for App {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.dir);
+            }
+        }
+
+        static N: AtomicUsize = AtomicUsize::new(0);
+
+        async fn app() -> App {
+            let dir = std::env::temp_dir().join(format!(
+                "tessera-web-test-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let url = format!("sqlite://{}", dir.join("t.db").display());
+            let store = tessera_auth::store::connect(&url).await.unwrap();
+            store.migrate().await.unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            let secrets =
+                SecretSet::single(Secret::new("web-test-secret-0123456789abcdef0123456789"));
+            let config = AuthConfig::new(secrets, format!("http://{addr}"));
+            let state = AuthState::new(config, store, Arc::new(SystemClock));
+            let app = axum::Router::new()
+                .merge(router(state.clone()))
+                .nest("/api/auth", tessera_auth::router(state));
+            tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .await
+                .unwrap();
+            });
+            App { addr, dir }
+        }
+
+        async fn request(
+            app: &App,
+            method: &str,
+            path: &str,
+            extra: &[(&str, &str)],
+            body: &str,
+        ) -> Reply {
+            let mut stream = tokio::net::TcpStream::connect(&app.addr).await.unwrap();
+            let mut head = format!(
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+                app.addr,
+                body.len()
+            );
+            for (name, value) in extra {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str("\r\n");
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(body.as_bytes()).await.unwrap();
+            let mut raw = Vec::new();
+            stream.read_to_end(&mut raw).await.unwrap();
+            let raw = String::from_utf8_lossy(&raw).into_owned();
+            let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+            let mut lines = head.split("\r\n");
+            let status = lines
+                .next()
+                .unwrap()
+                .split(' ')
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
+            let headers = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            Reply {
+                status,
+                headers,
+                body: body.to_owned(),
+            }
+        }
+
+        async fn get(app: &App, path: &str, cookie: Option<&str>) -> Reply {
+            match cookie {
+                Some(c) => request(app, "GET", path, &[("Cookie", c)], "").await,
+                None => request(app, "GET", path, &[], "").await,
+            }
+        }
+
+        /// Signs a new user up; returns the `name=value` of the session cookie.
+        async fn signed_up(app: &App) -> String {
+            let origin = format!("http://{}", app.addr);
+            let reply = request(
+                app,
+                "POST",
+                "/api/auth/sign-up/email",
+                &[("Content-Type", "application/json"), ("Origin", &origin)],
+                r#"{"name":"Web","email":"web@example.com","password":"password1234"}"#,
+            )
+            .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply
+                .all("set-cookie")
+                .into_iter()
+                .find(|c| c.starts_with("better-auth.session_token="))
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned()
+        }
+
+        fn assert_security_headers(reply: &Reply, what: &str) {
+            assert_eq!(
+                reply.header("content-security-policy"),
+                Some(CONTENT_SECURITY_POLICY),
+                "{what}"
+            );
+            assert_eq!(
+                reply.header("x-content-type-options"),
+                Some("nosniff"),
+                "{what}"
+            );
+            assert_eq!(reply.header("x-frame-options"), Some("DENY"), "{what}");
+            assert_eq!(
+                reply.header("referrer-policy"),
+                Some("same-origin"),
+                "{what}"
+            );
+        }
+
+        #[tokio::test]
+        async fn protected_pages_send_anonymous_visitors_to_sign_in_and_back() {
+            let app = app().await;
+            for (path, location) in [
+                ("/tasks", "/sign-in?next=/tasks"),
+                ("/account", "/sign-in?next=/account"),
+                (
+                    "/tasks?status=pending",
+                    "/sign-in?next=/tasks%3Fstatus%3Dpending",
+                ),
+            ] {
+                let reply = get(&app, path, None).await;
+                assert_eq!(reply.status, 303, "{path}");
+                assert_eq!(reply.header("location"), Some(location), "{path}");
+                assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
+                assert_security_headers(&reply, path);
+            }
+            let root = get(&app, "/", None).await;
+            assert_eq!(
+                (root.status, root.header("location")),
+                (303, Some("/tasks"))
+            );
+            for path in ["/sign-in", "/sign-up", "/sign-in?next=//evil.example"] {
+                let reply = get(&app, path, None).await;
+                assert_eq!(reply.status, 200, "{path}");
+                assert_eq!(
+                    reply.header("content-type"),
+                    Some("text/html; charset=utf-8")
+                );
+                assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
+                assert_security_headers(&reply, path);
+            }
+        }
+
+        #[tokio::test]
+        async fn signed_in_users_get_the_pages_and_skip_sign_in() {
+            let app = app().await;
+            let cookie = signed_up(&app).await;
+            for path in ["/tasks", "/account"] {
+                let reply = get(&app, path, Some(&cookie)).await;
+                assert_eq!(reply.status, 200, "{path}");
+                assert!(
+                    reply
+                        .body
+                        .contains("<script type=\"module\" src=\"/assets/"),
+                    "{path}"
+                );
+                assert_eq!(reply.header("cache-control"), Some("no-store"));
+                assert_security_headers(&reply, path);
+            }
+            for (path, location) in [
+                ("/sign-in", "/tasks"),
+                ("/sign-up", "/tasks"),
+                ("/sign-in?next=/account", "/account"),
+                (
+                    "/sign-in?next=%2Ftasks%3Fstatus%3Dcompleted",
+                    "/tasks?status=completed",
+                ),
+                ("/sign-in?next=//evil.example/", "/tasks"),
+                ("/sign-in?next=https://evil.example/", "/tasks"),
+                ("/sign-in?next=/%5Cevil.example", "/tasks"),
+            ] {
+                let reply = get(&app, path, Some(&cookie)).await;
+                assert_eq!(reply.status, 303, "{path}");
+                assert_eq!(reply.header("location"), Some(location), "{path}");
+            }
+        }
+
+        #[tokio::test]
+        async fn a_signed_out_session_redirects_and_expires_the_cookie() {
+            let app = app().await;
+            let cookie = signed_up(&app).await;
+            let origin = format!("http://{}", app.addr);
+            let out = request(
+                &app,
+                "POST",
+                "/api/auth/sign-out",
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Origin", &origin),
+                    ("Cookie", &cookie),
+                ],
+                "{}",
+            )
+            .await;
+            assert_eq!(out.status, 200);
+            // The browser would have dropped it; a stale copy (or the back button) must not work.
+            let reply = get(&app, "/tasks", Some(&cookie)).await;
+            assert_eq!(reply.status, 303);
+            assert_eq!(reply.header("location"), Some("/sign-in?next=/tasks"));
+            assert!(
+                reply.all("set-cookie").iter().any(|c| c
+                    .starts_with("better-auth.session_token=;")
+                    && c.contains("Max-Age=0")),
+                "{:?}",
+                reply.all("set-cookie")
+            );
+            let sign_in = get(&app, "/sign-in", Some(&cookie)).await;
+            assert_eq!(sign_in.status, 200);
+            // A cookie with a bad signature is simply anonymous.
+            let forged = get(&app, "/tasks", Some("better-auth.session_token=abc.def")).await;
+            assert_eq!(forged.status, 303);
+            assert!(forged.all("set-cookie").is_empty());
+        }
+
+        #[tokio::test]
+        async fn assets_are_typed_revalidated_and_guarded() {
+            let app = app().await;
+            let css = get(&app, "/assets/app.css", None).await;
+            assert_eq!(css.status, 200);
+            assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+            assert_eq!(css.header("cache-control"), Some("no-cache"));
+            assert_security_headers(&css, "css");
+            let etag = css.header("etag").unwrap().to_owned();
+            let again = request(
+                &app,
+                "GET",
+                "/assets/app.css",
+                &[("If-None-Match", &etag)],
+                "",
+            )
+            .await;
+            assert_eq!(again.status, 304);
+            assert!(again.body.is_empty());
+            let js = get(&app, "/assets/auth.js", None).await;
+            assert_eq!(
+                js.header("content-type"),
+                Some("text/javascript; charset=utf-8")
+            );
+            let missing = get(&app, "/assets/nope.js", None).await;
+            assert_eq!(missing.status, 404);
+            assert_security_headers(&missing, "404");
+            let traversal = get(&app, "/assets/..%2Fsign-in.html", None).await;
+            assert_eq!(traversal.status, 404);
+        }
     }
 }

@@ -1,0 +1,56 @@
+//! The state every handler receives.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use chrono::{DateTime, SubsecRound, Utc};
+use tessera_guard::Guard;
+
+use crate::store::TaskStore;
+
+/// The time source for task timestamps; injectable so tests never sleep.
+pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Cheap-to-clone handle on the tasks API's parts.
+#[derive(Clone)]
+pub struct TasksState {
+    /// Persistence.
+    pub store: Arc<dyn TaskStore>,
+    /// Verifies bearer tokens.
+    pub guard: Guard,
+    /// The current time.
+    pub now: Now,
+}
+
+impl TasksState {
+    /// State with the system clock.
+    pub fn new(store: Arc<dyn TaskStore>, guard: Guard) -> Self {
+        Self {
+            store,
+            guard,
+            now: Arc::new(|| Utc::now().trunc_subsecs(3)),
+        }
+    }
+
+    /// Replaces the time source.
+    #[must_use]
+    pub fn with_clock(mut self, now: Now) -> Self {
+        self.now = now;
+        self
+    }
+}
+
+impl FromRef<TasksState> for Guard {
+    fn from_ref(state: &TasksState) -> Self {
+        state.guard.clone()
+    }
+}
+
+impl fmt::Debug for TasksState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TasksState")
+            .field("guard", &self.guard)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,226 @@
+//! The SQL task store, one implementation per backend stamped from one text.
+//!
+//! The statements are identical on SQLite and PostgreSQL (`$N` placeholders work in both); a
+//! macro writes the [`TaskStore`] impl for each so neither can drift. What differs is
+//! [`SqlTaskStore::begin_as`], which on PostgreSQL switches the transaction to the RLS-bound
+//! role and identity before any statement runs.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPoolOptions, Postgres};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Database, Pool, Transaction};
+
+use super::{DbTime, StoreError, StoreResult, TaskStore};
+use crate::UserId;
+use crate::domain::{NewTask, StatusFilter, Task, TaskChange};
+
+/// A task store over a sqlx pool of either backend.
+#[derive(Debug, Clone)]
+pub struct SqlTaskStore<DB: Database> {
+    pool: Pool<DB>,
+}
+
+impl<DB: Database> SqlTaskStore<DB> {
+    /// Wraps a pool.
+    pub fn new(pool: Pool<DB>) -> Self {
+        Self { pool }
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+}
+
+impl SqlTaskStore<Postgres> {
+    /// A transaction in which row-level security confines every statement to `user`'s rows:
+    /// the role is `tessera_app` (neither table owner nor `BYPASSRLS`, so the policy applies
+    /// even when the pool logs in as a superuser) and `tessera.user_id` is `user`. Both are
+    /// transaction-local (`set_config(…, true)`), so nothing leaks to the connection's next use.
+    pub async fn begin_as(&self, user: &UserId) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        // One round trip for both settings; the user id is bound, never interpolated.
+        sqlx::query("SELECT set_config('role', 'tessera_app', true), set_config('tessera.user_id', $1, true)")
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+impl SqlTaskStore<Sqlite> {
+    /// A plain transaction: SQLite has no row-level security, so isolation rests on the
+    /// `user_id` filter every statement carries.
+    pub async fn begin_as(&self, _user: &UserId) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+/// Opens the database named by `url`: `postgres://…` or `sqlite:…`.
+///
+/// SQLite gets WAL and a busy timeout; both get a short acquire timeout so a database that
+/// stopped answering turns into a prompt 503 instead of a hung request.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn TaskStore>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(url)
+            .await?;
+        Ok(Arc::new(SqlTaskStore::<Postgres>::new(pool)))
+    } else if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_with(options)
+            .await?;
+        Ok(Arc::new(SqlTaskStore::<Sqlite>::new(pool)))
+    } else {
+        Err(StoreError::Other(
+            "DATABASE_URL must start with sqlite: or postgres://".into(),
+        ))
+    }
+}
+
+/// The columns of a task, in `Task`'s order.
+macro_rules! columns {
+    () => {
+        r#""id", "user_id", "title", "description", "completed", "created_at", "updated_at""#
+    };
+}
+
+macro_rules! task_store {
+    ($db:ty, $migrations:literal) => {
+        #[async_trait]
+        impl TaskStore for SqlTaskStore<$db> {
+            async fn migrate(&self) -> StoreResult<()> {
+                let mut migrator = sqlx::migrate!($migrations);
+                // The auth server keeps its migrations in the same `_sqlx_migrations` table.
+                migrator.set_ignore_missing(true);
+                migrator
+                    .run(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+            }
+
+            async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<Vec<Task>> {
+                let mut tx = self.begin_as(user).await?;
+                let tasks = sqlx::query_as::<_, Task>(concat!(
+                    "SELECT ", columns!(), r#" FROM "task" WHERE "user_id" = $1 AND ($2 IS NULL OR "completed" = $2)
+                       ORDER BY "created_at" DESC, "id" DESC"#
+                ))
+                .bind(user.as_str())
+                .bind(status.completed())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(tasks)
+            }
+
+            async fn create(&self, user: &UserId, id: &str, task: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {
+                let mut tx = self.begin_as(user).await?;
+                let now = DbTime::from(now);
+                let task = sqlx::query_as::<_, Task>(concat!(
+                    r#"INSERT INTO "task" ("id", "user_id", "title", "description", "completed", "created_at", "updated_at")
+                       VALUES ($1, $2, $3, $4, FALSE, $5, $5) RETURNING "#, columns!()
+                ))
+                .bind(id)
+                .bind(user.as_str())
+                .bind(&task.title)
+                .bind(&task.description)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(task)
+            }
+
+            async fn get(&self, user: &UserId, id: &str) -> StoreResult<Option<Task>> {
+                let mut tx = self.begin_as(user).await?;
+                let task = sqlx::query_as::<_, Task>(concat!(
+                    "SELECT ", columns!(), r#" FROM "task" WHERE "id" = $1 AND "user_id" = $2"#
+                ))
+                .bind(id)
+                .bind(user.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(task)
+            }
+
+            async fn update(&self, user: &UserId, id: &str, change: &TaskChange, now: DateTime<Utc>) -> StoreResult<Option<Task>> {
+                let mut tx = self.begin_as(user).await?;
+                // `description` distinguishes "not sent" ($4 false) from "set to null".
+                let task = sqlx::query_as::<_, Task>(concat!(
+                    r#"UPDATE "task" SET "title" = $3,
+                           "description" = CASE WHEN $4 THEN $5 ELSE "description" END,
+                           "completed" = COALESCE($6, "completed"),
+                           "updated_at" = $7
+                       WHERE "id" = $1 AND "user_id" = $2 RETURNING "#, columns!()
+                ))
+                .bind(id)
+                .bind(user.as_str())
+                .bind(&change.title)
+                .bind(change.description.is_some())
+                .bind(change.description.clone().flatten())
+                .bind(change.completed)
+                .bind(DbTime::from(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(task)
+            }
+
+            async fn toggle(&self, user: &UserId, id: &str, now: DateTime<Utc>) -> StoreResult<Option<Task>> {
+                let mut tx = self.begin_as(user).await?;
+                let task = sqlx::query_as::<_, Task>(concat!(
+                    r#"UPDATE "task" SET "completed" = NOT "completed", "updated_at" = $3
+                       WHERE "id" = $1 AND "user_id" = $2 RETURNING "#, columns!()
+                ))
+                .bind(id)
+                .bind(user.as_str())
+                .bind(DbTime::from(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(task)
+            }
+
+            async fn delete(&self, user: &UserId, id: &str) -> StoreResult<bool> {
+                let mut tx = self.begin_as(user).await?;
+                let done = sqlx::query(r#"DELETE FROM "task" WHERE "id" = $1 AND "user_id" = $2"#)
+                    .bind(id)
+                    .bind(user.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+
+task_store!(Sqlite, "./migrations/sqlite");
+task_store!(Postgres, "./migrations/postgres");

@@ -1,0 +1,378 @@
+//! `TestApp`: the tasks API on 127.0.0.1:0 over a fresh database (a temp SQLite file, or a
+//! PostgreSQL database created for the test and dropped after it), with an injected clock and
+//! a helper per endpoint.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Map, Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tessera_guard::tessera_jwt::SigningKey;
+use tessera_guard::{Clock, Guard};
+use tessera_tasks::TasksState;
+use tessera_tasks::store::{SqlTaskStore, TaskStore};
+
+/// The shared HS256 secret of the tests.
+pub const SECRET: &[u8] = b"tessera-tasks-test-secret-0123456789";
+/// The two users of most tests.
+pub const ALICE: &str = "user-alice";
+pub const BOB: &str = "user-bob";
+
+const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A clock the test moves by hand; the API and the guard both read it.
+#[derive(Clone)]
+pub struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl TestClock {
+    fn new() -> Self {
+        Self(Arc::new(Mutex::new(
+            Utc.with_ymd_and_hms(2026, 8, 23, 10, 0, 0).unwrap(),
+        )))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+
+    pub fn advance(&self, secs: i64) {
+        *self.0.lock().unwrap() += chrono::Duration::seconds(secs);
+    }
+
+    /// `now()` as the API serialises it.
+    pub fn iso(&self) -> String {
+        self.now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    }
+}
+
+/// A fresh PostgreSQL database, dropped when this is.
+pub struct PgTestDb {
+    admin_url: String,
+    name: String,
+}
+
+impl PgTestDb {
+    async fn create() -> (Self, PgPool) {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let admin_url =
+            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "tessera_tasks_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at TEST_DATABASE_URL ({admin_url}) does not answer: {e}; scripts/test.sh starts one")
+        });
+        admin
+            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let options = PgConnectOptions::from_str(&admin_url)
+            .unwrap()
+            .database(&name);
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .unwrap();
+        (Self { admin_url, name }, pool)
+    }
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        // Drop runs outside async code: a short-lived runtime on its own thread does the work.
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let mut admin = PgConnection::connect(&url).await?;
+                admin
+                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// The API under test.
+pub struct TestApp {
+    pub base: String,
+    pub clock: TestClock,
+    pub store: Arc<dyn TaskStore>,
+    /// The PostgreSQL pool (for RLS tests), on that backend.
+    pub pg_pool: Option<PgPool>,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+    // Dropped after the server is stopped (fields drop in order, after `Drop::drop`).
+    _sqlite_dir: Option<tempfile::TempDir>,
+    _pg_db: Option<PgTestDb>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    /// On a backend.
+    pub async fn on(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => Self::sqlite().await,
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// Over a fresh SQLite file.
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
+        let store = tessera_tasks::store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        Self::serve(store, None, Some(dir), None).await
+    }
+
+    /// Over a fresh PostgreSQL database.
+    pub async fn postgres() -> Self {
+        let (db, pool) = PgTestDb::create().await;
+        let store: Arc<dyn TaskStore> = Arc::new(SqlTaskStore::new(pool.clone()));
+        store.migrate().await.unwrap();
+        Self::serve(store, Some(pool), None, Some(db)).await
+    }
+
+    /// Serves `store` (which may be broken on purpose).
+    pub async fn with_store(store: Arc<dyn TaskStore>) -> Self {
+        Self::serve(store, None, None, None).await
+    }
+
+    async fn serve(
+        store: Arc<dyn TaskStore>,
+        pg_pool: Option<PgPool>,
+        sqlite_dir: Option<tempfile::TempDir>,
+        pg_db: Option<PgTestDb>,
+    ) -> Self {
+        let clock = TestClock::new();
+        let guard_clock = clock.clone();
+        let guard = Guard::hs256([SECRET])
+            .unwrap()
+            .clock(Clock::from_fn(move || guard_clock.now().timestamp()))
+            .build();
+        let api_clock = clock.clone();
+        let state = TasksState::new(Arc::clone(&store), guard)
+            .with_clock(Arc::new(move || api_clock.now()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = tessera_tasks::router(state);
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self {
+            base,
+            clock,
+            store,
+            pg_pool,
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            server,
+            _sqlite_dir: sqlite_dir,
+            _pg_db: pg_db,
+        }
+    }
+
+    /// A JWT for `user`, valid for 15 minutes from the test clock's now.
+    pub fn token_for(&self, user: &str) -> String {
+        let now = self.clock.now().timestamp();
+        let claims = json!({
+            "sub": user,
+            "email": format!("{user}@example.com"),
+            "iat": now,
+            "exp": now + 900,
+        });
+        let Value::Object(claims) = claims else {
+            unreachable!()
+        };
+        SigningKey::hmac(None, SECRET).sign(&claims).unwrap()
+    }
+
+    /// A request with `user`'s bearer token.
+    pub fn request(&self, method: Method, path: &str, user: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token_for(user))
+    }
+
+    /// A request without any token.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// `GET /api/{user}/tasks?{query}` as `user`.
+    pub async fn list_tasks(&self, user: &str, query: &str) -> Reply {
+        send(self.request(Method::GET, &format!("/api/{user}/tasks?{query}"), user)).await
+    }
+
+    /// `POST /api/{user}/tasks` as `user`.
+    pub async fn post_task(&self, user: &str, body: Value) -> Reply {
+        send(
+            self.request(Method::POST, &format!("/api/{user}/tasks"), user)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// Creates a task titled `title` for `user`, asserting success; returns it.
+    pub async fn create_task(&self, user: &str, title: &str) -> Map<String, Value> {
+        let reply = self.post_task(user, json!({ "title": title })).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.object()
+    }
+
+    /// `GET /api/{user}/tasks/{id}` as `user`.
+    pub async fn get_task(&self, user: &str, id: &str) -> Reply {
+        send(self.request(Method::GET, &format!("/api/{user}/tasks/{id}"), user)).await
+    }
+
+    /// `PUT /api/{user}/tasks/{id}` as `user`.
+    pub async fn put_task(&self, user: &str, id: &str, body: Value) -> Reply {
+        send(
+            self.request(Method::PUT, &format!("/api/{user}/tasks/{id}"), user)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `PATCH /api/{user}/tasks/{id}/complete` as `user`.
+    pub async fn toggle_task(&self, user: &str, id: &str) -> Reply {
+        send(self.request(
+            Method::PATCH,
+            &format!("/api/{user}/tasks/{id}/complete"),
+            user,
+        ))
+        .await
+    }
+
+    /// `DELETE /api/{user}/tasks/{id}` as `user`.
+    pub async fn delete_task(&self, user: &str, id: &str) -> Reply {
+        send(self.request(Method::DELETE, &format!("/api/{user}/tasks/{id}"), user)).await
+    }
+
+    /// The ids of `user`'s tasks as listed by the API, in list order.
+    pub async fn task_ids(&self, user: &str, query: &str) -> Vec<String> {
+        let reply = self.list_tasks(user, query).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// What a response said.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The body as an object.
+    pub fn object(&self) -> Map<String, Value> {
+        self.body
+            .as_object()
+            .unwrap_or_else(|| panic!("not an object: {self:?}"))
+            .clone()
+    }
+
+    /// Asserts a FastAPI `{"detail": "…"}` answer.
+    #[track_caller]
+    pub fn assert_detail(&self, status: StatusCode, detail: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.body, json!({ "detail": detail }), "{self:?}");
+    }
+
+    /// Asserts a FastAPI 422 and returns its `(loc, type)` pairs.
+    #[track_caller]
+    pub fn validation_errors(&self) -> Vec<(Value, String)> {
+        assert_eq!(self.status, StatusCode::UNPROCESSABLE_ENTITY, "{self:?}");
+        self.body["detail"]
+            .as_array()
+            .unwrap_or_else(|| panic!("422 without a detail list: {self:?}"))
+            .iter()
+            .map(|e| {
+                assert!(e["msg"].is_string(), "{e}");
+                (e["loc"].clone(), e["type"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    }
+}
+
+/// Sends a request and reads the answer.
+pub async fn send(request: RequestBuilder) -> Reply {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Declares an async test body `fn name(app: TestApp)` and runs it on both backends, as the
+/// tests `name::on_sqlite` and `name::on_postgres`, each on a fresh database.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn on_sqlite() {
+                    super::$name(crate::helpers::TestApp::sqlite().await).await;
+                }
+
+                #[tokio::test]
+                async fn on_postgres() {
+                    super::$name(crate::helpers::TestApp::postgres().await).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;

@@ -1,0 +1,289 @@
+// /account: change the name, change the password (optionally signing out other sessions), list
+// sessions with the current one marked and a revoke button each, and sign out everywhere.
+
+import { authRequest, HttpError, leave, signOut, SignedOut, toSignIn } from './auth.js';
+import { startShell, showPageError } from './shell.js';
+import { $, busy, clearErrors, formatDate, h, setMessage, showError, validate } from './ui.js';
+
+let current = null; // {session, user}
+
+/** An auth call on behalf of the signed-in user: a 401 means the session is gone. */
+async function userRequest(path, options) {
+  try {
+    return await authRequest(path, options);
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 401) throw toSignIn('expired');
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profile
+
+const profileForm = $('profile-form');
+const profileError = $('profile-form-error');
+const profileStatus = $('profile-status');
+const nameInput = $('name');
+
+profileForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(profileForm, profileError);
+  setMessage(profileStatus, '');
+  const name = nameInput.value.trim();
+  if (!validate([[nameInput, name ? '' : 'Enter your name.']])) return;
+  await busy(profileForm, 'Saving…', async () => {
+    try {
+      await userRequest('/update-user', { method: 'POST', body: { name } });
+      if (current) current.user.name = name;
+      setMessage(profileStatus, 'Name saved.');
+    } catch (err) {
+      showError(err, { form: profileForm, formError: profileError, fields: { name: nameInput } });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Password
+
+const passwordForm = $('password-form');
+const passwordError = $('password-form-error');
+const passwordStatus = $('password-status');
+const currentPassword = $('current-password');
+const newPassword = $('new-password');
+const confirmPassword = $('confirm-password');
+const revokeOthers = $('revoke-others');
+
+passwordForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(passwordForm, passwordError);
+  setMessage(passwordStatus, '');
+  const next = newPassword.value;
+  const ok = validate([
+    [currentPassword, currentPassword.value ? '' : 'Enter your current password.'],
+    [
+      newPassword,
+      !next
+        ? 'Choose a new password.'
+        : next.length < 8
+          ? 'Password is too short: use at least 8 characters.'
+          : next.length > 128
+            ? 'Password is too long: use at most 128 characters.'
+            : '',
+    ],
+    [confirmPassword, confirmPassword.value === next ? '' : 'The passwords do not match.'],
+  ]);
+  if (!ok) return;
+  const revoke = revokeOthers.checked;
+  await busy(passwordForm, 'Changing…', async () => {
+    try {
+      await userRequest('/change-password', {
+        method: 'POST',
+        body: { currentPassword: currentPassword.value, newPassword: next, revokeOtherSessions: revoke },
+      });
+      passwordForm.reset();
+      setMessage(
+        passwordStatus,
+        revoke ? 'Password changed. Every other session has been signed out.' : 'Password changed.',
+      );
+      if (revoke) {
+        // All sessions were replaced by a new one for this browser.
+        await refreshCurrent();
+      }
+      await loadSessions();
+    } catch (err) {
+      showError(err, {
+        form: passwordForm,
+        formError: passwordError,
+        fields: { currentPassword, newPassword },
+        overrides: { PASSWORD_TOO_SHORT: 'newPassword', PASSWORD_TOO_LONG: 'newPassword' },
+      });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+const sessionList = $('session-list');
+const sessionsError = $('sessions-error');
+const sessionsStatus = $('sessions-status');
+const sessionsLoading = $('sessions-loading');
+
+/** "Chrome on Linux" from a User-Agent string. */
+function describeAgent(ua) {
+  if (!ua) return 'Unknown device';
+  const browser = /Edg\//.test(ua)
+    ? 'Edge'
+    : /OPR\//.test(ua)
+      ? 'Opera'
+      : /Firefox\//.test(ua)
+        ? 'Firefox'
+        : /Chrom(e|ium)\//.test(ua)
+          ? 'Chrome'
+          : /Safari\//.test(ua)
+            ? 'Safari'
+            : /^node|undici|curl|python|okhttp/i.test(ua)
+              ? 'API client'
+              : 'Browser';
+  const os = /Android/.test(ua)
+    ? 'Android'
+    : /iPhone|iPad|iPod/.test(ua)
+      ? 'iOS'
+      : /Windows/.test(ua)
+        ? 'Windows'
+        : /Mac OS X|Macintosh/.test(ua)
+          ? 'macOS'
+          : /CrOS/.test(ua)
+            ? 'ChromeOS'
+            : /Linux/.test(ua)
+              ? 'Linux'
+              : '';
+  return os ? `${browser} on ${os}` : browser;
+}
+
+function renderSessions(sessions) {
+  const currentId = current && current.session.id;
+  const sorted = [...sessions].sort((a, b) => {
+    if (a.id === currentId) return -1;
+    if (b.id === currentId) return 1;
+    return String(b.updatedAt).localeCompare(String(a.updatedAt));
+  });
+  sessionList.replaceChildren(
+    ...sorted.map((session, index) => {
+      const isCurrent = session.id === currentId;
+      const device = describeAgent(session.userAgent);
+      const labelId = `session-${index}-label`;
+      const revoke = h(
+        'button',
+        {
+          type: 'button',
+          class: isCurrent ? 'secondary small' : 'danger-outline small',
+          'aria-label': isCurrent ? `Revoke this session (${device}, this device) and sign out` : `Revoke session: ${device}`,
+          'aria-describedby': labelId,
+        },
+        'Revoke',
+      );
+      // The session token stays in this closure: never in the DOM, never stored.
+      revoke.addEventListener('click', () => revokeSession(session, isCurrent, revoke));
+      return h(
+        'li',
+        { class: isCurrent ? 'session current' : 'session', 'data-current': isCurrent ? 'true' : undefined },
+        h(
+          'div',
+          { class: 'session-info' },
+          h(
+            'p',
+            { class: 'session-device', id: labelId },
+            device,
+            isCurrent ? h('span', { class: 'badge' }, 'This device') : null,
+          ),
+          h(
+            'p',
+            { class: 'session-meta' },
+            session.ipAddress ? `${session.ipAddress} · ` : '',
+            `Signed in ${formatDate(session.createdAt)} · Active ${formatDate(session.updatedAt)}`,
+          ),
+        ),
+        revoke,
+      );
+    }),
+  );
+}
+
+async function loadSessions() {
+  setMessage(sessionsError, '');
+  try {
+    const sessions = await userRequest('/list-sessions');
+    sessionsLoading.hidden = true;
+    renderSessions(Array.isArray(sessions) ? sessions : []);
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    sessionsLoading.hidden = true;
+    if (err instanceof HttpError && err.code === 'SESSION_NOT_FRESH') {
+      setMessage(sessionsError, 'For your security, sign out and sign in again to see your sessions.');
+      return;
+    }
+    showError(err, { formError: sessionsError });
+  }
+}
+
+async function revokeSession(session, isCurrent, button) {
+  button.disabled = true;
+  setMessage(sessionsError, '');
+  try {
+    if (isCurrent) {
+      await signOut();
+      return;
+    }
+    await userRequest('/revoke-session', { method: 'POST', body: { token: session.token } });
+    sessionsStatus.textContent = `Session revoked: ${describeAgent(session.userAgent)}.`;
+    await loadSessions();
+    $('refresh-sessions').focus();
+  } catch (err) {
+    button.disabled = false;
+    if (err instanceof SignedOut) return;
+    showError(err, { formError: sessionsError });
+  }
+}
+
+$('refresh-sessions').addEventListener('click', () => loadSessions());
+
+// ---------------------------------------------------------------------------------------------
+// Sign out everywhere
+
+const everywhere = $('sign-out-everywhere');
+const everywhereConfirm = $('everywhere-confirm');
+
+everywhere.addEventListener('click', () => {
+  everywhereConfirm.hidden = false;
+  everywhere.hidden = true;
+  $('everywhere-no').focus();
+});
+$('everywhere-no').addEventListener('click', () => {
+  everywhereConfirm.hidden = true;
+  everywhere.hidden = false;
+  everywhere.focus();
+});
+everywhereConfirm.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape') $('everywhere-no').click();
+});
+$('everywhere-yes').addEventListener('click', async () => {
+  const yes = $('everywhere-yes');
+  yes.disabled = true;
+  setMessage(sessionsError, '');
+  try {
+    await userRequest('/revoke-sessions', { method: 'POST', body: {} });
+    // Expire this browser's cookie too (sign-out answers 200 without a session).
+    await authRequest('/sign-out', { method: 'POST', body: {} }).catch(() => {});
+    leave('/sign-in?reason=signed-out');
+  } catch (err) {
+    yes.disabled = false;
+    if (err instanceof SignedOut) return;
+    showError(err, { formError: sessionsError });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+
+async function refreshCurrent() {
+  const data = await userRequest('/get-session');
+  if (!data || !data.user) throw toSignIn('expired');
+  current = data;
+}
+
+function fillProfile() {
+  $('profile-email').textContent = current.user.email;
+  $('password-username').value = current.user.email;
+  nameInput.value = current.user.name || '';
+}
+
+async function main() {
+  current = await startShell();
+  if (!current) return;
+  fillProfile();
+  await loadSessions();
+}
+
+main().catch((err) => {
+  if (!(err instanceof SignedOut)) showPageError(err);
+});
