@@ -9,12 +9,18 @@
 #   test     cargo test --workspace, with TEST_DATABASE_URL pointing at a live PostgreSQL
 #   interop  the official better-auth client (Node), python-jose (HS256) and PyJWT (JWKS: EdDSA,
 #            ES256, RS256) against target/debug/tessera, one fresh server per scenario
+#   compat   interop/diff: a real Better Auth 1.7.25 against Tessera response by response (fails on
+#            any difference docs/compatibility.md does not list), adoption of Better Auth's own
+#            SQLite and PostgreSQL databases in place, and both servers side by side on one database
 #   browser  headless-browser tests of the web app (not written yet: a no-op)
 #
 # Environment:
 #   TEST_DATABASE_URL  PostgreSQL the tests create their databases in (default
 #                      postgres://postgres@127.0.0.1:5432/postgres). If it does not answer, a
 #                      throwaway cluster is started on a free 127.0.0.1 port and stopped at exit.
+#   TEST_REDIS_URL     Redis the rate-limit tests share counters through (default
+#                      redis://127.0.0.1:6379). If it does not answer, a throwaway redis-server is
+#                      started on a free 127.0.0.1 port and stopped at exit.
 #   TESSERA_INTEROP_SERVER=better-auth
 #                      run the interop scenarios against a real Better Auth 1.7.25
 #                      (interop/node/reference-server.mjs) instead of Tessera, to check the
@@ -23,12 +29,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
-ALL_STAGES=(fmt clippy test interop browser)
+ALL_STAGES=(fmt clippy test interop compat browser)
 NODE_DIR=$ROOT/interop/node
 PY_DIR=$ROOT/interop/python
 VENV=$ROOT/.venv
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 DEFAULT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+DEFAULT_REDIS_URL=redis://127.0.0.1:6379
+REDIS_PID=""
+REDIS_DIR=""
 INTEROP_SERVER=${TESSERA_INTEROP_SERVER:-tessera}
 # The browser origin the interop clients claim to be; the servers trust it.
 INTEROP_ORIGIN=http://127.0.0.1:3001
@@ -68,6 +77,7 @@ on_exit() {
   set +e
   stop_server
   stop_postgres
+  stop_redis
   if [[ $rc -ne 0 ]]; then
     printf '\n==> FAILED in stage "%s" after %ds (exit %d)\n' "$CURRENT_STAGE" "$SECONDS" "$rc" >&2
   fi
@@ -197,6 +207,51 @@ count_cargo_results() {
   TOTAL_PASSED=$((TOTAL_PASSED + passed))
   TOTAL_SKIPPED=$((TOTAL_SKIPPED + ignored))
   SUMMARY+=("cargo test: $passed passed, $ignored ignored")
+}
+
+# ------------------------------------------------------------------------------------------------
+# Redis
+
+redis_answers() {
+  local hostport=${1#redis://}
+  hostport=${hostport%%/*}
+  hostport=${hostport##*@}
+  timeout 5 redis-cli -h "${hostport%:*}" -p "${hostport##*:}" ping 2>/dev/null | grep -qx PONG
+}
+
+ensure_redis() {
+  TEST_REDIS_URL=${TEST_REDIS_URL:-$DEFAULT_REDIS_URL}
+  have redis-cli || apt_install redis-tools
+  if redis_answers "$TEST_REDIS_URL"; then
+    note "Redis: using $(redact_url "$TEST_REDIS_URL")"
+    export TEST_REDIS_URL
+    return
+  fi
+  note "Redis at $(redact_url "$TEST_REDIS_URL") does not answer: starting a throwaway server"
+  have redis-server || apt_install redis-server
+  REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tessera-redis.XXXXXX")
+  local port tries=0
+  port=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --dir "$REDIS_DIR" \
+    >"$REDIS_DIR/redis.log" 2>&1 &
+  REDIS_PID=$!
+  TEST_REDIS_URL=redis://127.0.0.1:$port
+  until redis_answers "$TEST_REDIS_URL"; do
+    tries=$((tries + 1))
+    kill -0 "$REDIS_PID" 2>/dev/null || { cat "$REDIS_DIR/redis.log" >&2; die "redis-server exited"; }
+    [[ $tries -lt 100 ]] || die "the throwaway Redis does not answer"
+    sleep 0.1
+  done
+  export TEST_REDIS_URL
+  note "Redis: using $TEST_REDIS_URL (pid $REDIS_PID)"
+}
+
+stop_redis() {
+  [[ -n $REDIS_PID ]] || return 0
+  kill "$REDIS_PID" 2>/dev/null
+  wait "$REDIS_PID" 2>/dev/null
+  rm -rf "$REDIS_DIR"
+  REDIS_PID=""
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -368,6 +423,7 @@ clippy_stage() {
 
 test_stage() {
   ensure_postgres
+  ensure_redis
   local log
   log=$(mktemp "${TMPDIR:-/tmp}/tessera-cargo-test.XXXXXX")
   if ! cargo test --workspace 2>&1 | tee "$log"; then
@@ -377,6 +433,7 @@ test_stage() {
   count_cargo_results "$log"
   rm -f "$log"
   stop_postgres
+  stop_redis
 }
 
 interop_stage() {
@@ -403,11 +460,112 @@ interop_stage() {
   done
 }
 
-# Browser tests go here: the web app (web/) driven in headless Chromium from Debian's `chromium`
-# package (apt-get install chromium; tools that download their own browser do not work offline),
-# against a server started with start_server. Not written yet, so nothing is installed or run.
+# Compatibility with Better Auth 1.7.25 (interop/diff; the list of accepted differences is
+# docs/compatibility.md). Each script starts and stops its own servers (Better Auth through
+# interop/diff/better-auth-server.mjs, Tessera from target/) on free loopback ports and prints
+# "N passed, 0 failed". interop/diff has its own lock file: better-sqlite3 is a native module,
+# built here from source against the installed Node's headers (its prebuilt download is offline).
+compat_stage() {
+  local dir=$ROOT/interop/diff stamp want_sum nodedir work
+  { have node && have npm; } || apt_install nodejs npm
+  node_ok || die "Node.js >= 20.19 is needed (found $(node --version 2>/dev/null || echo none))"
+  { have make && have g++; } || apt_install make g++
+  nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+  [[ -f $nodedir/include/node/node_api.h ]] || apt_install libnode-dev
+  [[ -f $nodedir/include/node/node_api.h ]] || nodedir=/usr
+  if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+  fi
+  have cargo || die "cargo not found: install the Rust toolchain with rustup"
+
+  stamp=$dir/node_modules/.tessera-lock.sha256
+  want_sum=$( (cat "$dir/package-lock.json"; node --version) | sha256sum | cut -d' ' -f1)
+  if [[ -f $stamp && $(<"$stamp") == "$want_sum" && -d $dir/node_modules/better-sqlite3/build ]]; then
+    note "interop/diff: node_modules up to date"
+  else
+    note "interop/diff: npm ci (builds better-sqlite3 against $nodedir/include/node)"
+    (cd "$dir" && npm_config_nodedir=$nodedir npm ci --no-audit --no-fund --loglevel=error </dev/null)
+    printf '%s\n' "$want_sum" >"$stamp"
+  fi
+
+  note "cargo build -p tessera; cargo build -p tessera-guard --example verify_token"
+  cargo build -p tessera
+  cargo build -p tessera-guard --example verify_token
+  ensure_postgres
+  work=$(mktemp -d "${TMPDIR:-/tmp}/tessera-compat.XXXXXX")
+  local run=(env TESSERA_BIN="$TARGET_DIR/debug/tessera"
+    TESSERA_GUARD_VERIFY="$TARGET_DIR/debug/examples/verify_token"
+    COMPAT_DATABASE_URL="$TEST_DATABASE_URL" COMPAT_WORK="$work" node)
+
+  run_compat "$work" "differential (Better Auth 1.7.25 vs Tessera)" "${run[@]}" "$dir/differential.mjs"
+  run_compat "$work" "adoption in place: SQLite" "${run[@]}" "$dir/adoption.mjs" --db sqlite
+  run_compat "$work" "adoption in place: PostgreSQL" "${run[@]}" "$dir/adoption.mjs" --db postgres
+  run_compat "$work" "side by side: SQLite (WAL)" "${run[@]}" "$dir/side-by-side.mjs" --db sqlite
+  run_compat "$work" "side by side: PostgreSQL" "${run[@]}" "$dir/side-by-side.mjs" --db postgres
+  rm -rf "$work"
+  stop_postgres
+}
+
+# run_compat WORKDIR NAME COMMAND...: like run_scenario, for scripts that run their own servers
+# (their logs stay in WORKDIR when one fails).
+run_compat() {
+  local work=$1 name=$2 log n
+  shift 2
+  log=$work/scenario.log
+  note "compat: $name"
+  if ! timeout 900 "$@" 2>&1 | tee "$log"; then
+    die "compat scenario failed: $name (server logs in $work)"
+  fi
+  n=$(sed -nE 's/^([0-9]+) passed, 0 failed$/\1/p' "$log" | tail -n1)
+  [[ -n $n ]] || die "compat scenario $name did not print 'N passed, 0 failed'"
+  TOTAL_PASSED=$((TOTAL_PASSED + n))
+  SUMMARY+=("compat $name: $n passed")
+}
+
+# Browser tests: the web app (web/) driven in headless Chromium from Debian's `chromium` package
+# (tools that download their own browser do not work offline) through playwright-core, pinned in
+# interop/browser/package-lock.json. interop/browser/scenario.mjs runs twice, one fresh server at a
+# time: acceptance items 1-4, 6, 7 (plus error-feedback checks) against a default server, then
+# item 5 against one whose JWTs live 3 s. Screenshots of every page (1280 and 360 px wide) go to
+# target/screenshots/.
 browser_stage() {
-  SUMMARY+=("browser: none yet")
+  local dir=$ROOT/interop/browser chromium=/usr/bin/chromium stamp want_sum
+  local INTEROP_SERVER=tessera # the web app is Tessera's own; Better Auth has none
+  [[ -x $chromium ]] || apt_install chromium
+  [[ -x $chromium ]] || die "$chromium missing after apt-get install chromium"
+  { have node && have npm; } || apt_install nodejs npm
+  node_ok || die "Node.js >= 20.19 is needed (found $(node --version 2>/dev/null || echo none))"
+  if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+  fi
+  have cargo || die "cargo not found: install the Rust toolchain with rustup"
+  have cc || apt_install gcc libc6-dev
+
+  # npm ci, skipped when node_modules matches package-lock.json; never downloads a browser.
+  stamp=$dir/node_modules/.tessera-lock.sha256
+  want_sum=$(sha256_of "$dir/package-lock.json")
+  if [[ -f $stamp && $(<"$stamp") == "$want_sum" && -d $dir/node_modules/playwright-core ]]; then
+    note "interop/browser: node_modules up to date"
+  else
+    note "interop/browser: npm ci"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error </dev/null)
+    printf '%s\n' "$want_sum" >"$stamp"
+  fi
+
+  note "cargo build -p tessera"
+  cargo build -p tessera
+  [[ -x $TARGET_DIR/debug/tessera ]] || die "$TARGET_DIR/debug/tessera was not built"
+  INTEROP_SECRET=${INTEROP_SECRET:-$(random_secret)}
+  local run=(env CHROMIUM="$chromium" SCREENSHOT_DIR="$ROOT/target/screenshots" node "$dir/scenario.mjs")
+
+  start_server EdDSA
+  run_scenario "browser: items 1-4, 6, 7 and error feedback" \
+    env TESSERA_URL="$SERVER_URL" SCENARIO_GROUPS=1,2,3,4,6,7,extra "${run[@]}"
+
+  TESSERA_JWT_EXPIRES_IN=3 start_server EdDSA
+  run_scenario "browser: item 5 (TESSERA_JWT_EXPIRES_IN=3)" \
+    env TESSERA_URL="$SERVER_URL" SCENARIO_GROUPS=5 "${run[@]}"
+  note "screenshots: target/screenshots/"
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -444,6 +602,7 @@ for stage in "${STAGES[@]}"; do
     clippy) banner clippy "cargo clippy --workspace --all-targets -- -D warnings" ;;
     test) banner test "cargo test --workspace (PostgreSQL via TEST_DATABASE_URL)" ;;
     interop) banner interop "interop: better-auth client, python-jose HS256, PyJWT JWKS against $INTEROP_SERVER" ;;
+    compat) banner compat "compat: Tessera vs a real Better Auth 1.7.25, adoption in place, side by side" ;;
     browser) banner browser "browser tests (none yet)" ;;
   esac
   "${stage}_stage"

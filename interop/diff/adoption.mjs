@@ -1,0 +1,183 @@
+// Adoption in place: a database made and used by a real Better Auth 1.7.25 is served by Tessera,
+// with the same BETTER_AUTH_SECRET and the same address, and nobody notices.
+//
+//   node adoption.mjs --db sqlite|postgres
+//   env: TESSERA_BIN, TESSERA_GUARD_VERIFY, COMPAT_DATABASE_URL / TEST_DATABASE_URL (PostgreSQL
+//        server for --db postgres), COMPAT_WORK
+//
+// Better Auth creates its own schema (runMigrations), users sign up (one with rememberMe:false),
+// a JWT is minted (which creates the jwks key); Better Auth's on-disk formats are checked; then
+// Better Auth is stopped and Tessera started on the same database, port and secret, and:
+// the old session cookies and bearer token still work, the old passwords sign in, Tessera signs
+// with the existing key (same kid) and publishes no other, and the JWT Better Auth minted before
+// the switch verifies in Tessera's guard against Tessera's JWKS.
+
+import assert from "node:assert/strict";
+import { Agent, Recording } from "./lib/agent.mjs";
+import { freshDatabase } from "./lib/db.mjs";
+import { decodeJwt, guardVerify } from "./lib/guard.mjs";
+import { randomSecret, removeWork, startServer, stopAll } from "./lib/servers.mjs";
+import { finish, onFinish, step } from "./lib/steps.mjs";
+
+const argv = process.argv.slice(2);
+const kind = argv[argv.indexOf("--db") + 1];
+if (!["sqlite", "postgres"].includes(kind)) {
+  console.error("usage: node adoption.mjs --db sqlite|postgres");
+  process.exit(2);
+}
+
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const SCRYPT = /^[0-9a-f]{32}:[0-9a-f]{128}$/;
+const PASSWORD = "correct horse battery";
+const secret = randomSecret();
+const run = Math.random().toString(36).slice(2, 8);
+const ada = `ada-${run}@example.com`;
+const bob = `bob-${run}@example.com`;
+
+const db = await freshDatabase(kind, "compat_adoption");
+onFinish(async (ok) => {
+  await stopAll();
+  await db.close();
+  if (ok) removeWork();
+});
+
+let ba;
+let tessera;
+const browsers = {};
+const before = {};
+const client = (server, jar) => {
+  const agent = new Agent(new Recording(server));
+  if (jar) agent.jar = jar;
+  return agent;
+};
+
+await step(`Better Auth 1.7.25 creates its schema in a fresh ${kind} database`, async () => {
+  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url }, label: `adoption-${kind}-better-auth` });
+  const tables = kind === "sqlite"
+    ? await db.query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+    : await db.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`);
+  const names = tables.map((t) => t.name);
+  for (const table of ["user", "session", "account", "verification", "jwks"]) assert.ok(names.includes(table), `no ${table} table: ${names}`);
+});
+
+await step("users sign up on Better Auth (one with rememberMe: false) and get session cookies", async () => {
+  browsers.ada = client(ba);
+  const a = await browsers.ada.send(null, { path: "/sign-up/email", json: { name: "Ada", email: ada, password: PASSWORD }, expect: 200 });
+  before.adaUser = a.json.user;
+  before.adaBearer = a.headers.get("set-auth-token");
+  browsers.bob = client(ba);
+  const b = await browsers.bob.send(null, { path: "/sign-up/email", json: { name: "Bob", email: bob, password: PASSWORD, rememberMe: false }, expect: 200 });
+  before.bobUser = b.json.user;
+  assert.ok(browsers.bob.cookie("better-auth.dont_remember"), "no dont_remember cookie for rememberMe:false");
+  const s = await browsers.ada.send(null, { path: "/get-session", expect: 200 });
+  before.adaSession = s.json.session;
+});
+
+await step("Better Auth mints a JWT, creating its jwks key", async () => {
+  const t = await browsers.ada.send(null, { path: "/token", expect: 200 });
+  before.jwt = t.json.token;
+  const jwks = await browsers.ada.send(null, { path: "/jwks", expect: 200 });
+  assert.equal(jwks.json.keys.length, 1);
+  before.kid = jwks.json.keys[0].kid;
+  assert.equal(decodeJwt(before.jwt).header.kid, before.kid);
+  assert.equal(decodeJwt(before.jwt).payload.iss, ba.origin);
+});
+
+await step(`Better Auth's on-disk formats (${kind}) are the ones Tessera's store reads`, async () => {
+  if (kind === "sqlite") {
+    const [user] = await db.query(`SELECT typeof("createdAt") AS t, "createdAt" AS v, typeof("emailVerified") AS bt, "emailVerified" AS b FROM "user" WHERE "email" = ?`, [ada]);
+    assert.deepEqual([user.t, user.bt, user.b], ["text", "integer", 0], JSON.stringify(user));
+    assert.match(user.v, ISO_MS);
+    const [session] = await db.query(`SELECT typeof("expiresAt") AS t, "expiresAt" AS v FROM "session" LIMIT 1`);
+    assert.equal(session.t, "text");
+    assert.match(session.v, ISO_MS);
+    console.log(`# sqlite: dates are ISO-8601 text with milliseconds (${user.v}), booleans integer 0/1`);
+  } else {
+    const columns = await db.query(
+      `SELECT table_name, column_name, data_type FROM information_schema.columns
+       WHERE table_schema = 'public' AND column_name IN ('createdAt', 'expiresAt', 'emailVerified')`,
+    );
+    for (const c of columns) {
+      const want = c.column_name === "emailVerified" ? "boolean" : "timestamp with time zone";
+      assert.equal(c.data_type, want, `${c.table_name}.${c.column_name} is ${c.data_type}`);
+    }
+    console.log("# postgres: dates are timestamptz, booleans boolean");
+  }
+  const [account] = await db.query(`SELECT "password", "providerId", "accountId", "userId" FROM "account" WHERE "userId" = ${kind === "sqlite" ? "?" : "$1"}`, [before.adaUser.id]);
+  assert.match(account.password, SCRYPT, "Better Auth's hash is scrypt salt:key hex");
+  assert.deepEqual([account.providerId, account.accountId], ["credential", before.adaUser.id]);
+  const [jwk] = await db.query(`SELECT "id", "privateKey", "alg", "crv" FROM "jwks"`);
+  assert.equal(jwk.id, before.kid);
+  assert.ok(jwk.privateKey.startsWith('"') && jwk.privateKey.endsWith('"'), "privateKey is a JSON-quoted string");
+  assert.deepEqual([jwk.alg, jwk.crv], ["EdDSA", "Ed25519"]);
+});
+
+await step("Better Auth stops; Tessera starts on the same database, address and secret", async () => {
+  await ba.stop();
+  tessera = await startServer("tessera", { secret, port: ba.port, env: { DATABASE_URL: db.url }, label: `adoption-${kind}-tessera` });
+  assert.equal(tessera.origin, ba.origin);
+});
+
+await step("a session cookie issued by Better Auth before the switch is accepted by Tessera", async () => {
+  const ada2 = client(tessera, browsers.ada.jar);
+  const s = await ada2.send(null, { path: "/get-session", expect: 200 });
+  assert.ok(s.json, "get-session returned null for Better Auth's cookie");
+  assert.equal(s.json.session.id, before.adaSession.id);
+  assert.equal(s.json.session.token, before.adaSession.token);
+  assert.equal(s.json.user.id, before.adaUser.id);
+  assert.equal(s.json.session.expiresAt, before.adaSession.expiresAt, "the session was slid or rewritten");
+  assert.ok(s.headers.get("set-auth-jwt"), "no set-auth-jwt");
+  const bob2 = client(tessera, browsers.bob.jar);
+  const b = await bob2.send(null, { path: "/get-session", expect: 200 });
+  assert.equal(b.json?.user?.id, before.bobUser.id, "Bob's rememberMe:false session was not accepted");
+});
+
+await step("the bearer token Better Auth sent (set-auth-token) works on Tessera", async () => {
+  const r = await client(tessera).send(null, { path: "/get-session", cookies: false, headers: { authorization: `Bearer ${before.adaBearer}` }, expect: 200 });
+  assert.equal(r.json?.user?.id, before.adaUser.id);
+});
+
+await step("Tessera keeps signing with Better Auth's key (same kid) and publishes no other", async () => {
+  const t = await client(tessera, browsers.ada.jar).send(null, { path: "/token", expect: 200 });
+  const { header, payload } = decodeJwt(t.json.token);
+  assert.equal(header.kid, before.kid);
+  assert.equal(header.alg, "EdDSA");
+  assert.equal(payload.sub, before.adaUser.id);
+  before.tesseraJwt = t.json.token;
+  const jwks = await client(tessera).send(null, { path: "/jwks", expect: 200 });
+  assert.deepEqual(jwks.json.keys.map((k) => k.kid), [before.kid]);
+  const rows = await db.query(`SELECT "id" FROM "jwks"`);
+  assert.deepEqual(rows.map((r) => r.id), [before.kid]);
+});
+
+await step("a JWT minted by Better Auth before the switch verifies in Tessera's guard (JWKS from Tessera)", async () => {
+  const claims = await guardVerify(before.jwt, { jwksUrl: `${tessera.url}/api/auth/jwks`, issuer: tessera.origin, audience: tessera.origin });
+  assert.equal(claims.sub, before.adaUser.id);
+  assert.equal(claims.email, ada);
+  const own = await guardVerify(before.tesseraJwt, { jwksUrl: `${tessera.url}/api/auth/jwks`, issuer: tessera.origin, audience: tessera.origin });
+  assert.equal(own.sub, before.adaUser.id);
+});
+
+await step("existing users sign in on Tessera with the passwords they set on Better Auth", async () => {
+  for (const [email, user] of [[ada, before.adaUser], [bob, before.bobUser]]) {
+    const r = await client(tessera).send(null, { path: "/sign-in/email", json: { email, password: PASSWORD }, expect: 200 });
+    assert.equal(r.json.user.id, user.id);
+  }
+  const wrong = await client(tessera).send(null, { path: "/sign-in/email", json: { email: ada, password: "not the password" } });
+  assert.equal(wrong.status, 401);
+});
+
+await step("the sign-in upgraded the scrypt hash to Argon2id, which keeps working", async () => {
+  const [account] = await db.query(`SELECT "password" FROM "account" WHERE "userId" = ${kind === "sqlite" ? "?" : "$1"}`, [before.adaUser.id]);
+  assert.ok(account.password.startsWith("$argon2id$"), `hash not upgraded: ${account.password.slice(0, 12)}…`);
+  await client(tessera).send(null, { path: "/sign-in/email", json: { email: ada, password: PASSWORD }, expect: 200 });
+});
+
+await step("sign-out on Tessera ends the session Better Auth created", async () => {
+  const ada2 = client(tessera, browsers.ada.jar);
+  await ada2.send(null, { path: "/sign-out", json: {}, expect: 200 });
+  const s = await client(tessera).send(null, { path: "/get-session", cookies: false, headers: { authorization: `Bearer ${before.adaBearer}` }, expect: 200 });
+  assert.equal(s.json, null);
+});
+
+await finish();

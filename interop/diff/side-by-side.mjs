@@ -1,0 +1,160 @@
+// Side by side: Better Auth 1.7.25 and Tessera (TESSERA_PASSWORD_HASH=scrypt) serve ONE database
+// at the same time, behind one public URL, so a migration can move traffic over gradually.
+//
+//   node side-by-side.mjs --db sqlite|postgres
+//   env: as adoption.mjs
+//
+// Both processes get the same BETTER_AUTH_SECRET and BETTER_AUTH_URL (the public address; JWT
+// iss/aud) and run concurrently on one SQLite file (WAL) or one PostgreSQL database. Whatever
+// one creates — users, password hashes, sessions, the signing key — works on the other.
+
+import assert from "node:assert/strict";
+import { Agent, Recording } from "./lib/agent.mjs";
+import { freshDatabase } from "./lib/db.mjs";
+import { decodeJwt, guardVerify } from "./lib/guard.mjs";
+import { randomSecret, removeWork, startServer, stopAll } from "./lib/servers.mjs";
+import { finish, onFinish, step } from "./lib/steps.mjs";
+
+const argv = process.argv.slice(2);
+const kind = argv[argv.indexOf("--db") + 1];
+if (!["sqlite", "postgres"].includes(kind)) {
+  console.error("usage: node side-by-side.mjs --db sqlite|postgres");
+  process.exit(2);
+}
+
+const SCRYPT = /^[0-9a-f]{32}:[0-9a-f]{128}$/;
+const PASSWORD = "correct horse battery";
+const NEW_PASSWORD = "correct horse battery staple";
+const secret = randomSecret();
+const run = Math.random().toString(36).slice(2, 8);
+const fromBa = `from-ba-${run}@example.com`;
+const fromTessera = `from-tessera-${run}@example.com`;
+const param = kind === "sqlite" ? "?" : "$1";
+
+const db = await freshDatabase(kind, "compat_side_by_side");
+onFinish(async (ok) => {
+  await stopAll();
+  await db.close();
+  if (ok) removeWork();
+});
+
+let ba;
+let tessera;
+const users = {};
+/** A browser: one cookie jar, pointed at either server. */
+const browser = () => {
+  const jar = new Map();
+  const on = (server) => {
+    const agent = new Agent(new Recording(server));
+    agent.jar = jar;
+    return agent;
+  };
+  return { jar, ba: () => on(ba), tessera: () => on(tessera) };
+};
+const hashOf = async (userId) => (await db.query(`SELECT "password" FROM "account" WHERE "userId" = ${param}`, [userId]))[0].password;
+
+await step(`Better Auth and Tessera (scrypt) run at once on one ${kind} database`, async () => {
+  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url }, label: `side-${kind}-better-auth` });
+  tessera = await startServer("tessera", {
+    secret,
+    baseUrl: ba.url,
+    env: { DATABASE_URL: db.url, TESSERA_PASSWORD_HASH: "scrypt" },
+    label: `side-${kind}-tessera`,
+  });
+  assert.equal(tessera.origin, ba.origin);
+});
+
+await step("a user who signs up on Better Auth signs in on Tessera", async () => {
+  const b = browser();
+  const r = await b.ba().send(null, { path: "/sign-up/email", json: { name: "From BA", email: fromBa, password: PASSWORD }, expect: 200 });
+  users.ba = r.json.user;
+  const s = await browser().tessera().send(null, { path: "/sign-in/email", json: { email: fromBa, password: PASSWORD }, expect: 200 });
+  assert.equal(s.json.user.id, users.ba.id);
+});
+
+await step("…and Tessera leaves the hash in Better Auth's format, so Better Auth still signs them in", async () => {
+  assert.match(await hashOf(users.ba.id), SCRYPT);
+  await browser().ba().send(null, { path: "/sign-in/email", json: { email: fromBa, password: PASSWORD }, expect: 200 });
+});
+
+await step("a user who signs up on Tessera gets a scrypt hash and signs in on Better Auth", async () => {
+  const r = await browser().tessera().send(null, { path: "/sign-up/email", json: { name: "From Tessera", email: fromTessera, password: PASSWORD }, expect: 200 });
+  users.tessera = r.json.user;
+  assert.match(await hashOf(users.tessera.id), SCRYPT);
+  const s = await browser().ba().send(null, { path: "/sign-in/email", json: { email: fromTessera, password: PASSWORD }, expect: 200 });
+  assert.equal(s.json.user.id, users.tessera.id);
+});
+
+await step("a session created by Better Auth is live on Tessera, and one created by Tessera on Better Auth", async () => {
+  const viaBa = browser();
+  await viaBa.ba().send(null, { path: "/sign-in/email", json: { email: fromTessera, password: PASSWORD }, expect: 200 });
+  const onTessera = await viaBa.tessera().send(null, { path: "/get-session", expect: 200 });
+  assert.equal(onTessera.json?.user?.id, users.tessera.id, "Tessera does not see Better Auth's session");
+  const viaTessera = browser();
+  await viaTessera.tessera().send(null, { path: "/sign-in/email", json: { email: fromBa, password: PASSWORD }, expect: 200 });
+  const onBa = await viaTessera.ba().send(null, { path: "/get-session", expect: 200 });
+  assert.equal(onBa.json?.user?.id, users.ba.id, "Better Auth does not see Tessera's session");
+  assert.equal(onBa.json.session.id, (await viaTessera.tessera().send(null, { path: "/get-session" })).json.session.id);
+});
+
+await step("both sign JWTs with one key: Tessera creates it, Better Auth uses it, each verifies in the guard", async () => {
+  const b = browser();
+  await b.tessera().send(null, { path: "/sign-in/email", json: { email: fromBa, password: PASSWORD }, expect: 200 });
+  const fromT = (await b.tessera().send(null, { path: "/token", expect: 200 })).json.token;
+  const fromB = (await b.ba().send(null, { path: "/token", expect: 200 })).json.token;
+  const kid = decodeJwt(fromT).header.kid;
+  assert.equal(decodeJwt(fromB).header.kid, kid, "Better Auth did not sign with the key Tessera created");
+  const rows = await db.query(`SELECT "id" FROM "jwks"`);
+  assert.deepEqual(rows.map((r) => r.id), [kid]);
+  for (const [token, jwks] of [[fromB, tessera], [fromT, ba]]) {
+    const claims = await guardVerify(token, { jwksUrl: `${jwks.url}/api/auth/jwks`, issuer: ba.origin, audience: ba.origin });
+    assert.equal(claims.sub, users.ba.id);
+  }
+});
+
+await step("a password changed on Tessera is the new password on Better Auth", async () => {
+  const b = browser();
+  await b.tessera().send(null, { path: "/sign-in/email", json: { email: fromBa, password: PASSWORD }, expect: 200 });
+  await b.tessera().send(null, { path: "/change-password", json: { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, expect: 200 });
+  assert.match(await hashOf(users.ba.id), SCRYPT);
+  await browser().ba().send(null, { path: "/sign-in/email", json: { email: fromBa, password: NEW_PASSWORD }, expect: 200 });
+  const old = await browser().ba().send(null, { path: "/sign-in/email", json: { email: fromBa, password: PASSWORD } });
+  assert.equal(old.status, 401);
+});
+
+await step("a profile updated on Better Auth shows on Tessera", async () => {
+  const b = browser();
+  await b.ba().send(null, { path: "/sign-in/email", json: { email: fromTessera, password: PASSWORD }, expect: 200 });
+  await b.ba().send(null, { path: "/update-user", json: { name: "Renamed on BA", image: "https://img.example/x.png" }, expect: 200 });
+  const s = await b.tessera().send(null, { path: "/get-session", expect: 200 });
+  assert.equal(s.json.user.name, "Renamed on BA");
+  assert.equal(s.json.user.image, "https://img.example/x.png");
+});
+
+await step("revoke-other-sessions on Tessera signs out a session Better Auth created; list-sessions agrees", async () => {
+  const keep = browser();
+  const other = browser();
+  await keep.tessera().send(null, { path: "/sign-in/email", json: { email: fromTessera, password: PASSWORD }, expect: 200 });
+  await other.ba().send(null, { path: "/sign-in/email", json: { email: fromTessera, password: PASSWORD }, expect: 200 });
+  const listT = (await keep.tessera().send(null, { path: "/list-sessions", expect: 200 })).json;
+  const listB = (await keep.ba().send(null, { path: "/list-sessions", expect: 200 })).json;
+  assert.deepEqual(listT.map((s) => s.id).sort(), listB.map((s) => s.id).sort(), "the two servers list different sessions");
+  await keep.tessera().send(null, { path: "/revoke-other-sessions", json: {}, expect: 200 });
+  assert.equal((await other.ba().send(null, { path: "/get-session", expect: 200 })).json, null);
+  assert.ok((await keep.ba().send(null, { path: "/get-session", expect: 200 })).json);
+});
+
+await step("sign-out on Better Auth ends a session Tessera created", async () => {
+  const b = browser();
+  await b.tessera().send(null, { path: "/sign-in/email", json: { email: fromBa, password: NEW_PASSWORD }, expect: 200 });
+  const cookie = b.tessera().cookieHeader();
+  const { id } = (await b.tessera().send(null, { path: "/get-session", expect: 200 })).json.session;
+  await b.ba().send(null, { path: "/sign-out", json: {}, expect: 200 });
+  assert.equal(b.jar.has("better-auth.session_token"), false, "Better Auth did not expire the cookie");
+  const rows = await db.query(`SELECT "id" FROM "session" WHERE "id" = ${param}`, [id]);
+  assert.equal(rows.length, 0, "the session row is still there");
+  const after = await browser().tessera().send(null, { path: "/get-session", cookies: cookie, expect: 200 });
+  assert.equal(after.json, null, "Tessera still accepts the signed-out cookie");
+});
+
+await finish();
