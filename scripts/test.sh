@@ -11,8 +11,9 @@
 #            ES256, RS256) against target/debug/tessera, one fresh server per scenario
 #   compat   interop/diff: a real Better Auth 1.7.25 against Tessera response by response (fails on
 #            any difference docs/compatibility.md does not list), adoption of Better Auth's own
-#            SQLite and PostgreSQL databases in place, and both servers side by side on one database
-#   browser  headless-browser tests of the web app (not written yet: a no-op)
+#            SQLite and PostgreSQL databases in place, both servers side by side on one database,
+#            and `tessera api` verifying Better Auth's JWTs through its JWKS, refetching on a new key
+#   browser  headless Chromium tests of the web app (interop/browser), screenshots in target/
 #
 # Environment:
 #   TEST_DATABASE_URL  PostgreSQL the tests create their databases in (default
@@ -502,6 +503,8 @@ compat_stage() {
   run_compat "$work" "adoption in place: PostgreSQL" "${run[@]}" "$dir/adoption.mjs" --db postgres
   run_compat "$work" "side by side: SQLite (WAL)" "${run[@]}" "$dir/side-by-side.mjs" --db sqlite
   run_compat "$work" "side by side: PostgreSQL" "${run[@]}" "$dir/side-by-side.mjs" --db postgres
+  run_compat "$work" "guard: Better Auth JWTs in tessera api, new key after a JWKS refetch" \
+    "${run[@]}" "$dir/guard-refetch.mjs"
   rm -rf "$work"
   stop_postgres
 }
@@ -602,8 +605,8 @@ for stage in "${STAGES[@]}"; do
     clippy) banner clippy "cargo clippy --workspace --all-targets -- -D warnings" ;;
     test) banner test "cargo test --workspace (PostgreSQL via TEST_DATABASE_URL)" ;;
     interop) banner interop "interop: better-auth client, python-jose HS256, PyJWT JWKS against $INTEROP_SERVER" ;;
-    compat) banner compat "compat: Tessera vs a real Better Auth 1.7.25, adoption in place, side by side" ;;
-    browser) banner browser "browser tests (none yet)" ;;
+    compat) banner compat "compat: Tessera vs a real Better Auth 1.7.25, adoption in place, side by side, guard refetch" ;;
+    browser) banner browser "browser: headless Chromium tests of the web app (interop/browser)" ;;
   esac
   "${stage}_stage"
 done

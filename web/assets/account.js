@@ -95,7 +95,11 @@ passwordForm.addEventListener('submit', async (event) => {
         form: passwordForm,
         formError: passwordError,
         fields: { currentPassword, newPassword },
-        overrides: { PASSWORD_TOO_SHORT: 'newPassword', PASSWORD_TOO_LONG: 'newPassword' },
+        overrides: {
+          PASSWORD_TOO_SHORT: 'newPassword',
+          PASSWORD_TOO_LONG: 'newPassword',
+          PASSWORD_COMPROMISED: 'newPassword',
+        },
       });
     }
   });
@@ -279,7 +283,10 @@ function fillProfile() {
 
 async function main() {
   current = await startShell();
-  if (!current) return;
+  if (!current) {
+    if ($('page-error').textContent) sessionsLoading.textContent = 'Sessions could not be loaded.';
+    return;
+  }
   fillProfile();
   await loadSessions();
 }

@@ -387,7 +387,11 @@ sortSelect.addEventListener('change', () => {
 async function main() {
   syncControls();
   const session = await startShell();
-  if (!session) return;
+  if (!session) {
+    // Either on the way to sign-in, or the server could not be asked (the alert says why).
+    if ($('page-error').textContent) loading.textContent = 'Tasks could not be loaded.';
+    return;
+  }
   try {
     state.userId = await currentUserId();
   } catch (err) {

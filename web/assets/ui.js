@@ -52,6 +52,10 @@ const CODES = {
   },
   PASSWORD_TOO_SHORT: { field: 'password', message: 'Password is too short: use at least 8 characters.' },
   PASSWORD_TOO_LONG: { field: 'password', message: 'Password is too long: use at most 128 characters.' },
+  PASSWORD_COMPROMISED: {
+    field: 'password',
+    message: 'This password appears in lists of leaked passwords. Choose a different one.',
+  },
   INVALID_PASSWORD: { field: 'currentPassword', message: 'Your current password is incorrect.' },
   EMAIL_NOT_VERIFIED: { message: 'Verify your email address first: follow the link we sent you.' },
   CREDENTIAL_ACCOUNT_NOT_FOUND: { message: 'This account has no password to change.' },

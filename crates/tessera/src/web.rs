@@ -529,7 +529,7 @@ mod tests {
                 "POST",
                 "/api/auth/sign-up/email",
                 &[("Content-Type", "application/json"), ("Origin", &origin)],
-                r#"{"name":"Web","email":"web@example.com","password":"password1234"}"#,
+                r#"{"name":"Web","email":"web@example.com","password":"tessera web test zq8-xw2p"}"#,
             )
             .await;
             assert_eq!(reply.status, 200, "{}", reply.body);
