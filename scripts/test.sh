@@ -7,6 +7,9 @@
 #   fmt      cargo fmt --all -- --check
 #   clippy   cargo clippy --workspace --all-targets -- -D warnings
 #   test     cargo test --workspace, with TEST_DATABASE_URL pointing at a live PostgreSQL
+#   security the attack suites by name (Wycheproof vectors through tessera-jwt, the auth server's
+#            attacks on SQLite and PostgreSQL, the guard's jwt_tool playbook), then every
+#            cargo-fuzz target for TESSERA_FUZZ_SECONDS each (fuzz/run.sh; docs/security.md)
 #   interop  the official better-auth client (Node), python-jose (HS256) and PyJWT (JWKS: EdDSA,
 #            ES256, RS256) against target/debug/tessera, one fresh server per scenario
 #   compat   interop/diff: a real Better Auth 1.7.25 against Tessera response by response (fails on
@@ -14,6 +17,9 @@
 #            SQLite and PostgreSQL databases in place, both servers side by side on one database,
 #            and `tessera api` verifying Better Auth's JWTs through its JWKS, refetching on a new key
 #   browser  headless Chromium tests of the web app (interop/browser), screenshots in target/
+#   bench    bench/run.sh --smoke: every micro-benchmark once and every load scenario for 1 s
+#            against a debug build (peers skipped), so the harness cannot rot; checks answers
+#            only, never speed (BENCHMARKS.md has the full run)
 #
 # Environment:
 #   TEST_DATABASE_URL  PostgreSQL the tests create their databases in (default
@@ -22,6 +28,8 @@
 #   TEST_REDIS_URL     Redis the rate-limit tests share counters through (default
 #                      redis://127.0.0.1:6379). If it does not answer, a throwaway redis-server is
 #                      started on a free 127.0.0.1 port and stopped at exit.
+#   TESSERA_FUZZ_SECONDS
+#                      seconds per fuzz target in the security stage (default 20).
 #   TESSERA_INTEROP_SERVER=better-auth
 #                      run the interop scenarios against a real Better Auth 1.7.25
 #                      (interop/node/reference-server.mjs) instead of Tessera, to check the
@@ -30,7 +38,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
-ALL_STAGES=(fmt clippy test interop compat browser)
+ALL_STAGES=(fmt clippy test security interop compat browser bench)
 NODE_DIR=$ROOT/interop/node
 PY_DIR=$ROOT/interop/python
 VENV=$ROOT/.venv
@@ -119,10 +127,13 @@ ensure_tools() {
   local pkgs=()
   have python3 || pkgs+=(python3)
   have curl || pkgs+=(curl)
-  if want fmt || want clippy || want test || want interop; then
+  if want fmt || want clippy || want test || want security || want interop; then
     have cc || pkgs+=(gcc libc6-dev)
   fi
-  if want test; then
+  if want security; then
+    have c++ || pkgs+=(g++) # libfuzzer-sys compiles libFuzzer
+  fi
+  if want test || want security; then
     have psql || pkgs+=(postgresql-client)
   fi
   if want interop; then
@@ -132,7 +143,7 @@ ensure_tools() {
   fi
   if [[ ${#pkgs[@]} -gt 0 ]]; then apt_install "${pkgs[@]}"; fi
 
-  if want fmt || want clippy || want test || want interop; then
+  if want fmt || want clippy || want test || want security || want interop; then
     if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
       export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
     fi
@@ -178,8 +189,16 @@ ensure_python_venv() {
   fi
   note ".venv: python3 -m venv + pip install -r interop/python/requirements.txt"
   python3 -m venv --clear "$VENV"
-  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-    -r "$PY_DIR/requirements.txt" </dev/null
+  # One retry: a registry hiccup should not fail the whole run.
+  local attempt
+  for attempt in 1 2; do
+    if "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+      -r "$PY_DIR/requirements.txt" </dev/null; then
+      break
+    fi
+    [[ $attempt -lt 2 ]] || die "pip install -r interop/python/requirements.txt failed twice"
+    note "pip install failed; retrying once"
+  done
   printf '%s\n' "$want_sum" >"$stamp"
 }
 
@@ -437,6 +456,32 @@ test_stage() {
   stop_redis
 }
 
+# The attack suites run in the test stage too; here they run by name, so `scripts/test.sh
+# security` alone proves them, and are counted only when the test stage did not count them.
+security_stage() {
+  ensure_postgres
+  local log passed=0 p suite
+  log=$(mktemp "${TMPDIR:-/tmp}/tessera-security.XXXXXX")
+  for suite in "-p tessera-jwt --test wycheproof" "-p tessera-auth --test api attacks" \
+    "-p tessera-guard --test guard playbook"; do
+    note "cargo test $suite"
+    # shellcheck disable=SC2086 # the suite is a word list on purpose
+    if ! cargo test $suite 2>&1 | tee -a "$log"; then
+      rm -f "$log"
+      die "attack suite failed: cargo test $suite"
+    fi
+  done
+  while read -r p; do passed=$((passed + p)); done < <(
+    sed -nE 's/^test result: ok\. ([0-9]+) passed.*/\1/p' "$log")
+  rm -f "$log"
+  stop_postgres
+  want test || TOTAL_PASSED=$((TOTAL_PASSED + passed))
+  SUMMARY+=("security: $passed attack-suite tests passed")
+  local seconds=${TESSERA_FUZZ_SECONDS:-20}
+  "$ROOT/fuzz/run.sh" "$seconds"
+  SUMMARY+=("security: every fuzz target ran ${seconds}s without a crash")
+}
+
 interop_stage() {
   if [[ $INTEROP_SERVER == tessera ]]; then
     note "cargo build -p tessera"
@@ -571,6 +616,22 @@ browser_stage() {
   note "screenshots: target/screenshots/"
 }
 
+# The benchmark harness in smoke mode (bench/run.sh installs wrk if missing). It fails when a
+# scenario gets a socket error or an answer it does not expect; speed is never judged here.
+bench_stage() {
+  local log n
+  log=$(mktemp "${TMPDIR:-/tmp}/tessera-bench-smoke.XXXXXX")
+  if ! "$ROOT/bench/run.sh" --smoke 2>&1 | tee "$log"; then
+    rm -f "$log"
+    die "bench/run.sh --smoke failed"
+  fi
+  n=$(grep -c -- ' \[ok\]$' "$log" || true)
+  rm -f "$log"
+  [[ $n -gt 0 ]] || die "bench/run.sh --smoke ran no scenario"
+  TOTAL_PASSED=$((TOTAL_PASSED + n))
+  SUMMARY+=("bench smoke: $n load scenarios answered as expected")
+}
+
 # ------------------------------------------------------------------------------------------------
 # Main
 
@@ -604,9 +665,11 @@ for stage in "${STAGES[@]}"; do
     fmt) banner fmt "cargo fmt --all -- --check" ;;
     clippy) banner clippy "cargo clippy --workspace --all-targets -- -D warnings" ;;
     test) banner test "cargo test --workspace (PostgreSQL via TEST_DATABASE_URL)" ;;
+    security) banner security "attack suites, then cargo fuzz for ${TESSERA_FUZZ_SECONDS:-20}s per target" ;;
     interop) banner interop "interop: better-auth client, python-jose HS256, PyJWT JWKS against $INTEROP_SERVER" ;;
     compat) banner compat "compat: Tessera vs a real Better Auth 1.7.25, adoption in place, side by side, guard refetch" ;;
     browser) banner browser "browser: headless Chromium tests of the web app (interop/browser)" ;;
+    bench) banner bench "bench/run.sh --smoke (the benchmark harness works; speed is not judged)" ;;
   esac
   "${stage}_stage"
 done

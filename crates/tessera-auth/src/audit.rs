@@ -43,8 +43,9 @@ pub enum AuditKind {
     SignInFailed,
     /// The caller ended their session.
     SignOut,
-    /// Sessions were revoked (revoke-session, revoke-sessions, revoke-other-sessions, or a
-    /// password change that ends every session).
+    /// Sessions were revoked (revoke-session, revoke-sessions, revoke-other-sessions, a
+    /// password change that ends every session, or, with reason `expired`, the clean-up of an
+    /// expired session a request presented).
     SessionRevoked,
     /// A password was changed.
     PasswordChanged,
@@ -203,6 +204,42 @@ impl AuditEvent {
             .map(|d| serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.to_owned())))
     }
 
+    /// This event naming the sessions it ended in `detail.sessions` (sorted), for the events
+    /// that end several at once; the revocation feed reads them there (and `session_id`
+    /// otherwise). A pure function of its inputs, so the store (which writes the row once it
+    /// knows what it deleted) and the caller (which emits it) produce the same event.
+    #[must_use]
+    pub fn with_ended_sessions(&self, ids: &[String]) -> Self {
+        let mut detail = match self.detail_json() {
+            Some(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        let mut ids = ids.to_vec();
+        ids.sort();
+        detail.insert("sessions".into(), ids.into());
+        self.clone().detail(Value::Object(detail))
+    }
+
+    /// The sessions this event ended, if it is one that ends sessions (`sign_out`,
+    /// `session_revoked`): `detail.sessions` when present, else `session_id`.
+    pub fn ended_sessions(&self) -> Vec<String> {
+        if self.event != AuditKind::SignOut.as_str()
+            && self.event != AuditKind::SessionRevoked.as_str()
+        {
+            return Vec::new();
+        }
+        if let Some(Value::Object(detail)) = self.detail_json()
+            && let Some(Value::Array(ids)) = detail.get("sessions")
+        {
+            return ids
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+        }
+        self.session_id.iter().cloned().collect()
+    }
+
     /// The row as one JSON object (`tessera audit --json`).
     pub fn to_json(&self) -> Value {
         json!({
@@ -250,6 +287,13 @@ fn event_id(at: DateTime<Utc>) -> String {
     let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
     let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     format!("{millis:012x}{sequence:08x}{}", generate_id(12))
+}
+
+/// The smallest event id made at or after `at` sorts at or after this (an id's first 12
+/// characters are its Unix milliseconds in hex): the revocation feed's time bounds.
+pub(crate) fn event_id_floor(at: DateTime<Utc>) -> String {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    format!("{millis:012x}")
 }
 
 /// Which rows `tessera audit` reads: newest first, at most `limit`.

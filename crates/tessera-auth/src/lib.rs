@@ -19,6 +19,7 @@ pub mod keys;
 pub mod origin;
 pub mod password;
 pub mod rate_limit;
+pub mod revocation;
 mod routes;
 pub mod secret;
 pub mod session;

@@ -145,16 +145,34 @@ pub fn origin_of(raw: &str) -> Option<String> {
     }
 }
 
+/// `*` matches any run of bytes, `?` one byte. Iterative, backtracking only to the last `*`:
+/// O(pattern × text) time and constant stack, because `text` is the attacker's `Origin` header
+/// (a recursive matcher overflowed the stack on a 60 KiB one; tests/api/attacks.rs).
 fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob_match(&pattern[1..], text) || (!text.is_empty() && glob_match(pattern, &text[1..]))
+    let (mut p, mut t) = (0, 0);
+    let mut last_star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                last_star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match last_star {
+                // Let the last `*` swallow one more byte and retry from there.
+                Some((star, swallowed)) => {
+                    p = star + 1;
+                    t = swallowed + 1;
+                    last_star = Some((star, swallowed + 1));
+                }
+                None => return false,
+            },
         }
-        (Some(b'?'), Some(_)) => glob_match(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p == t => glob_match(&pattern[1..], &text[1..]),
-        _ => false,
     }
+    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
 /// The request's claimed origin: `Origin`, else the origin of `Referer`. `None` when absent or `null`.

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, header};
 use chrono::{DateTime, Utc};
 use percent_encoding::percent_decode_str;
 
+use crate::audit::{AuditEvent, AuditKind};
 use crate::cookies::{encode_value, find_cookie, signed_value, verify_signed};
 use crate::error::ApiError;
 use crate::ids::generate_id;
@@ -136,7 +137,7 @@ impl AuthState {
         user: &User,
         meta: &ClientMeta,
         dont_remember: bool,
-        audit: crate::audit::AuditEvent,
+        audit: AuditEvent,
     ) -> Result<Session, ApiError> {
         let now = self.clock.now();
         let lifetime = if dont_remember {
@@ -174,7 +175,15 @@ impl AuthState {
             return Ok(Resolved::Gone);
         };
         if session.expires_at.0 < now {
-            self.store.delete_session(&token, None).await?;
+            // Its JWTs may outlive it by up to their lifetime: announce the end like a sign-out.
+            let event = AuditEvent::system(AuditKind::SessionRevoked, now)
+                .user(&session.user_id)
+                .session(&session.id)
+                .reason("expired");
+            if let Some(ended) = self.store.delete_session(&token, &event).await? {
+                event.emit();
+                self.sessions_ended(&[ended]).await;
+            }
             return Ok(Resolved::Gone);
         }
         let mut cookies = Vec::new();

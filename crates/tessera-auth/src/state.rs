@@ -10,6 +10,7 @@ use crate::keys::KeyManager;
 use crate::origin::TrustedOrigins;
 use crate::password::PasswordHasher;
 use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
+use crate::revocation::Revocations;
 use crate::store::Store;
 
 /// Cheap-to-clone handle on the auth server's state.
@@ -40,6 +41,9 @@ pub struct AuthApp {
     pub proxies: TrustedProxies,
     /// Coalesces floods of refused requests in the audit log.
     pub refusals: crate::audit::RefusalGate,
+    /// Where ended sessions are announced (instant revocation); sinks are attached after
+    /// construction.
+    pub revocations: Revocations,
 }
 
 impl AuthState {
@@ -62,6 +66,7 @@ impl AuthState {
         let rate_limiter = RateLimiter::new(Arc::clone(&counters), config.rate_limit);
         let login_throttle = LoginThrottle::new(counters);
         let proxies = config.trusted_proxies.clone();
+        let revocations = Revocations::new(config.jwt_expires_in);
         Self(Arc::new(AuthApp {
             config,
             store,
@@ -74,7 +79,24 @@ impl AuthState {
             login_throttle,
             proxies,
             refusals: crate::audit::RefusalGate::default(),
+            revocations,
         }))
+    }
+
+    /// Announces sessions the store has just deleted (and audited), so guards refuse their
+    /// tokens from now on. Never fails; see [`Revocations::publish`].
+    ///
+    /// The announcement runs as a task of its own, so a client hanging up (which drops the
+    /// request's future) cannot cancel it half-way; the request is answered once it is done.
+    pub(crate) async fn sessions_ended(&self, ids: &[String]) {
+        let state = self.clone();
+        let ids = ids.to_vec();
+        let announce = tokio::spawn(async move {
+            state.revocations.publish(&ids, state.clock.now()).await;
+        });
+        if let Err(error) = announce.await {
+            tracing::error!(%error, "announcing ended sessions failed");
+        }
     }
 }
 

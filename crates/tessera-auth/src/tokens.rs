@@ -1,5 +1,7 @@
 //! Minting access tokens (contract §4.2): the session's user object plus `sub`, `iat`, `exp`,
 //! `iss` and `aud`, where `iss` = `aud` = the origin of the base URL (no `aud` in HS256 mode).
+//! Tessera adds `sid`, the session's id, so guards can refuse the tokens of an ended session
+//! at once ([`crate::revocation`]); Better Auth's tokens name no session.
 
 use serde_json::{Map, Value, json};
 
@@ -36,6 +38,9 @@ impl AuthState {
         claims.insert("sub".into(), user.id.clone().into());
         claims.insert("exp".into(), exp.into());
         claims.insert("iss".into(), self.config.base_origin.clone().into());
+        // OpenID Connect's name for the session a token belongs to. The id is not a credential
+        // (the session token is), and whoever holds this JWT may act as the user anyway.
+        claims.insert("sid".into(), session.id.clone().into());
         // The brief's FastAPI middleware calls python-jose `jwt.decode(token, secret,
         // algorithms=["HS256"])` with no audience argument, and python-jose then rejects any
         // token that carries `aud`. HS256 tokens therefore leave it out; the asymmetric modes

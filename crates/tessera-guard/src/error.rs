@@ -96,4 +96,11 @@ pub enum ConfigError {
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     HttpClient(String),
+    /// The revocation feed URL is not an absolute URL, or is plain http to a non-loopback host
+    /// without explicit permission.
+    #[error("invalid revocation feed URL: {0}")]
+    InvalidFeedUrl(String),
+    /// The Redis URL is malformed.
+    #[error("Redis: {0}")]
+    Redis(String),
 }

@@ -5,6 +5,8 @@
 //! and the issuer / audience / algorithm policy, and yields an [`AuthUser`]; every failure is a
 //! FastAPI-shaped `{"detail": …}` answer ([`GuardError`]). Verification never calls the auth
 //! server: the only network traffic is the occasional JWKS fetch, rate-limited by a cooldown.
+//! Optionally, a [`RevocationList`] makes tokens of signed-out sessions fail at once instead of
+//! at their `exp` (see [`revocation`]).
 //!
 //! All token checks (RFC 8725: algorithm bound to the key, `none`, empty signatures, `jku`/`jwk`
 //! headers, `crit`, size limits, claim types) live in [`tessera_jwt::verify`]; this crate adds
@@ -18,6 +20,8 @@ mod extract;
 mod guard;
 pub mod keys;
 mod layer;
+pub mod revocation;
+mod token_cache;
 mod user;
 
 pub use clock::{Clock, ManualClock};
@@ -25,6 +29,7 @@ pub use error::{ConfigError, GuardError};
 pub use guard::{Guard, GuardBuilder};
 pub use keys::KeySource;
 pub use layer::{GuardLayer, GuardService};
+pub use revocation::RevocationList;
 pub use user::AuthUser;
 
 /// The token layer this guard is built on, re-exported so callers need not depend on it.

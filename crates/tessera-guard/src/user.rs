@@ -42,6 +42,12 @@ impl AuthUser {
         &self.claims
     }
 
+    /// The `sid` claim: the auth server session the token was minted for (Tessera's tokens
+    /// carry it; Better Auth's do not).
+    pub fn session_id(&self) -> Option<&str> {
+        self.claims.get("sid").and_then(Value::as_str)
+    }
+
     /// One claim by name.
     pub fn claim(&self, name: &str) -> Option<&Value> {
         self.claims.get(name)

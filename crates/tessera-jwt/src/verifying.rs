@@ -121,6 +121,16 @@ impl VerifyingKey {
         self.alg
     }
 
+    /// Checks a raw `signature` over an arbitrary `message` with exactly the primitive [`verify`]
+    /// uses for this key. For published test vectors (Wycheproof, `tests/wycheproof.rs`), whose
+    /// messages are not JWS signing inputs; tokens must always go through [`verify`].
+    ///
+    /// [`verify`]: crate::verify
+    #[doc(hidden)]
+    pub fn verify_raw_signature(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verifies(message, signature)
+    }
+
     /// Checks `signature` over `message` (constant time in ring, including the HMAC compare).
     pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
         match &self.key {

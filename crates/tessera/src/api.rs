@@ -1,5 +1,6 @@
 //! `tessera api`: the tasks API as a service of its own, verifying tokens of a separate auth
-//! server (Tessera or Better Auth) through its JWKS URL, or with the shared HS256 secret.
+//! server (Tessera or Better Auth) through its JWKS URL, or with the shared HS256 secret; and,
+//! when asked (`--revocations-url`, `--redis-url`), refusing tokens of sessions that ended.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use tessera_tasks::TasksState;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::cli::ApiArgs;
+use crate::revocations::GuardRevocations;
 use crate::{http_log, settings};
 
 /// `tessera api`.
@@ -99,7 +101,18 @@ async fn guard(args: &ApiArgs) -> anyhow::Result<(Guard, Vec<String>)> {
             bail!("tessera api needs --jwks-url URL (key pairs) or --secret SECRET (HS256)")
         }
     };
-    let mut builder = builder.leeway(Duration::from_secs(args.leeway));
+    let mut builder = builder
+        .leeway(Duration::from_secs(args.leeway))
+        .token_cache(args.token_cache);
+    if let Some(revocations) = GuardRevocations::remote(
+        args.revocations_url.as_deref(),
+        args.allow_insecure_jwks_http,
+        args.redis_url.as_deref(),
+    )
+    .await?
+    {
+        builder = builder.revocations(revocations);
+    }
     for issuer in &issuers {
         builder = builder.issuer(issuer.clone());
     }

@@ -111,9 +111,15 @@ pub struct ServeArgs {
     /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is believed.
     #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
-    /// Redis for rate-limit counters shared by every process; memory when unset.
+    /// Redis for rate-limit counters and session revocations shared by every process; memory
+    /// when unset.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// How many verified bearer tokens the tasks API's guard remembers, so a token seen again
+    /// skips its signature check (answers never change: see `GuardBuilder::token_cache`); 0 turns
+    /// the cache off.
+    #[arg(long, env = "TESSERA_TOKEN_CACHE", default_value_t = 4096)]
+    pub token_cache: usize,
 }
 
 /// Settings of `tessera api`: the tasks API as its own service.
@@ -144,12 +150,26 @@ pub struct ApiArgs {
     /// Least time between two JWKS fetches, in seconds.
     #[arg(long, env = "TESSERA_JWKS_COOLDOWN", default_value_t = 10)]
     pub jwks_cooldown: u64,
-    /// Allow a plain-http JWKS URL to a non-loopback host (private networks only).
+    /// Allow a plain-http JWKS (or revocations) URL to a non-loopback host (private networks only).
     #[arg(long, env = "TESSERA_JWKS_ALLOW_HTTP")]
     pub allow_insecure_jwks_http: bool,
+    /// The auth server's revocation feed, e.g. `http://127.0.0.1:3000/api/auth/revocations`,
+    /// polled every 500 ms: tokens of a signed-out or revoked session are refused within a
+    /// second. Off when unset: a token then stays valid until its `exp`.
+    #[arg(long, env = "TESSERA_REVOCATIONS_URL")]
+    pub revocations_url: Option<String>,
+    /// The Redis the auth servers publish revocations to (their `REDIS_URL`): tokens of an
+    /// ended session are refused as soon as it is published. Off when unset.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Browser origins allowed to call the API, comma-separated (the issuers are always allowed).
     #[arg(long, env = "TESSERA_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// How many verified bearer tokens the tasks API's guard remembers, so a token seen again
+    /// skips its signature check (answers never change: see `GuardBuilder::token_cache`); 0 turns
+    /// the cache off.
+    #[arg(long, env = "TESSERA_TOKEN_CACHE", default_value_t = 4096)]
+    pub token_cache: usize,
 }
 
 /// `tessera keys …`: the JWT signing keys, read with the server's own settings (same flags and

@@ -5,6 +5,7 @@ mod admin;
 mod api;
 mod cli;
 mod http_log;
+mod revocations;
 mod serve;
 mod settings;
 mod tasks;

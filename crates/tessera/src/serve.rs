@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_auth::clock::SystemClock;
 use tessera_auth::origin::TrustedOrigins;
+use tessera_auth::revocation::RedisRevocationSink;
 use tessera_auth::{AuthState, cors};
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -40,7 +41,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("connecting to Redis")?;
     let state = AuthState::with_counters(config, store, Arc::new(SystemClock), counters);
-    let tasks = crate::tasks::in_process(&state, &url).await?;
+    // The tasks guard subscribes to revocations first: it hears of them before Redis does.
+    let tasks =
+        crate::tasks::in_process(&state, &url, args.redis_url.as_deref(), args.token_cache).await?;
+    if let Some(redis_url) = args.redis_url.as_deref() {
+        let sink = RedisRevocationSink::connect(redis_url)
+            .await
+            .context("connecting to Redis")?;
+        state.revocations.add_sink(Arc::new(sink));
+    }
     let app = Router::new()
         .merge(crate::web::router(state.clone()))
         .merge(tessera_tasks::router(tasks))

@@ -1,5 +1,6 @@
 //! The tasks API inside `tessera serve`: same database, and a guard that verifies with the
-//! auth server's own keys, read in process rather than over HTTP.
+//! auth server's own keys, read in process rather than over HTTP, and refuses the tokens of
+//! ended sessions as soon as they end (see [`crate::revocations`]).
 
 use std::time::Duration;
 
@@ -10,13 +11,26 @@ use tessera_guard::keys::{FetchError, FetchedJwks, JwksCache, StaticKeys};
 use tessera_jwt::{Algorithm, KeyRing, VerifyingKey};
 use tessera_tasks::TasksState;
 
-/// Connects the tasks store to `database_url`, migrates it, and guards it with `auth`'s keys.
-pub async fn in_process(auth: &AuthState, database_url: &str) -> anyhow::Result<TasksState> {
+use crate::revocations::GuardRevocations;
+
+/// Connects the tasks store to `database_url`, migrates it, and guards it with `auth`'s keys
+/// and its revocations (plus those published in Redis, when `redis_url` is set), remembering up
+/// to `token_cache` verified tokens.
+pub async fn in_process(
+    auth: &AuthState,
+    database_url: &str,
+    redis_url: Option<&str>,
+    token_cache: usize,
+) -> anyhow::Result<TasksState> {
     let store = tessera_tasks::store::connect(database_url)
         .await
         .context("connecting the tasks store")?;
     store.migrate().await.context("migrating the tasks store")?;
-    Ok(TasksState::new(store, own_keys_guard(auth)))
+    let revocations = GuardRevocations::in_process(auth, redis_url)?;
+    Ok(TasksState::new(
+        store,
+        own_keys_guard(auth, revocations, token_cache),
+    ))
 }
 
 /// Applies the tasks API's migrations (`tessera migrate`).
@@ -35,7 +49,7 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
 /// pairs: the auth server's JWKS document, produced in process from its key manager — the same
 /// set `/api/auth/jwks` publishes — cached, and re-read when a token names a key rotated in
 /// since (at most once a second, so garbage `kid`s cannot turn into a query per request).
-fn own_keys_guard(auth: &AuthState) -> Guard {
+fn own_keys_guard(auth: &AuthState, revocations: GuardRevocations, token_cache: usize) -> Guard {
     let origin = auth.config.base_origin.clone();
     if auth.keys.alg() == Algorithm::HS256 {
         let keys = auth
@@ -48,6 +62,8 @@ fn own_keys_guard(auth: &AuthState) -> Guard {
         return Guard::builder(StaticKeys::new(KeyRing::new(keys)))
             .algorithms([Algorithm::HS256])
             .issuer(origin)
+            .revocations(revocations)
+            .token_cache(token_cache)
             .build();
     }
     let auth_state = auth.clone();
@@ -70,5 +86,7 @@ fn own_keys_guard(auth: &AuthState) -> Guard {
     Guard::builder(source)
         .issuer(origin.clone())
         .audience(origin)
+        .revocations(revocations)
+        .token_cache(token_cache)
         .build()
 }

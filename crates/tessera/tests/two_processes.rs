@@ -5,8 +5,13 @@
 //!
 //! Each process announces its address on stdout once it listens, so the test waits for that
 //! line instead of polling or sleeping.
+//!
+//! After a sign-out, `tessera serve`'s own tasks API refuses the old JWT at once (its guard
+//! hears of it in process); `tessera api` does so within a second when it follows the auth
+//! server's revocation feed or Redis, and not at all (until `exp`) when it follows neither.
 
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -53,6 +58,7 @@ async fn start(args: &[&str], env: &[(&str, &str)]) -> Process {
         "TESSERA_JWKS_URL",
         "TESSERA_ADDR",
         "TESSERA_API_ADDR",
+        "TESSERA_REVOCATIONS_URL",
         "REDIS_URL",
     ] {
         command.env_remove(name);
@@ -90,12 +96,20 @@ fn free_port() -> u16 {
 
 /// Starts the auth server signing with `alg`.
 async fn auth_server(alg: &str) -> Process {
+    auth_server_with(alg, &[]).await
+}
+
+/// Starts the auth server signing with `alg`, with more environment.
+async fn auth_server_with(alg: &str, env: &[(&str, &str)]) -> Process {
     let addr = format!("127.0.0.1:{}", free_port());
-    start(
-        &["serve", "--addr", &addr],
-        &[("BETTER_AUTH_SECRET", SECRET), ("TESSERA_JWT_ALG", alg)],
-    )
-    .await
+    let mut all = vec![("BETTER_AUTH_SECRET", SECRET), ("TESSERA_JWT_ALG", alg)];
+    all.extend_from_slice(env);
+    start(&["serve", "--addr", &addr], &all).await
+}
+
+/// Redis the tests use: `TEST_REDIS_URL`, or the local default.
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 /// Signs a new user up on the auth server; returns (session cookie, user id).
@@ -146,9 +160,17 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// What is left after a sign-out: the JWT issued before it, the API URL it was used on, and
+/// when the sign-out was answered.
+struct SignedOut {
+    token: String,
+    tasks: String,
+    at: Instant,
+}
+
 /// Sign in on the auth server, use the JWT on the API (and on the auth server's own tasks API),
-/// then sign out.
-async fn sign_in_then_call_the_api(auth: &Process, api: &Process) {
+/// then sign out: the auth server's own tasks API refuses the JWT from then on.
+async fn sign_in_then_call_the_api(auth: &Process, api: &Process) -> SignedOut {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let (cookie, user_id) = sign_up(&client, auth).await;
     let token: Value = jwt(&client, auth, &cookie).await.json().await.unwrap();
@@ -212,8 +234,8 @@ async fn sign_in_then_call_the_api(auth: &Process, api: &Process) {
     let (status, _) = call(&client, reqwest::Method::GET, tasks.clone(), "not.a.jwt").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    // Sign-out ends the session: no new JWT. The JWT already issued keeps working until its
-    // `exp` (15 minutes), because the API never asks the auth server — as the guard's README says.
+    // Sign-out ends the session: no new JWT, and the JWT already issued is refused at once by
+    // the auth server's own tasks API.
     let out = client
         .post(format!("{}/api/auth/sign-out", auth.url))
         .header("origin", &auth.url)
@@ -223,12 +245,56 @@ async fn sign_in_then_call_the_api(auth: &Process, api: &Process) {
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::OK);
+    let at = Instant::now();
+    let own = call(
+        &client,
+        reqwest::Method::GET,
+        format!("{}/api/{user_id}/tasks", auth.url),
+        &token,
+    )
+    .await;
+    assert_eq!(
+        own,
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({ "detail": "Invalid or expired token" })
+        ),
+        "tessera serve refuses the signed-out session's JWT immediately"
+    );
     assert_eq!(
         jwt(&client, auth, &cookie).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let (status, _) = call(&client, reqwest::Method::GET, tasks, &token).await;
+    SignedOut { token, tasks, at }
+}
+
+/// Without `--revocations-url` / `--redis-url` the API never hears of the sign-out: the JWT keeps
+/// working until its `exp` (15 minutes), as the guard's README says.
+async fn still_accepted_by_the_api(out: SignedOut) {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (status, _) = call(&client, reqwest::Method::GET, out.tasks, &out.token).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// Polls the API with the signed-out JWT until it is refused; fails if that takes more than a
+/// second from the sign-out.
+async fn refused_by_the_api_within_a_second(out: SignedOut) {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let deadline = out.at + Duration::from_secs(1);
+    loop {
+        let (status, body) =
+            call(&client, reqwest::Method::GET, out.tasks.clone(), &out.token).await;
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body, json!({ "detail": "Invalid or expired token" }));
+            return;
+        }
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            Instant::now() < deadline,
+            "the API still accepted the JWT a second after the sign-out"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 #[tokio::test]
@@ -236,14 +302,56 @@ async fn a_jwt_from_the_auth_server_process_is_accepted_by_the_separate_api_proc
     let auth = auth_server("EdDSA").await;
     let jwks = format!("{}/api/auth/jwks", auth.url);
     let api = start(&["api", "--addr", "127.0.0.1:0", "--jwks-url", &jwks], &[]).await;
-    sign_in_then_call_the_api(&auth, &api).await;
+    still_accepted_by_the_api(sign_in_then_call_the_api(&auth, &api).await).await;
+}
+
+#[tokio::test]
+async fn after_sign_out_the_api_following_the_revocation_feed_refuses_the_old_jwt_within_a_second()
+{
+    let auth = auth_server("EdDSA").await;
+    let jwks = format!("{}/api/auth/jwks", auth.url);
+    let feed = format!("{}/api/auth/revocations", auth.url);
+    let api = start(
+        &[
+            "api",
+            "--addr",
+            "127.0.0.1:0",
+            "--jwks-url",
+            &jwks,
+            "--revocations-url",
+            &feed,
+        ],
+        &[],
+    )
+    .await;
+    refused_by_the_api_within_a_second(sign_in_then_call_the_api(&auth, &api).await).await;
+}
+
+#[tokio::test]
+async fn after_sign_out_the_api_following_redis_refuses_the_old_jwt_within_a_second() {
+    let redis = redis_url();
+    let auth = auth_server_with("HS256", &[("REDIS_URL", &redis)]).await;
+    let api = start(
+        &[
+            "api",
+            "--addr",
+            "127.0.0.1:0",
+            "--secret",
+            SECRET,
+            "--redis-url",
+            &redis,
+        ],
+        &[],
+    )
+    .await;
+    refused_by_the_api_within_a_second(sign_in_then_call_the_api(&auth, &api).await).await;
 }
 
 #[tokio::test]
 async fn in_hs256_mode_the_separate_api_verifies_with_the_shared_secret() {
     let auth = auth_server("HS256").await;
     let api = start(&["api", "--addr", "127.0.0.1:0", "--secret", SECRET], &[]).await;
-    sign_in_then_call_the_api(&auth, &api).await;
+    still_accepted_by_the_api(sign_in_then_call_the_api(&auth, &api).await).await;
 }
 
 #[tokio::test]

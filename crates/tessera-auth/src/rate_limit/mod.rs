@@ -90,7 +90,14 @@ pub fn rule_for(path: &str) -> Rule {
         "/email-otp/send-verification-otp",
         "/email-otp/request-password-reset",
     ];
-    if STRICT.iter().any(|p| path.starts_with(p)) {
+    if path.ends_with("/revocations") {
+        // Guards poll the revocation feed twice a second; many guards may share one egress
+        // address, and throttling the feed would only delay revocations.
+        Rule {
+            window_secs: 10,
+            max: 2_000,
+        }
+    } else if STRICT.iter().any(|p| path.starts_with(p)) {
         Rule {
             window_secs: 10,
             max: 3,
@@ -232,5 +239,6 @@ mod tests {
             }
         );
         assert_eq!(rule_for("/get-session"), DEFAULT_RULE);
+        assert_eq!(rule_for("/api/auth/revocations").max, 2_000);
     }
 }

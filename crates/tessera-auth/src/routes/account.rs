@@ -78,13 +78,13 @@ async fn change_password(
         .user(&auth.user.id)
         .session(&auth.session.id)
         .reason("password_changed");
-    if state
+    let ended = state
         .store
         .delete_user_sessions(&auth.user.id, None, &revoked)
-        .await?
-        > 0
-    {
-        revoked.emit();
+        .await?;
+    if !ended.is_empty() {
+        revoked.with_ended_sessions(&ended).emit();
+        state.sessions_ended(&ended).await;
     }
     let audit = state
         .audit_event(AuditKind::SignIn, &meta)

@@ -2,6 +2,7 @@
 
 mod account;
 mod jwt;
+mod revocations;
 mod session;
 mod sign_in;
 mod sign_up;
@@ -25,6 +26,7 @@ pub fn router(state: AuthState) -> Router {
         .merge(session::router())
         .merge(account::router())
         .merge(jwt::router())
+        .merge(revocations::router())
         .route(
             "/ok",
             axum::routing::get(|| async { axum::Json(serde_json::json!({ "ok": true })) }),

@@ -94,8 +94,9 @@ async fn sign_out(
             .audit_event(AuditKind::SignOut, &meta)
             .user(&user.id)
             .session(&session.id);
-        if state.store.delete_session(&token, Some(&event)).await? {
+        if let Some(ended) = state.store.delete_session(&token, &event).await? {
             event.emit();
+            state.sessions_ended(&[ended]).await;
         }
     }
     Ok(reply(
@@ -136,12 +137,13 @@ async fn revoke_session(
     if let Some((target, _)) = state.store.find_session(&token).await? {
         event = event.session(&target.id);
     }
-    if state
+    if let Some(ended) = state
         .store
         .delete_user_session(&auth.user.id, &token, &event)
         .await?
     {
         event.emit();
+        state.sessions_ended(&[ended]).await;
     }
     Ok(reply(json!({ "status": true }), auth.cookies))
 }
@@ -158,13 +160,13 @@ async fn revoke_sessions(
         .user(&auth.user.id)
         .session(&auth.session.id)
         .reason("revoke_sessions");
-    if state
+    let ended = state
         .store
         .delete_user_sessions(&auth.user.id, None, &event)
-        .await?
-        > 0
-    {
-        event.emit();
+        .await?;
+    if !ended.is_empty() {
+        event.with_ended_sessions(&ended).emit();
+        state.sessions_ended(&ended).await;
     }
     Ok(reply(
         json!({ "status": true }),
@@ -183,13 +185,13 @@ async fn revoke_other_sessions(
         .user(&auth.user.id)
         .session(&auth.session.id)
         .reason("revoke_other_sessions");
-    if state
+    let ended = state
         .store
         .delete_user_sessions(&auth.user.id, Some(&auth.session.token), &event)
-        .await?
-        > 0
-    {
-        event.emit();
+        .await?;
+    if !ended.is_empty() {
+        event.with_ended_sessions(&ended).emit();
+        state.sessions_ended(&ended).await;
     }
     Ok(reply(json!({ "status": true }), auth.cookies))
 }

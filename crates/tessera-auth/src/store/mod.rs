@@ -113,25 +113,26 @@ pub trait Store: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
-    /// Deletes a session by token; returns whether one was deleted. `audit` (if any) is
-    /// written in the same transaction when one was; expiry clean-up passes `None`.
-    async fn delete_session(&self, token: &str, audit: Option<&AuditEvent>) -> StoreResult<bool>;
-    /// Deletes a session by token only if it belongs to `user_id`, writing `audit` in the same
-    /// transaction when one was deleted.
+    /// Deletes a session by token; returns the id of the session deleted, if one was. `audit`
+    /// is written in the same transaction when one was.
+    async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>>;
+    /// Deletes a session by token only if it belongs to `user_id`; returns its id if one was
+    /// deleted, and then writes `audit` in the same transaction.
     async fn delete_user_session(
         &self,
         user_id: &str,
         token: &str,
         audit: &AuditEvent,
-    ) -> StoreResult<bool>;
-    /// Deletes every session of a user except, optionally, one, writing `audit` in the same
-    /// transaction when any was deleted.
+    ) -> StoreResult<Option<String>>;
+    /// Deletes every session of a user except, optionally, one; returns the ids deleted. When
+    /// any was, writes `audit` naming them ([`AuditEvent::with_ended_sessions`]) in the same
+    /// transaction.
     async fn delete_user_sessions(
         &self,
         user_id: &str,
         except_token: Option<&str>,
         audit: &AuditEvent,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<Vec<String>>;
     /// The user's sessions that expire after `now`.
     async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>>;
 
@@ -153,6 +154,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_audit(&self, event: &AuditEvent) -> StoreResult<()>;
     /// Reads the audit log, newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
+    /// The revocation feed's source: audit events that ended sessions (`sign_out`,
+    /// `session_revoked`) whose id sorts after `after`, in id order, at most `limit`.
+    async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>>;
 
     /// Checks the database answers.
     async fn ping(&self) -> StoreResult<()>;

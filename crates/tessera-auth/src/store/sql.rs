@@ -272,36 +272,29 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn delete_session(&self, token: &str, audit: Option<&AuditEvent>) -> StoreResult<bool> {
-                let Some(audit) = audit else {
-                    let done = sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1"#)
-                        .bind(token)
-                        .execute(&self.pool)
-                        .await?;
-                    return Ok(done.rows_affected() > 0);
-                };
+            async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
                 let mut tx = self.pool.begin().await?;
-                let done = sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1"#)
+                let deleted: Option<String> = sqlx::query_scalar(r#"DELETE FROM "session" WHERE "token" = $1 RETURNING "id""#)
                     .bind(token)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                let deleted = done.rows_affected() > 0;
-                if deleted {
+                if deleted.is_some() {
                     Self::write_audit(&mut *tx, audit).await?;
                 }
                 tx.commit().await?;
                 Ok(deleted)
             }
 
-            async fn delete_user_session(&self, user_id: &str, token: &str, audit: &AuditEvent) -> StoreResult<bool> {
+            async fn delete_user_session(&self, user_id: &str, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
                 let mut tx = self.pool.begin().await?;
-                let done = sqlx::query(r#"DELETE FROM "session" WHERE "token" = $1 AND "userId" = $2"#)
-                    .bind(token)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                let deleted = done.rows_affected() > 0;
-                if deleted {
+                let deleted: Option<String> = sqlx::query_scalar(
+                    r#"DELETE FROM "session" WHERE "token" = $1 AND "userId" = $2 RETURNING "id""#,
+                )
+                .bind(token)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if deleted.is_some() {
                     Self::write_audit(&mut *tx, audit).await?;
                 }
                 tx.commit().await?;
@@ -313,20 +306,21 @@ macro_rules! sql_store {
                 user_id: &str,
                 except_token: Option<&str>,
                 audit: &AuditEvent,
-            ) -> StoreResult<u64> {
+            ) -> StoreResult<Vec<String>> {
                 let mut tx = self.pool.begin().await?;
-                let done = sqlx::query(
-                    r#"DELETE FROM "session" WHERE "userId" = $1 AND ($2 IS NULL OR "token" <> $2)"#,
+                let mut deleted: Vec<String> = sqlx::query_scalar(
+                    r#"DELETE FROM "session" WHERE "userId" = $1 AND ($2 IS NULL OR "token" <> $2) RETURNING "id""#,
                 )
                 .bind(user_id)
                 .bind(except_token)
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await?;
-                if done.rows_affected() > 0 {
-                    Self::write_audit(&mut *tx, audit).await?;
+                deleted.sort();
+                if !deleted.is_empty() {
+                    Self::write_audit(&mut *tx, &audit.with_ended_sessions(&deleted)).await?;
                 }
                 tx.commit().await?;
-                Ok(done.rows_affected())
+                Ok(deleted)
             }
 
             async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>> {
@@ -401,6 +395,20 @@ macro_rules! sql_store {
                 .bind(filter.user_id.as_deref())
                 .bind(filter.since.map(DbTime::from))
                 .bind(i64::from(filter.limit))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+                // A range read on the primary key: ids start with the event's time in hex.
+                Ok(sqlx::query_as::<_, AuditEvent>(
+                    r#"SELECT "id", "at", "event", "outcome", "reason", "user_id", "session_id", "ip", "user_agent", "detail"
+                       FROM "audit_event"
+                       WHERE "id" > $1 AND "event" IN ('sign_out', 'session_revoked')
+                       ORDER BY "id" LIMIT $2"#,
+                )
+                .bind(after)
+                .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?)
             }

@@ -3,12 +3,14 @@
 #[macro_use]
 mod helpers;
 mod account;
+mod attacks;
 mod audit;
 mod bad_input;
 mod jwt;
 mod keys;
 mod origin;
 mod rate_limit;
+mod revocation;
 mod session;
 mod sign_in;
 mod sign_up;

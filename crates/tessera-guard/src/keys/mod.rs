@@ -12,7 +12,7 @@
 mod cache;
 mod fixed;
 #[cfg(feature = "remote")]
-mod remote;
+pub(crate) mod remote;
 mod shared;
 
 use std::future::Future;

@@ -171,7 +171,8 @@ impl HttpJwksFetcherBuilder {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether `url` names a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`).
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host_str() {
         Some(host) if host.eq_ignore_ascii_case("localhost") => true,
         // IPv6 hosts come bracketed: `[::1]`.

@@ -9,5 +9,8 @@ mod extraction;
 mod header;
 mod helpers;
 mod in_process;
+mod playbook;
 #[cfg(feature = "remote")]
 mod remote;
+mod revocation;
+mod token_cache;

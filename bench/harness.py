@@ -1,0 +1,830 @@
+#!/usr/bin/env python3
+"""The load harness behind bench/run.sh (standard library only; run.sh prepares everything).
+
+For each server -- Tessera, and the peers (the brief's FastAPI + python-jose backend, Better Auth
+1.7.25) -- it starts a fresh instance pinned to one CPU, times start-up to the first answer,
+creates a user (and 10 tasks), then runs every scenario the server has with wrk pinned to the
+other CPU: a warm-up, then N fixed-time runs, keeping the median of each column. It reads the
+server's CPU time (utime + stime in /proc/PID/stat) around each run and its RSS after it, prints
+one table, the ratios against issue 7's targets, and writes both (and raw JSON) to the output
+directory. Every process it starts, it stops by PID.
+
+Exit status: 0 when every scenario got the answers it expects (2xx, or 401 for the bad token)
+and no socket errors; 1 otherwise. Speed is reported, never asserted.
+"""
+
+import argparse
+import base64
+import datetime
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+WRK_SCRIPT = BENCH_DIR / "wrk" / "scenario.lua"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+PASSWORD = "correct horse battery staple"
+EMAIL = "bench@example.com"
+TASKS = 10
+
+# Scenario ids, in the order they run and print.
+SCENARIOS = [
+    ("ok", "floor: GET /api/auth/ok (unauthenticated)"),
+    ("me", "GET /api/me (bearer JWT)"),
+    ("tasks", f"GET /api/{{user_id}}/tasks ({TASKS} tasks)"),
+    ("bad-token", "GET /api/{user_id}/tasks, bad token (all 401)"),
+    ("get-session", "GET /api/auth/get-session (cookie)"),
+    ("token", "GET /api/auth/token (cookie)"),
+    ("sign-in", "POST /api/auth/sign-in/email, right password, c=4"),
+    ("tasks-paced", "GET tasks, paced (storm baseline)"),
+    ("tasks-storm", "GET tasks, paced, while 16 clients sign in"),
+]
+SCENARIO_TITLES = dict(SCENARIOS)
+
+
+def log(msg):
+    print(f"--> {msg}", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# /proc
+
+
+def cpu_ticks(pid):
+    """(utime, stime) of a process (all threads), in clock ticks."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[11]), int(fields[12])  # fields 14 and 15 of stat(5)
+
+
+def rss_kib(pid):
+    """(VmRSS, VmHWM) in KiB."""
+    values = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0])
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# HTTP helpers (setup only; the load is wrk's)
+
+
+def request(port, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    hdrs = dict(headers or {})
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("content-type", "application/json")
+    conn.request(method, path, body=data, headers=hdrs)
+    resp = conn.getresponse()
+    raw = resp.read()
+    conn.close()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return resp.status, resp.getheaders(), parsed
+
+
+def expect(status, want, what, body):
+    if status != want:
+        raise RuntimeError(f"{what}: HTTP {status} (wanted {want}): {str(body)[:300]}")
+
+
+def session_cookie(headers):
+    """`name=value` of the session cookie Set-Cookie carries."""
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            pair = value.split(";", 1)[0]
+            if pair.split("=", 1)[0].endswith("session_token") and "=" in pair:
+                return pair
+    raise RuntimeError("no session cookie in the sign-up answer")
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_token(secret, claims):
+    """What the brief's frontend hands the FastAPI backend: an HS256 JWT signed with the shared
+    secret (the header python-jose writes)."""
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{header}.{payload}".encode()
+    sig = b64url(hmac.new(secret.encode(), signing_input, hashlib.sha256).digest())
+    return f"{header}.{payload}.{sig}"
+
+
+def tamper(token):
+    """The same token with one character in the middle of its signature changed: well formed,
+    right length, wrong signature (the end of a base64url signature may only carry padding bits,
+    so that is not the character changed)."""
+    head, sig = token.rsplit(".", 1)
+    i = len(sig) // 2
+    sig = sig[:i] + ("A" if sig[i] != "A" else "B") + sig[i + 1 :]
+    return f"{head}.{sig}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Servers
+
+
+class Server:
+    """One server under test: how to start it, which scenarios it has, how to set it up."""
+
+    def __init__(self, name, label, kind, cmd, env, ready_path, scenarios, cwd=None):
+        self.name = name
+        self.label = label
+        self.kind = kind  # tessera | fastapi | better-auth
+        self.cmd = cmd
+        self.env = env
+        self.ready_path = ready_path
+        self.scenarios = scenarios
+        self.cwd = cwd
+        self.proc = None
+        self.port = None
+        self.dir = None
+        self.startup_ms = None
+        self.ctx = {}
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, server_cpu, workdir):
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.name}.", dir=workdir))
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "BETTER_AUTH_SECRETS", "NODE_ENV", "RUST_LOG")}
+        env.update(self.env)
+        env.update(
+            {
+                "BETTER_AUTH_URL": self.base,
+                "TESSERA_DATA_DIR": str(self.dir),
+            }
+        )
+        cmd = [c.replace("{port}", str(self.port)) for c in self.cmd]
+        self.log = open(self.dir / "server.log", "wb")
+        t0 = time.monotonic()
+        # taskset execs the server, so the PID is the server's own.
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", str(server_cpu)] + cmd,
+            cwd=self.cwd or self.dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = t0 + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited during start-up:\n{self.tail()}")
+            if ready(self.port, self.ready_path):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not answer {self.ready_path} within 60 s:\n{self.tail()}")
+            time.sleep(0.002)
+        self.startup_ms = (time.monotonic() - t0) * 1000
+        log(f"{self.label}: ready in {self.startup_ms:.0f} ms (pid {self.proc.pid}, port {self.port})")
+
+    def tail(self, n=30):
+        try:
+            return "\n".join((self.dir / "server.log").read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        self.proc = None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def ready(port, path):
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        conn.request("GET", path)
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+def setup_auth_user(srv):
+    """Sign up on Tessera or Better Auth: the session cookie and the user id."""
+    status, headers, body = request(
+        srv.port,
+        "POST",
+        "/api/auth/sign-up/email",
+        {"name": "Bench User", "email": EMAIL, "password": PASSWORD},
+        {"origin": srv.base},
+    )
+    expect(status, 200, f"{srv.name} sign-up", body)
+    srv.ctx["user_id"] = body["user"]["id"]
+    srv.ctx["cookie"] = session_cookie(headers)
+
+
+def fresh_jwt(srv):
+    """A bearer token for the resource API: minted by the server itself, or (FastAPI) signed with
+    the shared secret the way the brief's Better Auth would."""
+    if srv.kind == "fastapi":
+        now = int(time.time())
+        return hs256_token(
+            srv.env["BETTER_AUTH_SECRET"],
+            {"sub": srv.ctx["user_id"], "email": EMAIL, "name": "Bench User", "iat": now, "exp": now + 900},
+        )
+    status, _, body = request(srv.port, "GET", "/api/auth/token", headers={"cookie": srv.ctx["cookie"]})
+    expect(status, 200, f"{srv.name} /api/auth/token", body)
+    return body["token"]
+
+
+def setup(srv):
+    if srv.kind in ("tessera", "better-auth"):
+        setup_auth_user(srv)
+    else:
+        srv.ctx["user_id"] = "bench-user-" + secrets.token_hex(8)
+    if srv.kind in ("tessera", "fastapi"):
+        token = fresh_jwt(srv)
+        for i in range(TASKS):
+            status, _, body = request(
+                srv.port,
+                "POST",
+                f"/api/{srv.ctx['user_id']}/tasks",
+                {"title": f"Task {i + 1}", "description": "Something to do, written down so it is not forgotten."},
+                {"authorization": f"Bearer {token}"},
+            )
+            expect(status, 201, f"{srv.name} create task", body)
+        status, _, body = request(
+            srv.port, "GET", f"/api/{srv.ctx['user_id']}/tasks", headers={"authorization": f"Bearer {token}"}
+        )
+        expect(status, 200, f"{srv.name} list tasks", body)
+        if len(body) != TASKS:
+            raise RuntimeError(f"{srv.name}: listed {len(body)} tasks, created {TASKS}")
+
+
+def requests_for(srv, scenario):
+    """(method, path, headers, body, expected) of one scenario on one server; None if n/a."""
+    uid = srv.ctx.get("user_id")
+    if scenario == "ok":
+        return ("GET", srv.ready_path, {}, None, "2xx")
+    if scenario in ("me", "tasks", "bad-token", "tasks-paced", "tasks-storm"):
+        token = fresh_jwt(srv)
+        if scenario == "me":
+            return ("GET", "/api/me", {"Authorization": f"Bearer {token}"}, None, "2xx")
+        if scenario == "bad-token":
+            return ("GET", f"/api/{uid}/tasks", {"Authorization": f"Bearer {tamper(token)}"}, None, "401")
+        return ("GET", f"/api/{uid}/tasks", {"Authorization": f"Bearer {token}"}, None, "2xx")
+    if scenario in ("get-session", "token"):
+        path = "/api/auth/get-session" if scenario == "get-session" else "/api/auth/token"
+        return ("GET", path, {"Cookie": srv.ctx["cookie"]}, None, "2xx")
+    if scenario == "sign-in":
+        return sign_in_request(srv)
+    raise ValueError(scenario)
+
+
+def sign_in_request(srv):
+    body = json.dumps({"email": EMAIL, "password": PASSWORD})
+    headers = {"Content-Type": "application/json", "Origin": srv.base}
+    return ("POST", "/api/auth/sign-in/email", headers, body, "2xx")
+
+
+def check_once(srv, req):
+    """One request with the scenario's exact headers, before the load: fails fast and loudly."""
+    method, path, headers, body, expected = req
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    conn.request(method, path, body=body.encode() if body else None, headers=headers)
+    resp = conn.getresponse()
+    raw = resp.read()
+    conn.close()
+    good = resp.status == 401 if expected == "401" else 200 <= resp.status < 300
+    if not good:
+        raise RuntimeError(f"{srv.name} {method} {path}: HTTP {resp.status}, expected {expected}: {raw[:300]!r}")
+    if path.endswith("get-session") and raw.strip() == b"null":
+        raise RuntimeError(f"{srv.name} get-session answered null: the cookie is not accepted")
+
+
+# ------------------------------------------------------------------------------------------------
+# wrk
+
+
+def wrk_cmd(args, srv, req, seconds, connections, out, delay_ms=None):
+    method, path, headers, body, _ = req
+    env = dict(os.environ)
+    env.update(
+        {
+            "WRK_METHOD": method,
+            "WRK_BODY": body or "",
+            "WRK_HEADERS": "\n".join(f"{k}: {v}" for k, v in headers.items()),
+            "WRK_OUT": str(out),
+        }
+    )
+    env.pop("WRK_DELAY_MS", None)
+    if delay_ms:
+        env["WRK_DELAY_MS"] = str(delay_ms)
+    cmd = [
+        "taskset", "-c", str(args.load_cpu),
+        args.wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        "-s", str(WRK_SCRIPT), srv.base + path,
+    ]
+    return cmd, env
+
+
+def run_wrk(args, srv, req, seconds, connections, delay_ms=None, background=None):
+    """Runs wrk (and, for the storm, a second wrk in the background) and measures the server
+    around it. Returns a result dict for the foreground wrk (plus `background` results)."""
+    out = Path(tempfile.mkstemp(prefix="wrk.", suffix=".json", dir=args.workdir)[1])
+    cmd, env = wrk_cmd(args, srv, req, seconds, connections, out, delay_ms)
+    bg = None
+    if background is not None:
+        bg_req, bg_conns = background
+        bg_out = Path(tempfile.mkstemp(prefix="wrk-bg.", suffix=".json", dir=args.workdir)[1])
+        bg_cmd, bg_env = wrk_cmd(args, srv, bg_req, seconds, bg_conns, bg_out)
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ticks0 = cpu_ticks(srv.proc.pid)
+    t0 = time.monotonic()
+    if background is not None:
+        bg = subprocess.Popen(bg_cmd, env=bg_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    fg = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if bg is not None:
+        bg.wait()
+    wall = time.monotonic() - t0
+    ticks1 = cpu_ticks(srv.proc.pid)
+    usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if fg.returncode != 0:
+        raise RuntimeError(f"wrk failed ({fg.returncode}): {fg.stderr.decode(errors='replace')[:500]}")
+    result = parse_wrk(out, req[4])
+    out.unlink()
+    user_s = (ticks1[0] - ticks0[0]) / CLK_TCK
+    sys_s = (ticks1[1] - ticks0[1]) / CLK_TCK
+    server_cpu_s = user_s + sys_s
+    load_cpu_s = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+    total_requests = result["requests"]
+    if bg is not None:
+        if bg.returncode != 0:
+            raise RuntimeError(f"background wrk failed: {bg.stderr.read().decode(errors='replace')[:500]}")
+        result["background"] = parse_wrk(bg_out, bg_req[4])
+        bg_out.unlink()
+        total_requests += result["background"]["requests"]
+    rss, hwm = rss_kib(srv.proc.pid)
+    result.update(
+        {
+            "server_cpu_ms_per_req": server_cpu_s * 1000 / total_requests if total_requests else None,
+            "server_user_ms_per_req": user_s * 1000 / total_requests if total_requests else None,
+            "server_sys_ms_per_req": sys_s * 1000 / total_requests if total_requests else None,
+            "server_cpu_pct": 100 * server_cpu_s / wall,
+            "load_cpu_pct": 100 * load_cpu_s / wall,
+            "rss_mib": rss / 1024,
+            "hwm_mib": hwm / 1024,
+        }
+    )
+    return result
+
+
+def parse_wrk(path, expected):
+    data = json.loads(Path(path).read_text())
+    seconds = data["duration_us"] / 1e6
+    errors = data["errors"]
+    socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
+    # wrk counts every status >= 400 as a "status error".
+    if expected == "401":
+        bad_status = data["requests"] - errors["status"]
+    else:
+        bad_status = errors["status"]
+    return {
+        "requests": data["requests"],
+        "rps": data["requests"] / seconds if seconds else 0.0,
+        "p50_ms": data["latency_us"]["p50"] / 1000,
+        "p99_ms": data["latency_us"]["p99"] / 1000,
+        "max_ms": data["latency_us"]["max"] / 1000,
+        "socket_errors": socket_errors,
+        "unexpected_status": bad_status,
+        "ok": data["requests"] > 0 and socket_errors == 0 and bad_status == 0,
+    }
+
+
+def median_result(runs):
+    out = {}
+    for key in ("rps", "p50_ms", "p99_ms", "max_ms", "server_cpu_ms_per_req", "server_user_ms_per_req",
+                "server_sys_ms_per_req", "server_cpu_pct", "load_cpu_pct"):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        out[key] = statistics.median(values) if values else None
+    out["rss_mib"] = runs[-1]["rss_mib"]
+    out["hwm_mib"] = runs[-1]["hwm_mib"]
+    out["requests"] = sum(r["requests"] for r in runs)
+    out["socket_errors"] = sum(r["socket_errors"] for r in runs)
+    out["unexpected_status"] = sum(r["unexpected_status"] for r in runs)
+    out["ok"] = all(r["ok"] for r in runs) and all(r.get("background", {}).get("ok", True) for r in runs)
+    if any("background" in r for r in runs):
+        bgs = [r["background"] for r in runs]
+        out["background"] = {
+            "rps": statistics.median(b["rps"] for b in bgs),
+            "p99_ms": statistics.median(b["p99_ms"] for b in bgs),
+            "requests": sum(b["requests"] for b in bgs),
+            "socket_errors": sum(b["socket_errors"] for b in bgs),
+            "unexpected_status": sum(b["unexpected_status"] for b in bgs),
+        }
+    out["runs"] = runs
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The run
+
+
+def scenario_plan(args, scenario):
+    """(connections, delay_ms, background) of a scenario."""
+    if scenario == "sign-in":
+        return args.sign_in_connections, None, None
+    if scenario in ("tasks-paced", "tasks-storm"):
+        return args.paced_connections, args.paced_delay_ms, None
+    return args.connections, None, None
+
+
+def bench_server(args, srv, results):
+    log(f"{srv.label}: starting")
+    srv.start(args.server_cpu, args.workdir)
+    entry = results.setdefault(srv.name, {"label": srv.label, "kind": srv.kind, "scenarios": {}})
+    entry["startup_ms"] = srv.startup_ms
+    try:
+        setup(srv)
+        rss, hwm = rss_kib(srv.proc.pid)
+        entry["rss_after_setup_mib"] = rss / 1024
+        for scenario in srv.scenarios:
+            if args.only and scenario not in args.only:
+                continue
+            req = requests_for(srv, scenario)
+            check_once(srv, req)
+            conns, delay, _ = scenario_plan(args, scenario)
+            background = None
+            if scenario == "tasks-storm":
+                background = (sign_in_request(srv), args.storm_clients)
+            if args.warmup > 0:
+                run_wrk(args, srv, req, args.warmup, conns, delay, background)
+            runs = []
+            for _ in range(args.runs):
+                runs.append(run_wrk(args, srv, req, args.duration, conns, delay, background))
+                if not srv.alive():
+                    raise RuntimeError(f"{srv.name} died during {scenario}:\n{srv.tail()}")
+            res = median_result(runs)
+            entry["scenarios"][scenario] = res
+            status = "ok" if res["ok"] else "UNEXPECTED ANSWERS"
+            extra = ""
+            if "background" in res:
+                extra = f"; sign-ins during it {res['background']['rps']:.1f}/s"
+            log(
+                f"{srv.label} {scenario}: {res['rps']:.0f} req/s, p50 {res['p50_ms']:.2f} ms, "
+                f"p99 {res['p99_ms']:.2f} ms, {fmt_cpu(res['server_cpu_ms_per_req'])} ms CPU/req "
+                f"(user {fmt_cpu(res['server_user_ms_per_req'])}, sys {fmt_cpu(res['server_sys_ms_per_req'])}), "
+                f"server CPU {res['server_cpu_pct']:.0f}%, wrk CPU {res['load_cpu_pct']:.0f}%, "
+                f"RSS {res['rss_mib']:.1f} MiB{extra} [{status}]"
+            )
+        settle(srv.proc.pid)
+        rss, hwm = rss_kib(srv.proc.pid)
+        entry["rss_end_mib"] = rss / 1024
+        entry["hwm_end_mib"] = hwm / 1024
+    finally:
+        srv.stop()
+
+
+def settle(pid, limit=10.0):
+    """Waits until the server has stopped working (requests wrk left in flight, e.g. sign-ins
+    still hashing): no CPU tick for 0.5 s, or `limit` seconds."""
+    deadline = time.monotonic() + limit
+    last = sum(cpu_ticks(pid))
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = sum(cpu_ticks(pid))
+        if now == last:
+            return
+        last = now
+
+
+def fmt_cpu(v):
+    if v is None:
+        return "-"
+    return f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 10 else f"{v:.1f}"
+
+
+def fmt_num(v, digits=0):
+    if v is None:
+        return "-"
+    return f"{v:,.{digits}f}"
+
+
+def servers(args):
+    secret = secrets.token_hex(32)
+    tessera_env = {
+        "BETTER_AUTH_SECRET": secret,
+        "TESSERA_ENV": "production",
+        "TESSERA_RATE_LIMIT": "off",
+        "TESSERA_JWT_ALG": "EdDSA",
+    }
+    tessera_scenarios = ["ok", "me", "tasks", "bad-token", "get-session", "token", "sign-in", "tasks-paced", "tasks-storm"]
+    out = []
+    out.append(
+        Server("tessera", "Tessera", "tessera", [args.tessera, "serve", "--addr", "127.0.0.1:{port}"],
+               dict(tessera_env), "/api/auth/ok", tessera_scenarios)
+    )
+    for extra in args.tessera_variant:
+        # NAME:ENV=VALUE[,ENV=VALUE][@SCENARIO+SCENARIO]: scenarios (default: the floor and the
+        # guarded ones) again with other settings.
+        extra, _, picked = extra.partition("@")
+        name, _, assignments = extra.partition(":")
+        env = dict(tessera_env)
+        for pair in filter(None, assignments.split(",")):
+            k, _, v = pair.partition("=")
+            env[k] = v
+        out.append(
+            Server(f"tessera-{name}", f"Tessera ({name})", "tessera",
+                   [args.tessera, "serve", "--addr", "127.0.0.1:{port}"], env, "/api/auth/ok",
+                   picked.split("+") if picked else ["ok", "me", "tasks", "bad-token"])
+        )
+    if "fastapi" in args.peers:
+        out.append(
+            Server("fastapi", "FastAPI + python-jose", "fastapi",
+                   [str(Path(args.venv) / "bin" / "uvicorn"), "--app-dir", str(BENCH_DIR / "peers" / "fastapi"),
+                    "app:app", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1"],
+                   {"BETTER_AUTH_SECRET": secret}, "/api/health", ["ok", "me", "tasks", "bad-token"])
+        )
+    if "better-auth" in args.peers:
+        out.append(
+            Server("better-auth", "Better Auth 1.7.25", "better-auth",
+                   ["node", str(BENCH_DIR / "peers" / "better-auth" / "server.mjs"), "serve", "--addr", "127.0.0.1:{port}"],
+                   {"BETTER_AUTH_SECRET": secret, "BETTER_AUTH_TELEMETRY": "0"}, "/api/auth/ok",
+                   ["ok", "get-session", "token", "sign-in"])
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Report
+
+
+def table(results):
+    lines = [
+        "| server | scenario | req/s | p50 ms | p99 ms | server CPU ms/req | server CPU % | RSS MiB | answers |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, entry in results.items():
+        for scenario, title in SCENARIOS:
+            res = entry["scenarios"].get(scenario)
+            if res is None:
+                continue
+            answers = "ok" if res["ok"] else f"BAD ({res['socket_errors']} socket errors, {res['unexpected_status']} unexpected statuses)"
+            if scenario == "bad-token" and res["ok"]:
+                answers = "all 401"
+            if "background" in res:
+                answers += f"; sign-ins {res['background']['rps']:.1f}/s"
+            lines.append(
+                f"| {entry['label']} | {title} | {fmt_num(res['rps'])} | {res['p50_ms']:.2f} | {res['p99_ms']:.2f} | "
+                f"{fmt_cpu(res['server_cpu_ms_per_req'])} | {res['server_cpu_pct']:.0f} | {res['rss_mib']:.1f} | {answers} |"
+            )
+    lines.append("")
+    lines.append("| server | start-up to ready ms | RSS after setup MiB | RSS after all scenarios MiB | peak RSS MiB |")
+    lines.append("| --- | ---: | ---: | ---: | ---: |")
+    for name, entry in results.items():
+        lines.append(
+            f"| {entry['label']} | {entry.get('startup_ms', 0):.0f} | {entry.get('rss_after_setup_mib', 0):.1f} | "
+            f"{entry.get('rss_end_mib', 0):.1f} | {entry.get('hwm_end_mib', 0):.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(results):
+    """Issue 7's targets as ratios within this run; rows whose inputs are missing say so."""
+
+    def get(server, scenario, key="rps"):
+        res = results.get(server, {}).get("scenarios", {}).get(scenario)
+        return None if res is None else res.get(key)
+
+    rows = []
+
+    def ratio_row(what, ours, theirs, goal, cpu_pair=None):
+        if ours is None or theirs is None or theirs == 0:
+            rows.append((what, "n/a (not measured in this run)", f"≥ {goal:g}×", "n/a"))
+            return
+        r = ours / theirs
+        detail = f"{r:.1f}× ({fmt_num(ours)} vs {fmt_num(theirs)} req/s"
+        if cpu_pair and None not in cpu_pair and cpu_pair[0]:
+            detail += f"; CPU per request {cpu_pair[1] / cpu_pair[0]:.1f}× less"
+        detail += ")"
+        rows.append((what, detail, f"≥ {goal:g}×", "met" if r >= goal else "MISSED"))
+
+    def vs(scenario, peer, goal, what):
+        ratio_row(
+            what,
+            get("tessera", scenario),
+            get(peer, scenario),
+            goal,
+            (get("tessera", scenario, "server_cpu_ms_per_req"), get(peer, scenario, "server_cpu_ms_per_req")),
+        )
+
+    vs("me", "fastapi", 20, "GET /api/me vs FastAPI")
+    me, floor = get("tessera", "me"), get("tessera", "ok")
+    if me is not None and floor:
+        r = me / floor
+        rows.append(("GET /api/me vs Tessera's own floor", f"{100 * r:.0f} % ({fmt_num(me)} vs {fmt_num(floor)} req/s)", "≥ 70 %", "met" if r >= 0.7 else "MISSED"))
+    else:
+        rows.append(("GET /api/me vs Tessera's own floor", "n/a", "≥ 70 %", "n/a"))
+    vs("tasks", "fastapi", 40, "GET /api/{user_id}/tasks vs FastAPI")
+    vs("bad-token", "fastapi", 20, "bad-token rejection vs FastAPI")
+    vs("get-session", "better-auth", 100, "get-session vs Better Auth")
+    vs("token", "better-auth", 50, "/token vs Better Auth")
+    vs("sign-in", "better-auth", 3, "sign-in (Argon2id m=19 MiB t=2) vs Better Auth (scrypt)")
+    idle, storm = get("tessera", "tasks-paced", "p99_ms"), get("tessera", "tasks-storm", "p99_ms")
+    if idle is not None and storm is not None:
+        met = storm <= 5 * idle and storm <= 20
+        rows.append(("GET p99 during the sign-in storm", f"{storm:.2f} ms = {storm / idle:.1f}× idle {idle:.2f} ms", "≤ 5× idle and ≤ 20 ms", "met" if met else "MISSED"))
+    else:
+        rows.append(("GET p99 during the sign-in storm", "n/a", "≤ 5× idle and ≤ 20 ms", "n/a"))
+    t = results.get("tessera", {})
+    if "rss_end_mib" in t:
+        rows.append(("Tessera RSS after all scenarios (SQLite)", f"{t['rss_end_mib']:.1f} MiB (peak {t['hwm_end_mib']:.1f})", "≤ 30 MiB", "met" if t["rss_end_mib"] <= 30 else "MISSED"))
+    if "startup_ms" in t:
+        rows.append(("Tessera start-up to ready (fresh database)", f"{t['startup_ms']:.0f} ms", "≤ 200 ms", "met" if t["startup_ms"] <= 200 else "MISSED"))
+    lines = ["| target | measured | goal | |", "| --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def variants_table(results):
+    """Tessera variants beside the default, for the guarded scenarios."""
+    names = [n for n in results if n.startswith("tessera-")]
+    if not names:
+        return ""
+    lines = ["| scenario | " + " | ".join([results["tessera"]["label"]] + [results[n]["label"] for n in names]) + " |"]
+    lines.append("| --- |" + " ---: |" * (1 + len(names)))
+    for scenario in ("ok", "me", "tasks", "bad-token"):
+        cells = []
+        for n in ["tessera"] + names:
+            res = results.get(n, {}).get("scenarios", {}).get(scenario)
+            cells.append("-" if res is None else f"{fmt_num(res['rps'])} req/s, {fmt_cpu(res['server_cpu_ms_per_req'])} ms CPU")
+        lines.append(f"| {SCENARIO_TITLES[scenario]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def command_output(cmd, cwd=None):
+    try:
+        out = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        return out.stdout.decode(errors="replace").strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
+def machine_info(args):
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem_kib = int(line.split()[1])
+    repo = BENCH_DIR.parent
+    rev = command_output(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=repo)
+    lines = [
+        f"- machine: {cpu}, {os.cpu_count()} CPUs, {mem_kib / 1048576:.0f} GiB RAM, Linux {os.uname().release}",
+        f"- Tessera: {rev} (`{args.tessera}`), {command_output(['rustc', '--version'])}",
+        f"- load generator: {command_output([args.wrk, '--version'])}",
+    ]
+    if "fastapi" in args.peers:
+        py = str(Path(args.venv) / "bin" / "python")
+        versions = command_output(
+            [py, "-c", "import sys, fastapi, uvicorn, jose, starlette, pydantic; print(f'Python {sys.version.split()[0]}, "
+             "FastAPI {fastapi.__version__}, Starlette {starlette.__version__}, pydantic {pydantic.VERSION}, "
+             "uvicorn {uvicorn.__version__} (uvloop + httptools, 1 worker), python-jose {jose.__version__}')"]
+        )
+        lines.append(f"- FastAPI peer: {versions}, stdlib sqlite3")
+    if "better-auth" in args.peers:
+        pkg_dir = BENCH_DIR / "peers" / "better-auth" / "node_modules"
+        def version(name):
+            try:
+                return json.loads((pkg_dir / name / "package.json").read_text())["version"]
+            except (OSError, ValueError, KeyError):
+                return "?"
+        lines.append(
+            f"- Better Auth peer: better-auth {version('better-auth')}, better-sqlite3 {version('better-sqlite3')}, "
+            f"Node {command_output(['node', '--version'])}"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tessera", required=True, help="the tessera binary")
+    p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+    p.add_argument("--peers", default="", help="comma-separated: fastapi,better-auth")
+    p.add_argument("--venv", default=str(BENCH_DIR / ".venv"))
+    p.add_argument("--duration", type=int, default=10, help="seconds per run")
+    p.add_argument("--runs", type=int, default=3, help="runs per scenario (the median is kept)")
+    p.add_argument("--warmup", type=int, default=3, help="warm-up seconds per scenario (0: none)")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--sign-in-connections", type=int, default=4)
+    p.add_argument("--storm-clients", type=int, default=16)
+    p.add_argument("--paced-connections", type=int, default=8)
+    p.add_argument("--paced-delay-ms", type=int, default=10)
+    p.add_argument("--server-cpu", type=int, default=1)
+    p.add_argument("--load-cpu", type=int, default=0)
+    p.add_argument("--only", default="", help="comma-separated scenario ids")
+    p.add_argument("--servers", default="", help="comma-separated server names (default: all)")
+    p.add_argument("--tessera-variant", action="append", default=[], metavar="NAME:ENV=VALUE,...",
+                   help="also run the guarded scenarios on Tessera with these settings")
+    p.add_argument("--out", required=True, help="directory for results.json and results.md")
+    p.add_argument("--title", default="")
+    args = p.parse_args()
+    args.peers = [x for x in args.peers.split(",") if x]
+    args.only = [x for x in args.only.split(",") if x]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    args.workdir = tempfile.mkdtemp(prefix="tessera-bench.")
+    # SIGTERM (e.g. from scripts/test.sh stopping) unwinds like Ctrl-C, so servers get stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    results = {}
+    failures = []
+    chosen = [s for s in servers(args) if not args.servers or s.name in args.servers.split(",")]
+    started = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        for srv in chosen:
+            try:
+                bench_server(args, srv, results)
+            except Exception as err:  # report, go on with the next server
+                failures.append(f"{srv.label}: {err}")
+                log(f"{srv.label}: FAILED: {err}")
+    finally:
+        for srv in chosen:
+            srv.stop()
+        shutil.rmtree(args.workdir, ignore_errors=True)
+
+    for name, entry in results.items():
+        for scenario, res in entry["scenarios"].items():
+            if not res["ok"]:
+                failures.append(f"{entry['label']} {scenario}: {res['socket_errors']} socket errors, {res['unexpected_status']} unexpected statuses")
+        missing = [s for s in next(x for x in chosen if x.name == name).scenarios if s not in entry["scenarios"] and (not args.only or s in args.only)]
+        if missing:
+            failures.append(f"{entry['label']}: scenarios not run: {', '.join(missing)}")
+
+    loadavg = Path("/proc/loadavg").read_text().split()[:3]
+    header = (
+        f"{args.title}\n\n" if args.title else ""
+    ) + (
+        f"Run {started:%Y-%m-%d %H:%M} UTC; server on CPU {args.server_cpu}, wrk -t1 on CPU {args.load_cpu}; "
+        f"{args.warmup} s warm-up, then {args.runs} × {args.duration} s per scenario (median of each column); "
+        f"c={args.connections} (sign-in c={args.sign_in_connections}; paced GET c={args.paced_connections} with "
+        f"{args.paced_delay_ms} ms between a connection's requests; storm: {args.storm_clients} sign-in clients). "
+        f"Load average at the end: {' '.join(loadavg)}."
+    )
+    report = "\n\n".join(x for x in [header, machine_info(args), table(results), variants_table(results), targets(results)] if x)
+    if failures:
+        report += "\n\nProblems:\n" + "\n".join(f"- {f}" for f in failures)
+    (out / "results.md").write_text(report + "\n")
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(report)
+    print(f"\n(written to {out}/results.md and results.json)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

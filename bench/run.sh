@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Tessera's benchmarks, one command (BENCHMARKS.md has the numbers and how to read them).
+#
+#   bench/run.sh              full run: micro-benchmarks, then the load harness against Tessera
+#                             (release build) and the peers (FastAPI + python-jose, Better Auth
+#                             1.7.25): 3 s warm-up, median of 3 × 10 s runs per scenario
+#   bench/run.sh --smoke      each scenario once for 1 s against a debug build, no warm-up, peers
+#                             skipped; checks that the harness works and every scenario gets the
+#                             answers it expects (scripts/test.sh bench runs this). Never judges speed.
+#
+# Options:
+#   --peers / --no-peers      run the peers or not (default: yes for a full run, no for --smoke)
+#   --release / --debug       which tessera build to measure (default: release; --smoke: debug)
+#   --no-micro                skip the micro-benchmarks (cargo bench, or cargo test for --smoke)
+#   --no-load                 skip the load harness
+#   -- ARGS...                passed to bench/harness.py (e.g. -- --only me,tasks --runs 1)
+#
+# The server is pinned to CPU 1 and wrk (-t1) to CPU 0 with taskset; everything binds to
+# 127.0.0.1; every process started is stopped by PID. Installs what is missing: wrk (Debian),
+# a venv in bench/.venv (bench/peers/fastapi/requirements.txt), npm ci in bench/peers/better-auth.
+# Results go to bench/results/<UTC time>-<mode>/results.{md,json}.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+BENCH=$ROOT/bench
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+VENV=$BENCH/.venv
+BA_DIR=$BENCH/peers/better-auth
+FASTAPI_DIR=$BENCH/peers/fastapi
+
+MODE=full
+PEERS=""
+PROFILE=""
+MICRO=1
+LOAD=1
+HARNESS_ARGS=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --smoke) MODE=smoke ;;
+    --peers) PEERS=1 ;;
+    --no-peers) PEERS=0 ;;
+    --release) PROFILE=release ;;
+    --debug) PROFILE=debug ;;
+    --no-micro) MICRO=0 ;;
+    --no-load) LOAD=0 ;;
+    --)
+      shift
+      HARNESS_ARGS=("$@")
+      break
+      ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "bench/run.sh: unknown option $1 (see --help)" >&2
+      exit 2
+      ;;
+  esac
+  shift
+done
+if [[ -z $PEERS ]]; then [[ $MODE == full ]] && PEERS=1 || PEERS=0; fi
+if [[ -z $PROFILE ]]; then [[ $MODE == full ]] && PROFILE=release || PROFILE=debug; fi
+
+note() { printf -- '--> %s\n' "$*"; }
+die() {
+  printf 'bench/run.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+APT_UPDATED=0
+apt_install() {
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    have sudo || die "need root or sudo to install: $*"
+    sudo=(sudo -n)
+  fi
+  have apt-get || die "apt-get not found; install these by hand: $*"
+  if [[ $APT_UPDATED -eq 0 ]]; then
+    note "apt-get update"
+    "${sudo[@]}" apt-get update -qq </dev/null
+    APT_UPDATED=1
+  fi
+  note "apt-get install $*"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null
+}
+
+sha256_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# ------------------------------------------------------------------------------------------------
+# Tools
+
+if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+fi
+have cargo || die "cargo not found: install the Rust toolchain with rustup"
+pkgs=()
+have python3 || pkgs+=(python3)
+if [[ $LOAD -eq 1 ]]; then
+  have wrk || pkgs+=(wrk)
+  have taskset || pkgs+=(util-linux)
+fi
+have cc || pkgs+=(gcc libc6-dev)
+if [[ $LOAD -eq 1 && $PEERS -eq 1 ]]; then
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv)
+  have node || pkgs+=(nodejs)
+  have npm || pkgs+=(npm)
+  # better-sqlite3 compiles its addon when no prebuilt binary can be downloaded.
+  have g++ || pkgs+=(g++)
+  have make || pkgs+=(make)
+fi
+if [[ ${#pkgs[@]} -gt 0 ]]; then apt_install "${pkgs[@]}"; fi
+
+CPUS=$(nproc)
+if [[ $CPUS -lt 2 ]]; then
+  note "warning: only $CPUS CPU; server and load generator share it (numbers mean little)"
+  HARNESS_ARGS=(--server-cpu 0 --load-cpu 0 "${HARNESS_ARGS[@]}")
+fi
+
+# ------------------------------------------------------------------------------------------------
+# Micro-benchmarks (divan). A full run measures; a smoke run runs each benchmark once, unoptimised.
+
+if [[ $MICRO -eq 1 ]]; then
+  if [[ $MODE == full ]]; then
+    note "micro-benchmarks: cargo bench -p tessera-jwt -p tessera-auth (pinned to CPU $((CPUS > 1 ? 1 : 0)))"
+    cargo bench -p tessera-jwt -p tessera-auth --bench jwt --bench auth --no-run
+    taskset -c $((CPUS > 1 ? 1 : 0)) cargo bench -p tessera-jwt -p tessera-auth --bench jwt --bench auth
+  else
+    note "micro-benchmarks, once each: cargo test -p tessera-jwt -p tessera-auth --bench jwt --bench auth"
+    cargo test -p tessera-jwt -p tessera-auth --bench jwt --bench auth
+  fi
+fi
+[[ $LOAD -eq 1 ]] || exit 0
+
+# ------------------------------------------------------------------------------------------------
+# Builds and peers
+
+if [[ $PROFILE == release ]]; then
+  note "cargo build --release -p tessera"
+  cargo build --release -p tessera
+else
+  note "cargo build -p tessera"
+  cargo build -p tessera
+fi
+TESSERA_BIN=$TARGET_DIR/$PROFILE/tessera
+[[ -x $TESSERA_BIN ]] || die "$TESSERA_BIN was not built"
+
+PEER_LIST=""
+if [[ $PEERS -eq 1 ]]; then
+  # The FastAPI peer: bench/.venv from the pinned requirements, redone only when they change.
+  stamp=$VENV/.tessera-requirements.sha256
+  want_sum=$( (cat "$FASTAPI_DIR/requirements.txt"; python3 --version) | sha256sum | cut -d' ' -f1)
+  if [[ -f $stamp && $(<"$stamp") == "$want_sum" ]] &&
+    "$VENV/bin/python" -c 'import fastapi, jose, uvicorn' >/dev/null 2>&1; then
+    note "bench/.venv: up to date"
+  else
+    note "bench/.venv: python3 -m venv + pip install -r bench/peers/fastapi/requirements.txt"
+    python3 -m venv --clear "$VENV"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+      -r "$FASTAPI_DIR/requirements.txt" </dev/null
+    printf '%s\n' "$want_sum" >"$stamp"
+  fi
+
+  # The Better Auth peer: npm ci, redone only when package-lock.json changes.
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+    die "Node.js >= 20.19 is needed (found $(node --version))"
+  stamp=$BA_DIR/node_modules/.tessera-lock.sha256
+  want_sum=$( (cat "$BA_DIR/package-lock.json"; node --version) | sha256sum | cut -d' ' -f1)
+  if [[ -f $stamp && $(<"$stamp") == "$want_sum" && -d $BA_DIR/node_modules/better-sqlite3/build ]]; then
+    note "bench/peers/better-auth: node_modules up to date"
+  else
+    note "bench/peers/better-auth: npm ci (better-sqlite3 may compile its addon: a few minutes)"
+    # Debian's nodejs ships its headers in /usr/include/node: node-gyp needs no download then.
+    nodedir=()
+    [[ -f /usr/include/node/node.h ]] && nodedir=(--nodedir=/usr)
+    (cd "$BA_DIR" && npm ci --no-audit --no-fund --loglevel=error "${nodedir[@]}" </dev/null)
+    printf '%s\n' "$want_sum" >"$stamp"
+  fi
+  PEER_LIST=fastapi,better-auth
+fi
+
+# ------------------------------------------------------------------------------------------------
+# Load
+
+OUT=$BENCH/results/$(date -u +%Y%m%dT%H%M%SZ)-$MODE
+# Besides the default Tessera (EdDSA, verified-token cache on), the floor and the guarded
+# scenarios run again without the token cache, and with HS256 (the brief's shared-secret mode,
+# what the FastAPI peer verifies).
+if [[ $MODE == full ]]; then
+  mode_args=(--duration 10 --runs 3 --warmup 3
+    --tessera-variant 'no token cache:TESSERA_TOKEN_CACHE=0'
+    --tessera-variant 'HS256:TESSERA_JWT_ALG=HS256')
+else
+  mode_args=(--duration 1 --runs 1 --warmup 0
+    --tessera-variant 'no token cache:TESSERA_TOKEN_CACHE=0@me')
+fi
+note "load harness ($MODE, $PROFILE build${PEER_LIST:+, peers: $PEER_LIST})"
+exec python3 "$BENCH/harness.py" --tessera "$TESSERA_BIN" --peers "$PEER_LIST" --venv "$VENV" \
+  --out "$OUT" --title "bench/run.sh ($MODE, tessera $PROFILE build)" "${mode_args[@]}" "${HARNESS_ARGS[@]}"

@@ -1,0 +1,46 @@
+-- The one wrk script of bench/run.sh: the request comes from the environment, the summary goes
+-- to a JSON file, so every scenario (GET with a bearer token or a cookie, POST with a JSON body,
+-- paced or flat out) runs the same code.
+--
+--   WRK_METHOD    GET (default) or POST
+--   WRK_BODY      request body (POST)
+--   WRK_HEADERS   extra headers, one "Name: value" per line
+--   WRK_DELAY_MS  pause before each request of a connection (pacing; unset: flat out)
+--   WRK_OUT       where done() writes its JSON summary (unset: stdout)
+
+wrk.method = os.getenv("WRK_METHOD") or "GET"
+local body = os.getenv("WRK_BODY")
+if body and body ~= "" then
+  wrk.body = body
+end
+for line in (os.getenv("WRK_HEADERS") or ""):gmatch("[^\n]+") do
+  local name, value = line:match("^%s*([^:]+):%s*(.-)%s*$")
+  if name then
+    wrk.headers[name] = value
+  end
+end
+
+local pause = tonumber(os.getenv("WRK_DELAY_MS") or "")
+if pause and pause > 0 then
+  function delay()
+    return pause
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  local json = string.format(
+    '{"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
+      .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f}}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean)
+  local path = os.getenv("WRK_OUT")
+  if path and path ~= "" then
+    local f = assert(io.open(path, "w"))
+    f:write(json)
+    f:close()
+  else
+    io.write(json)
+  end
+end

@@ -1,0 +1,420 @@
+//! [`RevocationPoller`]: follows the auth server's revocation feed over HTTP (feature `remote`).
+//!
+//! The feed is `GET <url>?since=<cursor>`, answering
+//! `{"revoked": ["<sid>", …], "cursor": "<opaque>", "more": <bool>, "ttl": <seconds>}`:
+//! the sessions ended after `cursor`, the cursor to send next, whether another page is waiting
+//! right now, and how long a listed id must be kept (`more` and `ttl` are optional). Tessera
+//! serves it at `/api/auth/revocations`.
+//!
+//! Polling is cheap for both sides (one indexed range read per poll) and needs nothing but the
+//! URL. A poll that fails — the auth server restarting, a timeout — changes nothing: ids already
+//! known stay revoked, no token is refused for it, and the next poll resumes from the same
+//! cursor, so nothing published meanwhile is missed. The HTTP client is hardened like the JWKS
+//! fetcher's: timeouts, no redirects, a body cap, https except to loopback.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::ACCEPT;
+use reqwest::{Client, Url, redirect};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use super::{DEFAULT_RETENTION_SECS, MAX_SID_LEN, MemoryRevocations, RevocationList};
+use crate::ConfigError;
+use crate::keys::remote::is_loopback;
+
+/// Pages fetched back to back in one poll when the feed says more are waiting (a guard catching
+/// up after a restart); the rest come on the next poll.
+const MAX_PAGES_PER_POLL: usize = 20;
+/// The longest an id is kept whatever the feed says, so a confused feed cannot pin entries.
+const MAX_TTL_SECS: u64 = 30 * 24 * 3600;
+/// Cursors are short opaque strings; a longer one is not from a Tessera feed.
+const MAX_CURSOR_LEN: usize = 128;
+
+/// Why one poll of the feed failed. The poller logs it and tries again on the next tick.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FeedError {
+    /// Connection refused, timed out, TLS failure, …
+    #[error("request failed: {0}")]
+    Transport(String),
+    /// The server answered with a non-2xx status (redirects are not followed).
+    #[error("unexpected HTTP status {0}")]
+    Status(u16),
+    /// The body exceeded the size cap.
+    #[error("response larger than {limit} bytes")]
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The body is not a revocation feed page.
+    #[error("invalid revocation feed page: {0}")]
+    InvalidDocument(String),
+}
+
+/// Polls a revocation feed into a [`MemoryRevocations`], and answers from it.
+///
+/// Give it to the guard as `Arc<RevocationPoller>` and start the background loop with
+/// [`Self::spawn`]; or drive it yourself with [`Self::poll_once`] (tests, custom schedules).
+pub struct RevocationPoller {
+    client: Client,
+    url: Url,
+    max_bytes: usize,
+    interval: Duration,
+    default_ttl: Duration,
+    list: Arc<MemoryRevocations>,
+    cursor: Mutex<Option<String>>,
+    /// Single-flight: one poll at a time, so cursors are never raced.
+    gate: tokio::sync::Mutex<()>,
+}
+
+/// Settings of a [`RevocationPoller`].
+#[must_use]
+pub struct RevocationPollerBuilder {
+    url: String,
+    interval: Duration,
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_bytes: usize,
+    allow_http: bool,
+    default_ttl: Duration,
+    list: Option<Arc<MemoryRevocations>>,
+}
+
+/// One page of the feed.
+#[derive(Debug)]
+struct Page {
+    revoked: Vec<String>,
+    cursor: String,
+    more: bool,
+    ttl: Option<Duration>,
+}
+
+impl RevocationPoller {
+    /// Settings for the feed at `url` (e.g. `https://auth.example.com/api/auth/revocations`):
+    /// a poll every 500 ms, connect timeout 1 s, total timeout 2 s, body cap 4 MiB, https
+    /// unless the host is loopback, ids kept 16 minutes when the feed names no `ttl`.
+    pub fn builder(url: &str) -> RevocationPollerBuilder {
+        RevocationPollerBuilder {
+            url: url.to_owned(),
+            interval: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(2),
+            max_bytes: 4 * 1024 * 1024,
+            allow_http: false,
+            default_ttl: Duration::from_secs(DEFAULT_RETENTION_SECS),
+            list: None,
+        }
+    }
+
+    /// The list this poller fills.
+    pub fn list(&self) -> &Arc<MemoryRevocations> {
+        &self.list
+    }
+
+    /// The feed URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The cursor the next poll sends (`None` before the first successful poll).
+    pub fn cursor(&self) -> Option<String> {
+        self.lock_cursor().clone()
+    }
+
+    fn lock_cursor(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.cursor
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Polls once: fetches the pages published since the cursor (following `more` for a few
+    /// pages), adds their ids to the list and advances the cursor. Returns how many ids were
+    /// new. On failure the cursor stays where it was, so the next poll fetches the same range.
+    pub async fn poll_once(&self) -> Result<usize, FeedError> {
+        let _gate = self.gate.lock().await;
+        let mut added = 0;
+        for _ in 0..MAX_PAGES_PER_POLL {
+            let since = self.cursor();
+            let page = self.fetch(since.as_deref()).await?;
+            let ttl = page
+                .ttl
+                .unwrap_or(self.default_ttl)
+                .min(Duration::from_secs(MAX_TTL_SECS));
+            added += self.list.revoke_many(&page.revoked, self.list.until(ttl));
+            *self.lock_cursor() = Some(page.cursor);
+            if !page.more {
+                break;
+            }
+        }
+        if added > 0 {
+            tracing::debug!(target: "tessera_guard", added, "revoked sessions received from the feed");
+        }
+        Ok(added)
+    }
+
+    /// Starts polling every interval on the current Tokio runtime, until every other handle on
+    /// this poller (the guard's included) is dropped. Failures are logged — a warning when the
+    /// feed becomes unreachable, then quietly until it answers again — and never stop the loop.
+    pub fn spawn(self: &Arc<Self>) -> JoinHandle<()> {
+        let poller = Arc::downgrade(self);
+        let interval = self.interval;
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                ticker.tick().await;
+                let Some(poller) = poller.upgrade() else {
+                    break;
+                };
+                match poller.poll_once().await {
+                    Ok(_) if failing => {
+                        failing = false;
+                        tracing::info!(target: "tessera_guard", url = %poller.url, "revocation feed reachable again");
+                    }
+                    Ok(_) => {}
+                    Err(error) if failing => {
+                        tracing::debug!(target: "tessera_guard", %error, "revocation feed still unreachable");
+                    }
+                    Err(error) => {
+                        failing = true;
+                        tracing::warn!(
+                            target: "tessera_guard",
+                            %error,
+                            url = %poller.url,
+                            "revocation feed unreachable; known revocations still apply, new ones wait until it answers"
+                        );
+                    }
+                }
+            }
+        })
+    }
+
+    async fn fetch(&self, since: Option<&str>) -> Result<Page, FeedError> {
+        let transport = |e: reqwest::Error| FeedError::Transport(e.without_url().to_string());
+        let mut url = self.url.clone();
+        if let Some(since) = since {
+            url.query_pairs_mut().append_pair("since", since);
+        }
+        let mut response = self
+            .client
+            .get(url)
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(transport)?;
+        if !response.status().is_success() {
+            return Err(FeedError::Status(response.status().as_u16()));
+        }
+        let too_large = FeedError::TooLarge {
+            limit: self.max_bytes,
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes as u64)
+        {
+            return Err(too_large);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(too_large);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        parse_page(&body)
+    }
+}
+
+fn parse_page(body: &[u8]) -> Result<Page, FeedError> {
+    let invalid = |what: &str| FeedError::InvalidDocument(what.to_owned());
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| FeedError::InvalidDocument(e.to_string()))?;
+    let revoked = value
+        .get("revoked")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("no \"revoked\" array"))?
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|sid| !sid.is_empty() && sid.len() <= MAX_SID_LEN)
+        .map(str::to_owned)
+        .collect();
+    let cursor = value
+        .get("cursor")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty() && c.len() <= MAX_CURSOR_LEN)
+        .ok_or_else(|| invalid("no usable \"cursor\""))?
+        .to_owned();
+    let more = value.get("more").and_then(Value::as_bool).unwrap_or(false);
+    let ttl = value
+        .get("ttl")
+        .and_then(Value::as_u64)
+        .map(Duration::from_secs);
+    Ok(Page {
+        revoked,
+        cursor,
+        more,
+        ttl,
+    })
+}
+
+impl RevocationList for RevocationPoller {
+    fn is_revoked(&self, sid: &str) -> bool {
+        self.list.is_revoked(sid)
+    }
+}
+
+impl fmt::Debug for RevocationPoller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevocationPoller")
+            .field("url", &self.url.as_str())
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RevocationPollerBuilder {
+    /// Time between two polls (500 ms by default): the longest a revocation takes to reach
+    /// this guard while the feed answers.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Time allowed to establish the connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one request, body included.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Largest accepted page, in bytes.
+    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Allows plain `http://` to non-loopback hosts (a private network). Anyone on the path
+    /// could then hide revocations from this guard.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// How long an id is kept when the feed names no `ttl` (16 minutes by default: the
+    /// default 15-minute token lifetime plus a minute of leeway).
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = ttl;
+        self
+    }
+
+    /// Fills `list` instead of a new one: share one list between several sources, or give it
+    /// a capacity or clock of your own.
+    pub fn list(mut self, list: Arc<MemoryRevocations>) -> Self {
+        self.list = Some(list);
+        self
+    }
+
+    /// Checks the URL and builds the HTTP client. Nothing is fetched until the first poll.
+    pub fn build(self) -> Result<RevocationPoller, ConfigError> {
+        let url = Url::parse(&self.url).map_err(|e| ConfigError::InvalidFeedUrl(e.to_string()))?;
+        let loopback = is_loopback(&url);
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback || self.allow_http => {}
+            "http" => {
+                return Err(ConfigError::InvalidFeedUrl(
+                    "plain http is only allowed to loopback hosts; use https".into(),
+                ));
+            }
+            _ => {
+                return Err(ConfigError::InvalidFeedUrl(
+                    "the scheme must be https or http".into(),
+                ));
+            }
+        }
+        let mut client = Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .redirect(redirect::Policy::none())
+            .user_agent(concat!("tessera-guard/", env!("CARGO_PKG_VERSION")));
+        if loopback {
+            client = client.no_proxy();
+        }
+        let client = client
+            .build()
+            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        Ok(RevocationPoller {
+            client,
+            url,
+            max_bytes: self.max_bytes,
+            interval: self.interval,
+            default_ttl: self.default_ttl,
+            list: self.list.unwrap_or_default(),
+            cursor: Mutex::new(None),
+            gate: tokio::sync::Mutex::new(()),
+        })
+    }
+}
+
+impl fmt::Debug for RevocationPollerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevocationPollerBuilder")
+            .field("url", &self.url)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_read_leniently_but_needs_revoked_and_cursor() {
+        let page = parse_page(br#"{"revoked":["a",1,"","b"],"cursor":"c1","more":true,"ttl":960}"#)
+            .unwrap();
+        assert_eq!(page.revoked, ["a", "b"]);
+        assert_eq!((page.cursor.as_str(), page.more), ("c1", true));
+        assert_eq!(page.ttl, Some(Duration::from_secs(960)));
+        let minimal = parse_page(br#"{"revoked":[],"cursor":"c2"}"#).unwrap();
+        assert_eq!((minimal.more, minimal.ttl), (false, None));
+        for bad in [
+            &br#"{"cursor":"c"}"#[..],
+            br#"{"revoked":[],"cursor":""}"#,
+            br#"{"revoked":{},"cursor":"c"}"#,
+            b"not json",
+        ] {
+            assert!(parse_page(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_to_loopback_or_when_allowed() {
+        assert!(
+            RevocationPoller::builder("http://auth.example.com/api/auth/revocations")
+                .build()
+                .is_err()
+        );
+        assert!(
+            RevocationPoller::builder("http://127.0.0.1:3000/api/auth/revocations")
+                .build()
+                .is_ok()
+        );
+        assert!(
+            RevocationPoller::builder("http://auth:3000/api/auth/revocations")
+                .allow_insecure_http(true)
+                .build()
+                .is_ok()
+        );
+    }
+}
