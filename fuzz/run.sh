@@ -54,8 +54,14 @@ max_len() {
   esac
 }
 
-echo "--> cargo fuzz build (release, debug assertions, AddressSanitizer)"
-cargo fuzz build
+# Unoptimised (--dev) with AddressSanitizer: it builds in a fraction of the release time, which
+# matters more for a bounded smoke run than executions per second, and debug builds keep
+# overflow checks and a smaller stack budget (this is how the recursive origin matcher's stack
+# overflow was found). TESSERA_FUZZ_PROFILE=release switches to optimised builds for long runs.
+PROFILE_FLAG=--dev
+[[ ${TESSERA_FUZZ_PROFILE:-dev} == release ]] && PROFILE_FLAG=--release
+echo "--> cargo fuzz build $PROFILE_FLAG (debug assertions, AddressSanitizer)"
+cargo fuzz build "$PROFILE_FLAG"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tessera-fuzz.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -68,7 +74,7 @@ for target in "${TARGETS[@]}"; do
   seeds=()
   [[ -d corpus/$target ]] && seeds=("corpus/$target")
   echo "--> $target: ${SECONDS_PER_TARGET}s"
-  if ! cargo fuzz run "$target" "$corpus" "${seeds[@]}" -- \
+  if ! cargo fuzz run "$PROFILE_FLAG" "$target" "$corpus" "${seeds[@]}" -- \
     -max_total_time="$SECONDS_PER_TARGET" -max_len="$(max_len "$target")" -timeout=10 \
     -rss_limit_mb=2048 \
     -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1; then
