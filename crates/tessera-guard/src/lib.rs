@@ -18,6 +18,8 @@ mod clock;
 mod error;
 mod extract;
 mod guard;
+#[cfg(feature = "remote")]
+mod http;
 pub mod keys;
 mod layer;
 pub mod revocation;

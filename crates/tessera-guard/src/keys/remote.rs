@@ -5,16 +5,16 @@
 //! redirect could move trust to another host), a response size cap, https required except to
 //! loopback, and no cookies.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CACHE_CONTROL, HeaderMap};
-use reqwest::{Client, Url, redirect};
+use reqwest::header::{CACHE_CONTROL, HeaderMap};
+use reqwest::{Client, Url};
 use tessera_jwt::JwkSet;
 
 use super::BoxFuture;
 use super::cache::{FetchError, FetchJwks, FetchedJwks, JwksCache};
 use crate::ConfigError;
+use crate::http::{GetError, SetupError, client_for, get_capped};
 
 /// A [`JwksCache`] over HTTP.
 pub type RemoteJwks = JwksCache<HttpJwksFetcher>;
@@ -64,39 +64,20 @@ impl HttpJwksFetcher {
     }
 
     async fn get(&self) -> Result<FetchedJwks, FetchError> {
-        let transport = |e: reqwest::Error| FetchError::Transport(e.without_url().to_string());
-        let mut response = self
-            .client
-            .get(self.url.clone())
-            .header(ACCEPT, "application/json")
-            .send()
+        let (headers, body) = get_capped(&self.client, self.url.clone(), self.max_bytes)
             .await
-            .map_err(transport)?;
-        if !response.status().is_success() {
-            return Err(FetchError::Status(response.status().as_u16()));
-        }
-        let too_large = FetchError::TooLarge {
-            limit: self.max_bytes,
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_bytes as u64)
-        {
-            return Err(too_large);
-        }
-        // Read chunk by chunk so a lying or absent Content-Length cannot make us buffer more.
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(too_large);
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|e| match e {
+                GetError::Transport(message) => FetchError::Transport(message),
+                GetError::Status(status) => FetchError::Status(status),
+                GetError::TooLarge => FetchError::TooLarge {
+                    limit: self.max_bytes,
+                },
+            })?;
         let keys: JwkSet = serde_json::from_slice(&body)
             .map_err(|e| FetchError::InvalidDocument(e.to_string()))?;
         Ok(FetchedJwks {
             keys,
-            max_age: max_age(response.headers()),
+            max_age: max_age(&headers),
         })
     }
 }
@@ -135,53 +116,21 @@ impl HttpJwksFetcherBuilder {
 
     /// Checks the URL and builds the HTTP client.
     pub fn build(self) -> Result<HttpJwksFetcher, ConfigError> {
-        let url = Url::parse(&self.url).map_err(|e| ConfigError::InvalidUrl(e.to_string()))?;
-        let loopback = is_loopback(&url);
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback || self.allow_http => {}
-            "http" => {
-                return Err(ConfigError::InvalidUrl(
-                    "plain http is only allowed to loopback hosts; use https".into(),
-                ));
-            }
-            _ => {
-                return Err(ConfigError::InvalidUrl(
-                    "the scheme must be https or http".into(),
-                ));
-            }
-        }
-        let mut client = Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .redirect(redirect::Policy::none())
-            .user_agent(concat!("tessera-guard/", env!("CARGO_PKG_VERSION")));
-        if loopback {
-            // A proxy from the environment cannot reach our loopback, and must not see it.
-            client = client.no_proxy();
-        }
-        let client = client
-            .build()
-            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let (url, client) = client_for(
+            &self.url,
+            self.allow_http,
+            self.connect_timeout,
+            self.timeout,
+        )
+        .map_err(|e| match e {
+            SetupError::Url(message) => ConfigError::InvalidUrl(message),
+            SetupError::Client(message) => ConfigError::HttpClient(message),
+        })?;
         Ok(HttpJwksFetcher {
             client,
             url,
             max_bytes: self.max_bytes,
         })
-    }
-}
-
-/// Whether `url` names a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`).
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host_str() {
-        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
-        // IPv6 hosts come bracketed: `[::1]`.
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
     }
 }
 

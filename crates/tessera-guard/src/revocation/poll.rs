@@ -16,15 +16,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::ACCEPT;
-use reqwest::{Client, Url, redirect};
+use reqwest::{Client, Url};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use super::{DEFAULT_RETENTION_SECS, MAX_SID_LEN, MemoryRevocations, RevocationList};
 use crate::ConfigError;
-use crate::keys::remote::is_loopback;
+use crate::http::{GetError, SetupError, client_for, get_capped};
 
 /// Pages fetched back to back in one poll when the feed says more are waiting (a guard catching
 /// up after a restart); the rest come on the next poll.
@@ -195,37 +194,19 @@ impl RevocationPoller {
     }
 
     async fn fetch(&self, since: Option<&str>) -> Result<Page, FeedError> {
-        let transport = |e: reqwest::Error| FeedError::Transport(e.without_url().to_string());
         let mut url = self.url.clone();
         if let Some(since) = since {
             url.query_pairs_mut().append_pair("since", since);
         }
-        let mut response = self
-            .client
-            .get(url)
-            .header(ACCEPT, "application/json")
-            .send()
+        let (_, body) = get_capped(&self.client, url, self.max_bytes)
             .await
-            .map_err(transport)?;
-        if !response.status().is_success() {
-            return Err(FeedError::Status(response.status().as_u16()));
-        }
-        let too_large = FeedError::TooLarge {
-            limit: self.max_bytes,
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_bytes as u64)
-        {
-            return Err(too_large);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > self.max_bytes {
-                return Err(too_large);
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|e| match e {
+                GetError::Transport(message) => FeedError::Transport(message),
+                GetError::Status(status) => FeedError::Status(status),
+                GetError::TooLarge => FeedError::TooLarge {
+                    limit: self.max_bytes,
+                },
+            })?;
         parse_page(&body)
     }
 }
@@ -326,33 +307,16 @@ impl RevocationPollerBuilder {
 
     /// Checks the URL and builds the HTTP client. Nothing is fetched until the first poll.
     pub fn build(self) -> Result<RevocationPoller, ConfigError> {
-        let url = Url::parse(&self.url).map_err(|e| ConfigError::InvalidFeedUrl(e.to_string()))?;
-        let loopback = is_loopback(&url);
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback || self.allow_http => {}
-            "http" => {
-                return Err(ConfigError::InvalidFeedUrl(
-                    "plain http is only allowed to loopback hosts; use https".into(),
-                ));
-            }
-            _ => {
-                return Err(ConfigError::InvalidFeedUrl(
-                    "the scheme must be https or http".into(),
-                ));
-            }
-        }
-        let mut client = Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .redirect(redirect::Policy::none())
-            .user_agent(concat!("tessera-guard/", env!("CARGO_PKG_VERSION")));
-        if loopback {
-            client = client.no_proxy();
-        }
-        let client = client
-            .build()
-            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let (url, client) = client_for(
+            &self.url,
+            self.allow_http,
+            self.connect_timeout,
+            self.timeout,
+        )
+        .map_err(|e| match e {
+            SetupError::Url(message) => ConfigError::InvalidFeedUrl(message),
+            SetupError::Client(message) => ConfigError::HttpClient(message),
+        })?;
         Ok(RevocationPoller {
             client,
             url,
