@@ -193,7 +193,7 @@ if [[ $MODE == full ]]; then
     --tessera-variant 'no token cache:TESSERA_TOKEN_CACHE=0'
     --tessera-variant 'HS256:TESSERA_JWT_ALG=HS256')
 else
-  mode_args=(--duration 1 --runs 1 --warmup 0
+  mode_args=(--duration 1 --runs 1 --warmup 0 --noise-retries 0
     --tessera-variant 'no token cache:TESSERA_TOKEN_CACHE=0@me')
 fi
 note "load harness ($MODE, $PROFILE build${PEER_LIST:+, peers: $PEER_LIST})"
