@@ -1,14 +1,14 @@
-//! Password hashing on a bounded blocking pool.
+//! Password hashing on a bounded set of dedicated threads.
 //!
 //! New hashes are Argon2id (m = 19 MiB, t = 2, p = 1, PHC string). Better Auth's scrypt hashes
 //! (`<salt hex>:<key hex>`, contract §7) verify too and are flagged for rehashing. Every hash runs
-//! on tokio's blocking pool behind a semaphore, so a burst of sign-ins can neither starve the async
-//! executor nor allocate more than `cap × 19 MiB` at once.
+//! on a fixed set of hashing threads behind a semaphore, so a burst of sign-ins can neither starve
+//! the async executor nor allocate more than `cap × 19 MiB` at once.
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, mpsc};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -50,7 +50,7 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
-/// Why hashing failed: only the blocking pool or the platform RNG can make it fail.
+/// Why hashing failed: only the hashing threads or the platform RNG can make it fail.
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
@@ -65,6 +65,7 @@ struct Inner {
     format: HashFormat,
     cap: usize,
     permits: Semaphore,
+    jobs: mpsc::Sender<Job>,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
 }
@@ -86,11 +87,13 @@ const SCRYPT_KEY_LEN: usize = 64;
 impl PasswordHasher {
     /// A hasher writing `format` that runs at most `cap` hashes at once.
     pub fn new(format: HashFormat, cap: usize) -> Self {
+        let cap = cap.max(1);
         Self {
             inner: Arc::new(Inner {
                 format,
-                cap: cap.max(1),
-                permits: Semaphore::new(cap.max(1)),
+                cap,
+                permits: Semaphore::new(cap),
+                jobs: spawn_workers(cap),
                 in_flight: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
             }),
@@ -152,7 +155,7 @@ impl PasswordHasher {
         .await
     }
 
-    /// Runs `work` on the blocking pool once a permit is free, counting concurrency.
+    /// Runs `work` on the hashing threads once a permit is free, counting concurrency.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
@@ -164,16 +167,59 @@ impl PasswordHasher {
             .await
             .map_err(|_| HashError("hasher closed".into()))?;
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
             let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             inner.peak.fetch_max(now, Ordering::SeqCst);
             let out = work();
             inner.in_flight.fetch_sub(1, Ordering::SeqCst);
-            out
-        })
-        .await
-        .map_err(|e| HashError(e.to_string()))
+            let _ = done.send(out);
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| HashError("hashing threads stopped".into()))?;
+        result
+            .await
+            .map_err(|_| HashError("hashing thread dropped the job".into()))
     }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts exactly `cap` hashing threads sharing one job queue.
+///
+/// Dedicated threads rather than tokio's blocking pool: Argon2 allocates 19 MiB per hash, and
+/// glibc keeps freed blocks in per-thread arenas, so hashing on whichever of the (up to 512)
+/// blocking threads happens to be free lets resident memory grow with every new thread. With a
+/// fixed set of threads at most `cap` such blocks stay resident. The threads end when the hasher
+/// (the queue's sender) is dropped.
+fn spawn_workers(cap: usize) -> mpsc::Sender<Job> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    for index in 0..cap {
+        let queue = Arc::clone(&queue);
+        let spawned = std::thread::Builder::new()
+            .name(format!("tessera-hash-{index}"))
+            .spawn(move || {
+                loop {
+                    let job = {
+                        let queue = queue
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                        queue.recv()
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => break,
+                    }
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "could not start a password-hashing thread");
+        }
+    }
+    jobs
 }
 
 fn argon2() -> Argon2<'static> {
