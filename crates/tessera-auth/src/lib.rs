@@ -25,7 +25,7 @@ pub mod secret;
 pub mod session;
 mod state;
 pub mod store;
-mod tokens;
+pub mod tokens;
 
 pub use config::{AuthConfig, SessionPolicy};
 pub use routes::router;

@@ -11,7 +11,8 @@ use crate::origin::TrustedOrigins;
 use crate::password::PasswordHasher;
 use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
 use crate::revocation::Revocations;
-use crate::store::Store;
+use crate::store::{SessionCache, Store};
+use crate::tokens::MintedTokens;
 
 /// Cheap-to-clone handle on the auth server's state.
 #[derive(Clone)]
@@ -44,6 +45,8 @@ pub struct AuthApp {
     /// Where ended sessions are announced (instant revocation); sinks are attached after
     /// construction.
     pub revocations: Revocations,
+    /// Recently minted JWTs, handed out again to the same session for a short while.
+    pub minted: MintedTokens,
 }
 
 impl AuthState {
@@ -59,6 +62,15 @@ impl AuthState {
         clock: Arc<dyn Clock>,
         counters: Arc<dyn CounterStore>,
     ) -> Self {
+        let store: Arc<dyn Store> = if config.session.cache_ttl > chrono::Duration::zero() {
+            Arc::new(SessionCache::new(
+                store,
+                Arc::clone(&clock),
+                config.session.cache_ttl,
+            ))
+        } else {
+            store
+        };
         let hasher = PasswordHasher::new(config.password_hash, config.hash_concurrency);
         let keys = KeyManager::new(&config);
         let cookies = CookieNames::new(config.secure_cookies(), config.host_only_cookies);
@@ -80,6 +92,7 @@ impl AuthState {
             proxies,
             refusals: crate::audit::RefusalGate::default(),
             revocations,
+            minted: MintedTokens::default(),
         }))
     }
 
@@ -89,6 +102,7 @@ impl AuthState {
     /// The announcement runs as a task of its own, so a client hanging up (which drops the
     /// request's future) cannot cancel it half-way; the request is answered once it is done.
     pub(crate) async fn sessions_ended(&self, ids: &[String]) {
+        self.minted.forget(ids);
         let state = self.clone();
         let ids = ids.to_vec();
         let announce = tokio::spawn(async move {

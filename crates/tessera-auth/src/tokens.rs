@@ -2,7 +2,16 @@
 //! `iss` and `aud`, where `iss` = `aud` = the origin of the base URL (no `aud` in HS256 mode).
 //! Tessera adds `sid`, the session's id, so guards can refuse the tokens of an ended session
 //! at once ([`crate::revocation`]); Better Auth's tokens name no session.
+//!
+//! A session asking again within [`MintedTokens::reuse_window`] gets the token it was just
+//! given (same user data, same signing key) instead of a new signature and audit row: a page
+//! that calls `get-session` on every navigation would otherwise mint, sign and audit a token
+//! per click. The reused token has at least nine tenths of its lifetime left.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::audit::{AuditEvent, AuditKind};
@@ -13,8 +22,10 @@ use crate::state::AuthState;
 use crate::store::{Session, StoreError, User};
 
 impl AuthState {
-    /// Signs a JWT for `user` with the current key, and audits it (`token_issued`, naming the
-    /// key and expiry, never the token). `via` names the endpoint (`token`, `get-session`).
+    /// A JWT for `user` in `session`: the one minted for it moments ago if still reusable (see
+    /// the module documentation), else a new one signed with the current key and audited
+    /// (`token_issued`, naming the key and expiry, never the token). `via` names the endpoint
+    /// (`token`, `get-session`).
     pub async fn mint_jwt(
         &self,
         user: &User,
@@ -28,6 +39,13 @@ impl AuthState {
             .signing_key(self.store.as_ref(), now)
             .await
             .map_err(|e| self.key_error(e))?;
+        let window = MintedTokens::reuse_window(self.config.jwt_expires_in);
+        if let Some(token) = self
+            .minted
+            .reusable(&session.id, user, key.kid(), now, window)
+        {
+            return Ok(token);
+        }
         let iat = now.timestamp();
         let mut claims = match serde_json::to_value(user) {
             Ok(Value::Object(map)) => map,
@@ -58,6 +76,8 @@ impl AuthState {
             .session(&session.id)
             .detail(json!({ "kid": key.kid(), "alg": key.alg().as_str(), "exp": exp, "via": via }));
         self.audit(event).await?;
+        self.minted
+            .remember(&session.id, user, key.kid(), now, &token);
         Ok(token)
     }
 
@@ -69,6 +89,86 @@ impl AuthState {
                 tracing::error!(error = %other, "signing key unavailable");
                 ApiError::from(StoreError::Other(other.to_string()))
             }
+        }
+    }
+}
+
+/// The last token minted for each session, for reuse; bounded, forgotten when sessions end.
+#[derive(Debug, Default)]
+pub struct MintedTokens(Mutex<HashMap<String, Minted>>);
+
+#[derive(Debug)]
+struct Minted {
+    token: String,
+    /// The user object the claims were built from: a changed user gets a new token.
+    user: User,
+    kid: Option<String>,
+    issued_at: DateTime<Utc>,
+}
+
+/// At most this many sessions' tokens are remembered; past it, stale ones go first, then all.
+const MINTED_CAPACITY: usize = 16_384;
+
+impl MintedTokens {
+    /// How long a minted token is handed out again: a tenth of its lifetime, at most a minute.
+    pub fn reuse_window(lifetime: Duration) -> Duration {
+        (lifetime / 10).min(Duration::minutes(1))
+    }
+
+    fn map(&self) -> MutexGuard<'_, HashMap<String, Minted>> {
+        // Entries are replaced whole, so a poisoned lock holds nothing half-written.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reusable(
+        &self,
+        session_id: &str,
+        user: &User,
+        kid: Option<&str>,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Option<String> {
+        let map = self.map();
+        let minted = map.get(session_id)?;
+        // `issued_at <= now`: a clock that stepped back must not stretch the window.
+        (minted.kid.as_deref() == kid
+            && minted.issued_at <= now
+            && now - minted.issued_at < window
+            && minted.user == *user)
+            .then(|| minted.token.clone())
+    }
+
+    fn remember(
+        &self,
+        session_id: &str,
+        user: &User,
+        kid: Option<&str>,
+        now: DateTime<Utc>,
+        token: &str,
+    ) {
+        let mut map = self.map();
+        if map.len() >= MINTED_CAPACITY {
+            map.retain(|_, minted| now - minted.issued_at < Duration::minutes(1));
+            if map.len() >= MINTED_CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(
+            session_id.to_owned(),
+            Minted {
+                token: token.to_owned(),
+                user: user.clone(),
+                kid: kid.map(str::to_owned),
+                issued_at: now,
+            },
+        );
+    }
+
+    /// Forgets the tokens of sessions that ended.
+    pub fn forget(&self, session_ids: &[String]) {
+        let mut map = self.map();
+        for id in session_ids {
+            map.remove(id);
         }
     }
 }

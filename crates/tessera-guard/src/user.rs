@@ -1,5 +1,7 @@
 //! [`AuthUser`]: who a verified token says the caller is.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use tessera_jwt::VerifiedToken;
 
@@ -8,9 +10,13 @@ use crate::GuardError;
 /// The caller, as established by a verified bearer token.
 ///
 /// There is no public constructor: an `AuthUser` only ever comes out of [`crate::Guard`]
-/// verification, so holding one proves the token checked out.
+/// verification, so holding one proves the token checked out. Cloning is a reference-count
+/// increment: the verified-token cache hands the same user to every request carrying the token.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AuthUser {
+pub struct AuthUser(Arc<Verified>);
+
+#[derive(Debug, PartialEq)]
+struct Verified {
     user_id: String,
     email: Option<String>,
     claims: Map<String, Value>,
@@ -20,44 +26,44 @@ impl AuthUser {
     pub(crate) fn from_verified(token: VerifiedToken) -> Self {
         let user_id = token.claims.sub().to_owned();
         let email = token.claims.email().map(str::to_owned);
-        Self {
+        Self(Arc::new(Verified {
             user_id,
             email,
             claims: token.claims.into_raw(),
-        }
+        }))
     }
 
     /// The user id: the token's `sub`, never empty.
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        &self.0.user_id
     }
 
     /// The `email` claim, if the token carries one as a string.
     pub fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+        self.0.email.as_deref()
     }
 
     /// Every claim of the token, as signed.
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
+        &self.0.claims
     }
 
     /// The `sid` claim: the auth server session the token was minted for (Tessera's tokens
     /// carry it; Better Auth's do not).
     pub fn session_id(&self) -> Option<&str> {
-        self.claims.get("sid").and_then(Value::as_str)
+        self.0.claims.get("sid").and_then(Value::as_str)
     }
 
     /// One claim by name.
     pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.claims.get(name)
+        self.0.claims.get(name)
     }
 
     /// Succeeds only if `user_id` (typically the `{user_id}` of the request path) is the
     /// token's subject; otherwise [`GuardError::Forbidden`] (403 `Cannot access other user's
     /// data`).
     pub fn ensure_same_user(&self, user_id: &str) -> Result<(), GuardError> {
-        if self.user_id == user_id {
+        if self.0.user_id == user_id {
             Ok(())
         } else {
             Err(GuardError::Forbidden)

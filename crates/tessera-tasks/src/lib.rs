@@ -22,4 +22,4 @@ pub mod store;
 pub use domain::{Task, UserId};
 pub use error::ApiError;
 pub use routes::{openapi, router};
-pub use state::{Now, TasksState};
+pub use state::{Now, TasksState, system_clock};

@@ -12,6 +12,11 @@ use crate::store::TaskStore;
 /// The time source for task timestamps; injectable so tests never sleep.
 pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
+/// The wall clock, to the millisecond (the precision task timestamps are stored with).
+pub fn system_clock() -> Now {
+    Arc::new(|| Utc::now().trunc_subsecs(3))
+}
+
 /// Cheap-to-clone handle on the tasks API's parts.
 #[derive(Clone)]
 pub struct TasksState {
@@ -29,7 +34,7 @@ impl TasksState {
         Self {
             store,
             guard,
-            now: Arc::new(|| Utc::now().trunc_subsecs(3)),
+            now: system_clock(),
         }
     }
 

@@ -9,6 +9,7 @@
 //! transaction (see [`crate::audit`]); they do not emit its `tracing` line, the caller does.
 
 mod models;
+mod session_cache;
 mod sql;
 mod time;
 
@@ -18,6 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::audit::{AuditEvent, AuditFilter};
 
 pub use models::{Account, JwkRow, Session, User};
+pub use session_cache::SessionCache;
 pub use sql::{SqlStore, connect};
 pub use time::DbTime;
 

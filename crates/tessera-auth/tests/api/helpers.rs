@@ -101,6 +101,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AuthState,
     pub clock: ManualClock,
+    url: String,
     client: reqwest::Client,
     server: JoinHandle<()>,
     _sqlite_dir: Option<tempfile::TempDir>,
@@ -171,11 +172,19 @@ impl TestApp {
             addr,
             state,
             clock,
+            url: url.to_owned(),
             client,
             server,
             _sqlite_dir: sqlite_dir,
             pg_database,
         }
+    }
+
+    /// The same database as another process sees it: no cache of this app's in front.
+    pub async fn other_process_store(&self) -> Arc<dyn tessera_auth::store::Store> {
+        tessera_auth::store::connect(&self.url)
+            .await
+            .expect("connect")
     }
 
     /// Absolute URL of an auth path such as `/sign-in/email`.

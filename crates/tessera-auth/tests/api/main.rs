@@ -6,6 +6,7 @@ mod account;
 mod attacks;
 mod audit;
 mod bad_input;
+mod caching;
 mod jwt;
 mod keys;
 mod origin;

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{FieldError, Task};
 
 /// Which tasks to list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ToSchema, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, ToSchema, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StatusFilter {
     /// Every task (default).

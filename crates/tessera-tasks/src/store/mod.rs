@@ -5,12 +5,14 @@
 //! `tessera_app` role, so the table's row-level-security policy hides and protects other users'
 //! rows even from a statement that forgot the filter.
 
+mod list_cache;
 mod sql;
 mod time;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use list_cache::ListCache;
 pub use sql::{SqlTaskStore, connect};
 pub use time::DbTime;
 

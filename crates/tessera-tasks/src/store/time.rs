@@ -1,7 +1,7 @@
 //! Timestamps as each backend stores them: PostgreSQL `timestamptz`; SQLite ISO-8601 text with
 //! milliseconds and `Z`, whose fixed width makes text order equal time order in SQL.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde::{Serialize, Serializer};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -16,7 +16,9 @@ pub struct DbTime(pub DateTime<Utc>);
 impl DbTime {
     /// The ISO form used in JSON and in SQLite.
     pub fn to_iso(&self) -> String {
-        self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        // RFC 3339 with milliseconds and `Z` is exactly this format, written without parsing a
+        // strftime pattern on every call (a hot path: two timestamps per task listed).
+        self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 }
 

@@ -15,11 +15,14 @@ use sqlx::{Connection, Executor, PgConnection, PgPool};
 use tessera_guard::tessera_jwt::SigningKey;
 use tessera_guard::{Clock, Guard};
 use tessera_tasks::TasksState;
-use tessera_tasks::store::{SqlTaskStore, TaskStore};
+use tessera_tasks::store::{ListCache, SqlTaskStore, TaskStore};
 
 /// The shared HS256 secret of the tests.
 pub const SECRET: &[u8] = b"tessera-tasks-test-secret-0123456789";
 /// The two users of most tests.
+/// The list cache's TTL on SQLite, as `tessera serve` ships it.
+pub const LIST_CACHE_TTL: chrono::Duration = chrono::Duration::seconds(1);
+
 pub const ALICE: &str = "user-alice";
 pub const BOB: &str = "user-bob";
 
@@ -157,7 +160,7 @@ impl TestApp {
         let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
         let store = tessera_tasks::store::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
-        Self::serve(store, None, Some(dir), None).await
+        Self::serve(store, None, Some(dir), None, Some(LIST_CACHE_TTL)).await
     }
 
     /// Over a fresh PostgreSQL database.
@@ -165,12 +168,12 @@ impl TestApp {
         let (db, pool) = PgTestDb::create().await;
         let store: Arc<dyn TaskStore> = Arc::new(SqlTaskStore::new(pool.clone()));
         store.migrate().await.unwrap();
-        Self::serve(store, Some(pool), None, Some(db)).await
+        Self::serve(store, Some(pool), None, Some(db), None).await
     }
 
     /// Serves `store` (which may be broken on purpose).
     pub async fn with_store(store: Arc<dyn TaskStore>) -> Self {
-        Self::serve(store, None, None, None).await
+        Self::serve(store, None, None, None, None).await
     }
 
     async fn serve(
@@ -178,16 +181,26 @@ impl TestApp {
         pg_pool: Option<PgPool>,
         sqlite_dir: Option<tempfile::TempDir>,
         pg_db: Option<PgTestDb>,
+        list_cache: Option<chrono::Duration>,
     ) -> Self {
         let clock = TestClock::new();
+        // As shipped: SQLite behind the list cache, PostgreSQL without. `store` stays the
+        // database as another process sees it.
+        let served = match list_cache {
+            Some(ttl) => {
+                let cache_clock = clock.clone();
+                let now: tessera_tasks::Now = Arc::new(move || cache_clock.now());
+                Arc::new(ListCache::new(Arc::clone(&store), now, ttl)) as Arc<dyn TaskStore>
+            }
+            None => Arc::clone(&store),
+        };
         let guard_clock = clock.clone();
         let guard = Guard::hs256([SECRET])
             .unwrap()
             .clock(Clock::from_fn(move || guard_clock.now().timestamp()))
             .build();
         let api_clock = clock.clone();
-        let state = TasksState::new(Arc::clone(&store), guard)
-            .with_clock(Arc::new(move || api_clock.now()));
+        let state = TasksState::new(served, guard).with_clock(Arc::new(move || api_clock.now()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let router = tessera_tasks::router(state);

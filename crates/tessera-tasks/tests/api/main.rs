@@ -7,5 +7,6 @@ mod crud;
 mod errors;
 mod helpers;
 mod isolation;
+mod list_cache;
 mod openapi;
 mod rls;

@@ -1,0 +1,280 @@
+//! [`SessionCache`]: a [`Store`] that remembers recent session lookups for a few seconds.
+//!
+//! Every authenticated auth request (`get-session`, `/token`, the account endpoints) starts by
+//! looking its session up; on SQLite that read costs more than the rest of the request. The
+//! cache answers repeats of it from memory for at most `ttl` (by the injected clock).
+//!
+//! Why it cannot serve a session this process has ended or changed: it sits in front of the
+//! store, so every write that ends a session or changes a user goes through it and evicts the
+//! entries it touches *after* the write (an eviction before the write could be refilled with
+//! the old row by a concurrent read). A lookup that raced with such a write does not store its
+//! result: each eviction bumps a generation number, and a lookup only stores what it read if
+//! the generation is the one it started with. What another process changes in the same
+//! database (a second Tessera, or Better Auth side by side) is seen within `ttl`; a deployment
+//! that needs it at once sets the TTL to zero, which leaves the cache out.
+//!
+//! Keys are the SHA-256 of the session token, so the map holds no usable credential and its
+//! lookups compare digests, not secrets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use super::{Account, JwkRow, Session, Store, StoreResult, User};
+use crate::audit::{AuditEvent, AuditFilter};
+use crate::clock::Clock;
+
+/// At most this many sessions are remembered; beyond it, old entries go first, then all.
+const CAPACITY: usize = 16_384;
+
+type TokenDigest = [u8; 32];
+
+/// A caching decorator over another [`Store`]; see the module documentation.
+pub struct SessionCache {
+    inner: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    ttl: Duration,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<TokenDigest, Entry>,
+    /// Bumped by every eviction; see the module documentation.
+    generation: u64,
+}
+
+struct Entry {
+    session: Session,
+    user: User,
+    loaded_at: DateTime<Utc>,
+}
+
+impl SessionCache {
+    /// Wraps `inner`, remembering each session lookup for `ttl` (which must be positive).
+    pub fn new(inner: Arc<dyn Store>, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
+        Self {
+            inner,
+            clock,
+            ttl,
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    fn entries(&self) -> MutexGuard<'_, Entries> {
+        // Nothing here can leave the map half-updated, so a poisoned lock is still usable.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets the entries `doomed` selects, after a write that may have changed them.
+    fn evict(&self, doomed: impl Fn(&TokenDigest, &Entry) -> bool) {
+        let mut entries = self.entries();
+        entries.generation += 1;
+        entries.map.retain(|digest, entry| !doomed(digest, entry));
+    }
+
+    fn evict_token(&self, token: &str) {
+        let digest = digest(token);
+        self.evict(|key, _| *key == digest);
+    }
+
+    fn evict_user(&self, user_id: &str) {
+        self.evict(|_, entry| entry.user.id == user_id);
+    }
+
+    fn remember(&self, digest: TokenDigest, generation: u64, found: &(Session, User)) {
+        let now = self.clock.now();
+        let mut entries = self.entries();
+        if entries.generation != generation {
+            return;
+        }
+        if entries.map.len() >= CAPACITY {
+            let ttl = self.ttl;
+            entries.map.retain(|_, entry| now - entry.loaded_at < ttl);
+            if entries.map.len() >= CAPACITY {
+                entries.map.clear();
+            }
+        }
+        let (session, user) = found.clone();
+        entries.map.insert(
+            digest,
+            Entry {
+                session,
+                user,
+                loaded_at: now,
+            },
+        );
+    }
+}
+
+fn digest(token: &str) -> TokenDigest {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref());
+    out
+}
+
+#[async_trait]
+impl Store for SessionCache {
+    async fn find_session(&self, token: &str) -> StoreResult<Option<(Session, User)>> {
+        let digest = digest(token);
+        let now = self.clock.now();
+        let generation = {
+            let entries = self.entries();
+            if let Some(entry) = entries.map.get(&digest)
+                && entry.loaded_at <= now
+                && now - entry.loaded_at < self.ttl
+            {
+                return Ok(Some((entry.session.clone(), entry.user.clone())));
+            }
+            entries.generation
+        };
+        let found = self.inner.find_session(token).await?;
+        if let Some(found) = &found {
+            self.remember(digest, generation, found);
+        }
+        Ok(found)
+    }
+
+    async fn extend_session(
+        &self,
+        token: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let result = self.inner.extend_session(token, expires_at, now).await;
+        self.evict_token(token);
+        result
+    }
+
+    async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
+        let result = self.inner.delete_session(token, audit).await;
+        self.evict_token(token);
+        result
+    }
+
+    async fn delete_user_session(
+        &self,
+        user_id: &str,
+        token: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<String>> {
+        let result = self.inner.delete_user_session(user_id, token, audit).await;
+        self.evict_token(token);
+        result
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        except_token: Option<&str>,
+        audit: &AuditEvent,
+    ) -> StoreResult<Vec<String>> {
+        let result = self
+            .inner
+            .delete_user_sessions(user_id, except_token, audit)
+            .await;
+        self.evict_user(user_id);
+        result
+    }
+
+    async fn update_user(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        image: Option<Option<&str>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let result = self.inner.update_user(id, name, image, now).await;
+        self.evict_user(id);
+        result
+    }
+
+    // Everything below neither reads sessions nor changes a session or a user row.
+
+    async fn migrate(&self) -> StoreResult<()> {
+        self.inner.migrate().await
+    }
+
+    async fn create_user_with_account(
+        &self,
+        user: &User,
+        account: &Account,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.inner
+            .create_user_with_account(user, account, audit)
+            .await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_email(email).await
+    }
+
+    async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_id(id).await
+    }
+
+    async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>> {
+        self.inner.find_credential_account(user_id).await
+    }
+
+    async fn update_password(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<()> {
+        self.inner
+            .update_password(account_id, hash, now, audit)
+            .await
+    }
+
+    async fn create_session(&self, session: &Session, audit: &AuditEvent) -> StoreResult<()> {
+        self.inner.create_session(session, audit).await
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>> {
+        self.inner.list_sessions(user_id, now).await
+    }
+
+    async fn list_jwks(&self) -> StoreResult<Vec<JwkRow>> {
+        self.inner.list_jwks().await
+    }
+
+    async fn insert_jwk(&self, row: &JwkRow, audit: &AuditEvent) -> StoreResult<()> {
+        self.inner.insert_jwk(row, audit).await
+    }
+
+    async fn rotate_jwk(
+        &self,
+        row: &JwkRow,
+        retire: &[String],
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.inner.rotate_jwk(row, retire, at, audit).await
+    }
+
+    async fn insert_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        self.inner.insert_audit(event).await
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        self.inner.list_audit(filter).await
+    }
+
+    async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
+        self.inner.list_session_endings(after, limit).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+}
