@@ -24,10 +24,7 @@ use crate::{http_log, settings};
 pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     let (guard, issuers) = guard(&args).await?;
     let url = settings::database_url(&args.database)?;
-    let store = tessera_tasks::store::connect(&url)
-        .await
-        .context("connecting to the database")?;
-    store.migrate().await.context("migrating")?;
+    let store = crate::tasks::connect(&url, &args.tasks_caches).await?;
     let mut app: Router = tessera_tasks::router(TasksState::new(store, guard));
     // A browser frontend on the auth server's origin (the brief's :3000) calls this API (:8000)
     // cross-origin; admit it and any origin named explicitly.
@@ -103,7 +100,7 @@ async fn guard(args: &ApiArgs) -> anyhow::Result<(Guard, Vec<String>)> {
     };
     let mut builder = builder
         .leeway(Duration::from_secs(args.leeway))
-        .token_cache(args.token_cache);
+        .token_cache(args.tasks_caches.token_cache);
     if let Some(revocations) = GuardRevocations::remote(
         args.revocations_url.as_deref(),
         args.allow_insecure_jwks_http,

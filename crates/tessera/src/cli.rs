@@ -96,6 +96,11 @@ pub struct ServeArgs {
     /// How long a retired signing key stays in `/jwks`, in seconds (at least the JWT lifetime).
     #[arg(long, env = "TESSERA_JWKS_GRACE_PERIOD", default_value_t = 2_592_000)]
     pub jwks_grace_period: u64,
+    /// How long, in seconds, a session read from the database answers again from memory; 0
+    /// reads it every time. Set 0 while another server (Better Auth side by side, a second
+    /// Tessera) can end sessions in the same database and must be obeyed at once.
+    #[arg(long, env = "TESSERA_SESSION_CACHE_TTL", default_value_t = 5)]
+    pub session_cache_ttl: u64,
     /// Password hash format for new hashes: argon2id, or scrypt (Better Auth's, for side-by-side runs).
     #[arg(long, env = "TESSERA_PASSWORD_HASH", default_value = "argon2id")]
     pub password_hash: String,
@@ -115,11 +120,24 @@ pub struct ServeArgs {
     /// when unset.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// The tasks API's caches.
+    #[command(flatten)]
+    pub tasks_caches: TasksCacheArgs,
+}
+
+/// The tasks API's caches (in `tessera serve` and in `tessera api`).
+#[derive(Debug, Args, Clone)]
+pub struct TasksCacheArgs {
     /// How many verified bearer tokens the tasks API's guard remembers, so a token seen again
     /// skips its signature check (answers never change: see `GuardBuilder::token_cache`); 0 turns
     /// the cache off.
     #[arg(long, env = "TESSERA_TOKEN_CACHE", default_value_t = 4096)]
     pub token_cache: usize,
+    /// How long, in seconds, a user's task list answers again from memory; this process's own
+    /// writes are always seen at once, other processes' within this time. Default: 1 on SQLite,
+    /// 0 (off) on PostgreSQL, where several API processes usually share the database.
+    #[arg(long, env = "TESSERA_TASKS_CACHE_TTL")]
+    pub tasks_cache_ttl: Option<u64>,
 }
 
 /// Settings of `tessera api`: the tasks API as its own service.
@@ -165,11 +183,9 @@ pub struct ApiArgs {
     /// Browser origins allowed to call the API, comma-separated (the issuers are always allowed).
     #[arg(long, env = "TESSERA_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
-    /// How many verified bearer tokens the tasks API's guard remembers, so a token seen again
-    /// skips its signature check (answers never change: see `GuardBuilder::token_cache`); 0 turns
-    /// the cache off.
-    #[arg(long, env = "TESSERA_TOKEN_CACHE", default_value_t = 4096)]
-    pub token_cache: usize,
+    /// The tasks API's caches.
+    #[command(flatten)]
+    pub tasks_caches: TasksCacheArgs,
 }
 
 /// `tessera keys …`: the JWT signing keys, read with the server's own settings (same flags and

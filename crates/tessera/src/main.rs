@@ -5,6 +5,7 @@ mod admin;
 mod api;
 mod cli;
 mod http_log;
+mod logging;
 mod revocations;
 mod serve;
 mod settings;
@@ -16,12 +17,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
+    let _flush_logs_on_exit = logging::init();
     match cli.command.unwrap_or(cli::Command::Serve(cli.serve)) {
         cli::Command::Serve(args) => serve::run(args).await,
         cli::Command::Migrate(args) => serve::migrate(args).await,

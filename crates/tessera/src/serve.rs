@@ -43,7 +43,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AuthState::with_counters(config, store, Arc::new(SystemClock), counters);
     // The tasks guard subscribes to revocations first: it hears of them before Redis does.
     let tasks =
-        crate::tasks::in_process(&state, &url, args.redis_url.as_deref(), args.token_cache).await?;
+        crate::tasks::in_process(&state, &url, args.redis_url.as_deref(), &args.tasks_caches)
+            .await?;
     if let Some(redis_url) = args.redis_url.as_deref() {
         let sink = RedisRevocationSink::connect(redis_url)
             .await

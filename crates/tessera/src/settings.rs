@@ -73,6 +73,7 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     // KeyManager raises a grace period shorter than the JWT lifetime, with a warning.
     config.jwks_grace_period = seconds(args.jwks_grace_period, "TESSERA_JWKS_GRACE_PERIOD")?;
     config.password_hash = password_hash;
+    config.session.cache_ttl = seconds(args.session_cache_ttl, "TESSERA_SESSION_CACHE_TTL")?;
     if args.cookie_host_prefix && !config.secure_cookies() {
         bail!(
             "TESSERA_COOKIE_HOST_PREFIX needs an https BETTER_AUTH_URL: browsers drop __Host- cookies that are not Secure"

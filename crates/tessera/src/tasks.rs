@@ -2,6 +2,7 @@
 //! auth server's own keys, read in process rather than over HTTP, and refuses the tokens of
 //! ended sessions as soon as they end (see [`crate::revocations`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -9,28 +10,53 @@ use tessera_auth::AuthState;
 use tessera_guard::Guard;
 use tessera_guard::keys::{FetchError, FetchedJwks, JwksCache, StaticKeys};
 use tessera_jwt::{Algorithm, KeyRing, VerifyingKey};
-use tessera_tasks::TasksState;
+use tessera_tasks::store::{ListCache, TaskStore};
+use tessera_tasks::{TasksState, system_clock};
 
+use crate::cli::TasksCacheArgs;
 use crate::revocations::GuardRevocations;
 
 /// Connects the tasks store to `database_url`, migrates it, and guards it with `auth`'s keys
-/// and its revocations (plus those published in Redis, when `redis_url` is set), remembering up
-/// to `token_cache` verified tokens.
+/// and its revocations (plus those published in Redis, when `redis_url` is set), with the
+/// caches `caches` asks for.
 pub async fn in_process(
     auth: &AuthState,
     database_url: &str,
     redis_url: Option<&str>,
-    token_cache: usize,
+    caches: &TasksCacheArgs,
 ) -> anyhow::Result<TasksState> {
+    let store = connect(database_url, caches).await?;
+    let revocations = GuardRevocations::in_process(auth, redis_url)?;
+    Ok(TasksState::new(
+        store,
+        own_keys_guard(auth, revocations, caches.token_cache),
+    ))
+}
+
+/// The migrated tasks store at `database_url`, behind a [`ListCache`] unless its TTL is zero
+/// (default: one second on SQLite, off on PostgreSQL; see [`TasksCacheArgs`]).
+pub async fn connect(
+    database_url: &str,
+    caches: &TasksCacheArgs,
+) -> anyhow::Result<Arc<dyn TaskStore>> {
     let store = tessera_tasks::store::connect(database_url)
         .await
         .context("connecting the tasks store")?;
     store.migrate().await.context("migrating the tasks store")?;
-    let revocations = GuardRevocations::in_process(auth, redis_url)?;
-    Ok(TasksState::new(
-        store,
-        own_keys_guard(auth, revocations, token_cache),
-    ))
+    let default_ttl = if database_url.starts_with("sqlite:") {
+        1
+    } else {
+        0
+    };
+    let ttl = caches.tasks_cache_ttl.unwrap_or(default_ttl);
+    if ttl == 0 {
+        return Ok(store);
+    }
+    let ttl = i64::try_from(ttl)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .context("TESSERA_TASKS_CACHE_TTL is too large")?;
+    Ok(Arc::new(ListCache::new(store, system_clock(), ttl)))
 }
 
 /// Applies the tasks API's migrations (`tessera migrate`).
