@@ -58,7 +58,8 @@ await step(`Better Auth and Tessera (scrypt) run at once on one ${kind} database
   tessera = await startServer("tessera", {
     secret,
     baseUrl: ba.url,
-    env: { DATABASE_URL: db.url, TESSERA_PASSWORD_HASH: "scrypt" },
+    // As docs/migrating-from-better-auth.md says: no session cache while Better Auth can end sessions.
+    env: { DATABASE_URL: db.url, TESSERA_PASSWORD_HASH: "scrypt", TESSERA_SESSION_CACHE_TTL: "0" },
     label: `side-${kind}-tessera`,
   });
   assert.equal(tessera.origin, ba.origin);
