@@ -153,8 +153,17 @@ async function startApi({ label, jwksUrl, cooldown }) {
         return "";
       }
     },
-    /** How many JWKS fetches the guard itself logged as successful. */
-    loggedFetches: () => (api.text().match(/JWKS fetched/g) ?? []).length,
+    /**
+     * How many JWKS fetches the guard itself logged as successful, once at least `expected` are
+     * (or after 2 s): Tessera writes its log from a background thread, a moment after the event.
+     */
+    loggedFetches: async (expected) => {
+      const count = () => (api.text().match(/JWKS fetched/g) ?? []).length;
+      for (const deadline = Date.now() + 2_000; count() < expected && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return count();
+    },
     me: (token) => get(`${url}/api/me`, token === undefined ? {} : { authorization: `Bearer ${token}` }),
   };
   apis.add(api);
@@ -284,7 +293,7 @@ await step("`tessera api --jwks-url <Better Auth>/api/auth/jwks` starts and fetc
   // No Cache-Control from Better Auth: the guard keeps the set fresh for its default 5 minutes,
   // so nothing but an unknown kid makes it fetch again during this test.
   assert.equal(first.cacheControl, null, `Better Auth sent Cache-Control: ${first.cacheControl}`);
-  assert.equal(api.loggedFetches(), 1, "the guard's log does not show one fetch");
+  assert.equal(await api.loggedFetches(1), 1, "the guard's log does not show one fetch");
 });
 
 await step("GET /api/me with Better Auth's JWT (key A) → 200 with its user_id and email; no further JWKS fetch", async () => {
@@ -323,7 +332,7 @@ await step("GET /api/me with the key-B JWT → 200 after exactly one automatic J
   assert.match(second.userAgent, /^tessera-guard\//);
   assert.equal(second.status, 200);
   assert.deepEqual([...second.kids].sort(), [kid.a, kid.b].sort());
-  assert.equal(api.loggedFetches(), 2, "the guard's log does not show exactly one refetch");
+  assert.equal(await api.loggedFetches(2), 2, "the guard's log does not show exactly one refetch");
 });
 
 await step("both keys now verify from the cache: key A (still published) and key B again → 200, no further fetch", async () => {
@@ -331,7 +340,7 @@ await step("both keys now verify from the cache: key A (still published) and key
   assertMe(await api.me(jwt.b), "key B again");
   assertMe(await api.me(await mint()), "a fresh key-B JWT");
   assert.equal(proxy.fetches.length, 2, `JWKS fetches: ${JSON.stringify(proxy.fetches)}`);
-  assert.equal(api.loggedFetches(), 2);
+  assert.equal(await api.loggedFetches(2), 2);
 });
 
 await step("with a production-like cooldown (3600 s), a just-started guard does not refetch: key C's JWT → 401, no fetch", async () => {
@@ -346,14 +355,14 @@ await step("with a production-like cooldown (3600 s), a just-started guard does 
   // The unknown kid asks for a refetch, but the prefetch (its last attempt) is inside the cooldown.
   assertRejected(await apiProd.me(jwt.c), "key C inside the cooldown");
   assert.equal(proxy.fetches.length, 3, `JWKS fetches: ${JSON.stringify(proxy.fetches)}`);
-  assert.equal(apiProd.loggedFetches(), 1);
+  assert.equal(await apiProd.loggedFetches(1), 1);
 });
 
 await step("the cooldown-0 guard accepts the same key-C JWT after one more refetch", async () => {
   assertMe(await api.me(jwt.c), "key C");
   assert.equal(proxy.fetches.length, 4, `JWKS fetches: ${JSON.stringify(proxy.fetches)}`);
   assert.ok(proxy.fetches[3].kids.includes(kid.c));
-  assert.equal(api.loggedFetches(), 3);
+  assert.equal(await api.loggedFetches(3), 3);
 });
 
 await step("every process stops by its PID (both tessera api, Better Auth) and the proxy closes", async () => {

@@ -203,6 +203,7 @@ fn spawn_workers(cap: usize) -> mpsc::Sender<Job> {
         let spawned = std::thread::Builder::new()
             .name(format!("tessera-hash-{index}"))
             .spawn(move || {
+                yield_to_requests();
                 loop {
                     let job = {
                         let queue = queue
@@ -223,6 +224,17 @@ fn spawn_workers(cap: usize) -> mpsc::Sender<Job> {
         }
     }
     jobs
+}
+
+/// Lowers the calling (hashing) thread to nice 10, so the scheduler runs a request handler
+/// that wakes up ahead of a hash in progress: a burst of sign-ins then slows other sign-ins,
+/// not every other request. Nice 10 still gets about a tenth of a contended CPU, so a flood of
+/// cheap requests cannot starve sign-ins completely.
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
+        tracing::warn!(error = %err, "could not lower the hashing thread's priority");
+    }
 }
 
 /// How long a hashing thread keeps its Argon2 memory after its last hash.
@@ -383,6 +395,22 @@ fn verify_scrypt(plain: &str, stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_nice_10_below_request_handlers() {
+        let hasher = PasswordHasher::new(HashFormat::Argon2id, 2);
+        let niceness = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+        let caller = niceness().unwrap();
+        let on_hasher = hasher.run(niceness).await.unwrap().unwrap();
+        // An unprivileged process can only raise niceness: already above 10, it stays there.
+        assert_eq!(on_hasher, caller.max(10));
+        assert_eq!(
+            niceness().unwrap(),
+            caller,
+            "the caller's thread is left alone"
+        );
+    }
 
     #[test]
     fn hashes_written_by_the_argon2_crate_verify_and_vice_versa() {

@@ -15,6 +15,7 @@ use crate::body::{Body, Fields, JsonBody, OptionalJsonBody};
 use crate::error::{ApiError, codes};
 use crate::session::{AuthSession, ClientMeta, Resolved};
 use crate::state::AuthState;
+use crate::store::{Session, User};
 
 pub(super) fn router() -> Router<AuthState> {
     Router::new()
@@ -42,10 +43,11 @@ async fn get_session(
             let jwt = state
                 .mint_jwt(&active.user, &active.session, &meta, "get-session")
                 .await?;
-            let mut response = reply(
-                json!({ "session": active.session, "user": active.user }),
-                active.cookies,
-            );
+            let body = SessionAndUser {
+                session: &active.session,
+                user: &active.user,
+            };
+            let mut response = reply(body, active.cookies);
             if let Ok(value) = HeaderValue::from_str(&jwt) {
                 response
                     .headers_mut()
@@ -59,6 +61,13 @@ async fn get_session(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// get-session's body, serialised straight from the rows (no intermediate `Value` tree).
+#[derive(serde::Serialize)]
+struct SessionAndUser<'a> {
+    session: &'a Session,
+    user: &'a User,
 }
 
 /// `POST /get-session` needs Better Auth's `deferSessionRefresh`, which Tessera does not have:
