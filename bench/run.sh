@@ -185,16 +185,17 @@ fi
 # Load
 
 OUT=$BENCH/results/$(date -u +%Y%m%dT%H%M%SZ)-$MODE
-# Besides the default Tessera (EdDSA, verified-token cache on), the floor and the guarded
-# scenarios run again without the token cache, and with HS256 (the brief's shared-secret mode,
-# what the FastAPI peer verifies).
+# Besides the default Tessera (EdDSA; verified-token, session and task-list caches on), the
+# floor, the guarded and the session scenarios run again with every cache off, and the floor and
+# the guarded ones with HS256 (the brief's shared-secret mode, what the FastAPI peer verifies).
+NO_CACHES='no caches:TESSERA_TOKEN_CACHE=0,TESSERA_SESSION_CACHE_TTL=0,TESSERA_TASKS_CACHE_TTL=0'
 if [[ $MODE == full ]]; then
   mode_args=(--duration 10 --runs 3 --warmup 3
-    --tessera-variant 'no token cache:TESSERA_TOKEN_CACHE=0'
+    --tessera-variant "$NO_CACHES@ok+me+tasks+bad-token+get-session+token"
     --tessera-variant 'HS256:TESSERA_JWT_ALG=HS256')
 else
   mode_args=(--duration 1 --runs 1 --warmup 0 --noise-retries 0
-    --tessera-variant 'no token cache:TESSERA_TOKEN_CACHE=0@me')
+    --tessera-variant "$NO_CACHES@me+tasks+get-session")
 fi
 note "load harness ($MODE, $PROFILE build${PEER_LIST:+, peers: $PEER_LIST})"
 exec python3 "$BENCH/harness.py" --tessera "$TESSERA_BIN" --peers "$PEER_LIST" --venv "$VENV" \
