@@ -550,6 +550,9 @@ def bench_server(args, srv, results):
                 f"RSS {res['rss_mib']:.1f} MiB{extra} [{status}]"
             )
         settle(srv.proc.pid)
+        # Then 2 s more, as BENCHMARKS.md says: memory a server frees once idle (Tessera's
+        # hashing threads drop their Argon2 buffers after 1 s without a job) counts as freed.
+        time.sleep(2.0)
         rss, hwm = rss_kib(srv.proc.pid)
         entry["rss_end_mib"] = rss / 1024
         entry["hwm_end_mib"] = hwm / 1024
