@@ -613,6 +613,11 @@ def servers(args):
                    [args.tessera, "serve", "--addr", "127.0.0.1:{port}"], env, "/api/auth/ok",
                    picked.split("+") if picked else ["ok", "me", "tasks", "bad-token"])
         )
+    if args.floor:
+        out.append(
+            Server("floor", "HTTP floor (bare axum, not Tessera)", "floor", [args.floor, "127.0.0.1:{port}"],
+                   {}, "/api/auth/ok", ["ok"])
+        )
     if "fastapi" in args.peers:
         out.append(
             Server("fastapi", "FastAPI + python-jose", "fastapi",
@@ -727,6 +732,37 @@ def targets(results):
     return "\n".join(lines)
 
 
+def floor_table(results):
+    """What each ratio target asks of Tessera in server CPU per request, beside what Tessera
+    spends and what a bare axum server (no application code at all) spends per request here."""
+    floor = results.get("floor", {}).get("scenarios", {}).get("ok", {}).get("server_cpu_ms_per_req")
+    if not floor:
+        return ""
+
+    def cpu(server, scenario):
+        return results.get(server, {}).get("scenarios", {}).get(scenario, {}).get("server_cpu_ms_per_req")
+
+    def us(ms):
+        return f"{ms * 1000:.1f} µs"
+
+    lines = [
+        "| target | the peer's CPU per request | the target allows Tessera | Tessera spends | a bare axum server spends |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for what, scenario, peer, goal in [
+        ("GET /api/me ≥ 20× FastAPI", "me", "fastapi", 20),
+        ("tasks ≥ 40× FastAPI", "tasks", "fastapi", 40),
+        ("bad token ≥ 20× FastAPI", "bad-token", "fastapi", 20),
+        ("get-session ≥ 100× Better Auth", "get-session", "better-auth", 100),
+        ("/token ≥ 50× Better Auth", "token", "better-auth", 50),
+    ]:
+        theirs, ours = cpu(peer, scenario), cpu("tessera", scenario)
+        if theirs is None or ours is None:
+            continue
+        lines.append(f"| {what} | {us(theirs)} | ≤ {us(theirs / goal)} | {us(ours)} | {us(floor)} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def variants_table(results):
     """Tessera variants beside the default, for the guarded scenarios."""
     names = [n for n in results if n.startswith("tessera-")]
@@ -797,6 +833,7 @@ def main():
     p.add_argument("--tessera", required=True, help="the tessera binary")
     p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     p.add_argument("--peers", default="", help="comma-separated: fastapi,better-auth")
+    p.add_argument("--floor", default="", help="the http_floor example binary: the bare-axum reference row")
     p.add_argument("--venv", default=str(BENCH_DIR / ".venv"))
     p.add_argument("--duration", type=int, default=10, help="seconds per run")
     p.add_argument("--runs", type=int, default=3, help="runs per scenario (the median is kept)")
@@ -862,7 +899,7 @@ def main():
         f"{args.paced_delay_ms} ms between a connection's requests; storm: {args.storm_clients} sign-in clients). "
         f"Load average at the end: {' '.join(loadavg)}."
     )
-    report = "\n\n".join(x for x in [header, machine_info(args), table(results), variants_table(results), targets(results)] if x)
+    report = "\n\n".join(x for x in [header, machine_info(args), table(results), variants_table(results), targets(results), floor_table(results)] if x)
     if failures:
         report += "\n\nProblems:\n" + "\n".join(f"- {f}" for f in failures)
     (out / "results.md").write_text(report + "\n")

@@ -136,15 +136,18 @@ fi
 # ------------------------------------------------------------------------------------------------
 # Builds and peers
 
+# The http_floor example is the bare-axum reference row: what any request costs here.
 if [[ $PROFILE == release ]]; then
-  note "cargo build --release -p tessera"
-  cargo build --release -p tessera
+  note "cargo build --release -p tessera --bin tessera --example http_floor"
+  cargo build --release -p tessera --bin tessera --example http_floor
 else
-  note "cargo build -p tessera"
-  cargo build -p tessera
+  note "cargo build -p tessera --bin tessera --example http_floor"
+  cargo build -p tessera --bin tessera --example http_floor
 fi
 TESSERA_BIN=$TARGET_DIR/$PROFILE/tessera
+FLOOR_BIN=$TARGET_DIR/$PROFILE/examples/http_floor
 [[ -x $TESSERA_BIN ]] || die "$TESSERA_BIN was not built"
+[[ -x $FLOOR_BIN ]] || die "$FLOOR_BIN was not built"
 
 PEER_LIST=""
 if [[ $PEERS -eq 1 ]]; then
@@ -198,5 +201,5 @@ else
     --tessera-variant "$NO_CACHES@me+tasks+get-session")
 fi
 note "load harness ($MODE, $PROFILE build${PEER_LIST:+, peers: $PEER_LIST})"
-exec python3 "$BENCH/harness.py" --tessera "$TESSERA_BIN" --peers "$PEER_LIST" --venv "$VENV" \
+exec python3 "$BENCH/harness.py" --tessera "$TESSERA_BIN" --floor "$FLOOR_BIN" --peers "$PEER_LIST" --venv "$VENV" \
   --out "$OUT" --title "bench/run.sh ($MODE, tessera $PROFILE build)" "${mode_args[@]}" "${HARNESS_ARGS[@]}"
