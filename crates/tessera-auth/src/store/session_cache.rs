@@ -6,27 +6,25 @@
 //!
 //! Why it cannot serve a session this process has ended or changed: it sits in front of the
 //! store, so every write that ends a session or changes a user goes through it and evicts the
-//! entries it touches *after* the write (an eviction before the write could be refilled with
-//! the old row by a concurrent read). A lookup that raced with such a write does not store its
-//! result: each eviction bumps a generation number, and a lookup only stores what it read if
-//! the generation is the one it started with. What another process changes in the same
-//! database (a second Tessera, or Better Auth side by side) is seen within `ttl`; a deployment
-//! that needs it at once sets the TTL to zero, which leaves the cache out.
+//! entries it touches after the write, with the guarantees of [`tessera_cache::ReadCache`]
+//! (no racing read puts the old row back). What another process changes in the same database (a
+//! second Tessera, or Better Auth side by side) is seen within `ttl`; a deployment that needs it
+//! at once sets the TTL to zero, which leaves the cache out.
 //!
 //! Keys are the SHA-256 of the session token, so the map holds no usable credential and its
 //! lookups compare digests, not secrets.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use tessera_cache::{Lookup, ReadCache};
 
 use super::{Account, JwkRow, Session, Store, StoreResult, User};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::clock::Clock;
 
-/// At most this many sessions are remembered; beyond it, old entries go first, then all.
+/// At most this many sessions are remembered.
 const CAPACITY: usize = 16_384;
 
 type TokenDigest = [u8; 32];
@@ -35,21 +33,7 @@ type TokenDigest = [u8; 32];
 pub struct SessionCache {
     inner: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    ttl: Duration,
-    entries: Mutex<Entries>,
-}
-
-#[derive(Default)]
-struct Entries {
-    map: HashMap<TokenDigest, Entry>,
-    /// Bumped by every eviction; see the module documentation.
-    generation: u64,
-}
-
-struct Entry {
-    session: Session,
-    user: User,
-    loaded_at: DateTime<Utc>,
+    sessions: ReadCache<TokenDigest, (Session, User)>,
 }
 
 impl SessionCache {
@@ -58,54 +42,17 @@ impl SessionCache {
         Self {
             inner,
             clock,
-            ttl,
-            entries: Mutex::new(Entries::default()),
+            sessions: ReadCache::new(ttl, CAPACITY),
         }
-    }
-
-    fn entries(&self) -> MutexGuard<'_, Entries> {
-        // Nothing here can leave the map half-updated, so a poisoned lock is still usable.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Forgets the entries `doomed` selects, after a write that may have changed them.
-    fn evict(&self, doomed: impl Fn(&TokenDigest, &Entry) -> bool) {
-        let mut entries = self.entries();
-        entries.generation += 1;
-        entries.map.retain(|digest, entry| !doomed(digest, entry));
     }
 
     fn evict_token(&self, token: &str) {
         let digest = digest(token);
-        self.evict(|key, _| *key == digest);
+        self.sessions.evict(|key, _| *key == digest);
     }
 
     fn evict_user(&self, user_id: &str) {
-        self.evict(|_, entry| entry.user.id == user_id);
-    }
-
-    fn remember(&self, digest: TokenDigest, generation: u64, found: &(Session, User)) {
-        let now = self.clock.now();
-        let mut entries = self.entries();
-        if entries.generation != generation {
-            return;
-        }
-        if entries.map.len() >= CAPACITY {
-            let ttl = self.ttl;
-            entries.map.retain(|_, entry| now - entry.loaded_at < ttl);
-            if entries.map.len() >= CAPACITY {
-                entries.map.clear();
-            }
-        }
-        let (session, user) = found.clone();
-        entries.map.insert(
-            digest,
-            Entry {
-                session,
-                user,
-                loaded_at: now,
-            },
-        );
+        self.sessions.evict(|_, (_, user)| user.id == user_id);
     }
 }
 
@@ -119,20 +66,14 @@ fn digest(token: &str) -> TokenDigest {
 impl Store for SessionCache {
     async fn find_session(&self, token: &str) -> StoreResult<Option<(Session, User)>> {
         let digest = digest(token);
-        let now = self.clock.now();
-        let generation = {
-            let entries = self.entries();
-            if let Some(entry) = entries.map.get(&digest)
-                && entry.loaded_at <= now
-                && now - entry.loaded_at < self.ttl
-            {
-                return Ok(Some((entry.session.clone(), entry.user.clone())));
-            }
-            entries.generation
+        let ticket = match self.sessions.get(&digest, self.clock.now()) {
+            Lookup::Hit(found) => return Ok(Some(found)),
+            Lookup::Miss(ticket) => ticket,
         };
         let found = self.inner.find_session(token).await?;
         if let Some(found) = &found {
-            self.remember(digest, generation, found);
+            self.sessions
+                .fill(ticket, digest, found.clone(), self.clock.now());
         }
         Ok(found)
     }
