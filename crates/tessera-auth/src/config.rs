@@ -18,10 +18,11 @@ pub struct SessionPolicy {
     pub fresh_age: Duration,
     /// Lifetime of a `rememberMe: false` session (1 day).
     pub dont_remember_expires_in: Duration,
-    /// How long a session read from the database answers again from memory (5 s; zero: read it
-    /// every time). Sessions ended and users changed through this process are never served
-    /// stale; changes made by another process sharing the database are seen within this time.
-    /// See [`crate::store::SessionCache`].
+    /// How long a session read from the database answers again from memory (zero, the default:
+    /// read it every time, as Better Auth does). Sessions ended and users changed through this
+    /// process are never served stale; changes made by another process sharing the database are
+    /// seen within this time, so only a process that owns its database should turn it on. See
+    /// [`crate::store::SessionCache`].
     pub cache_ttl: Duration,
 }
 
@@ -32,7 +33,7 @@ impl Default for SessionPolicy {
             update_age: Duration::days(1),
             fresh_age: Duration::days(1),
             dont_remember_expires_in: Duration::days(1),
-            cache_ttl: Duration::seconds(5),
+            cache_ttl: Duration::zero(),
         }
     }
 }

@@ -237,7 +237,7 @@ fn yield_to_requests() {
     }
 }
 
-/// How long a hashing thread keeps its Argon2 memory after its last hash.
+/// How long the hashing threads wait for a job before the Argon2 memory goes back to the system.
 const IDLE_RELEASE: Duration = Duration::from_secs(1);
 
 /// Argon2 memory not in use: reused from hash to hash while sign-ins keep coming, and dropped

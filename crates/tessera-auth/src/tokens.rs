@@ -77,7 +77,7 @@ impl AuthState {
             .detail(json!({ "kid": key.kid(), "alg": key.alg().as_str(), "exp": exp, "via": via }));
         self.audit(event).await?;
         self.minted
-            .remember(&session.id, user, key.kid(), now, &token);
+            .remember(&session.id, user, key.kid(), now, window, &token);
         Ok(token)
     }
 
@@ -144,11 +144,13 @@ impl MintedTokens {
         user: &User,
         kid: Option<&str>,
         now: DateTime<Utc>,
+        window: Duration,
         token: &str,
     ) {
         let mut map = self.map();
         if map.len() >= MINTED_CAPACITY {
-            map.retain(|_, minted| now - minted.issued_at < Duration::minutes(1));
+            // Only entries still inside a reuse window can be handed out again.
+            map.retain(|_, minted| minted.issued_at <= now && now - minted.issued_at < window);
             if map.len() >= MINTED_CAPACITY {
                 map.clear();
             }

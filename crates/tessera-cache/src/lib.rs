@@ -125,10 +125,35 @@ impl<K: Eq + Hash, V: Clone> ReadCache<K, V> {
         entries.generation += 1;
         entries.map.retain(|key, entry| !doomed(key, &entry.value));
     }
+
+    /// [`Self::evict`] when the returned guard is dropped. Hold it across the write: the eviction
+    /// then follows the write even when the caller's future is dropped half-way (a client that
+    /// hangs up) while the database goes on to commit.
+    pub fn evict_after<F: Fn(&K, &V) -> bool>(&self, doomed: F) -> EvictAfter<'_, K, V, F> {
+        EvictAfter {
+            cache: self,
+            doomed,
+        }
+    }
+}
+
+/// Evicts from a [`ReadCache`] when dropped; see [`ReadCache::evict_after`].
+#[must_use = "the eviction happens when this guard is dropped: hold it across the write"]
+pub struct EvictAfter<'a, K: Eq + Hash, V: Clone, F: Fn(&K, &V) -> bool> {
+    cache: &'a ReadCache<K, V>,
+    doomed: F,
+}
+
+impl<K: Eq + Hash, V: Clone, F: Fn(&K, &V) -> bool> Drop for EvictAfter<'_, K, V, F> {
+    fn drop(&mut self) {
+        self.cache.evict(&self.doomed);
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future as _;
+
     use chrono::TimeZone as _;
 
     use super::*;
@@ -202,6 +227,30 @@ mod tests {
         // A read that starts after the eviction fills normally.
         fill(&cache, "a", 2, at(1));
         assert_eq!(hit(&cache, "a", at(2)), Some(2));
+    }
+
+    #[test]
+    fn an_eviction_guard_evicts_when_dropped_even_if_the_write_never_returns() {
+        let cache = cache();
+        fill(&cache, "a", 1, at(0));
+        let write = async {
+            let _evict = cache.evict_after(|key, _| *key == "a");
+            std::future::pending::<()>().await;
+        };
+        // Poll once (the write is "in flight"), then drop it, as a cancelled request would be.
+        let mut write = Box::pin(write);
+        let waker = std::task::Waker::noop();
+        let polled = write
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker));
+        assert!(polled.is_pending());
+        assert_eq!(
+            hit(&cache, "a", at(1)),
+            Some(1),
+            "not before the guard drops"
+        );
+        drop(write);
+        assert_eq!(hit(&cache, "a", at(1)), None);
     }
 
     #[test]

@@ -97,10 +97,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TESSERA_JWKS_GRACE_PERIOD", default_value_t = 2_592_000)]
     pub jwks_grace_period: u64,
     /// How long, in seconds, a session read from the database answers again from memory; 0
-    /// reads it every time. Set 0 while another server (Better Auth side by side, a second
-    /// Tessera) can end sessions in the same database and must be obeyed at once.
-    #[arg(long, env = "TESSERA_SESSION_CACHE_TTL", default_value_t = 5)]
-    pub session_cache_ttl: u64,
+    /// reads it every time. Default: 5 on SQLite without Redis (one process owns the database),
+    /// otherwise 0, since another server (a second Tessera, Better Auth side by side) could end
+    /// a session that this one would keep answering for the TTL.
+    #[arg(long, env = "TESSERA_SESSION_CACHE_TTL")]
+    pub session_cache_ttl: Option<u64>,
     /// Password hash format for new hashes: argon2id, or scrypt (Better Auth's, for side-by-side runs).
     #[arg(long, env = "TESSERA_PASSWORD_HASH", default_value = "argon2id")]
     pub password_hash: String,

@@ -1,8 +1,8 @@
 //! Process logging: one subscriber for the whole binary, off the request path.
 //!
 //! Lines are formatted on the request's thread but written by a background thread through a
-//! bounded queue, so a slow or blocked stdout never stalls a request (under a flood the queue
-//! drops lines rather than applying back-pressure to the server), a burst of lines at a time.
+//! bounded queue, a burst of lines per `write`, so a slow stdout does not stall requests; only a
+//! stdout stuck long enough to fill the queue does, and no line is dropped.
 //! Colours only on a terminal.
 
 use std::io::{BufWriter, IsTerminal as _};
@@ -18,7 +18,11 @@ pub fn init() -> WorkerGuard {
     // The writer thread drains the queue into this buffer and flushes it when the queue is
     // empty: one `write` per burst of lines instead of one per line.
     let stdout = BufWriter::with_capacity(64 * 1024, std::io::stdout());
-    let (writer, guard) = tracing_appender::non_blocking(stdout);
+    // Not lossy: a full queue (128 Ki lines, i.e. stdout stuck) makes the logging thread wait,
+    // as a synchronous write would, rather than drop an `audit` line.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(stdout);
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)),

@@ -73,7 +73,13 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     // KeyManager raises a grace period shorter than the JWT lifetime, with a warning.
     config.jwks_grace_period = seconds(args.jwks_grace_period, "TESSERA_JWKS_GRACE_PERIOD")?;
     config.password_hash = password_hash;
-    config.session.cache_ttl = seconds(args.session_cache_ttl, "TESSERA_SESSION_CACHE_TTL")?;
+    let session_cache_ttl = args.session_cache_ttl.unwrap_or_else(|| {
+        default_session_cache_ttl(
+            args.database.database_url.as_deref(),
+            args.redis_url.as_deref(),
+        )
+    });
+    config.session.cache_ttl = seconds(session_cache_ttl, "TESSERA_SESSION_CACHE_TTL")?;
     if args.cookie_host_prefix && !config.secure_cookies() {
         bail!(
             "TESSERA_COOKIE_HOST_PREFIX needs an https BETTER_AUTH_URL: browsers drop __Host- cookies that are not Secure"
@@ -91,6 +97,15 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
 }
 
 /// A count of seconds from the command line as a duration.
+/// `TESSERA_SESSION_CACHE_TTL` when unset: 5 s where this process owns its database (SQLite,
+/// the default one included, and no Redis shared with other processes), otherwise off, because
+/// another server could end a session this one would keep answering for the TTL.
+fn default_session_cache_ttl(database_url: Option<&str>, redis_url: Option<&str>) -> u64 {
+    let owns_database =
+        redis_url.is_none() && database_url.is_none_or(|url| url.starts_with("sqlite:"));
+    if owns_database { 5 } else { 0 }
+}
+
 fn seconds(secs: u64, name: &str) -> anyhow::Result<Duration> {
     i64::try_from(secs)
         .ok()
@@ -153,4 +168,26 @@ fn development_secret(data_dir: &Path) -> anyhow::Result<Secret> {
     file.write_all(secret.as_bytes())?;
     tracing::warn!(path = %path.display(), "BETTER_AUTH_SECRET is not set; generated a development secret. Set BETTER_AUTH_SECRET in production.");
     Ok(Secret::new(secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cache_is_on_by_default_only_where_one_process_owns_a_sqlite_database() {
+        assert_eq!(default_session_cache_ttl(None, None), 5);
+        assert_eq!(
+            default_session_cache_ttl(Some("sqlite:///srv/t.db"), None),
+            5
+        );
+        assert_eq!(
+            default_session_cache_ttl(Some("postgres://db/tessera"), None),
+            0
+        );
+        assert_eq!(
+            default_session_cache_ttl(None, Some("redis://127.0.0.1:6379")),
+            0
+        );
+    }
 }

@@ -11,8 +11,8 @@
 //! second Tessera, or Better Auth side by side) is seen within `ttl`; a deployment that needs it
 //! at once sets the TTL to zero, which leaves the cache out.
 //!
-//! Keys are the SHA-256 of the session token, so the map holds no usable credential and its
-//! lookups compare digests, not secrets.
+//! Keys are the SHA-256 of the session token, so lookups compare digests, not the secret
+//! itself (the cached row still holds the token, as the database row does).
 
 use std::sync::Arc;
 
@@ -46,13 +46,16 @@ impl SessionCache {
         }
     }
 
-    fn evict_token(&self, token: &str) {
+    /// Evicts `token`'s session when the guard drops: held across a write, even a cancelled one.
+    fn evict_token_after(&self, token: &str) -> impl Drop + '_ {
         let digest = digest(token);
-        self.sessions.evict(|key, _| *key == digest);
+        self.sessions.evict_after(move |key, _| *key == digest)
     }
 
-    fn evict_user(&self, user_id: &str) {
-        self.sessions.evict(|_, (_, user)| user.id == user_id);
+    /// Evicts every session of `user_id` when the guard drops (held across a write).
+    fn evict_user_after<'a>(&'a self, user_id: &'a str) -> impl Drop + 'a {
+        self.sessions
+            .evict_after(move |_, (_, user)| user.id == user_id)
     }
 }
 
@@ -84,15 +87,13 @@ impl Store for SessionCache {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let result = self.inner.extend_session(token, expires_at, now).await;
-        self.evict_token(token);
-        result
+        let _evict = self.evict_token_after(token);
+        self.inner.extend_session(token, expires_at, now).await
     }
 
     async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
-        let result = self.inner.delete_session(token, audit).await;
-        self.evict_token(token);
-        result
+        let _evict = self.evict_token_after(token);
+        self.inner.delete_session(token, audit).await
     }
 
     async fn delete_user_session(
@@ -101,9 +102,8 @@ impl Store for SessionCache {
         token: &str,
         audit: &AuditEvent,
     ) -> StoreResult<Option<String>> {
-        let result = self.inner.delete_user_session(user_id, token, audit).await;
-        self.evict_token(token);
-        result
+        let _evict = self.evict_token_after(token);
+        self.inner.delete_user_session(user_id, token, audit).await
     }
 
     async fn delete_user_sessions(
@@ -112,12 +112,10 @@ impl Store for SessionCache {
         except_token: Option<&str>,
         audit: &AuditEvent,
     ) -> StoreResult<Vec<String>> {
-        let result = self
-            .inner
+        let _evict = self.evict_user_after(user_id);
+        self.inner
             .delete_user_sessions(user_id, except_token, audit)
-            .await;
-        self.evict_user(user_id);
-        result
+            .await
     }
 
     async fn update_user(
@@ -127,9 +125,8 @@ impl Store for SessionCache {
         image: Option<Option<&str>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>> {
-        let result = self.inner.update_user(id, name, image, now).await;
-        self.evict_user(id);
-        result
+        let _evict = self.evict_user_after(id);
+        self.inner.update_user(id, name, image, now).await
     }
 
     // Everything below neither reads sessions nor changes a session or a user row.

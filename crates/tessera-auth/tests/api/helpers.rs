@@ -151,6 +151,8 @@ impl TestApp {
         store.migrate().await.expect("migrate");
         let mut config = AuthConfig::new(SecretSet::single(Secret::new(SECRET)), ORIGIN);
         config.trusted_origins = vec![FRONTEND.to_owned()];
+        // As `tessera serve` ships on SQLite: sessions cached for 5 s (tests may turn it off).
+        config.session.cache_ttl = chrono::Duration::seconds(5);
         adjust(&mut config);
         let clock = ManualClock::new(Utc::now());
         let state = AuthState::with_counters(config, store, Arc::new(clock.clone()), counters);

@@ -41,10 +41,11 @@ impl ListCache {
         }
     }
 
-    /// Forgets every list of `user`, after a write that may have changed them.
-    fn evict(&self, user: &UserId) {
+    /// Forgets every list of `user` when the guard drops: held across a write that may change
+    /// them, even one whose request is cancelled half-way.
+    fn evict_after<'a>(&'a self, user: &'a UserId) -> impl Drop + 'a {
         self.lists
-            .evict(|(owner, _), _| owner.as_str() == user.as_str());
+            .evict_after(move |(owner, _), _| owner.as_str() == user.as_str())
     }
 }
 
@@ -68,9 +69,8 @@ impl TaskStore for ListCache {
         task: &NewTask,
         now: DateTime<Utc>,
     ) -> StoreResult<Task> {
-        let result = self.inner.create(user, id, task, now).await;
-        self.evict(user);
-        result
+        let _evict = self.evict_after(user);
+        self.inner.create(user, id, task, now).await
     }
 
     async fn update(
@@ -80,9 +80,8 @@ impl TaskStore for ListCache {
         change: &TaskChange,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Task>> {
-        let result = self.inner.update(user, id, change, now).await;
-        self.evict(user);
-        result
+        let _evict = self.evict_after(user);
+        self.inner.update(user, id, change, now).await
     }
 
     async fn toggle(
@@ -91,15 +90,13 @@ impl TaskStore for ListCache {
         id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Task>> {
-        let result = self.inner.toggle(user, id, now).await;
-        self.evict(user);
-        result
+        let _evict = self.evict_after(user);
+        self.inner.toggle(user, id, now).await
     }
 
     async fn delete(&self, user: &UserId, id: &str) -> StoreResult<bool> {
-        let result = self.inner.delete(user, id).await;
-        self.evict(user);
-        result
+        let _evict = self.evict_after(user);
+        self.inner.delete(user, id).await
     }
 
     // Neither reads a list nor changes a task.

@@ -19,10 +19,10 @@ use tessera_tasks::store::{ListCache, SqlTaskStore, TaskStore};
 
 /// The shared HS256 secret of the tests.
 pub const SECRET: &[u8] = b"tessera-tasks-test-secret-0123456789";
-/// The two users of most tests.
 /// The list cache's TTL on SQLite, as `tessera serve` ships it.
 pub const LIST_CACHE_TTL: chrono::Duration = chrono::Duration::seconds(1);
 
+/// The two users of most tests.
 pub const ALICE: &str = "user-alice";
 pub const BOB: &str = "user-bob";
 
