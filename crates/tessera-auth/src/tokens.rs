@@ -94,10 +94,18 @@ impl AuthState {
 }
 
 /// The last token minted for each session, for reuse; bounded, forgotten when sessions end.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MintedTokens(Mutex<HashMap<String, Minted>>);
 
-#[derive(Debug)]
+/// Counts only: the map holds live JWTs, which must never reach a log.
+impl std::fmt::Debug for MintedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedTokens")
+            .field("sessions", &self.map().len())
+            .finish()
+    }
+}
+
 struct Minted {
     token: String,
     /// The user object the claims were built from: a changed user gets a new token.

@@ -24,24 +24,37 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, Duration, Utc};
 
 /// A bounded map from `K` to `V` whose entries expire after a TTL and are evicted by writers.
-#[derive(Debug)]
 pub struct ReadCache<K, V> {
     ttl: Duration,
     capacity: usize,
     entries: Mutex<Entries<K, V>>,
 }
 
-#[derive(Debug)]
 struct Entries<K, V> {
     map: HashMap<K, Entry<V>>,
     /// Bumped by every eviction; see the crate documentation.
     generation: u64,
 }
 
-#[derive(Debug)]
 struct Entry<V> {
     value: V,
     loaded_at: DateTime<Utc>,
+}
+
+/// Settings and size only: entries may hold credentials (sessions carry their token), and a
+/// `Debug` line must never print them.
+impl<K, V> std::fmt::Debug for ReadCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self
+            .entries
+            .lock()
+            .map_or_else(|p| p.into_inner().map.len(), |e| e.map.len());
+        f.debug_struct("ReadCache")
+            .field("ttl", &self.ttl)
+            .field("capacity", &self.capacity)
+            .field("len", &len)
+            .finish()
+    }
 }
 
 /// Permission to store what a read found after a miss, valid until the next eviction.
@@ -251,6 +264,21 @@ mod tests {
         );
         drop(write);
         assert_eq!(hit(&cache, "a", at(1)), None);
+    }
+
+    #[test]
+    fn debug_output_shows_the_size_never_an_entry() {
+        let cache = ReadCache::new(Duration::seconds(5), 3);
+        let Lookup::Miss(ticket) = cache.get(&"session", at(0)) else {
+            panic!("empty cache hit")
+        };
+        cache.fill(ticket, "session", "the-secret-token", at(0));
+        let debug = format!("{cache:?}");
+        assert!(debug.contains("len: 1"), "{debug}");
+        assert!(
+            !debug.contains("the-secret-token") && !debug.contains("session"),
+            "{debug}"
+        );
     }
 
     #[test]
