@@ -79,6 +79,7 @@ impl AuthState {
         let login_throttle = LoginThrottle::new(counters);
         let proxies = config.trusted_proxies.clone();
         let revocations = Revocations::new(config.jwt_expires_in);
+        let minted = MintedTokens::new(config.jwt_expires_in);
         Self(Arc::new(AuthApp {
             config,
             store,
@@ -92,7 +93,7 @@ impl AuthState {
             proxies,
             refusals: crate::audit::RefusalGate::default(),
             revocations,
-            minted: MintedTokens::default(),
+            minted,
         }))
     }
 

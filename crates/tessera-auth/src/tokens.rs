@@ -3,7 +3,7 @@
 //! Tessera adds `sid`, the session's id, so guards can refuse the tokens of an ended session
 //! at once ([`crate::revocation`]); Better Auth's tokens name no session.
 //!
-//! A session asking again within [`MintedTokens::reuse_window`] gets the token it was just
+//! A session asking again within the reuse window ([`MintedTokens::new`]) gets the token it was just
 //! given (same user data, same signing key) instead of a new signature and audit row: a page
 //! that calls `get-session` on every navigation would otherwise mint, sign and audit a token
 //! per click. The reused token has at least nine tenths of its lifetime left.
@@ -39,11 +39,7 @@ impl AuthState {
             .signing_key(self.store.as_ref(), now)
             .await
             .map_err(|e| self.key_error(e))?;
-        let window = MintedTokens::reuse_window(self.config.jwt_expires_in);
-        if let Some(token) = self
-            .minted
-            .reusable(&session.id, user, key.kid(), now, window)
-        {
+        if let Some(token) = self.minted.reusable(&session.id, user, key.kid(), now) {
             return Ok(token);
         }
         let iat = now.timestamp();
@@ -77,7 +73,7 @@ impl AuthState {
             .detail(json!({ "kid": key.kid(), "alg": key.alg().as_str(), "exp": exp, "via": via }));
         self.audit(event).await?;
         self.minted
-            .remember(&session.id, user, key.kid(), now, window, &token);
+            .remember(&session.id, user, key.kid(), now, &token);
         Ok(token)
     }
 
@@ -94,13 +90,17 @@ impl AuthState {
 }
 
 /// The last token minted for each session, for reuse; bounded, forgotten when sessions end.
-#[derive(Default)]
-pub struct MintedTokens(Mutex<HashMap<String, Minted>>);
+pub struct MintedTokens {
+    /// How long a minted token is handed out again.
+    window: Duration,
+    by_session: Mutex<HashMap<String, Minted>>,
+}
 
 /// Counts only: the map holds live JWTs, which must never reach a log.
 impl std::fmt::Debug for MintedTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MintedTokens")
+            .field("window", &self.window)
             .field("sessions", &self.map().len())
             .finish()
     }
@@ -118,14 +118,23 @@ struct Minted {
 const MINTED_CAPACITY: usize = 16_384;
 
 impl MintedTokens {
-    /// How long a minted token is handed out again: a tenth of its lifetime, at most a minute.
-    pub fn reuse_window(lifetime: Duration) -> Duration {
-        (lifetime / 10).min(Duration::minutes(1))
+    /// Remembers tokens of `lifetime` for reuse during a tenth of it, at most a minute.
+    pub fn new(lifetime: Duration) -> Self {
+        Self {
+            window: (lifetime / 10).min(Duration::minutes(1)),
+            by_session: Mutex::default(),
+        }
     }
 
     fn map(&self) -> MutexGuard<'_, HashMap<String, Minted>> {
         // Entries are replaced whole, so a poisoned lock holds nothing half-written.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.by_session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a token issued at `issued_at` may still be handed out at `now`.
+    fn in_window(&self, issued_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        // `issued_at <= now`: a clock that stepped back must not stretch the window.
+        issued_at <= now && now - issued_at < self.window
     }
 
     fn reusable(
@@ -134,14 +143,11 @@ impl MintedTokens {
         user: &User,
         kid: Option<&str>,
         now: DateTime<Utc>,
-        window: Duration,
     ) -> Option<String> {
         let map = self.map();
         let minted = map.get(session_id)?;
-        // `issued_at <= now`: a clock that stepped back must not stretch the window.
         (minted.kid.as_deref() == kid
-            && minted.issued_at <= now
-            && now - minted.issued_at < window
+            && self.in_window(minted.issued_at, now)
             && minted.user == *user)
             .then(|| minted.token.clone())
     }
@@ -152,13 +158,12 @@ impl MintedTokens {
         user: &User,
         kid: Option<&str>,
         now: DateTime<Utc>,
-        window: Duration,
         token: &str,
     ) {
         let mut map = self.map();
         if map.len() >= MINTED_CAPACITY {
-            // Only entries still inside a reuse window can be handed out again.
-            map.retain(|_, minted| minted.issued_at <= now && now - minted.issued_at < window);
+            // Only entries still inside the window can be handed out again.
+            map.retain(|_, minted| self.in_window(minted.issued_at, now));
             if map.len() >= MINTED_CAPACITY {
                 map.clear();
             }
