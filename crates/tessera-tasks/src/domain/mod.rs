@@ -1,6 +1,7 @@
 //! The tasks API's vocabulary: who ([`UserId`]), what ([`Task`]) and the checked inputs.
 
 mod input;
+mod list;
 mod query;
 
 use serde::Serialize;
@@ -8,6 +9,7 @@ use tessera_guard::AuthUser;
 use utoipa::ToSchema;
 
 pub use input::{FieldError, NewTask, TaskChange};
+pub use list::TaskList;
 pub use query::{ListQuery, SortOrder, StatusFilter};
 
 use crate::store::DbTime;

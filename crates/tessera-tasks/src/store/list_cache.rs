@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use tessera_cache::{Lookup, ReadCache};
 
 use super::{StoreResult, TaskStore};
-use crate::domain::{NewTask, StatusFilter, Task, TaskChange};
+use crate::domain::{NewTask, StatusFilter, Task, TaskChange, TaskList};
 use crate::{Now, UserId};
 
 /// At most this many lists are remembered.
@@ -28,7 +28,7 @@ const CAPACITY: usize = 4_096;
 pub struct ListCache {
     inner: Arc<dyn TaskStore>,
     now: Now,
-    lists: ReadCache<(String, StatusFilter), Vec<Task>>,
+    lists: ReadCache<(String, StatusFilter), TaskList>,
 }
 
 impl ListCache {
@@ -51,7 +51,7 @@ impl ListCache {
 
 #[async_trait]
 impl TaskStore for ListCache {
-    async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<Vec<Task>> {
+    async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<TaskList> {
         let key = (user.as_str().to_owned(), status);
         let ticket = match self.lists.get(&key, (self.now)()) {
             Lookup::Hit(tasks) => return Ok(tasks),

@@ -17,7 +17,7 @@ pub use sql::{SqlTaskStore, connect};
 pub use time::DbTime;
 
 use crate::UserId;
-use crate::domain::{NewTask, StatusFilter, Task, TaskChange};
+use crate::domain::{NewTask, StatusFilter, Task, TaskChange, TaskList};
 
 /// A storage failure, classified by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,7 @@ pub trait TaskStore: Send + Sync + 'static {
     /// Applies pending migrations (versions 1000 and up; other crates' entries are ignored).
     async fn migrate(&self) -> StoreResult<()>;
     /// The user's tasks, newest first, optionally only pending or only completed ones.
-    async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<Vec<Task>>;
+    async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<TaskList>;
     /// Inserts a task with id `id`, not completed, created and updated at `now`.
     async fn create(
         &self,

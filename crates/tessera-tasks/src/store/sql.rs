@@ -19,7 +19,7 @@ use sqlx::{Database, Pool, Transaction};
 
 use super::{DbTime, StoreError, StoreResult, TaskStore};
 use crate::UserId;
-use crate::domain::{NewTask, StatusFilter, Task, TaskChange};
+use crate::domain::{NewTask, StatusFilter, Task, TaskChange, TaskList};
 
 /// A task store over a sqlx pool of either backend.
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ macro_rules! task_store {
                     .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
             }
 
-            async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<Vec<Task>> {
+            async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<TaskList> {
                 let mut tx = self.begin_as(user).await?;
                 let tasks = sqlx::query_as::<_, Task>(concat!(
                     "SELECT ", columns!(), r#" FROM "task" WHERE "user_id" = $1 AND ($2 IS NULL OR "completed" = $2)
@@ -127,7 +127,7 @@ macro_rules! task_store {
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(tasks)
+                Ok(TaskList::newest_first(tasks))
             }
 
             async fn create(&self, user: &UserId, id: &str, task: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {

@@ -158,6 +158,7 @@ async fn on_postgres_the_role_and_identity_do_not_outlive_their_transaction() {
             .list(&UserId::assume_verified(ALICE), StatusFilter::All)
             .await
             .unwrap()
+            .tasks()
             .len(),
         1
     );
