@@ -5,31 +5,29 @@
 //! a frontend written against the FastAPI backend reads them unchanged. They never say *why* a
 //! token was refused: the reason is logged at debug level, the client only learns "invalid".
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GuardError {
     /// 401: no `Authorization` header (or an empty one).
-    #[error("Missing authorization header")]
+    #[error("{}", self.texts().0)]
     MissingHeader,
     /// 401: an `Authorization` header with a scheme other than `Bearer`.
-    #[error("Invalid authentication scheme")]
+    #[error("{}", self.texts().0)]
     InvalidScheme,
     /// 401: a bearer token was presented but did not verify (bad signature, expired, wrong
     /// issuer or audience, unknown key, malformed, …).
-    #[error("Invalid or expired token")]
+    #[error("{}", self.texts().0)]
     InvalidToken,
     /// 403: the token is valid but names another user than the resource path.
-    #[error("Cannot access other user's data")]
+    #[error("{}", self.texts().0)]
     Forbidden,
     /// 500: the handler asked for an [`crate::AuthUser`] but no [`crate::Guard`] was found in
     /// the router state or the request extensions. A wiring bug, logged when it happens.
-    #[error("Internal Server Error")]
+    #[error("{}", self.texts().0)]
     NotConfigured,
 }
 
@@ -47,6 +45,24 @@ impl GuardError {
 
     /// The `WWW-Authenticate` challenge (RFC 6750 §3), for the 401s only. An error code is
     /// added only when a bearer token was actually presented (RFC 6750 §3.1).
+    /// The message and the JSON body carrying it, both written out here once: a refusal is
+    /// answered with static bytes, nothing serialised per request (a flood of bad tokens costs
+    /// the least it can).
+    fn texts(self) -> (&'static str, &'static str) {
+        macro_rules! detail {
+            ($message:literal) => {
+                ($message, concat!(r#"{"detail":""#, $message, r#""}"#))
+            };
+        }
+        match self {
+            Self::MissingHeader => detail!("Missing authorization header"),
+            Self::InvalidScheme => detail!("Invalid authentication scheme"),
+            Self::InvalidToken => detail!("Invalid or expired token"),
+            Self::Forbidden => detail!("Cannot access other user's data"),
+            Self::NotConfigured => detail!("Internal Server Error"),
+        }
+    }
+
     fn challenge(self) -> Option<&'static str> {
         match self {
             Self::MissingHeader | Self::InvalidScheme => Some("Bearer"),
@@ -58,8 +74,13 @@ impl GuardError {
 
 impl IntoResponse for GuardError {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.status(), Json(json!({ "detail": self.to_string() }))).into_response();
+        let content_type = HeaderValue::from_static("application/json");
+        let mut response = (
+            self.status(),
+            [(header::CONTENT_TYPE, content_type)],
+            self.texts().1,
+        )
+            .into_response();
         let headers = response.headers_mut();
         if let Some(challenge) = self.challenge() {
             headers.insert(
@@ -103,4 +124,23 @@ pub enum ConfigError {
     /// The Redis URL is malformed.
     #[error("Redis: {0}")]
     Redis(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_body_is_the_fastapi_detail_object_with_its_message() {
+        for error in [
+            GuardError::MissingHeader,
+            GuardError::InvalidScheme,
+            GuardError::InvalidToken,
+            GuardError::Forbidden,
+            GuardError::NotConfigured,
+        ] {
+            let body: serde_json::Value = serde_json::from_str(error.texts().1).unwrap();
+            assert_eq!(body, serde_json::json!({ "detail": error.to_string() }));
+        }
+    }
 }
