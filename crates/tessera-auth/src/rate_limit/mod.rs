@@ -13,9 +13,8 @@ mod redis_store;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{self as http, HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub use client_ip::{ClientIp, TrustedProxies};
@@ -170,19 +169,19 @@ pub fn too_many_requests(retry_after: u64) -> Response {
     response
 }
 
-/// Middleware: resolves the client IP once (handlers read it from the request extensions) and
-/// applies the per-path rule before anything else runs, as Better Auth does.
-pub async fn limit_requests(
-    State(state): State<AuthState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The first step of every `/api/auth` request: resolves the client IP once (handlers read it
+/// from the request extensions) and applies the per-path rule before anything else runs, as
+/// Better Auth does. Hands the request back when it may go on, else the 429 to answer.
+pub async fn admit(state: &AuthState, mut request: Request) -> Result<Request, Response> {
     let ip = state.proxies.client_ip(&request);
     request.extensions_mut().insert(ip.clone());
-    let path = request.uri().path().to_owned();
     let now_ms = u64::try_from(state.clock.now().timestamp_millis()).unwrap_or(0);
-    match state.rate_limiter.check(&ip, &path, now_ms).await {
-        Decision::Allowed => next.run(request).await,
+    match state
+        .rate_limiter
+        .check(&ip, request.uri().path(), now_ms)
+        .await
+    {
+        Decision::Allowed => Ok(request),
         Decision::Limited { retry_after } => {
             state
                 .audit_refused(
@@ -191,7 +190,7 @@ pub async fn limit_requests(
                     request,
                 )
                 .await;
-            too_many_requests(retry_after)
+            Err(too_many_requests(retry_after))
         }
     }
 }

@@ -34,16 +34,7 @@ pub fn router(state: AuthState) -> Router {
         // Better Auth answers unknown paths and methods alike with an empty 404.
         .fallback(|| async { StatusCode::NOT_FOUND })
         .method_not_allowed_fallback(|| async { StatusCode::NOT_FOUND })
-        .layer(middleware::from_fn_with_state(state.clone(), origin_check))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            expose_session_token,
-        ))
-        // Outermost: limits apply before routing and origin checks, as in Better Auth.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::rate_limit::limit_requests,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), every_request))
         .with_state(state)
 }
 
@@ -58,13 +49,30 @@ pub(crate) fn reply(body: impl Serialize, cookies: Vec<String>) -> Response {
     response
 }
 
+/// What happens around every `/api/auth` request, in Better Auth's order: the rate limit (before
+/// routing and origin checks), the origin check, the handler, then the bearer plugin's hook on
+/// the answer. One middleware rather than three because each layer clones and boxes the router
+/// below it on every request.
+async fn every_request(State(state): State<AuthState>, request: Request, next: Next) -> Response {
+    let request = match crate::rate_limit::admit(&state, request).await {
+        Ok(request) => request,
+        Err(limited) => return limited,
+    };
+    let request = match check_origin(&state, request).await {
+        Ok(request) => request,
+        Err(refused) => return refused,
+    };
+    let response = next.run(request).await;
+    expose_session_token(&state, response)
+}
+
 /// Rejects cookie-carrying state changes from untrusted origins, and login CSRF on sign-in/up.
-async fn origin_check(State(state): State<AuthState>, request: Request, next: Next) -> Response {
+async fn check_origin(state: &AuthState, request: Request) -> Result<Request, Response> {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     ) {
-        return next.run(request).await;
+        return Ok(request);
     }
     let path = request.uri().path();
     let is_login = path.ends_with("/sign-in/email") || path.ends_with("/sign-up/email");
@@ -74,13 +82,13 @@ async fn origin_check(State(state): State<AuthState>, request: Request, next: Ne
         check_cookie_request(request.headers(), &state.trusted)
     };
     match verdict {
-        Ok(()) => next.run(request).await,
+        Ok(()) => Ok(request),
         Err(err) => {
             let reason = err.code().unwrap_or("");
             state
                 .audit_refused(crate::audit::AuditKind::OriginRejected, reason, request)
                 .await;
-            err.into_response()
+            Err(err.into_response())
         }
     }
 }
@@ -100,12 +108,7 @@ pub(crate) fn expose_header(headers: &mut HeaderMap, name: &str) {
 
 /// The bearer plugin's after-hook: whenever a response sets a live session cookie, repeat its
 /// decoded value in `set-auth-token` so non-browser clients can keep it.
-async fn expose_session_token(
-    State(state): State<AuthState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
+fn expose_session_token(state: &AuthState, mut response: Response) -> Response {
     let name = &state.cookies.session_token;
     let token = response
         .headers()
