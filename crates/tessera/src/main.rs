@@ -5,6 +5,7 @@ mod admin;
 mod api;
 mod cli;
 mod http_log;
+mod log_writer;
 mod logging;
 mod revocations;
 mod serve;
@@ -12,12 +13,13 @@ mod settings;
 mod tasks;
 mod web;
 
+use anyhow::Context as _;
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
-    let _flush_logs_on_exit = logging::init();
+    let _flush_logs_on_exit = logging::init().context("starting the log writer")?;
     match cli.command.unwrap_or(cli::Command::Serve(cli.serve)) {
         cli::Command::Serve(args) => serve::run(args).await,
         cli::Command::Migrate(args) => serve::migrate(args).await,
