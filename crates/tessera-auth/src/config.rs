@@ -3,7 +3,7 @@
 use chrono::Duration;
 use tessera_jwt::Algorithm;
 
-use crate::password::HashFormat;
+use crate::password::{HashFormat, HashPriority};
 use crate::rate_limit::TrustedProxies;
 use crate::secret::SecretSet;
 
@@ -58,6 +58,8 @@ pub struct AuthConfig {
     pub password_hash: HashFormat,
     /// How many password hashes may run at once.
     pub hash_concurrency: usize,
+    /// Where the hashing threads sit in the CPU scheduler.
+    pub hash_priority: HashPriority,
     /// `Cache-Control: max-age` of `/jwks`, in seconds.
     pub jwks_max_age: u32,
     /// How long a retired key stays published (Better Auth's `gracePeriod`, 30 days).
@@ -85,6 +87,7 @@ impl AuthConfig {
             session: SessionPolicy::default(),
             password_hash: HashFormat::Argon2id,
             hash_concurrency: 2,
+            hash_priority: HashPriority::default(),
             jwks_max_age: 300,
             jwks_grace_period: Duration::days(30),
             jwks_rotation_interval: None,

@@ -56,6 +56,36 @@ pub struct Verified {
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
+/// Where the hashing threads sit in the CPU scheduler, below the request handlers either way.
+///
+/// A trade-off measured in BENCHMARKS.md ("The storm"), for when one CPU is saturated:
+/// - [`HashPriority::Idle`] (default): `SCHED_IDLE`. A request handler preempts a hash at once,
+///   so a burst of sign-ins leaves every other request's latency alone (GET p99 during the
+///   sign-in storm 2.1× its idle p99). But a flood of requests that saturates the CPU leaves
+///   hashing the idle class's share: sign-ins slowed to 0.7/s, seconds each.
+/// - [`HashPriority::Low`]: nice 10. Hashing keeps about a tenth of a contended CPU (12 sign-ins/s
+///   under the same flood), but a running hash keeps its time slice when a request arrives
+///   (GET p99 during the storm 12.7× its idle p99, still ~5 ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashPriority {
+    /// `SCHED_IDLE` on Linux (nice 10 where it cannot be set).
+    #[default]
+    Idle,
+    /// Nice 10.
+    Low,
+}
+
+impl FromStr for HashPriority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "idle" => Ok(Self::Idle),
+            "low" => Ok(Self::Low),
+            other => Err(format!("unknown hashing priority {other:?} (idle or low)")),
+        }
+    }
+}
+
 /// The bounded password hasher, shared by every request.
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -86,15 +116,21 @@ const SCRYPT_P: u32 = 1;
 const SCRYPT_KEY_LEN: usize = 64;
 
 impl PasswordHasher {
-    /// A hasher writing `format` that runs at most `cap` hashes at once.
+    /// A hasher writing `format` that runs at most `cap` hashes at once, on threads at
+    /// [`HashPriority::default`].
     pub fn new(format: HashFormat, cap: usize) -> Self {
+        Self::with_priority(format, cap, HashPriority::default())
+    }
+
+    /// A hasher writing `format` that runs at most `cap` hashes at once, on threads at `priority`.
+    pub fn with_priority(format: HashFormat, cap: usize, priority: HashPriority) -> Self {
         let cap = cap.max(1);
         Self {
             inner: Arc::new(Inner {
                 format,
                 cap,
                 permits: Semaphore::new(cap),
-                jobs: spawn_workers(cap),
+                jobs: spawn_workers(cap, priority),
                 in_flight: AtomicUsize::new(0),
                 peak: AtomicUsize::new(0),
             }),
@@ -195,7 +231,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// blocking threads happens to be free lets resident memory grow with every new thread. With a
 /// fixed set of threads at most `cap` such blocks stay resident. The threads end when the hasher
 /// (the queue's sender) is dropped.
-fn spawn_workers(cap: usize) -> mpsc::Sender<Job> {
+fn spawn_workers(cap: usize, priority: HashPriority) -> mpsc::Sender<Job> {
     let (jobs, queue) = mpsc::channel::<Job>();
     let queue = Arc::new(Mutex::new(queue));
     for index in 0..cap {
@@ -203,7 +239,7 @@ fn spawn_workers(cap: usize) -> mpsc::Sender<Job> {
         let spawned = std::thread::Builder::new()
             .name(format!("tessera-hash-{index}"))
             .spawn(move || {
-                yield_to_requests();
+                yield_to_requests(priority);
                 loop {
                     let job = {
                         let queue = queue
@@ -226,30 +262,29 @@ fn spawn_workers(cap: usize) -> mpsc::Sender<Job> {
     jobs
 }
 
-/// Puts the calling (hashing) thread below every request handler: `SCHED_IDLE` on Linux, so a
-/// request handler that wakes up takes the CPU from a hash in progress at once, and a burst of
-/// sign-ins slows other sign-ins, not every other request (the storm benchmark: the paced GETs'
-/// p99 went from 12.7× to about 1× their idle p99).
-///
-/// The price: on a CPU saturated by requests a hash gets only the idle class's share (weight 3
-/// against 1024, about 0.3 %), so sign-ins slow to seconds rather than every request slowing.
-/// Nice 10 is set first and stays if the policy cannot be changed (another OS, a sandbox).
-fn yield_to_requests() {
+/// Puts the calling (hashing) thread below every request handler (see [`HashPriority`]): nice
+/// 10 first, then, for [`HashPriority::Idle`], `SCHED_IDLE`; a policy that cannot be changed (a
+/// sandbox) leaves nice 10.
+fn yield_to_requests(priority: HashPriority) {
     #[cfg(target_os = "linux")]
     {
         if let Err(err) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
             tracing::warn!(error = %err, "could not lower the hashing thread's priority");
         }
-        use thread_priority::unix::{
-            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
-            thread_native_id,
-        };
-        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-        let lowest = thread_priority::ThreadPriority::Min;
-        if let Err(err) = set_thread_priority_and_policy(thread_native_id(), lowest, idle) {
-            tracing::warn!(error = ?err, "could not move the hashing thread to SCHED_IDLE");
+        if priority == HashPriority::Idle {
+            use thread_priority::unix::{
+                NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+                thread_native_id,
+            };
+            let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+            let lowest = thread_priority::ThreadPriority::Min;
+            if let Err(err) = set_thread_priority_and_policy(thread_native_id(), lowest, idle) {
+                tracing::warn!(error = ?err, "could not move the hashing thread to SCHED_IDLE");
+            }
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = priority;
 }
 
 /// How long the hashing threads wait for a job before the Argon2 memory goes back to the system.
@@ -430,6 +465,34 @@ mod tests {
             "the caller's thread is left alone"
         );
         assert_ne!(caller, on_hasher);
+    }
+
+    #[test]
+    fn hashing_priorities_parse_from_their_setting_names() {
+        assert_eq!("idle".parse(), Ok(HashPriority::Idle));
+        assert_eq!("LOW".parse(), Ok(HashPriority::Low));
+        assert!("realtime".parse::<HashPriority>().is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn low_priority_hashing_threads_run_at_nice_10_in_the_normal_class() {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, thread_schedule_policy,
+        };
+        let hasher = PasswordHasher::with_priority(HashFormat::Argon2id, 2, HashPriority::Low);
+        let niceness = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+        let caller = niceness().unwrap();
+        let (policy, nice) = hasher
+            .run(move || (thread_schedule_policy().unwrap(), niceness().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(
+            policy,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other)
+        );
+        // An unprivileged process can only raise niceness: already above 10, it stays there.
+        assert_eq!(nice, caller.max(10));
     }
 
     #[test]

@@ -71,7 +71,11 @@ impl AuthState {
         } else {
             store
         };
-        let hasher = PasswordHasher::new(config.password_hash, config.hash_concurrency);
+        let hasher = PasswordHasher::with_priority(
+            config.password_hash,
+            config.hash_concurrency,
+            config.hash_priority,
+        );
         let keys = KeyManager::new(&config);
         let cookies = CookieNames::new(config.secure_cookies(), config.host_only_cookies);
         let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);

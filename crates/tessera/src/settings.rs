@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use chrono::Duration;
 use tessera_auth::AuthConfig;
-use tessera_auth::password::HashFormat;
+use tessera_auth::password::{HashFormat, HashPriority};
 use tessera_auth::secret::{Secret, SecretSet};
 
 use tessera_auth::rate_limit::TrustedProxies;
@@ -61,6 +61,10 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         .password_hash
         .parse()
         .map_err(|e: String| anyhow::anyhow!(e))?;
+    let hash_priority: HashPriority = args
+        .hash_priority
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("TESSERA_HASH_PRIORITY: {e}"))?;
     let mut config = AuthConfig::new(secrets, base_origin);
     config.trusted_origins = trusted;
     config.jwt_alg = jwt_alg;
@@ -73,6 +77,7 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     // KeyManager raises a grace period shorter than the JWT lifetime, with a warning.
     config.jwks_grace_period = seconds(args.jwks_grace_period, "TESSERA_JWKS_GRACE_PERIOD")?;
     config.password_hash = password_hash;
+    config.hash_priority = hash_priority;
     let session_cache_ttl = args.session_cache_ttl.unwrap_or_else(|| {
         default_session_cache_ttl(
             args.database.database_url.as_deref(),
