@@ -105,10 +105,10 @@ pub struct ServeArgs {
     /// Password hash format for new hashes: argon2id, or scrypt (Better Auth's, for side-by-side runs).
     #[arg(long, env = "TESSERA_PASSWORD_HASH", default_value = "argon2id")]
     pub password_hash: String,
-    /// The password-hashing threads' scheduling: idle (SCHED_IDLE: requests always go first; a
-    /// CPU saturated by requests slows sign-ins to seconds) or low (nice 10: hashing keeps about
-    /// a tenth of a busy CPU; a burst of sign-ins adds milliseconds to other requests).
-    #[arg(long, env = "TESSERA_HASH_PRIORITY", default_value = "idle")]
+    /// The password-hashing threads' scheduling: low (nice 10: hashing keeps about a tenth of
+    /// a busy CPU; a burst of sign-ins adds milliseconds to other requests) or idle (SCHED_IDLE:
+    /// requests always run first; anything saturating the CPU slows sign-ins to seconds).
+    #[arg(long, env = "TESSERA_HASH_PRIORITY", default_value = "low")]
     pub hash_priority: String,
     /// Deployment environment.
     #[arg(long, env = "TESSERA_ENV", value_enum, default_value = "development")]
