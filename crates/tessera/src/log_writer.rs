@@ -4,9 +4,11 @@
 //! Why not a channel with a thread blocked on it (tracing-appender): under load every line then
 //! wakes the writer, a futex call and two context switches per request on a busy core. Here the
 //! writer is woken only when a line lands in an empty buffer, then waits out the window so the
-//! lines of the next few milliseconds go out in one `write`. Nothing is dropped: a buffer that
-//! reaches [`MAX_PENDING`] (the output is stuck) makes writers wait, as a synchronous write
-//! would, so audit lines are never lost to a slow stdout.
+//! lines of the next few milliseconds go out in one `write`. Nothing is dropped while the process
+//! runs: a buffer that reaches [`MAX_PENDING`] (the output is stuck) makes writers wait, as a
+//! synchronous write would, so audit lines are never lost to a slow stdout. At exit the guard
+//! waits at most [`EXIT_WAIT`] for the queue to drain, so a stuck stdout cannot keep the process
+//! from stopping; lines still queued then, or logged after the guard is gone, are lost.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -19,6 +21,10 @@ use tracing_subscriber::fmt::MakeWriter;
 const BATCH_WINDOW: Duration = Duration::from_millis(10);
 /// Bytes queued before appending lines waits for the writer.
 const MAX_PENDING: usize = 4 * 1024 * 1024;
+/// How long the guard waits at exit for queued lines to be written.
+const EXIT_WAIT: Duration = Duration::from_secs(1);
+/// A batch buffer grown past this by a burst is given back rather than kept.
+const KEPT_CAPACITY: usize = 256 * 1024;
 
 /// The cloneable handle the subscriber writes through.
 #[derive(Clone)]
@@ -37,7 +43,7 @@ struct Shared {
     state: Mutex<Pending>,
     /// Signalled when lines land in an empty buffer, and at shutdown.
     has_lines: Condvar,
-    /// Signalled when the writer took the buffer.
+    /// Signalled when the writer took the buffer, and when it stopped.
     has_room: Condvar,
 }
 
@@ -46,6 +52,8 @@ struct Pending {
     lines: Vec<u8>,
     writer_idle: bool,
     closed: bool,
+    /// The writer thread has written everything and ended.
+    finished: bool,
 }
 
 impl Shared {
@@ -93,6 +101,9 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
         }
         pending.writer_idle = false;
         if pending.closed && pending.lines.is_empty() {
+            pending.finished = true;
+            drop(pending);
+            shared.has_room.notify_all();
             return;
         }
         if !pending.closed {
@@ -107,6 +118,9 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
         // Nowhere to report a failing stdout: the lines are lost, the process goes on.
         let _ = out.write_all(&batch).and_then(|()| out.flush());
         batch.clear();
+        if batch.capacity() > KEPT_CAPACITY {
+            batch = Vec::new();
+        }
     }
 }
 
@@ -145,9 +159,25 @@ impl<'a> MakeWriter<'a> for BatchedWriter {
 
 impl Drop for FlushOnDrop {
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
+        let mut pending = self.shared.lock();
+        pending.closed = true;
         self.shared.has_lines.notify_one();
         self.shared.has_room.notify_all();
+        let deadline = std::time::Instant::now() + EXIT_WAIT;
+        while !pending.finished {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                // The output is stuck: leave the thread behind rather than hang the exit.
+                return;
+            }
+            pending = self
+                .shared
+                .has_room
+                .wait_timeout(pending, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        drop(pending);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -236,6 +266,17 @@ mod tests {
         drop(guard);
         assert_eq!(out.count(), 2);
         assert_eq!(out.text().lines().count(), 1000);
+    }
+
+    #[test]
+    fn dropping_the_guard_does_not_wait_forever_for_a_stuck_output() {
+        let out = Output::stuck();
+        let (writer, guard) = spawn(out.clone()).unwrap();
+        writer.make_writer().write_all(b"never written\n").unwrap();
+        // Returns after EXIT_WAIT although the write never completes.
+        drop(guard);
+        assert_eq!(out.count(), 0);
+        out.release();
     }
 
     #[test]
