@@ -43,8 +43,6 @@ impl GuardError {
         }
     }
 
-    /// The `WWW-Authenticate` challenge (RFC 6750 §3), for the 401s only. An error code is
-    /// added only when a bearer token was actually presented (RFC 6750 §3.1).
     /// The message and the JSON body carrying it, both written out here once: a refusal is
     /// answered with static bytes, nothing serialised per request (a flood of bad tokens costs
     /// the least it can).
@@ -63,6 +61,8 @@ impl GuardError {
         }
     }
 
+    /// The `WWW-Authenticate` challenge (RFC 6750 §3), for the 401s only. An error code is
+    /// added only when a bearer token was actually presented (RFC 6750 §3.1).
     fn challenge(self) -> Option<&'static str> {
         match self {
             Self::MissingHeader | Self::InvalidScheme => Some("Bearer"),

@@ -172,7 +172,7 @@ pub fn too_many_requests(retry_after: u64) -> Response {
 /// The first step of every `/api/auth` request: resolves the client IP once (handlers read it
 /// from the request extensions) and applies the per-path rule before anything else runs, as
 /// Better Auth does. Hands the request back when it may go on, else the 429 to answer.
-pub async fn admit(state: &AuthState, mut request: Request) -> Result<Request, Response> {
+pub(crate) async fn admit(state: &AuthState, mut request: Request) -> Result<Request, Response> {
     let ip = state.proxies.client_ip(&request);
     request.extensions_mut().insert(ip.clone());
     let now_ms = u64::try_from(state.clock.now().timestamp_millis()).unwrap_or(0);

@@ -1,5 +1,7 @@
 //! `GET /api/{user_id}/tasks?status=…&sort=…`, checked into typed values.
 
+use std::borrow::Borrow;
+
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
@@ -53,10 +55,10 @@ impl StatusFilter {
 impl SortOrder {
     /// Orders tasks that arrive newest first. Title order is applied here rather than in SQL so
     /// both backends agree (SQLite and PostgreSQL collate text differently).
-    pub fn apply(self, tasks: &mut [Task]) {
+    pub fn apply<T: Borrow<Task>>(self, tasks: &mut [T]) {
         if self == Self::Title {
             // Stable: equal titles keep their newest-first order.
-            tasks.sort_by_cached_key(|task| task.title.to_lowercase());
+            tasks.sort_by_cached_key(|task| task.borrow().title.to_lowercase());
         }
     }
 }
