@@ -191,15 +191,15 @@ OUT=$BENCH/results/$(date -u +%Y%m%dT%H%M%SZ)-$MODE
 # Besides the default Tessera (EdDSA; verified-token, session and task-list caches on), the
 # floor, the guarded and the session scenarios run again with every cache off, and the floor and
 # the guarded ones with HS256 (the brief's shared-secret mode, what the FastAPI peer verifies),
-# and the storm and the flood with the hashing threads at nice 10 (TESSERA_HASH_PRIORITY=low).
+# and the storm and the flood with the hashing threads in SCHED_IDLE (TESSERA_HASH_PRIORITY=idle).
 NO_CACHES='no caches:TESSERA_TOKEN_CACHE=0,TESSERA_SESSION_CACHE_TTL=0,TESSERA_TASKS_CACHE_TTL=0'
 if [[ $MODE == full ]]; then
   mode_args=(--duration 10 --runs 3 --warmup 3
     --tessera-variant "$NO_CACHES@ok+me+tasks+bad-token+get-session+token"
     --tessera-variant 'HS256:TESSERA_JWT_ALG=HS256'
-    --tessera-variant 'hashing at nice 10:TESSERA_HASH_PRIORITY=low@tasks-paced+tasks-storm+sign-in-flood')
+    --tessera-variant 'hashing in SCHED_IDLE:TESSERA_HASH_PRIORITY=idle@tasks-paced+tasks-storm+sign-in-flood')
 else
-  mode_args=(--duration 1 --runs 1 --warmup 0 --noise-retries 0
+  mode_args=(--smoke --duration 1 --runs 1 --warmup 0 --noise-retries 0
     --tessera-variant "$NO_CACHES@me+tasks+get-session")
 fi
 note "load harness ($MODE, $PROFILE build${PEER_LIST:+, peers: $PEER_LIST})"
