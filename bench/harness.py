@@ -745,7 +745,7 @@ def targets(results):
             rows.append((
                 f"{entry['label']}: sign-ins while GETs flood its CPU",
                 f"{flood['rps']:.1f}/s, p50 {flood['p50_ms']:.0f} ms (GETs {fmt_num(flood['background']['rps'])}/s, p99 {flood['background']['p99_ms']:.2f} ms)",
-                "no target: the cost of the storm's",
+                "no target (the storm's trade-off)",
                 "info",
             ))
     t = results.get("tessera", {})
