@@ -147,8 +147,8 @@ impl AuditEvent {
     /// An event caused by a request from `meta`'s client.
     pub fn new(kind: AuditKind, at: DateTime<Utc>, meta: &ClientMeta) -> Self {
         Self {
-            ip: meta.ip.clone(),
-            user_agent: meta.user_agent.clone(),
+            ip: meta.ip(),
+            user_agent: meta.user_agent(),
             ..Self::system(kind, at)
         }
     }

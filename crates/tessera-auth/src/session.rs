@@ -6,7 +6,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{DateTime, Utc};
 use percent_encoding::percent_decode_str;
 
@@ -151,8 +151,8 @@ impl AuthState {
             token: generate_id(32),
             created_at: DbTime::from(now),
             updated_at: DbTime::from(now),
-            ip_address: Some(meta.ip.clone()),
-            user_agent: Some(meta.user_agent.clone()),
+            ip_address: Some(meta.ip()),
+            user_agent: Some(meta.user_agent()),
             user_id: user.id.clone(),
         };
         self.insert_session(&session, audit).await?;
@@ -258,42 +258,52 @@ impl FromRequestParts<AuthState> for AuthSession {
     }
 }
 
-/// The client's address and user agent, recorded on new sessions.
+/// The client's address and user agent, recorded on new sessions and in the audit log.
+///
+/// Extracting it copies nothing but two small handles; the strings are made only when a record
+/// is written, which most requests (a cached `get-session`, say) never do.
 #[derive(Debug, Clone, Default)]
 pub struct ClientMeta {
     /// The resolved client address, for rate limits.
     pub client_ip: Option<crate::rate_limit::ClientIp>,
+    user_agent: Option<HeaderValue>,
+}
+
+/// Stored user agents are cut to this many characters.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+impl ClientMeta {
     /// The client IP (socket peer, or via trusted proxies), or `""` when unknown.
-    pub ip: String,
-    /// The `User-Agent` header, or `""`.
-    pub user_agent: String,
+    pub fn ip(&self) -> String {
+        self.client_ip
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// The `User-Agent` header (its first 512 characters), or `""`.
+    pub fn user_agent(&self) -> String {
+        self.user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(MAX_USER_AGENT_CHARS)
+            .collect()
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // The rate-limit middleware resolved the address (trusted proxies included).
-        let client_ip = parts
-            .extensions
-            .get::<crate::rate_limit::ClientIp>()
-            .cloned();
-        let ip = client_ip
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .chars()
-            .take(512)
-            .collect();
         Ok(Self {
-            client_ip,
-            ip,
-            user_agent,
+            // The rate-limit middleware resolved the address (trusted proxies included).
+            client_ip: parts
+                .extensions
+                .get::<crate::rate_limit::ClientIp>()
+                .cloned(),
+            user_agent: parts.headers.get(header::USER_AGENT).cloned(),
         })
     }
 }

@@ -187,15 +187,36 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, GuardError> {
     if value.is_empty() {
         return Err(GuardError::MissingHeader);
     }
-    let value = value.to_str().map_err(|_| GuardError::InvalidToken)?;
-    let mut words = value.split_whitespace();
-    match (words.next(), words.next(), words.next()) {
-        (Some(scheme), Some(token), None) if scheme.eq_ignore_ascii_case("bearer") => Ok(token),
-        (Some(_), Some(_), None) => Err(GuardError::InvalidScheme),
-        // Python's `scheme, token = value.split()` raises ValueError here, which the seed
-        // answers as an invalid token.
-        _ => Err(GuardError::InvalidToken),
+    // A header value holds tab, visible ASCII or obs-text bytes, so "ASCII" is `to_str()`'s
+    // test, and a space or a tab is all the whitespace it can hold. Splitting on those two bytes
+    // gives Python's `value.split()` on such a value, without decoding the token char by char
+    // (a JWT is hundreds of bytes long and this runs on every request).
+    let value = value.as_bytes();
+    if !value.is_ascii() {
+        return Err(GuardError::InvalidToken);
     }
+    let value = std::str::from_utf8(value).map_err(|_| GuardError::InvalidToken)?;
+    let value = value.trim_matches(is_blank);
+    let Some((scheme, rest)) = value.split_once(is_blank) else {
+        // One word (or none): `scheme, token = value.split()` raises ValueError in Python,
+        // which the seed answers as an invalid token.
+        return Err(GuardError::InvalidToken);
+    };
+    let token = rest.trim_start_matches(is_blank);
+    if token.as_bytes().contains(&b' ') || token.as_bytes().contains(&b'\t') {
+        // Three words or more: the same ValueError.
+        return Err(GuardError::InvalidToken);
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Ok(token)
+    } else {
+        Err(GuardError::InvalidScheme)
+    }
+}
+
+/// The whitespace a header value can hold.
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
 }
 
 impl GuardBuilder {

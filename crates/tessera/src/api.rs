@@ -7,35 +7,35 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tessera_auth::cors;
+use tessera_auth::cors::Cors;
 use tessera_auth::origin::{TrustedOrigins, origin_of};
 use tessera_guard::keys::{HttpJwksFetcher, JwksCache};
 use tessera_guard::{Guard, GuardBuilder};
 use tessera_tasks::TasksState;
-use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::access_log::AccessLog;
 use crate::cli::ApiArgs;
+use crate::edge::Edge;
 use crate::revocations::GuardRevocations;
-use crate::{http_log, settings};
+use crate::settings;
 
 /// `tessera api`.
-pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
+pub async fn run(args: ApiArgs, access_log: AccessLog) -> anyhow::Result<()> {
     let (guard, issuers) = guard(&args).await?;
     let url = settings::database_url(&args.database)?;
     let store = crate::tasks::connect(&url, &args.tasks_caches).await?;
-    let mut app: Router = tessera_tasks::router(TasksState::new(store, guard));
+    let app: Router = tessera_tasks::router(TasksState::new(store, guard));
     // A browser frontend on the auth server's origin (the brief's :3000) calls this API (:8000)
     // cross-origin; admit it and any origin named explicitly.
     let mut origins = issuers.iter().chain(&args.cors_origins);
-    if let Some(first) = origins.next() {
+    let cors = origins.next().map(|first| {
         let rest: Vec<String> = origins.cloned().collect();
-        app = app.layer(cors::cors_layer(TrustedOrigins::new(first, &rest)));
-    }
-    let app = app
-        .layer(axum::middleware::from_fn(http_log::log_request))
-        .layer(CatchPanicLayer::custom(panic_response));
+        Cors::new(TrustedOrigins::new(first, &rest))
+    });
+    let app = Edge::new(app, cors, panic_response, access_log);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
@@ -45,7 +45,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     );
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
     )
     .with_graceful_shutdown(crate::serve::shutdown_signal())
     .await?;
@@ -53,8 +53,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
 }
 
 /// A panic becomes a FastAPI-shaped 500: no message, no backtrace reaches the client.
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("request handler panicked");
+fn panic_response() -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         [(header::CACHE_CONTROL, "no-store")],

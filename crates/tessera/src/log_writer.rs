@@ -124,8 +124,9 @@ fn write_batches(shared: &Shared, mut out: impl Write) {
     }
 }
 
-impl Write for BatchedWriter {
-    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+impl BatchedWriter {
+    /// Queues `line` (whole lines only: batches are written as they are).
+    pub fn append(&self, line: &[u8]) {
         let mut pending = self.shared.lock();
         while pending.lines.len() >= MAX_PENDING && !pending.closed {
             pending = self
@@ -141,6 +142,12 @@ impl Write for BatchedWriter {
         if wake {
             self.shared.has_lines.notify_one();
         }
+    }
+}
+
+impl Write for BatchedWriter {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        self.append(line);
         Ok(line.len())
     }
 

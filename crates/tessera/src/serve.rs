@@ -5,16 +5,19 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tessera_auth::AuthState;
 use tessera_auth::clock::SystemClock;
+use tessera_auth::cors::Cors;
 use tessera_auth::origin::TrustedOrigins;
 use tessera_auth::revocation::RedisRevocationSink;
-use tessera_auth::{AuthState, cors};
-use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::access_log::AccessLog;
 use crate::cli::{DatabaseArgs, ServeArgs};
-use crate::{http_log, settings};
+use crate::edge::Edge;
+use crate::settings;
 
 /// `tessera migrate`.
 pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
@@ -29,7 +32,7 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
 }
 
 /// `tessera serve`.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(args: ServeArgs, access_log: AccessLog) -> anyhow::Result<()> {
     let config = settings::auth_config(&args)?;
     let url = settings::database_url(&args.database)?;
     let store = tessera_auth::store::connect(&url)
@@ -54,10 +57,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = Router::new()
         .merge(crate::web::router(state.clone()))
         .merge(tessera_tasks::router(tasks))
-        .nest("/api/auth", tessera_auth::router(state))
-        .layer(cors::cors_layer(trusted))
-        .layer(axum::middleware::from_fn(http_log::log_request))
-        .layer(CatchPanicLayer::custom(panic_response));
+        .nest("/api/auth", tessera_auth::router(state));
+    let app = Edge::new(app, Some(Cors::new(trusted)), panic_response, access_log);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
@@ -65,7 +66,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("Tessera listening on http://{local}");
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
@@ -73,8 +74,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// A panic becomes a plain JSON 500: no message, no backtrace reaches the client.
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("request handler panicked");
+fn panic_response() -> Response {
     let mut response = (
         StatusCode::INTERNAL_SERVER_ERROR,
         axum::Json(serde_json::json!({"message": "Internal Server Error", "code": "INTERNAL_SERVER_ERROR"})),

@@ -27,15 +27,24 @@ pub fn router(state: AuthState) -> Router {
         .merge(account::router())
         .merge(jwt::router())
         .merge(revocations::router())
-        .route(
-            "/ok",
-            axum::routing::get(|| async { axum::Json(serde_json::json!({ "ok": true })) }),
-        )
+        .route("/ok", axum::routing::get(ok))
         // Better Auth answers unknown paths and methods alike with an empty 404.
         .fallback(|| async { StatusCode::NOT_FOUND })
         .method_not_allowed_fallback(|| async { StatusCode::NOT_FOUND })
         .layer(middleware::from_fn_with_state(state.clone(), every_request))
         .with_state(state)
+}
+
+/// Better Auth's health check. Constant bytes: it is what load balancers poll.
+async fn ok() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        r#"{"ok":true}"#,
+    )
+        .into_response()
 }
 
 /// A JSON reply with `Set-Cookie` headers, each cookie its own header (never comma-joined).

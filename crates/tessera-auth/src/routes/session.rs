@@ -1,9 +1,7 @@
 //! Session endpoints: `get-session`, `sign-out`, `list-sessions` and the three revocations.
 
-use std::collections::HashMap;
-
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,15 +26,19 @@ pub(super) fn router() -> Router<AuthState> {
 }
 
 /// The current session and user, or `null`; also mints a JWT into `set-auth-jwt`.
+///
+/// It reads the request's headers in place (the whole request is its last argument) rather than
+/// cloning them: this is the endpoint a frontend polls.
 async fn get_session(
     State(state): State<AuthState>,
-    Query(query): Query<HashMap<String, String>>,
     meta: ClientMeta,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    // zod's coerce.boolean(): any non-empty value, even "false", disables refresh.
-    let allow_refresh = query.get("disableRefresh").is_none_or(|v| v.is_empty());
-    let mut response = match state.resolve_session(&headers, allow_refresh).await? {
+    let allow_refresh = !disables_refresh(request.uri().query());
+    let mut response = match state
+        .resolve_session(request.headers(), allow_refresh)
+        .await?
+    {
         Resolved::Anonymous => reply(Value::Null, Vec::new()),
         Resolved::Gone => reply(Value::Null, state.expired_session_cookies()),
         Resolved::Active(active) => {
@@ -61,6 +63,17 @@ async fn get_session(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// `?disableRefresh=…` with any non-empty value, even "false" (zod's `coerce.boolean()`); the
+/// last one counts, as in a query parsed into a map.
+fn disables_refresh(query: Option<&str>) -> bool {
+    query.is_some_and(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(key, _)| key == "disableRefresh")
+            .last()
+            .is_some_and(|(_, value)| !value.is_empty())
+    })
 }
 
 /// get-session's body, serialised straight from the rows (no intermediate `Value` tree).
@@ -203,4 +216,25 @@ async fn revoke_other_sessions(
         state.sessions_ended(&ended).await;
     }
     Ok(reply(json!({ "status": true }), auth.cookies))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disables_refresh;
+
+    #[test]
+    fn any_non_empty_disable_refresh_value_disables_it_and_the_last_one_counts() {
+        for (query, disables) in [
+            (None, false),
+            (Some(""), false),
+            (Some("disableRefresh="), false),
+            (Some("disableRefresh=false"), true),
+            (Some("disableRefresh=1&x=y"), true),
+            (Some("disable%52efresh=true"), true),
+            (Some("disableRefresh=true&disableRefresh="), false),
+            (Some("disablerefresh=true"), false),
+        ] {
+            assert_eq!(disables_refresh(query), disables, "{query:?}");
+        }
+    }
 }

@@ -437,7 +437,10 @@ async fn cors_admits_only_trusted_origins_with_credentials_and_never_null() {
     );
     let app = axum::Router::new()
         .route("/x", axum::routing::post(|| async { "ok" }))
-        .layer(tessera_auth::cors::cors_layer(trusted));
+        .layer(axum::middleware::from_fn_with_state(
+            tessera_auth::cors::Cors::new(trusted),
+            tessera_auth::cors::middleware,
+        ));
     let preflight = |origin: &'static str| {
         http::Request::builder()
             .method("OPTIONS")

@@ -54,6 +54,7 @@ async fn the_bearer_scheme_is_case_insensitive_and_surrounding_whitespace_is_ign
         format!("bearer {token}"),
         format!("BEARER  {token} "),
         format!("Bearer\t{token}"),
+        format!("\t Bearer \t{token}\t "),
     ] {
         get_with(&app, "/me", Some(&value)).await.assert_accepted();
     }
@@ -70,6 +71,9 @@ async fn a_header_that_is_not_exactly_scheme_and_token_is_an_invalid_token() {
         "Bearer ",
         &token,
         &format!("Bearer {token} extra"),
+        &format!("Bearer {token}\textra"),
+        &format!("Bearer\t{token} \t."),
+        " \t ",
         "Basic a b",
     ] {
         get_with(&app, "/me", Some(value))

@@ -1,0 +1,217 @@
+//! The edge: what every request meets before routing, as one service around the router — a
+//! panic turned into a plain 500, CORS, and one access log line ([`AccessLog`]).
+//!
+//! One service rather than a stack of tower layers: hyper clones the service for every request
+//! and each layer adds a clone, a boxed future and a poll, which on a cached route is a good
+//! part of what a request costs. Here a request costs one clone of two `Arc`s and one box.
+
+use std::convert::Infallible;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::header;
+use axum::response::Response;
+use tessera_auth::cors::Cors;
+use tower::Service;
+
+use crate::access_log::AccessLog;
+
+/// The router behind the edge.
+#[derive(Clone)]
+pub struct Edge {
+    app: Router,
+    cors: Option<Cors>,
+    on_panic: fn() -> Response,
+    access_log: AccessLog,
+}
+
+impl Edge {
+    /// `app` behind the edge; `cors` when browsers on other origins may call it; `on_panic`
+    /// answers a request whose handler panicked (no message, no backtrace: they stay in the
+    /// log); every answer is logged to `access_log`.
+    pub fn new(
+        app: Router,
+        cors: Option<Cors>,
+        on_panic: fn() -> Response,
+        access_log: AccessLog,
+    ) -> Self {
+        Self {
+            app,
+            cors,
+            on_panic,
+            access_log,
+        }
+    }
+}
+
+impl Service<Request> for Edge {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let cors = self.cors.clone();
+        let origin = cors
+            .as_ref()
+            .and_then(|_| request.headers().get(header::ORIGIN).cloned());
+        if let Some(cors) = &cors
+            && Cors::is_preflight(&request)
+        {
+            let response = cors.preflight(origin.as_ref());
+            let latency = started.elapsed();
+            self.access_log
+                .record(&method, &path, response.status(), latency);
+            return Box::pin(std::future::ready(Ok(response)));
+        }
+        let on_panic = self.on_panic;
+        let access_log = self.access_log.clone();
+        // Routing alone should not panic, and handlers run when the future is polled; both are
+        // caught all the same, so no panic ever reaches hyper (which would drop the connection).
+        let routed = catch_unwind(AssertUnwindSafe(|| self.app.call(request)));
+        Box::pin(async move {
+            let mut response = match routed {
+                Ok(future) => {
+                    let mut future = pin!(future);
+                    poll_fn(|cx| {
+                        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                            Ok(Poll::Pending) => Poll::Pending,
+                            Ok(Poll::Ready(Ok(response))) => Poll::Ready(response),
+                            Ok(Poll::Ready(Err(never))) => match never {},
+                            Err(_) => Poll::Ready(panicked(on_panic)),
+                        }
+                    })
+                    .await
+                }
+                Err(_) => panicked(on_panic),
+            };
+            if let Some(cors) = &cors {
+                cors.decorate(origin.as_ref(), &mut response);
+            }
+            access_log.record(&method, &path, response.status(), started.elapsed());
+            Ok(response)
+        })
+    }
+}
+
+fn panicked(on_panic: fn() -> Response) -> Response {
+    tracing::error!("request handler panicked");
+    on_panic()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::body::Body;
+    use axum::routing::get;
+    use tessera_auth::origin::TrustedOrigins;
+    use tower::ServiceExt as _;
+
+    use axum::http::{Method, StatusCode};
+
+    use super::*;
+
+    const FRONTEND: &str = "http://localhost:5173";
+
+    fn teapot() -> Response {
+        let mut response = Response::default();
+        *response.status_mut() = StatusCode::IM_A_TEAPOT;
+        response
+    }
+
+    fn edge(app: Router) -> Edge {
+        let cors = Cors::new(TrustedOrigins::new(FRONTEND, &[]));
+        Edge::new(app, Some(cors), teapot, AccessLog::Tracing)
+    }
+
+    /// `method path` from the trusted frontend, through `edge`.
+    async fn send(edge: Edge, method: Method, path: &str) -> Response {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ORIGIN, FRONTEND)
+            .body(Body::empty())
+            .unwrap();
+        edge.oneshot(request).await.unwrap()
+    }
+
+    fn allowed_origin(response: &Response) -> Option<&str> {
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .map(|v| v.to_str().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_gets_the_panic_answer_with_cors_headers() {
+        let app = Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("handler bug");
+                }
+                "unreachable"
+            }),
+        );
+        let response = send(edge(app), Method::GET, "/boom").await;
+        assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
+        assert_eq!(allowed_origin(&response), Some(FRONTEND));
+    }
+
+    #[tokio::test]
+    async fn a_preflight_is_answered_at_the_edge_without_reaching_the_app() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        let app = Router::new().fallback(move || {
+            seen.fetch_add(1, Ordering::SeqCst);
+            async { StatusCode::NOT_FOUND }
+        });
+        let response = send(edge(app), Method::OPTIONS, "/api/me").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(allowed_origin(&response), Some(FRONTEND));
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn without_a_cors_policy_nothing_is_granted_and_options_reaches_the_app() {
+        let app = Router::new().fallback(|| async { StatusCode::METHOD_NOT_ALLOWED });
+        let response = send(
+            Edge::new(app, None, teapot, AccessLog::Tracing),
+            Method::OPTIONS,
+            "/api/me",
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(allowed_origin(&response), None);
+        assert!(!response.headers().contains_key(header::VARY));
+    }
+
+    #[tokio::test]
+    async fn an_answer_passes_through_with_cors_headers_added() {
+        let app = Router::new().route("/ok", get(|| async { "fine" }));
+        let response = send(edge(app), Method::GET, "/ok").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(allowed_origin(&response), Some(FRONTEND));
+        assert_eq!(
+            response.headers()[header::ACCESS_CONTROL_ALLOW_CREDENTIALS],
+            "true"
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"fine");
+    }
+}
