@@ -4,6 +4,8 @@
 //! plugin's rule, `Authorization: Bearer <token>[.<signature>]`; a bearer credential that fails
 //! its check is ignored and the cookie still applies (Better Auth issue #932).
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -190,8 +192,9 @@ impl AuthState {
         if allow_refresh && !credential.dont_remember && self.due_for_refresh(&session, now) {
             let expires_at = now + self.config.session.expires_in;
             self.store.extend_session(&token, expires_at, now).await?;
-            session.expires_at = DbTime::from(expires_at);
-            session.updated_at = DbTime::from(now);
+            let refreshed = Arc::make_mut(&mut session);
+            refreshed.expires_at = DbTime::from(expires_at);
+            refreshed.updated_at = DbTime::from(now);
             cookies = self.session_cookies(&session, false);
         }
         if cookies.is_empty() && credential.stale_signature {
@@ -234,10 +237,10 @@ pub enum Resolved {
 /// A live session with its user: the extractor for endpoints that need one (401 otherwise).
 #[derive(Debug)]
 pub struct AuthSession {
-    /// The session row.
-    pub session: Session,
-    /// Its user.
-    pub user: User,
+    /// The session row (shared with the session cache).
+    pub session: Arc<Session>,
+    /// Its user (shared with the session cache).
+    pub user: Arc<User>,
     /// Whether the session is in `rememberMe: false` mode.
     pub dont_remember: bool,
     /// `Set-Cookie` values to send back (a sliding refresh).

@@ -9,8 +9,9 @@
 //! per click. The reused token has at least nine tenths of its lifetime left.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::http::HeaderValue;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
@@ -28,11 +29,11 @@ impl AuthState {
     /// (`token`, `get-session`).
     pub async fn mint_jwt(
         &self,
-        user: &User,
+        user: &Arc<User>,
         session: &Session,
         meta: &ClientMeta,
         via: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<Jwt, ApiError> {
         let now = self.clock.now();
         let key = self
             .keys
@@ -43,7 +44,7 @@ impl AuthState {
             return Ok(token);
         }
         let iat = now.timestamp();
-        let mut claims = match serde_json::to_value(user) {
+        let mut claims = match serde_json::to_value(&**user) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
@@ -64,6 +65,10 @@ impl AuthState {
         }
         let token = key.sign(&claims).map_err(|e| {
             tracing::error!(error = %e, "signing failed");
+            ApiError::internal()
+        })?;
+        let token = HeaderValue::try_from(token).map(Jwt).map_err(|_| {
+            tracing::error!("a signed token is not a valid header value");
             ApiError::internal()
         })?;
         // Fail closed: a token whose issue could not be recorded is not handed out.
@@ -106,10 +111,34 @@ impl std::fmt::Debug for MintedTokens {
     }
 }
 
+/// A signed JWT, kept as the header value `set-auth-jwt` sends (checked once, when minted:
+/// base64url and dots are always valid header bytes). `Debug` hides it: it is a credential.
+#[derive(Clone)]
+pub struct Jwt(HeaderValue);
+
+impl Jwt {
+    /// The token's text.
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The token as a header value.
+    pub fn header_value(&self) -> HeaderValue {
+        self.0.clone()
+    }
+}
+
+impl std::fmt::Debug for Jwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Jwt(…)")
+    }
+}
+
 struct Minted {
-    token: String,
-    /// The user object the claims were built from: a changed user gets a new token.
-    user: User,
+    token: Jwt,
+    /// The user object the claims were built from: a changed user gets a new token. Usually
+    /// the very one the session cache hands out, so the comparison is a pointer check.
+    user: Arc<User>,
     kid: Option<String>,
     issued_at: DateTime<Utc>,
 }
@@ -140,25 +169,25 @@ impl MintedTokens {
     fn reusable(
         &self,
         session_id: &str,
-        user: &User,
+        user: &Arc<User>,
         kid: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Option<String> {
+    ) -> Option<Jwt> {
         let map = self.map();
         let minted = map.get(session_id)?;
         (minted.kid.as_deref() == kid
             && self.in_window(minted.issued_at, now)
-            && minted.user == *user)
+            && (Arc::ptr_eq(&minted.user, user) || minted.user == *user))
             .then(|| minted.token.clone())
     }
 
     fn remember(
         &self,
         session_id: &str,
-        user: &User,
+        user: &Arc<User>,
         kid: Option<&str>,
         now: DateTime<Utc>,
-        token: &str,
+        token: &Jwt,
     ) {
         let mut map = self.map();
         if map.len() >= MINTED_CAPACITY {
@@ -171,8 +200,8 @@ impl MintedTokens {
         map.insert(
             session_id.to_owned(),
             Minted {
-                token: token.to_owned(),
-                user: user.clone(),
+                token: token.clone(),
+                user: Arc::clone(user),
                 kid: kid.map(str::to_owned),
                 issued_at: now,
             },
@@ -185,5 +214,18 @@ impl MintedTokens {
         for id in session_ids {
             map.remove(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jwt_reads_back_as_its_text_and_never_prints() {
+        let jwt = Jwt(HeaderValue::from_static("eyJhbGciOiJFZERTQSJ9.e30.c2ln"));
+        assert_eq!(jwt.as_str(), "eyJhbGciOiJFZERTQSJ9.e30.c2ln");
+        assert_eq!(jwt.header_value(), "eyJhbGciOiJFZERTQSJ9.e30.c2ln");
+        assert_eq!(format!("{jwt:?}"), "Jwt(…)");
     }
 }

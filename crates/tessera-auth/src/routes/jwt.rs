@@ -27,7 +27,7 @@ async fn token(
     let jwt = state
         .mint_jwt(&auth.user, &auth.session, &meta, "token")
         .await?;
-    Ok(reply(json!({ "token": jwt }), auth.cookies))
+    Ok(reply(json!({ "token": jwt.as_str() }), auth.cookies))
 }
 
 /// The public signing keys. Unlike Better Auth we send a `Cache-Control` max-age, so verifiers

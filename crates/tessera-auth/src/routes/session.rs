@@ -50,12 +50,10 @@ async fn get_session(
                 user: &active.user,
             };
             let mut response = reply(body, active.cookies);
-            if let Ok(value) = HeaderValue::from_str(&jwt) {
-                response
-                    .headers_mut()
-                    .insert(HeaderName::from_static("set-auth-jwt"), value);
-                expose_header(response.headers_mut(), "set-auth-jwt");
-            }
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static("set-auth-jwt"), jwt.header_value());
+            expose_header(response.headers_mut(), "set-auth-jwt");
             response
         }
     };

@@ -13,6 +13,8 @@ mod session_cache;
 mod sql;
 mod time;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -106,8 +108,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts a session and writes `audit` in the same transaction.
     async fn create_session(&self, session: &Session, audit: &AuditEvent) -> StoreResult<()>;
-    /// Looks a session up by its raw token, with its user.
-    async fn find_session(&self, token: &str) -> StoreResult<Option<(Session, User)>>;
+    /// Looks a session up by its raw token, with its user. Shared rows: a cache hands out the
+    /// same ones to every request rather than a copy each.
+    async fn find_session(&self, token: &str) -> StoreResult<Option<(Arc<Session>, Arc<User>)>>;
     /// Slides a session's expiry forward.
     async fn extend_session(
         &self,

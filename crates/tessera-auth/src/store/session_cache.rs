@@ -33,7 +33,7 @@ type TokenDigest = [u8; 32];
 pub struct SessionCache {
     inner: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    sessions: ReadCache<TokenDigest, (Session, User)>,
+    sessions: ReadCache<TokenDigest, (Arc<Session>, Arc<User>)>,
 }
 
 impl SessionCache {
@@ -67,7 +67,7 @@ fn digest(token: &str) -> TokenDigest {
 
 #[async_trait]
 impl Store for SessionCache {
-    async fn find_session(&self, token: &str) -> StoreResult<Option<(Session, User)>> {
+    async fn find_session(&self, token: &str) -> StoreResult<Option<(Arc<Session>, Arc<User>)>> {
         let digest = digest(token);
         let ticket = match self.sessions.get(&digest, self.clock.now()) {
             Lookup::Hit(found) => return Ok(Some(found)),

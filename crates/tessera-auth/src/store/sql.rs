@@ -236,7 +236,10 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn find_session(&self, token: &str) -> StoreResult<Option<(Session, User)>> {
+            async fn find_session(
+                &self,
+                token: &str,
+            ) -> StoreResult<Option<(Arc<Session>, Arc<User>)>> {
                 let row = sqlx::query(
                     r#"SELECT s."id" AS s_id, s."expiresAt" AS s_expires, s."token" AS s_token,
                               s."createdAt" AS s_created, s."updatedAt" AS s_updated,
@@ -259,7 +262,7 @@ macro_rules! sql_store {
                     user_id: row.try_get("s_user")?,
                 };
                 let user = <User as sqlx::FromRow<'_, _>>::from_row(&row)?;
-                Ok(Some((session, user)))
+                Ok(Some((Arc::new(session), Arc::new(user))))
             }
 
             async fn extend_session(&self, token: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()> {

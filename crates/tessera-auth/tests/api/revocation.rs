@@ -40,6 +40,7 @@ async fn session_id(app: &TestApp, user: &TestUser) -> String {
         .expect("live session")
         .0
         .id
+        .clone()
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -129,7 +130,7 @@ on_both_backends! {
         assert_eq!(resp.status, 200, "{}", resp.text);
         assert_eq!(take(&seen), [ended]);
         let reopened = resp.body["token"].as_str().unwrap();
-        let reopened_id = app.state.store.find_session(reopened).await.unwrap().unwrap().0.id;
+        let reopened_id = app.state.store.find_session(reopened).await.unwrap().unwrap().0.id.clone();
 
         // An expired session, removed when presented.
         app.clock.advance(Duration::days(8));
