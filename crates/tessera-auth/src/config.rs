@@ -56,7 +56,8 @@ pub struct AuthConfig {
     pub session: SessionPolicy,
     /// Format of new password hashes.
     pub password_hash: HashFormat,
-    /// How many password hashes may run at once.
+    /// How many password hashes may run at once: by default one per CPU the process may use,
+    /// at most two ([`hashing_threads_for`]).
     pub hash_concurrency: usize,
     /// Where the hashing threads sit in the CPU scheduler.
     pub hash_priority: HashPriority,
@@ -86,7 +87,9 @@ impl AuthConfig {
             jwt_expires_in: Duration::minutes(15),
             session: SessionPolicy::default(),
             password_hash: HashFormat::Argon2id,
-            hash_concurrency: 2,
+            hash_concurrency: hashing_threads_for(
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            ),
             hash_priority: HashPriority::default(),
             jwks_max_age: 300,
             jwks_grace_period: Duration::days(30),
@@ -100,5 +103,29 @@ impl AuthConfig {
     /// Whether cookies are `__Secure-` prefixed and `Secure`.
     pub fn secure_cookies(&self) -> bool {
         self.base_origin.starts_with("https://")
+    }
+}
+
+/// Hashing threads for a process allowed `cpus` CPUs: one each, at most two (each holds 19 MiB
+/// of Argon2 memory while it hashes).
+///
+/// On one CPU a second thread cannot hash in parallel; it only holds a second buffer, doubles
+/// the time slices a request may wait behind when a sign-in burst meets other traffic (the storm
+/// in BENCHMARKS.md: GET p99 4.5 ms with two threads, 1.9 ms with one), and doubles the share
+/// of a saturated CPU that hashing takes from requests.
+pub fn hashing_threads_for(cpus: usize) -> usize {
+    cpus.clamp(1, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hashing_threads_for;
+
+    #[test]
+    fn one_hashing_thread_per_cpu_and_never_more_than_two() {
+        assert_eq!(hashing_threads_for(0), 1);
+        assert_eq!(hashing_threads_for(1), 1);
+        assert_eq!(hashing_threads_for(2), 2);
+        assert_eq!(hashing_threads_for(64), 2);
     }
 }
