@@ -60,9 +60,9 @@ pub struct HashError(String);
 ///
 /// A trade-off for when a CPU is saturated, measured in BENCHMARKS.md ("The storm"):
 /// - [`HashPriority::Low`] (default): nice 10. Hashing keeps about a tenth of a contended CPU,
-///   so sign-ins go on (at about 11/s) under a request flood or a busy neighbour, but a running
-///   hash keeps its time slice when a request arrives: during a sign-in burst other requests'
-///   p99 grows by a few milliseconds.
+///   so sign-ins go on (about 6/s per hashing thread) under a request flood or a busy
+///   neighbour, but a running hash keeps its time slice when a request arrives: during a
+///   sign-in burst other requests' p99 grows by a millisecond or two (with one thread per CPU).
 /// - [`HashPriority::Idle`]: `SCHED_IDLE`. A request handler preempts a hash at once, so a
 ///   sign-in burst leaves other requests' latency alone; but anything else saturating the CPU
 ///   (a request flood, another process) leaves hashing the idle class's sliver: sign-ins slow to

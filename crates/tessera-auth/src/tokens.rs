@@ -67,7 +67,7 @@ impl AuthState {
             tracing::error!(error = %e, "signing failed");
             ApiError::internal()
         })?;
-        let token = HeaderValue::try_from(token).map(Jwt).map_err(|_| {
+        let token = Jwt::new(&token).ok_or_else(|| {
             tracing::error!("a signed token is not a valid header value");
             ApiError::internal()
         })?;
@@ -117,6 +117,17 @@ impl std::fmt::Debug for MintedTokens {
 pub struct Jwt(HeaderValue);
 
 impl Jwt {
+    /// `token` as a header value: visible ASCII only, so [`Self::as_str`] always gives it back.
+    /// Marked sensitive, so `Debug` of the headers it is sent in hides it too.
+    fn new(token: &str) -> Option<Self> {
+        if !token.is_ascii() {
+            return None;
+        }
+        let mut value = HeaderValue::from_str(token).ok()?;
+        value.set_sensitive(true);
+        Some(Self(value))
+    }
+
     /// The token's text.
     pub fn as_str(&self) -> &str {
         self.0.to_str().unwrap_or_default()
@@ -223,9 +234,16 @@ mod tests {
 
     #[test]
     fn a_jwt_reads_back_as_its_text_and_never_prints() {
-        let jwt = Jwt(HeaderValue::from_static("eyJhbGciOiJFZERTQSJ9.e30.c2ln"));
+        let jwt = Jwt::new("eyJhbGciOiJFZERTQSJ9.e30.c2ln").unwrap();
         assert_eq!(jwt.as_str(), "eyJhbGciOiJFZERTQSJ9.e30.c2ln");
         assert_eq!(jwt.header_value(), "eyJhbGciOiJFZERTQSJ9.e30.c2ln");
         assert_eq!(format!("{jwt:?}"), "Jwt(…)");
+        assert_eq!(format!("{:?}", jwt.header_value()), "Sensitive");
+    }
+
+    #[test]
+    fn a_token_that_could_not_be_read_back_is_refused() {
+        assert!(Jwt::new("eyJ.é.sig").is_none());
+        assert!(Jwt::new("a\nb").is_none());
     }
 }

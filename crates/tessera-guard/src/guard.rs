@@ -195,6 +195,7 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, GuardError> {
     if !value.is_ascii() {
         return Err(GuardError::InvalidToken);
     }
+    // Cannot fail once the bytes are ASCII; `from_utf8` is the safe way to say so.
     let value = std::str::from_utf8(value).map_err(|_| GuardError::InvalidToken)?;
     let value = value.trim_matches(is_blank);
     let Some((scheme, rest)) = value.split_once(is_blank) else {

@@ -3,7 +3,10 @@
 //!
 //! One service rather than a stack of tower layers: hyper clones the service for every request
 //! and each layer adds a clone, a boxed future and a poll, which on a cached route is a good
-//! part of what a request costs. Here a request costs one clone of two `Arc`s and one box.
+//! part of what a request costs. Here a request costs a few `Arc` clones and one box.
+//!
+//! Unlike the layers it replaces, a panicking request's 500 also carries the CORS headers and
+//! gets its access line, so a browser frontend can read the (generic) error.
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
@@ -21,7 +24,7 @@ use tower::Service;
 
 use crate::access_log::AccessLog;
 
-/// The router behind the edge.
+/// The service in front of the router: panics, CORS, the access log.
 #[derive(Clone)]
 pub struct Edge {
     app: Router,
