@@ -6,6 +6,7 @@
 #
 #   fmt      cargo fmt --all -- --check
 #   clippy   cargo clippy --workspace --all-targets -- -D warnings
+#   lint     shellcheck over every shell script, ruff over every Python file (ruff.toml)
 #   test     cargo test --workspace, with TEST_DATABASE_URL pointing at a live PostgreSQL
 #   security the attack suites by name (Wycheproof vectors through tessera-jwt, the auth server's
 #            attacks on SQLite and PostgreSQL, the guard's jwt_tool playbook), then every
@@ -38,10 +39,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
-ALL_STAGES=(fmt clippy test security interop compat browser bench)
+ALL_STAGES=(fmt clippy lint test security interop compat browser bench)
 NODE_DIR=$ROOT/interop/node
 PY_DIR=$ROOT/interop/python
 VENV=$ROOT/.venv
+LINT_VENV=$ROOT/.venv-lint
+RUFF_VERSION=0.17.6
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 DEFAULT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
 DEFAULT_REDIS_URL=redis://127.0.0.1:6379
@@ -136,8 +139,14 @@ ensure_tools() {
   if want test || want security; then
     have psql || pkgs+=(postgresql-client)
   fi
-  if want interop; then
+  if want lint; then
+    have shellcheck || pkgs+=(shellcheck)
+    have git || pkgs+=(git)
+  fi
+  if want interop || want lint; then
     if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then pkgs+=(python3-venv); fi
+  fi
+  if want interop; then
     have node || pkgs+=(nodejs)
     have npm || pkgs+=(npm)
   fi
@@ -441,6 +450,23 @@ clippy_stage() {
   SUMMARY+=("clippy: ok")
 }
 
+# The shell and Python gates. ruff lives in its own venv so the interop venv stays what
+# interop/python/requirements.txt says.
+lint_stage() {
+  local scripts=() pyfiles=()
+  mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
+  mapfile -t pyfiles < <(git ls-files '*.py')
+  shellcheck "${scripts[@]}"
+  if [[ ! -x $LINT_VENV/bin/ruff ]] || ! "$LINT_VENV/bin/ruff" --version | grep -qx "ruff $RUFF_VERSION"; then
+    note ".venv-lint: pip install ruff==$RUFF_VERSION"
+    python3 -m venv --clear "$LINT_VENV"
+    "$LINT_VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+      "ruff==$RUFF_VERSION" </dev/null
+  fi
+  "$LINT_VENV/bin/ruff" check "${pyfiles[@]}"
+  SUMMARY+=("lint: shellcheck (${#scripts[@]} scripts), ruff (${#pyfiles[@]} files): ok")
+}
+
 test_stage() {
   ensure_postgres
   ensure_redis
@@ -671,6 +697,7 @@ for stage in "${STAGES[@]}"; do
   case $stage in
     fmt) banner fmt "cargo fmt --all -- --check" ;;
     clippy) banner clippy "cargo clippy --workspace --all-targets -- -D warnings" ;;
+    lint) banner lint "shellcheck and ruff" ;;
     test) banner test "cargo test --workspace (PostgreSQL via TEST_DATABASE_URL)" ;;
     security) banner security "attack suites, then cargo fuzz for ${TESSERA_FUZZ_SECONDS:-20}s per target" ;;
     interop) banner interop "interop: better-auth client, python-jose HS256, PyJWT JWKS against $INTEROP_SERVER" ;;

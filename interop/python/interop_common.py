@@ -11,7 +11,8 @@ import sys
 import traceback
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 TIMEOUT_SECONDS = 15
 

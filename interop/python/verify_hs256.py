@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import time
 
-from jose import JWTError, jwt
-
 from interop_common import Steps, env, get_jwt, new_credentials, sign_up
+from jose import JWTError, jwt
 
 BASE_URL = env("TESSERA_URL")
 BETTER_AUTH_SECRET = env("BETTER_AUTH_SECRET")
@@ -76,7 +75,9 @@ def step_decode() -> None:
         payload = jwt.decode(token, BETTER_AUTH_SECRET, algorithms=["HS256"])
     except JWTError as error:
         claims = jwt.get_unverified_claims(token)
-        hint = " (the token carries `aud`; python-jose without an audience argument rejects it)" if "aud" in claims else ""
+        hint = ""
+        if "aud" in claims:
+            hint = " (the token carries `aud`; python-jose without an audience argument rejects it)"
         raise AssertionError(f"python-jose rejected the token: {error}{hint}; claims {claims!r}") from error
     assert payload["sub"] == state["user"]["id"], f"sub {payload.get('sub')!r} != user id {state['user']['id']!r}"
     assert payload["email"] == state["email"], f"email {payload.get('email')!r} != {state['email']!r}"

@@ -16,7 +16,6 @@ import json
 import time
 
 import jwt
-
 from interop_common import Steps, env, get_jwt, http, new_credentials, sign_up
 
 ORIGIN = env("TESSERA_URL").rstrip("/")

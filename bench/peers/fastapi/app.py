@@ -14,9 +14,8 @@ sqlite3, called synchronously from the async handlers exactly like the brief's
 import os
 import sqlite3
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 from fastapi import Depends, FastAPI, Header, HTTPException
 from jose import JWTError, jwt
@@ -57,11 +56,11 @@ async def verify_token(authorization: str = Header(None)) -> dict:
             "email": payload.get("email")
         }
 
-    except (JWTError, ValueError) as e:
+    except (JWTError, ValueError):
         raise HTTPException(
             status_code=401,
             detail="Invalid or expired token"
-        )
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,7 +88,7 @@ COLUMNS = "id, user_id, title, description, completed, created_at, updated_at"
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def row_to_task(row: sqlite3.Row) -> dict:
@@ -125,13 +124,13 @@ def check_owner(auth_data: dict, user_id: str) -> None:
 
 class NewTask(BaseModel):
     title: str = Field(min_length=1, max_length=200)
-    description: Optional[str] = Field(default=None, max_length=1000)
+    description: str | None = Field(default=None, max_length=1000)
 
 
 class TaskChange(BaseModel):
     title: str = Field(min_length=1, max_length=200)
-    description: Optional[str] = Field(default=None, max_length=1000)
-    completed: Optional[bool] = None
+    description: str | None = Field(default=None, max_length=1000)
+    completed: bool | None = None
 
 
 # --------------------------------------------------------------------------------------------
