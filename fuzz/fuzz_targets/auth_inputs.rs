@@ -1,5 +1,5 @@
 //! Attacker-supplied text the auth server parses outside tokens: e-mail addresses and
-//! redirect targets (`callbackURL` and friends, contract §5).
+//! redirect targets (`callbackURL` and friends, docs/better-auth-protocol.md §5).
 //!
 //! * `Email::parse` is idempotent, lower-cases, and yields ASCII only.
 //! * Open redirects: a callback the server accepts, resolved by a browser (WHATWG URL parsing,

@@ -71,7 +71,7 @@ function toPlain(v) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Suite "main": raw HTTP for every path and error path of the contract.
+// Suite "main": raw HTTP for every path and error path of docs/better-auth-protocol.md.
 
 async function mainSuite(t) {
   const A = t.agent(); // Alice's browser
@@ -361,7 +361,7 @@ async function mainSuite(t) {
   await A.send("update-user/image-null", { path: "/update-user", json: { image: null } });
   await A.send("update-user/get-session-after", { path: "/get-session" });
 
-  // --- endpoints of the contract beyond email+password sign-in (not configured here)
+  // --- protocol endpoints beyond email+password sign-in (not configured here)
   await X.send("other/request-password-reset", { path: "/request-password-reset", json: { email: alice } });
   await X.send("other/reset-password", { path: "/reset-password", json: { newPassword: NEW_PASSWORD, token: "x" } });
   await X.send("other/reset-password-get", { path: "/reset-password/abc?callbackURL=%2F" });

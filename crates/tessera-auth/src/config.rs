@@ -7,7 +7,7 @@ use crate::password::{HashFormat, HashPriority};
 use crate::rate_limit::TrustedProxies;
 use crate::secret::SecretSet;
 
-/// How sessions age (contract §2.4): defaults are Better Auth's.
+/// How sessions age (docs/better-auth-protocol.md §2.4): defaults are Better Auth's.
 #[derive(Clone, Copy, Debug)]
 pub struct SessionPolicy {
     /// Lifetime of a session and `Max-Age` of its cookie (7 days).

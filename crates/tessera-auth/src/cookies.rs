@@ -1,5 +1,5 @@
 //! Better Auth's session cookies: names, signed values and `Set-Cookie` serialisation
-//! (contract §2), byte for byte, so cookies move freely between Better Auth and Tessera.
+//! (docs/better-auth-protocol.md §2) byte for byte, so cookies work in Better Auth and Tessera.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

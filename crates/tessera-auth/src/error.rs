@@ -76,7 +76,7 @@ impl ApiError {
     }
 }
 
-/// Better Auth's error codes with their messages, byte for byte (contract §1.2).
+/// Better Auth's error codes and messages, byte for byte (docs/better-auth-protocol.md §1.2).
 pub mod codes {
     use axum::http::StatusCode;
 

@@ -1,5 +1,5 @@
 //! Signing keys: Better Auth's `jwks` table, its private-key encryption, rotation, and the JWKS
-//! document (contract §4.4, §4.5).
+//! document (docs/better-auth-protocol.md §4.4, §4.5).
 //!
 //! Keys are created lazily on first use, like Better Auth's jwt plugin, and kept in memory once
 //! loaded so minting a JWT costs one signature and no query. The cached key is re-read from the

@@ -1,4 +1,4 @@
-//! Trusted origins and the CSRF checks of contract §5.
+//! Trusted origins and the CSRF checks of docs/better-auth-protocol.md §5.
 //!
 //! A cookie-carrying request that changes state must come from a trusted origin; sign-in and
 //! sign-up also refuse cross-site top-level navigations (login CSRF), even without a cookie.
@@ -218,7 +218,7 @@ pub fn check_cookie_request(headers: &HeaderMap, trusted: &TrustedOrigins) -> Re
     }
 }
 
-/// The sign-in/sign-up check against login CSRF (contract §5 `formCsrfMiddleware`).
+/// The sign-in/sign-up check against login CSRF (protocol §5 `formCsrfMiddleware`).
 pub fn check_login_request(headers: &HeaderMap, trusted: &TrustedOrigins) -> Result<(), ApiError> {
     if headers.contains_key(header::COOKIE) {
         return require_trusted_origin(headers, trusted);

@@ -1,9 +1,9 @@
 //! Password hashing on a bounded set of dedicated threads.
 //!
 //! New hashes are Argon2id (m = 19 MiB, t = 2, p = 1, PHC string). Better Auth's scrypt hashes
-//! (`<salt hex>:<key hex>`, contract §7) verify too and are flagged for rehashing. Every hash runs
-//! on a fixed set of hashing threads behind a semaphore, so a burst of sign-ins can neither starve
-//! the async executor nor allocate more than `cap × 19 MiB` at once.
+//! (`<salt hex>:<key hex>`, docs/better-auth-protocol.md §7) verify too and are flagged for
+//! rehashing. Every hash runs on a fixed set of hashing threads behind a semaphore, so a burst of
+//! sign-ins can neither starve the async executor nor allocate more than `cap × 19 MiB` at once.
 
 use std::str::FromStr;
 use std::sync::Arc;

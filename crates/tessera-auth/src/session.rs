@@ -1,4 +1,4 @@
-//! Finding, creating and sliding sessions (contract §2.4, §2.5, §3).
+//! Finding, creating and sliding sessions (docs/better-auth-protocol.md §2.4, §2.5, §3).
 //!
 //! A request names its session with the signed `session_token` cookie or, through the bearer
 //! plugin's rule, `Authorization: Bearer <token>[.<signature>]`; a bearer credential that fails

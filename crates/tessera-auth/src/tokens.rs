@@ -1,5 +1,5 @@
-//! Minting access tokens (contract §4.2): the session's user object plus `sub`, `iat`, `exp`,
-//! `iss` and `aud`, where `iss` = `aud` = the origin of the base URL (no `aud` in HS256 mode).
+//! Minting access tokens (docs/better-auth-protocol.md §4.2): the user object plus `sub`, `iat`,
+//! `exp`, `iss` and `aud`, where `iss` = `aud` = the base URL's origin (no `aud` in HS256 mode).
 //! Tessera adds `sid`, the session's id, so guards can refuse the tokens of an ended session
 //! at once ([`crate::revocation`]); Better Auth's tokens name no session.
 //!

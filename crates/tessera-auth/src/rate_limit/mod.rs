@@ -1,5 +1,5 @@
-//! Rate limiting: Better Auth's per-path rules (contract §6) and a per-account limit on failed
-//! sign-ins (ASVS 2.2.1 / 6.3.5: at most 100 failures an hour per account).
+//! Rate limits: Better Auth's per-path rules (docs/better-auth-protocol.md §6) and a per-account
+//! limit on failed sign-ins (ASVS 2.2.1 / 6.3.5: at most 100 failures an hour per account).
 //!
 //! Counters live in memory by default, or in Redis when `REDIS_URL` is set so every process
 //! shares them. The client address comes from the socket unless trusted proxies are configured
@@ -79,7 +79,7 @@ pub const DEFAULT_RULE: Rule = Rule {
     max: 100,
 };
 
-/// The rule for a path under `/api/auth` (contract §6).
+/// The rule for a path under `/api/auth` (protocol §6).
 pub fn rule_for(path: &str) -> Rule {
     const STRICT: [&str; 4] = ["/sign-in", "/sign-up", "/change-password", "/change-email"];
     const EMAIL_SENDING: [&str; 5] = [

@@ -41,7 +41,7 @@ impl Serialize for User {
     }
 }
 
-/// A row of `session`. Better Auth returns the raw token in the JSON too (contract §1.3).
+/// A row of `session`, whose JSON carries the raw token too (docs/better-auth-protocol.md §1.3).
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct Session {
     /// 32-character id.

@@ -1,5 +1,5 @@
 //! Attacks on the auth server itself (issue 6, item 7), each on SQLite and PostgreSQL:
-//! session fixation, user enumeration, the JWT playbook (security-and-performance.md §A3) aimed
+//! session fixation, user enumeration, the jwt_tool attack playbook (jwt_tool 2.2.7) aimed
 //! at the session endpoints, CSRF cases `origin.rs` does not cover, and property tests for the
 //! cookie codec. docs/security.md maps these tests to ASVS requirements.
 
@@ -209,7 +209,7 @@ on_both_backends! {
     }
 
     async fn sign_up_with_a_taken_email_answers_as_the_contract_says(app) {
-        // Contract §1.5 (autoSignIn on, no email verification): 422, like Better Auth. This
+        // docs/better-auth-protocol.md §1.5 (autoSignIn on, no email verification): 422. This
         // reveals that the address has an account; docs/security.md records it.
         let user = app.sign_up().await;
         for email in [user.email.clone(), user.email.to_uppercase()] {

@@ -1,4 +1,4 @@
-//! The jwt_tool playbook (security-and-performance.md §A3) and RFC 8725 §3 through the guard:
+//! The jwt_tool attack playbook (ticarpi/jwt_tool 2.2.7) and RFC 8725 §3 through the guard:
 //! every forged, tampered or malformed token is a 401 `Invalid or expired token`.
 
 use std::sync::Arc;
