@@ -591,8 +591,9 @@ run_pytest() {
     rm -f "$log"
     die "pytest failed in $name (exit $rc)"
   fi
-  passed=$(grep -oE '[0-9]+ passed' "$log" | tail -n1 | cut -d' ' -f1)
-  skipped=$(grep -oE '[0-9]+ skipped' "$log" | tail -n1 | cut -d' ' -f1)
+  # pytest's closing line, e.g. "=== 29 passed, 2 skipped in 20.85s ===" (no match is not an error).
+  passed=$(sed -nE 's/^=+ (.*[^0-9])?([0-9]+) passed.* in [0-9.]+s.*=+$/\2/p' "$log" | tail -n1)
+  skipped=$(sed -nE 's/^=+ (.*[^0-9])?([0-9]+) skipped.* in [0-9.]+s.*=+$/\2/p' "$log" | tail -n1)
   rm -f "$log"
   [[ -n $passed ]] || die "pytest in $name printed no 'N passed' line"
   TOTAL_PASSED=$((TOTAL_PASSED + passed))
