@@ -15,7 +15,8 @@
 #            ES256, RS256) against target/debug/tessera, one fresh server per scenario
 #   clients  pytest for python/tessera-fastapi (the FastAPI verifier package) and
 #            examples/fastapi-tasks (SQLAlchemy on PostgreSQL with row-level security) against a
-#            real target/debug/tessera, in the venv .venv-clients
+#            real target/debug/tessera, in the venv .venv-clients; node --test for clients/js
+#            (the browser module) against a real tessera
 #   compat   interop/diff: a real Better Auth 1.7.25 against Tessera response by response (fails on
 #            any difference docs/compatibility.md does not list), adoption of Better Auth's own
 #            SQLite and PostgreSQL databases in place, both servers side by side on one database,
@@ -152,6 +153,8 @@ ensure_tools() {
   fi
   if want clients; then
     have psql || pkgs+=(postgresql-client)
+    have node || pkgs+=(nodejs)
+    have npm || pkgs+=(npm)
   fi
   if want interop; then
     have node || pkgs+=(nodejs)
@@ -174,7 +177,7 @@ ensure_tools() {
       fi
     done
   fi
-  if want interop; then
+  if want interop || want clients; then
     node_ok || die "Node.js >= 20.19 is needed (found $(node --version 2>/dev/null || echo none))"
   fi
 }
@@ -546,10 +549,11 @@ interop_stage() {
   done
 }
 
-# The Python clients: the tessera-fastapi package's tests and the FastAPI example's, each a pytest
-# run against real tessera processes the tests start themselves (free loopback ports, fresh data
-# dirs), the example's on a throwaway database in TEST_DATABASE_URL's cluster. The venv is
-# refreshed from the working tree on every run (pip skips what is already installed).
+# The clients: the tessera-fastapi package's tests and the FastAPI example's (pytest), and the
+# browser module's (node --test), each against real tessera processes the tests start themselves
+# (free loopback ports, fresh data dirs), the example's on a throwaway database in
+# TEST_DATABASE_URL's cluster. The venv is refreshed from the working tree on every run (pip
+# skips what is already installed); clients/js has no dependencies.
 clients_stage() {
   note "cargo build -p tessera"
   cargo build -p tessera
@@ -572,6 +576,26 @@ clients_stage() {
   run_pytest "tessera-fastapi" "$ROOT/python/tessera-fastapi"
   run_pytest "examples/fastapi-tasks" "$ROOT/examples/fastapi-tasks"
   stop_postgres
+  run_node_tests "clients/js" "$ROOT/clients/js"
+}
+
+# run_node_tests NAME DIR: `npm test` (node --test) in DIR, no dependencies to install; its
+# "# pass N" line goes into the summary, and a run that passed nothing fails.
+run_node_tests() {
+  local name=$1 dir=$2 log rc=0 passed
+  log=$(mktemp "${TMPDIR:-/tmp}/tessera-node-test.XXXXXX")
+  note "node --test: $name"
+  (cd "$dir" && timeout 600 env TESSERA_BIN="$TARGET_DIR/debug/tessera" npm test --silent </dev/null) 2>&1 |
+    tee "$log" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    rm -f "$log"
+    die "node tests failed in $name (exit $rc)"
+  fi
+  passed=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$log" | tail -n1)
+  rm -f "$log"
+  [[ ${passed:-0} -gt 0 ]] || die "node --test ran no test in $name"
+  TOTAL_PASSED=$((TOTAL_PASSED + passed))
+  SUMMARY+=("node --test $name: $passed passed")
 }
 
 # run_pytest NAME DIR: pytest in DIR with the clients venv; its "N passed" line goes into the
@@ -763,7 +787,7 @@ for stage in "${STAGES[@]}"; do
     test) banner test "cargo test --workspace (PostgreSQL via TEST_DATABASE_URL)" ;;
     security) banner security "attack suites, then cargo fuzz for ${TESSERA_FUZZ_SECONDS:-20}s per target" ;;
     interop) banner interop "interop: better-auth client, python-jose HS256, PyJWT JWKS against $INTEROP_SERVER" ;;
-    clients) banner clients "clients: pytest for python/tessera-fastapi and examples/fastapi-tasks against tessera" ;;
+    clients) banner clients "clients: pytest (python/tessera-fastapi, examples/fastapi-tasks), node --test (clients/js) against tessera" ;;
     compat) banner compat "compat: Tessera vs a real Better Auth 1.7.25, adoption in place, side by side, guard refetch" ;;
     browser) banner browser "browser: headless Chromium tests of the web app (interop/browser)" ;;
     bench) banner bench "bench/run.sh --smoke (the benchmark harness works; speed is not judged)" ;;
