@@ -13,6 +13,10 @@
 #            cargo-fuzz target for TESSERA_FUZZ_SECONDS each (fuzz/run.sh; docs/security.md)
 #   interop  the official better-auth client (Node), python-jose (HS256) and PyJWT (JWKS: EdDSA,
 #            ES256, RS256) against target/debug/tessera, one fresh server per scenario
+#   clients  pytest for python/tessera-fastapi (the FastAPI verifier package) and
+#            examples/fastapi-tasks (SQLAlchemy on PostgreSQL with row-level security) against a
+#            real target/debug/tessera, in the venv .venv-clients; node --test for clients/js
+#            (the browser module) against a real tessera
 #   compat   interop/diff: a real Better Auth 1.7.25 against Tessera response by response (fails on
 #            any difference docs/compatibility.md does not list), adoption of Better Auth's own
 #            SQLite and PostgreSQL databases in place, both servers side by side on one database,
@@ -39,11 +43,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
-ALL_STAGES=(fmt clippy lint test security interop compat browser bench)
+ALL_STAGES=(fmt clippy lint test security interop clients compat browser bench)
 NODE_DIR=$ROOT/interop/node
 PY_DIR=$ROOT/interop/python
 VENV=$ROOT/.venv
 LINT_VENV=$ROOT/.venv-lint
+CLIENTS_VENV=$ROOT/.venv-clients
 RUFF_VERSION=0.17.6
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 DEFAULT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
@@ -130,7 +135,7 @@ ensure_tools() {
   local pkgs=()
   have python3 || pkgs+=(python3)
   have curl || pkgs+=(curl)
-  if want fmt || want clippy || want test || want security || want interop; then
+  if want fmt || want clippy || want test || want security || want interop || want clients; then
     have cc || pkgs+=(gcc libc6-dev)
   fi
   if want security; then
@@ -143,8 +148,13 @@ ensure_tools() {
     have shellcheck || pkgs+=(shellcheck)
     have git || pkgs+=(git)
   fi
-  if want interop || want lint; then
+  if want interop || want lint || want clients; then
     if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then pkgs+=(python3-venv); fi
+  fi
+  if want clients; then
+    have psql || pkgs+=(postgresql-client)
+    have node || pkgs+=(nodejs)
+    have npm || pkgs+=(npm)
   fi
   if want interop; then
     have node || pkgs+=(nodejs)
@@ -152,7 +162,7 @@ ensure_tools() {
   fi
   if [[ ${#pkgs[@]} -gt 0 ]]; then apt_install "${pkgs[@]}"; fi
 
-  if want fmt || want clippy || want test || want security || want interop; then
+  if want fmt || want clippy || want test || want security || want interop || want clients; then
     if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
       export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
     fi
@@ -167,7 +177,7 @@ ensure_tools() {
       fi
     done
   fi
-  if want interop; then
+  if want interop || want clients; then
     node_ok || die "Node.js >= 20.19 is needed (found $(node --version 2>/dev/null || echo none))"
   fi
 }
@@ -539,6 +549,82 @@ interop_stage() {
   done
 }
 
+# The clients: the tessera-fastapi package's tests and the FastAPI example's (pytest), and the
+# browser module's (node --test), each against real tessera processes the tests start themselves
+# (free loopback ports, fresh data dirs), the example's on a throwaway database in
+# TEST_DATABASE_URL's cluster. The venv is refreshed from the working tree on every run (pip
+# skips what is already installed); clients/js has no dependencies.
+clients_stage() {
+  note "cargo build -p tessera"
+  cargo build -p tessera
+  [[ -x $TARGET_DIR/debug/tessera ]] || die "$TARGET_DIR/debug/tessera was not built"
+  ensure_postgres
+  [[ -x $CLIENTS_VENV/bin/python ]] || python3 -m venv "$CLIENTS_VENV"
+  note ".venv-clients: pip install ./python/tessera-fastapi[test] -r examples/fastapi-tasks/requirements.txt"
+  local attempt
+  for attempt in 1 2; do
+    if "$CLIENTS_VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+      "$ROOT/python/tessera-fastapi[test]" -r "$ROOT/examples/fastapi-tasks/requirements.txt" </dev/null; then
+      break
+    fi
+    [[ $attempt -lt 2 ]] || die "pip install for the clients stage failed twice"
+    note "pip install failed; retrying once"
+  done
+  # The package under test is the working tree's, even when its version number did not change.
+  "$CLIENTS_VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q --no-deps \
+    --force-reinstall "$ROOT/python/tessera-fastapi" </dev/null
+  run_pytest "tessera-fastapi" "$ROOT/python/tessera-fastapi"
+  run_pytest "examples/fastapi-tasks" "$ROOT/examples/fastapi-tasks"
+  stop_postgres
+  run_node_tests "clients/js" "$ROOT/clients/js"
+}
+
+# run_node_tests NAME DIR: `npm test` (node --test) in DIR, no dependencies to install; its
+# "# pass N" line goes into the summary, and a run that passed nothing fails.
+run_node_tests() {
+  local name=$1 dir=$2 log rc=0 passed
+  log=$(mktemp "${TMPDIR:-/tmp}/tessera-node-test.XXXXXX")
+  note "node --test: $name"
+  (cd "$dir" && timeout 600 env TESSERA_BIN="$TARGET_DIR/debug/tessera" npm test --silent </dev/null) 2>&1 |
+    tee "$log" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    rm -f "$log"
+    die "node tests failed in $name (exit $rc)"
+  fi
+  passed=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$log" | tail -n1)
+  rm -f "$log"
+  [[ ${passed:-0} -gt 0 ]] || die "node --test ran no test in $name"
+  TOTAL_PASSED=$((TOTAL_PASSED + passed))
+  SUMMARY+=("node --test $name: $passed passed")
+}
+
+# run_pytest NAME DIR: pytest in DIR with the clients venv; its "N passed" line goes into the
+# summary. Exit 5 (no test collected) fails the stage like any other failure.
+run_pytest() {
+  local name=$1 dir=$2 log rc=0 passed skipped
+  log=$(mktemp "${TMPDIR:-/tmp}/tessera-pytest.XXXXXX")
+  note "pytest: $name"
+  # With pipefail, rc is pytest's exit status (tee succeeds).
+  (cd "$dir" && timeout 900 env TESSERA_BIN="$TARGET_DIR/debug/tessera" TEST_DATABASE_URL="$TEST_DATABASE_URL" \
+    "$CLIENTS_VENV/bin/python" -m pytest -p no:cacheprovider </dev/null) 2>&1 | tee "$log" || rc=$?
+  if [[ $rc -eq 5 ]]; then
+    rm -f "$log"
+    die "pytest collected no test in $name"
+  fi
+  if [[ $rc -ne 0 ]]; then
+    rm -f "$log"
+    die "pytest failed in $name (exit $rc)"
+  fi
+  # pytest's closing line, e.g. "=== 29 passed, 2 skipped in 20.85s ===" (no match is not an error).
+  passed=$(sed -nE 's/^=+ (.*[^0-9])?([0-9]+) passed.* in [0-9.]+s.*=+$/\2/p' "$log" | tail -n1)
+  skipped=$(sed -nE 's/^=+ (.*[^0-9])?([0-9]+) skipped.* in [0-9.]+s.*=+$/\2/p' "$log" | tail -n1)
+  rm -f "$log"
+  [[ -n $passed ]] || die "pytest in $name printed no 'N passed' line"
+  TOTAL_PASSED=$((TOTAL_PASSED + passed))
+  TOTAL_SKIPPED=$((TOTAL_SKIPPED + ${skipped:-0}))
+  SUMMARY+=("pytest $name: $passed passed, ${skipped:-0} skipped")
+}
+
 # Compatibility with Better Auth 1.7.25 (interop/diff; the list of accepted differences is
 # docs/compatibility.md). Each script starts and stops its own servers (Better Auth through
 # interop/diff/better-auth-server.mjs, Tessera from target/) on free loopback ports and prints
@@ -701,6 +787,7 @@ for stage in "${STAGES[@]}"; do
     test) banner test "cargo test --workspace (PostgreSQL via TEST_DATABASE_URL)" ;;
     security) banner security "attack suites, then cargo fuzz for ${TESSERA_FUZZ_SECONDS:-20}s per target" ;;
     interop) banner interop "interop: better-auth client, python-jose HS256, PyJWT JWKS against $INTEROP_SERVER" ;;
+    clients) banner clients "clients: pytest (python/tessera-fastapi, examples/fastapi-tasks), node --test (clients/js) against tessera" ;;
     compat) banner compat "compat: Tessera vs a real Better Auth 1.7.25, adoption in place, side by side, guard refetch" ;;
     browser) banner browser "browser: headless Chromium tests of the web app (interop/browser)" ;;
     bench) banner bench "bench/run.sh --smoke (the benchmark harness works; speed is not judged)" ;;
