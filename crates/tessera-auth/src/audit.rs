@@ -5,8 +5,8 @@
 //! signing key) is handed to the store method making the change and written in the same
 //! transaction, so the log never claims an action that was rolled back nor misses one that was
 //! committed; the caller emits the `tracing` line once the store returns. Events with no data
-//! change (`sign_in_failed`, `token_issued`, `rate_limited`, `origin_rejected`) are a standalone
-//! insert through [`AuthState::audit`].
+//! change (`sign_in_failed`, `credential_check_failed`, `token_issued`, `rate_limited`,
+//! `origin_rejected`) are a standalone insert through [`AuthState::audit`].
 //!
 //! What goes in: time, event, outcome, reason, user and session ids, client IP and user agent,
 //! and a small JSON `detail` built from ids and names only. What never goes in: a password, a
@@ -39,8 +39,11 @@ pub enum AuditKind {
     SignUp,
     /// A session was opened.
     SignIn,
-    /// A sign-in was refused (`reason`: `invalid_credentials`).
+    /// A sign-in was refused (`reason`: `invalid_credentials`; `detail.route`).
     SignInFailed,
+    /// A signed-in user's check of their current password (or a code) failed (`reason`:
+    /// `invalid_password`; `detail.route` names the endpoint, e.g. `/change-password`).
+    CredentialCheckFailed,
     /// The caller ended their session.
     SignOut,
     /// Sessions were revoked (revoke-session, revoke-sessions, revoke-other-sessions, a
@@ -68,6 +71,7 @@ impl AuditKind {
             Self::SignUp => "sign_up",
             Self::SignIn => "sign_in",
             Self::SignInFailed => "sign_in_failed",
+            Self::CredentialCheckFailed => "credential_check_failed",
             Self::SignOut => "sign_out",
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
@@ -82,7 +86,10 @@ impl AuditKind {
     /// Whether the event records a refusal.
     pub fn outcome(self) -> Outcome {
         match self {
-            Self::SignInFailed | Self::RateLimited | Self::OriginRejected => Outcome::Failure,
+            Self::SignInFailed
+            | Self::CredentialCheckFailed
+            | Self::RateLimited
+            | Self::OriginRejected => Outcome::Failure,
             _ => Outcome::Success,
         }
     }
@@ -443,6 +450,7 @@ mod tests {
     fn refusals_and_failures_have_the_failure_outcome() {
         for kind in [
             AuditKind::SignInFailed,
+            AuditKind::CredentialCheckFailed,
             AuditKind::RateLimited,
             AuditKind::OriginRejected,
         ] {

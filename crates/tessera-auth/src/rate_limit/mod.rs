@@ -1,10 +1,12 @@
 //! Rate limits: Better Auth's per-path rules (docs/better-auth-protocol.md §6) and a per-account
-//! limit on failed sign-ins (ASVS 2.2.1 / 6.3.5: at most 100 failures an hour per account).
+//! limit on failed password checks (ASVS 2.2.1 / 6.3.5: at most 100 failures an hour per account),
+//! which every check of a password goes through ([`PasswordAttempt`]).
 //!
 //! Counters live in memory by default, or in Redis when `REDIS_URL` is set so every process
 //! shares them. The client address comes from the socket unless trusted proxies are configured
 //! ([`client_ip`]).
 
+mod attempt;
 pub mod client_ip;
 mod login;
 mod memory;
@@ -17,6 +19,7 @@ use axum::extract::Request;
 use axum::http::{self as http, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+pub use attempt::{CheckedRoute, PasswordAttempt};
 pub use client_ip::{ClientIp, TrustedProxies};
 pub use login::LoginThrottle;
 pub use memory::MemoryCounters;
@@ -57,11 +60,29 @@ pub trait CounterStore: Send + Sync + 'static {
     /// Adds one to a fixed-window counter (the window starts at the first increment) and
     /// returns the new count.
     async fn incr(&self, key: &str, window_ms: u64, now_ms: u64) -> Result<u64, CounterError>;
+    /// Takes one slot of every fixed-window counter in `slots`, or of none: when a counter with
+    /// a `max` already holds that many, nothing is counted and the answer is `Limited` with the
+    /// longest wait among the full counters. Checking and counting are one atomic step (one
+    /// lock, one Lua script), so concurrent callers together never take more than `max`.
+    async fn reserve(&self, slots: &[Slot<'_>], now_ms: u64) -> Result<Decision, CounterError>;
+    /// Gives back one slot of a fixed-window counter (never below zero; its window is kept).
+    async fn release(&self, key: &str, now_ms: u64) -> Result<(), CounterError>;
     /// The current value of a fixed-window counter (0 once its window has passed), with the
     /// milliseconds left in its window.
     async fn peek(&self, key: &str, now_ms: u64) -> Result<(u64, u64), CounterError>;
     /// Forgets a counter.
     async fn reset(&self, key: &str) -> Result<(), CounterError>;
+}
+
+/// One fixed-window counter a [`CounterStore::reserve`] takes a slot of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot<'a> {
+    /// The counter.
+    pub key: &'a str,
+    /// Its window, started by its first slot.
+    pub window_ms: u64,
+    /// Slots a window holds; `None` counts without limiting.
+    pub max: Option<u64>,
 }
 
 /// One rule: at most `max` requests per `window_secs`.

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
-use super::{CounterError, CounterStore, Decision};
+use super::{CounterError, CounterStore, Decision, Slot};
 
 /// Counters in Redis.
 #[derive(Clone)]
@@ -43,6 +43,31 @@ const INCR: &str = r"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
+";
+
+// KEYS: the counters; ARGV: window_ms and max (-1: no limit) of each key in turn. Returns -1
+// when every slot was taken, else the longest ms left among the full counters (nothing taken).
+// A key found without an expiry gets one, so a counter can never outlive its window for good.
+const RESERVE: &str = r"
+local wait = -1
+for i, key in ipairs(KEYS) do
+  local max = tonumber(ARGV[2 * i])
+  if max >= 0 and tonumber(redis.call('GET', key) or '0') >= max then
+    wait = math.max(wait, redis.call('PTTL', key), 0)
+  end
+end
+if wait >= 0 then return wait end
+for i, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[2 * i - 1]) end
+end
+return -1
+";
+
+// KEYS[1]. DECR keeps the expiry; a missing key is left missing rather than made -1.
+const RELEASE: &str = r"
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0
 ";
 
 impl RedisCounters {
@@ -87,6 +112,38 @@ impl CounterStore for RedisCounters {
             .key(format!("tessera:{key}"))
             .arg(window_ms)
             .invoke_async(&mut conn)
+            .await
+            .map_err(err)
+    }
+
+    async fn reserve(&self, slots: &[Slot<'_>], _now_ms: u64) -> Result<Decision, CounterError> {
+        let mut conn = self.conn.clone();
+        let script = redis::Script::new(RESERVE);
+        let mut invocation = script.prepare_invoke();
+        for slot in slots {
+            let max = slot
+                .max
+                .map_or(-1, |max| i64::try_from(max).unwrap_or(i64::MAX));
+            invocation
+                .key(format!("tessera:{}", slot.key))
+                .arg(slot.window_ms)
+                .arg(max);
+        }
+        let left: i64 = invocation.invoke_async(&mut conn).await.map_err(err)?;
+        Ok(if left < 0 {
+            Decision::Allowed
+        } else {
+            Decision::Limited {
+                retry_after: u64::try_from(left).unwrap_or(0).div_ceil(1000).max(1),
+            }
+        })
+    }
+
+    async fn release(&self, key: &str, _now_ms: u64) -> Result<(), CounterError> {
+        let mut conn = self.conn.clone();
+        redis::Script::new(RELEASE)
+            .key(format!("tessera:{key}"))
+            .invoke_async::<()>(&mut conn)
             .await
             .map_err(err)
     }

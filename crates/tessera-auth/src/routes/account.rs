@@ -12,6 +12,7 @@ use crate::audit::AuditKind;
 use crate::body::{Body, Fields, JsonBody, RecordBody};
 use crate::domain::Password;
 use crate::error::{ApiError, codes};
+use crate::rate_limit::{CheckedRoute, PasswordAttempt};
 use crate::session::{AuthSession, ClientMeta};
 use crate::state::AuthState;
 
@@ -40,6 +41,13 @@ async fn change_password(
         .await?
         .filter(|a| a.password.is_some())
         .ok_or_else(codes::credential_account_not_found)?;
+    // A session is no licence to guess: the current password is checked under the same
+    // per-account limits as sign-in, its slot taken before the hash runs.
+    let route = CheckedRoute::ChangePassword;
+    let attempt = match PasswordAttempt::begin(&state, &meta, route, &auth.user.email).await {
+        Ok(attempt) => attempt,
+        Err(too_many) => return Ok(too_many),
+    };
     let verified = state
         .hasher
         .verify(
@@ -49,8 +57,12 @@ async fn change_password(
         .await
         .map_err(|_| ApiError::internal())?;
     if !verified.matches {
+        attempt
+            .failed(Some(&auth.user.id), Some(&auth.session.id))
+            .await?;
         return Err(codes::invalid_password());
     }
+    attempt.succeeded().await;
     let hash = state
         .hasher
         .hash(&new_password)

@@ -12,7 +12,7 @@ use crate::audit::AuditKind;
 use crate::body::{Body, Fields, FormOrJsonBody};
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, codes};
-use crate::rate_limit::{ClientIp, Decision, too_many_requests};
+use crate::rate_limit::{CheckedRoute, PasswordAttempt};
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 
@@ -42,17 +42,13 @@ async fn sign_in_email(
         return Err(codes::invalid_callback_url());
     }
     let password = Password::candidate(password);
-    let client_ip = meta.client_ip.clone().unwrap_or_else(ClientIp::unknown);
-    let now_ms = u64::try_from(state.clock.now().timestamp_millis()).unwrap_or(0);
-    let throttle = state
-        .login_throttle
-        .check(email.as_str(), &client_ip, now_ms)
-        .await;
-    if let Decision::Limited { retry_after } = throttle {
-        let event = state.audit_event(AuditKind::RateLimited, &meta);
-        state.audit_refusal(event.reason("failed_sign_ins")).await;
-        return Ok(too_many_requests(retry_after));
-    }
+    // The slot is taken before anything is looked up or hashed, so a burst of guesses is cut
+    // off at the limit, with a 429 at once for the rest.
+    let attempt =
+        match PasswordAttempt::begin(&state, &meta, CheckedRoute::SignIn, email.as_str()).await {
+            Ok(attempt) => attempt,
+            Err(too_many) => return Ok(too_many),
+        };
     let user = state.store.find_user_by_email(email.as_str()).await?;
     let account = match &user {
         Some(user) => state.store.find_credential_account(&user.id).await?,
@@ -65,20 +61,11 @@ async fn sign_in_email(
     })?;
     let known_user = user.as_ref().map(|u| u.id.clone());
     let (Some(user), Some(account), true) = (user, account, verified.matches) else {
-        state
-            .login_throttle
-            .failed(email.as_str(), &client_ip, now_ms)
-            .await;
         // The user id when the email matched one (for the owner's log); never the email typed.
-        let mut event = state
-            .audit_event(AuditKind::SignInFailed, &meta)
-            .reason("invalid_credentials");
-        if let Some(id) = &known_user {
-            event = event.user(id);
-        }
-        state.audit(event).await?;
+        attempt.failed(known_user.as_deref(), None).await?;
         return Err(codes::invalid_email_or_password());
     };
+    attempt.succeeded().await;
     if verified.needs_rehash {
         // Upgrade a Better Auth scrypt hash now that the plain text is at hand. A failure here
         // must not fail the sign-in: the old hash still works.
@@ -92,10 +79,6 @@ async fn sign_in_email(
             Err(e) => tracing::warn!(error = %e, "rehash failed"),
         }
     }
-    state
-        .login_throttle
-        .succeeded(email.as_str(), &client_ip, now_ms)
-        .await;
     let dont_remember = remember_me == Some(false);
     let audit = state
         .audit_event(AuditKind::SignIn, &meta)

@@ -10,6 +10,7 @@ mod caching;
 mod jwt;
 mod keys;
 mod origin;
+mod password_attempts;
 mod rate_limit;
 mod revocation;
 mod session;

@@ -8,12 +8,12 @@ use tessera_auth::rate_limit::{RedisCounters, TrustedProxies};
 use crate::helpers::*;
 
 /// Trust the test client (127.0.0.1) as a proxy so `X-Forwarded-For` can stand for many clients.
-fn behind_local_proxy(config: &mut tessera_auth::AuthConfig, rate_limit: bool) {
+pub(crate) fn behind_local_proxy(config: &mut tessera_auth::AuthConfig, rate_limit: bool) {
     config.rate_limit = rate_limit;
     config.trusted_proxies = TrustedProxies::parse(&["127.0.0.1".into()]).unwrap();
 }
 
-async fn sign_in_from(app: &TestApp, client: &str, email: &str, password: &str) -> Resp {
+pub(crate) async fn sign_in_from(app: &TestApp, client: &str, email: &str, password: &str) -> Resp {
     let body = json!({"email": email, "password": password});
     app.send(
         Method::POST,
@@ -90,7 +90,7 @@ async fn account_throttle_on_postgres() {
 }
 
 /// Redis the tests use: `TEST_REDIS_URL`, or the local default.
-fn redis_url() -> String {
+pub(crate) fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
