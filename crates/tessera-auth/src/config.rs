@@ -6,6 +6,7 @@ use tessera_jwt::Algorithm;
 use crate::password::{HashFormat, HashPriority};
 use crate::rate_limit::TrustedProxies;
 use crate::secret::SecretSet;
+use crate::store::TokenStorage;
 
 /// How sessions age (docs/better-auth-protocol.md §2.4): defaults are Better Auth's.
 #[derive(Clone, Copy, Debug)]
@@ -24,6 +25,9 @@ pub struct SessionPolicy {
     /// seen within this time, so only a process that owns its database should turn it on. See
     /// [`crate::store::SessionCache`].
     pub cache_ttl: Duration,
+    /// How the `session.token` column holds tokens: raw (the default, as Better Auth does) or
+    /// only their SHA-256 ([`TokenStorage`]).
+    pub token_storage: TokenStorage,
 }
 
 impl Default for SessionPolicy {
@@ -34,6 +38,7 @@ impl Default for SessionPolicy {
             fresh_age: Duration::days(1),
             dont_remember_expires_in: Duration::days(1),
             cache_ttl: Duration::zero(),
+            token_storage: TokenStorage::Plain,
         }
     }
 }

@@ -62,6 +62,8 @@ impl AuthState {
         clock: Arc<dyn Clock>,
         counters: Arc<dyn CounterStore>,
     ) -> Self {
+        // Tokens are hashed below the cache, which keys by (and holds) the presented token.
+        let store = config.session.token_storage.wrap(store);
         let store: Arc<dyn Store> = if config.session.cache_ttl > chrono::Duration::zero() {
             Arc::new(SessionCache::new(
                 store,

@@ -102,6 +102,11 @@ pub struct ServeArgs {
     /// a session that this one would keep answering for the TTL.
     #[arg(long, env = "TESSERA_SESSION_CACHE_TTL")]
     pub session_cache_ttl: Option<u64>,
+    /// How the session table keeps tokens: plain (as Better Auth does; needed to share the
+    /// database with it) or sha256 (only each token's SHA-256: a copy of the database yields no
+    /// usable token). Switching either way signs out the sessions made before.
+    #[arg(long, env = "TESSERA_SESSION_TOKEN_STORAGE", default_value = "plain")]
+    pub session_token_storage: String,
     /// Password hash format for new hashes: argon2id, or scrypt (Better Auth's, for side-by-side runs).
     #[arg(long, env = "TESSERA_PASSWORD_HASH", default_value = "argon2id")]
     pub password_hash: String,

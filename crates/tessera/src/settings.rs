@@ -85,6 +85,10 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         )
     });
     config.session.cache_ttl = seconds(session_cache_ttl, "TESSERA_SESSION_CACHE_TTL")?;
+    config.session.token_storage = args
+        .session_token_storage
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("TESSERA_SESSION_TOKEN_STORAGE: {e}"))?;
     if args.cookie_host_prefix && !config.secure_cookies() {
         bail!(
             "TESSERA_COOKIE_HOST_PREFIX needs an https BETTER_AUTH_URL: browsers drop __Host- cookies that are not Secure"

@@ -139,7 +139,8 @@ async fn list_sessions(
     Ok(reply(sessions, auth.cookies))
 }
 
-/// Revokes one of the caller's sessions by raw token; answers the same whether or not it existed.
+/// Revokes one of the caller's sessions by its token, or by the `token` `list-sessions` gave
+/// for it; answers the same whether or not it existed.
 async fn revoke_session(
     State(state): State<AuthState>,
     meta: ClientMeta,
@@ -149,20 +150,19 @@ async fn revoke_session(
     let mut fields = Fields::new(&body);
     let token = fields.string("token");
     fields.finish()?;
-    let mut event = state
+    // The store names the session it deleted in the event: a listed token may be a stored
+    // digest, which is no credential and so cannot be looked up first.
+    let event = state
         .audit_event(AuditKind::SessionRevoked, &meta)
         .user(&auth.user.id)
         .reason("revoke_session")
         .detail(json!({ "by_session": auth.session.id }));
-    if let Some((target, _)) = state.store.find_session(&token).await? {
-        event = event.session(&target.id);
-    }
     if let Some(ended) = state
         .store
         .delete_user_session(&auth.user.id, &token, &event)
         .await?
     {
-        event.emit();
+        event.session(&ended).emit();
         state.sessions_ended(&[ended]).await;
     }
     Ok(reply(json!({ "status": true }), auth.cookies))

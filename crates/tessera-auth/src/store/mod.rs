@@ -12,6 +12,7 @@ mod models;
 mod session_cache;
 mod sql;
 mod time;
+mod token_storage;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub use models::{Account, JwkRow, Session, User};
 pub use session_cache::SessionCache;
 pub use sql::{SqlStore, connect};
 pub use time::DbTime;
+pub use token_storage::{HashedTokens, TokenStorage};
 
 /// A storage failure, classified by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -108,8 +110,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts a session and writes `audit` in the same transaction.
     async fn create_session(&self, session: &Session, audit: &AuditEvent) -> StoreResult<()>;
-    /// Looks a session up by its raw token, with its user. Shared rows: a cache hands out the
+    /// Looks a session up by its token, with its user. Shared rows: a cache hands out the
     /// same ones to every request rather than a copy each.
+    ///
+    /// Session methods take the token as the caller has it; [`HashedTokens`] turns it into
+    /// what the `token` column holds ([`TokenStorage`]).
     async fn find_session(&self, token: &str) -> StoreResult<Option<(Arc<Session>, Arc<User>)>>;
     /// Slides a session's expiry forward.
     async fn extend_session(
@@ -122,7 +127,7 @@ pub trait Store: Send + Sync + 'static {
     /// is written in the same transaction when one was.
     async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>>;
     /// Deletes a session by token only if it belongs to `user_id`; returns its id if one was
-    /// deleted, and then writes `audit` in the same transaction.
+    /// deleted, and then writes `audit`, naming that session, in the same transaction.
     async fn delete_user_session(
         &self,
         user_id: &str,

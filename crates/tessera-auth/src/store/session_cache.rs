@@ -12,7 +12,8 @@
 //! at once sets the TTL to zero, which leaves the cache out.
 //!
 //! Keys are the SHA-256 of the session token, so lookups compare digests, not the secret
-//! itself (the cached row still holds the token, as the database row does).
+//! itself. The cached row holds the raw token the client presented (the database row holds it
+//! too, or only its digest under [`super::TokenStorage::Sha256`]): in memory, never at rest.
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use tessera_cache::{Lookup, ReadCache};
 
+use super::token_storage::sha256;
 use super::{Account, JwkRow, Session, Store, StoreResult, User};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::clock::Clock;
@@ -48,7 +50,7 @@ impl SessionCache {
 
     /// Evicts `token`'s session when the guard drops: held across a write, even a cancelled one.
     fn evict_token_after(&self, token: &str) -> impl Drop + '_ {
-        let digest = digest(token);
+        let digest = sha256(token);
         self.sessions.evict_after(move |key, _| *key == digest)
     }
 
@@ -59,16 +61,10 @@ impl SessionCache {
     }
 }
 
-fn digest(token: &str) -> TokenDigest {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref());
-    out
-}
-
 #[async_trait]
 impl Store for SessionCache {
     async fn find_session(&self, token: &str) -> StoreResult<Option<(Arc<Session>, Arc<User>)>> {
-        let digest = digest(token);
+        let digest = sha256(token);
         let ticket = match self.sessions.get(&digest, self.clock.now()) {
             Lookup::Hit(found) => return Ok(Some(found)),
             Lookup::Miss(ticket) => ticket,
@@ -102,7 +98,9 @@ impl Store for SessionCache {
         token: &str,
         audit: &AuditEvent,
     ) -> StoreResult<Option<String>> {
-        let _evict = self.evict_token_after(token);
+        // `token` may be a value `list-sessions` listed (a stored digest) rather than the raw
+        // token this cache is keyed by: evict all of the user's sessions, which covers either.
+        let _evict = self.evict_user_after(user_id);
         self.inner.delete_user_session(user_id, token, audit).await
     }
 

@@ -297,8 +297,9 @@ macro_rules! sql_store {
                 .bind(user_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                if deleted.is_some() {
-                    Self::write_audit(&mut *tx, audit).await?;
+                // The row deleted names itself: the caller cannot look a listed digest up.
+                if let Some(id) = &deleted {
+                    Self::write_audit(&mut *tx, &audit.clone().session(id)).await?;
                 }
                 tx.commit().await?;
                 Ok(deleted)

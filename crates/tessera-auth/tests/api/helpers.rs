@@ -30,8 +30,25 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each test body once on SQLite and once on PostgreSQL.
+/// Runs each test body once on SQLite and once on PostgreSQL; with `config = f;` first, on an
+/// app whose configuration `f` (a function in the calling module) adjusted.
 macro_rules! on_both_backends {
+    (config = $adjust:ident; $(async fn $name:ident($app:ident) $body:block)*) => {$(
+        async fn $name($app: $crate::helpers::TestApp) $body
+
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, super::$adjust).await;
+                super::$name(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, super::$adjust).await;
+                super::$name(app).await;
+            }
+        }
+    )*};
     ($(async fn $name:ident($app:ident) $body:block)*) => {$(
         async fn $name($app: $crate::helpers::TestApp) $body
 
@@ -187,6 +204,36 @@ impl TestApp {
         tessera_auth::store::connect(&self.url)
             .await
             .expect("connect")
+    }
+
+    /// The database's URL, for a second app on the same database.
+    pub fn database_url(&self) -> &str {
+        &self.url
+    }
+
+    /// The `token` column of `user_id`'s sessions, read with plain SQL past every store layer:
+    /// what is at rest.
+    pub async fn stored_session_tokens(&self, user_id: &str) -> Vec<String> {
+        const SQL: &str = r#"SELECT "token" FROM "session" WHERE "userId" = $1 ORDER BY "token""#;
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(SQL)
+                .bind(user_id)
+                .fetch_all(&mut conn)
+                .await
+                .expect("select")
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(SQL)
+                .bind(user_id)
+                .fetch_all(&mut conn)
+                .await
+                .expect("select")
+        }
     }
 
     /// Absolute URL of an auth path such as `/sign-in/email`.

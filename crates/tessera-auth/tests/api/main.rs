@@ -16,3 +16,4 @@ mod revocation;
 mod session;
 mod sign_in;
 mod sign_up;
+mod token_storage;
