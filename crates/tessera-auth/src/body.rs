@@ -2,7 +2,9 @@
 //!
 //! better-call answers 415 for a media type a route does not accept, 400 for malformed JSON and
 //! 400 `VALIDATION_ERROR` with `[body.field] message` texts for schema failures; we add a 413
-//! for bodies over 1 MiB. Nothing reaches a handler unparsed.
+//! for bodies over 1 MiB, and the same `VALIDATION_ERROR` for stored text fields over their
+//! limits or holding control characters ([`crate::domain::TextField`]), which Better Auth does
+//! not check. Nothing reaches a handler unparsed.
 //!
 //! Between parsing and the schema check, the redirect targets a body (or the query) names are
 //! vetted against the trusted origins, as Better Auth's origin middleware does at that point.
@@ -12,6 +14,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use serde_json::{Map, Value};
 
+use crate::domain::TextField;
 use crate::error::{ApiError, codes};
 use crate::origin::check_redirect_targets;
 use crate::state::AuthState;
@@ -215,6 +218,51 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Parses the string at `name` as `T`, recording its type or content problem.
+    fn parsed<T: TextField>(&mut self, name: &str, raw: &str) -> Option<T> {
+        T::parse(raw)
+            .map_err(|err| self.issues.push(format!("[body.{name}] {err}")))
+            .ok()
+    }
+
+    /// A required stored text field (`z.string()` plus the field's limits); the default when
+    /// it is missing or refused, which [`Fields::finish`] then reports.
+    pub fn text<T: TextField + Default>(&mut self, name: &str) -> T {
+        match self.map.get(name) {
+            Some(Value::String(s)) => self.parsed(name, s).unwrap_or_default(),
+            _ => {
+                self.expected(name, "string");
+                T::default()
+            }
+        }
+    }
+
+    /// An optional stored text field (absent → `None`; `null` is a type error).
+    pub fn opt_text<T: TextField>(&mut self, name: &str) -> Option<T> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::String(s)) => self.parsed(name, s),
+            Some(_) => {
+                self.expected(name, "string");
+                None
+            }
+        }
+    }
+
+    /// An optional, nullable stored text field (`.optional().nullable()`): absent → `None`,
+    /// `null` → `Some(None)`.
+    pub fn nullable_text<T: TextField>(&mut self, name: &str) -> Option<Option<T>> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => self.parsed(name, s).map(Some),
+            Some(_) => {
+                self.expected(name, "string");
+                None
+            }
+        }
+    }
+
     /// An optional string (absent → `None`; `null` is a type error, as in zod's `.optional()`).
     pub fn opt_string(&mut self, name: &str) -> Option<String> {
         match self.map.get(name) {
@@ -341,6 +389,28 @@ mod tests {
         ));
         assert_eq!(object(None, shape::OPTIONAL_OBJECT).unwrap(), Map::new());
         assert!(object(Some(json!("x")), shape::OPTIONAL_OBJECT).is_err());
+    }
+
+    #[test]
+    fn text_fields_report_their_type_and_content_problems_together() {
+        use crate::domain::{ImageUrl, UserName};
+        let map = body(json!({"name": "a\u{0}b", "image": "data:x", "other": 5}));
+        let mut f = Fields::new(&map);
+        assert_eq!(f.text::<UserName>("name"), UserName::default());
+        assert_eq!(f.nullable_text::<ImageUrl>("image"), None);
+        assert_eq!(f.opt_text::<UserName>("other"), None);
+        assert_eq!(f.opt_text::<UserName>("absent"), None);
+        let text = format!("{:?}", f.finish().unwrap_err());
+        assert!(
+            text.contains("\"[body.name] Invalid string: must not contain control characters; [body.image] Invalid URL; [body.other] Invalid input: expected string, received number\""),
+            "{text}"
+        );
+        let map = body(json!({"name": "Ada", "image": null}));
+        let mut f = Fields::new(&map);
+        assert_eq!(f.text::<UserName>("name").into_inner(), "Ada");
+        assert_eq!(f.nullable_text::<ImageUrl>("image"), Some(None));
+        assert!(f.opt_text::<ImageUrl>("image").is_none());
+        assert!(f.finish().is_err(), "null is not an optional string");
     }
 
     #[test]

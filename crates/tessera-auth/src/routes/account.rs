@@ -5,12 +5,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::reply;
 use crate::audit::AuditKind;
 use crate::body::{Body, Fields, JsonBody, RecordBody};
-use crate::domain::Password;
+use crate::domain::{ImageUrl, Password, UserName};
 use crate::error::{ApiError, codes};
 use crate::rate_limit::{CheckedRoute, PasswordAttempt};
 use crate::session::{AuthSession, ClientMeta};
@@ -123,19 +123,11 @@ async fn update_user(
     }
     // `emailVerified` is an `input: false` field: Better Auth 1.7.25 drops it silently (so
     // `{"emailVerified": true}` alone is "No fields to update"), like every unknown key.
+    // The same bounds as at sign-up: nothing stored here may outgrow a JWT or hold a NUL.
     let mut fields = Fields::new(&body);
-    let name = fields.opt_string("name");
+    let name = fields.opt_text::<UserName>("name");
+    let image = fields.nullable_text::<ImageUrl>("image");
     fields.finish()?;
-    let image = match body.get("image") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => Some(Some(s.as_str())),
-        Some(_) => {
-            let mut fields = Fields::new(&body);
-            fields.opt_string("image");
-            return Err(fields.finish().err().unwrap_or_else(ApiError::internal));
-        }
-    };
     if name.is_none() && image.is_none() {
         return Err(ApiError::message_only(
             StatusCode::BAD_REQUEST,
@@ -144,7 +136,12 @@ async fn update_user(
     }
     state
         .store
-        .update_user(&auth.user.id, name.as_deref(), image, state.clock.now())
+        .update_user(
+            &auth.user.id,
+            name.map(UserName::into_inner).as_deref(),
+            image.as_ref().map(|i| i.as_ref().map(ImageUrl::as_str)),
+            state.clock.now(),
+        )
         .await?;
     // Better Auth re-sets the session cookie (same token) after an update.
     let mut cookies = auth.cookies;

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::reply;
 use crate::audit::AuditKind;
 use crate::body::{Body, Fields, SignUpBody};
-use crate::domain::Password;
+use crate::domain::{ImageUrl, Password, UserName};
 use crate::error::{ApiError, codes};
 use crate::ids::generate_id;
 use crate::session::ClientMeta;
@@ -27,10 +27,12 @@ async fn sign_up_email(
     Body(body): SignUpBody,
 ) -> Result<Response, ApiError> {
     let mut fields = Fields::new(&body);
-    let name = fields.string("name");
+    // Name and image are bounded and free of control characters, so what is stored (and
+    // copied into every JWT) stays small and PostgreSQL never sees a NUL.
+    let name = fields.text::<UserName>("name");
     let email = fields.email("email");
     let password = fields.non_empty_string("password");
-    let image = fields.opt_string("image");
+    let image = fields.opt_text::<ImageUrl>("image");
     let callback_url = fields.opt_string("callbackURL");
     let remember_me = fields.opt_bool("rememberMe");
     fields.finish()?;
@@ -56,10 +58,10 @@ async fn sign_up_email(
     let now = DbTime::from(state.clock.now());
     let user = User {
         id: generate_id(32),
-        name,
+        name: name.into_inner(),
         email: email.as_str().to_owned(),
         email_verified: false,
-        image,
+        image: image.map(ImageUrl::into_inner),
         created_at: now,
         updated_at: now,
     };

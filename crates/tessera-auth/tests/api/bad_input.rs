@@ -92,6 +92,110 @@ on_both_backends! {
         assert_eq!(resp.json::<serde_json::Value>().await.unwrap()["code"], "PAYLOAD_TOO_LARGE");
     }
 
+    async fn an_oversized_name_is_a_validation_error_and_stores_nothing(app) {
+        for name in ["x".repeat(257), "😀".repeat(129), "x".repeat(1000 * 1000)] {
+            let resp = app.post("/sign-up/email", json!({"name": name, "email": "long@example.com", "password": PASSWORD})).await;
+            assert_eq!(
+                (resp.status, resp.body.clone()),
+                (400, json!({"message": "[body.name] Too big: expected string to have <=256 characters", "code": "VALIDATION_ERROR"})),
+                "{} UTF-16 units", name.encode_utf16().count()
+            );
+        }
+        assert!(app.state.store.find_user_by_email("long@example.com").await.unwrap().is_none());
+        let long_email = format!("{}@example.com", "a".repeat(243));
+        let resp = app.post("/sign-up/email", json!({"name": "A", "email": long_email, "password": PASSWORD})).await;
+        assert_eq!((resp.status, resp.code()), (400, "VALIDATION_ERROR"), "{}", resp.text);
+        assert!(app.state.store.find_user_by_email(&long_email).await.unwrap().is_none());
+
+        let user = app.sign_up().await;
+        let resp = app.post_as(&user, "/update-user", json!({"name": "x".repeat(257)})).await;
+        assert_eq!(
+            (resp.status, resp.body.clone()),
+            (400, json!({"message": "[body.name] Too big: expected string to have <=256 characters", "code": "VALIDATION_ERROR"}))
+        );
+        assert_eq!(app.get_as(&user, "/get-session").await.body["user"]["name"], "Test User");
+    }
+
+    async fn a_nul_or_other_control_character_in_the_name_is_400_on_sign_up_and_update_user(app) {
+        let refused = json!({"message": "[body.name] Invalid string: must not contain control characters", "code": "VALIDATION_ERROR"});
+        for name in ["Ada\u{0}", "\u{0}", "Ada\u{1b}[2J", "Ada\nLovelace", "Ada\u{7f}", "Ada\u{85}"] {
+            let resp = app.post("/sign-up/email", json!({"name": name, "email": "nul@example.com", "password": PASSWORD})).await;
+            assert_eq!((resp.status, resp.body.clone()), (400, refused.clone()), "{name:?}");
+        }
+        // The same through a form, where a NUL arrives as `%00`.
+        let resp = reqwest::Client::new()
+            .post(app.url("/sign-up/email"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("name=Ada%00&email=nul%40example.com&password={}", PASSWORD.replace(' ', "+")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        assert_eq!(resp.json::<serde_json::Value>().await.unwrap(), refused);
+        assert!(app.state.store.find_user_by_email("nul@example.com").await.unwrap().is_none());
+
+        let user = app.sign_up().await;
+        for name in ["Ada\u{0}", "Ada\u{9b}"] {
+            let resp = app.post_as(&user, "/update-user", json!({"name": name})).await;
+            assert_eq!((resp.status, resp.body.clone()), (400, refused.clone()), "{name:?}");
+        }
+        // Every field is checked before anything is written.
+        let resp = app.post_as(&user, "/update-user", json!({"name": "\u{0}", "image": "https://img.example/ok.png"})).await;
+        assert_eq!(resp.status, 400);
+        let session = app.get_as(&user, "/get-session").await;
+        assert_eq!((session.body["user"]["name"].clone(), session.body["user"]["image"].clone()), (json!("Test User"), json!(null)));
+    }
+
+    async fn an_image_that_is_not_an_absolute_http_url_is_400(app) {
+        let invalid = json!({"message": "[body.image] Invalid URL", "code": "VALIDATION_ERROR"});
+        for image in [
+            "javascript:alert(1)",
+            "data:image/png;base64,iVBORw0KGgo=",
+            "/avatars/a.png",
+            "not a url",
+            "https://img.example/\"><script>",
+        ] {
+            let resp = app.post("/sign-up/email", json!({"name": "A", "email": "img@example.com", "password": PASSWORD, "image": image})).await;
+            assert_eq!((resp.status, resp.body.clone()), (400, invalid.clone()), "{image}");
+        }
+        let long = format!("https://img.example/{}", "a".repeat(2048));
+        let resp = app.post("/sign-up/email", json!({"name": "A", "email": "img@example.com", "password": PASSWORD, "image": long})).await;
+        assert_eq!(resp.body["message"], "[body.image] Too big: expected string to have <=2048 characters");
+        assert!(app.state.store.find_user_by_email("img@example.com").await.unwrap().is_none());
+
+        let user = app.sign_up().await;
+        assert_eq!(app.post_as(&user, "/update-user", json!({"image": "https://img.example/a.png"})).await.status, 200);
+        for image in ["javascript:alert(1)", "https://img.example/\u{0}.png"] {
+            let resp = app.post_as(&user, "/update-user", json!({"image": image})).await;
+            assert_eq!((resp.status, resp.code()), (400, "VALIDATION_ERROR"), "{image:?}");
+        }
+        assert_eq!(app.get_as(&user, "/get-session").await.body["user"]["image"], "https://img.example/a.png");
+    }
+
+    async fn a_maximal_profile_still_works_and_its_jwt_fits_the_guards_limit(app) {
+        // The most bytes each limit admits: 256 three-byte characters, 2048 ASCII characters and
+        // a 254-character address.
+        let name = "€".repeat(256);
+        let image = format!("https://img.example/{}", "a".repeat(2048 - 20));
+        let email = format!("{}@{}.example.com", "m".repeat(64), "d".repeat(254 - 77));
+        assert_eq!((image.len(), email.len()), (2048, 254));
+        let resp = app.post("/sign-up/email", json!({"name": name, "email": email, "password": PASSWORD, "image": image})).await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        let user = app.user_from(&resp, &email);
+        let token = app.get_as(&user, "/token").await.body["token"].as_str().unwrap().to_owned();
+        let session = app.get_as(&user, "/get-session").await;
+        assert_eq!(session.header("set-auth-jwt").map(str::len), Some(token.len()));
+        // EdDSA's signature is 86 characters; RS256's 342 would still leave room under 8 KiB.
+        assert!(token.len() < 5 * 1024, "{} bytes", token.len());
+        let guard = tessera_guard::Guard::builder(tessera_guard::keys::RemoteJwks::remote(&app.url("/jwks")).unwrap())
+            .issuer(ORIGIN)
+            .audience(ORIGIN)
+            .build();
+        let verified = guard.verify(&token).await.expect("the guard accepts the JWT");
+        assert_eq!(verified.claim("name"), Some(&json!(name)));
+        assert_eq!(verified.claim("image"), Some(&json!(image)));
+    }
+
     async fn unknown_paths_and_methods_are_an_empty_404(app) {
         for (method, path) in [(Method::GET, "/nope"), (Method::GET, "/sign-in/email"), (Method::DELETE, "/ok"), (Method::GET, "/ok/")] {
             let resp = app.send(method.clone(), path, None, None, &[]).await;

@@ -7,6 +7,7 @@ mod attacks;
 mod audit;
 mod bad_input;
 mod caching;
+mod client_address;
 mod jwt;
 mod keys;
 mod origin;

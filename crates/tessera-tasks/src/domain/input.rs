@@ -44,10 +44,10 @@ impl FieldError {
 /// `POST /api/{user_id}/tasks`: a new task.
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
 pub struct NewTask {
-    /// 1–200 characters after trimming.
+    /// 1–200 characters after trimming, one line, no control characters.
     #[schema(min_length = 1, max_length = 200)]
     pub title: String,
-    /// Optional, up to 1000 characters.
+    /// Optional, up to 1000 characters; tab and line breaks are the only control characters.
     #[schema(max_length = 1000)]
     pub description: Option<String>,
 }
@@ -55,10 +55,11 @@ pub struct NewTask {
 /// `PUT /api/{user_id}/tasks/{id}`: a new title, and optionally a description and status.
 #[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
 pub struct TaskChange {
-    /// 1–200 characters after trimming.
+    /// 1–200 characters after trimming, one line, no control characters.
     #[schema(min_length = 1, max_length = 200)]
     pub title: String,
-    /// Absent: unchanged. `null`: cleared. A string: replaced (up to 1000 characters).
+    /// Absent: unchanged. `null`: cleared. A string: replaced (up to 1000 characters; tab and
+    /// line breaks are the only control characters).
     #[schema(value_type = Option<String>, max_length = 1000)]
     pub description: Option<Option<String>>,
     /// Absent: unchanged.
@@ -114,6 +115,14 @@ fn title(body: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<Stri
         return None;
     };
     let text = string(value, "title", errors)?.trim();
+    // A title is one line: the tab and line breaks a description may hold are refused too.
+    if text.chars().any(char::is_control) {
+        errors.push(control_characters(
+            "title",
+            "must not contain control characters",
+        ));
+        return None;
+    }
     let error = match text.chars().count() {
         0 => FieldError::body(
             "title",
@@ -149,14 +158,19 @@ fn description(body: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Optio
     Some(Some(text.to_owned()))
 }
 
-/// A JSON string without NUL characters (PostgreSQL `text` cannot hold them).
+/// A JSON string without control characters (C0, DEL, C1) other than tab and line breaks:
+/// PostgreSQL's `text` cannot hold NUL at all (the insert would fail as a 500), and the others
+/// only serve to forge log lines or hide text from whoever reads the task.
 fn string<'a>(value: &'a Value, field: &str, errors: &mut Vec<FieldError>) -> Option<&'a str> {
     match value {
-        Value::String(text) if text.contains('\0') => {
-            errors.push(FieldError::body(
+        Value::String(text)
+            if text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) =>
+        {
+            errors.push(control_characters(
                 field,
-                "value_error",
-                "Value error, must not contain NUL characters",
+                "must not contain control characters other than tab and line breaks",
             ));
             None
         }
@@ -170,6 +184,11 @@ fn string<'a>(value: &'a Value, field: &str, errors: &mut Vec<FieldError>) -> Op
             None
         }
     }
+}
+
+/// pydantic's shape for a failed custom check (`value_error`, "Value error, …").
+fn control_characters(field: &str, rule: &str) -> FieldError {
+    FieldError::body(field, "value_error", format!("Value error, {rule}"))
 }
 
 #[cfg(test)]
@@ -227,8 +246,40 @@ mod tests {
     }
 
     #[test]
-    fn nul_characters_are_refused() {
-        let errors = NewTask::parse(&object(json!({ "title": "a\u{0}b" }))).unwrap_err();
-        assert_eq!(errors[0].kind, "value_error");
+    fn control_characters_are_refused_but_descriptions_keep_their_lines() {
+        for title in [
+            "a\u{0}b",
+            "a\u{7f}",
+            "a\u{9b}b",
+            "two\nlines",
+            "a\tb",
+            "a\u{1b}[31m",
+        ] {
+            let errors = NewTask::parse(&object(json!({ "title": title }))).unwrap_err();
+            assert_eq!(errors[0].kind, "value_error", "{title:?}");
+            assert_eq!(errors[0].loc, vec![json!("body"), json!("title")]);
+        }
+        let ok = NewTask::parse(&object(
+            json!({ "title": "\tpadded\r\n", "description": "line 1\r\nline 2\n\tindented" }),
+        ))
+        .unwrap();
+        assert_eq!(ok.title, "padded");
+        assert_eq!(
+            ok.description.as_deref(),
+            Some("line 1\r\nline 2\n\tindented")
+        );
+        for description in ["a\u{0}", "bell\u{7}", "c1\u{85}"] {
+            let errors =
+                TaskChange::parse(&object(json!({ "title": "t", "description": description })))
+                    .unwrap_err();
+            assert_eq!(
+                (errors[0].kind, errors[0].msg.as_str()),
+                (
+                    "value_error",
+                    "Value error, must not contain control characters other than tab and line breaks"
+                ),
+                "{description:?}"
+            );
+        }
     }
 }

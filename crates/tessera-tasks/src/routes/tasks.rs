@@ -42,9 +42,11 @@ struct TaskPath {
 const MAX_ID_CHARS: usize = 64;
 
 impl TaskPath {
-    /// The task id, or a 404 for one that cannot exist.
+    /// The task id, or a 404 for one that cannot exist: too long, or holding a control
+    /// character. A NUL (`%00` in the path) would otherwise reach PostgreSQL, which refuses
+    /// it in `text` with an error that became a 500; no id we mint holds one.
     fn id(&self) -> Result<&str, ApiError> {
-        if self.id.len() > MAX_ID_CHARS {
+        if self.id.len() > MAX_ID_CHARS || self.id.chars().any(char::is_control) {
             return Err(ApiError::TaskNotFound);
         }
         Ok(&self.id)

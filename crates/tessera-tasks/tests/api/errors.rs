@@ -17,6 +17,8 @@ on_both_backends!(
     malformed_json_or_a_body_that_is_not_an_object_is_422,
     a_body_not_declared_as_json_is_415,
     a_body_over_one_mebibyte_is_413,
+    a_control_character_in_a_title_or_description_is_422_and_stores_nothing,
+    a_nul_or_control_character_in_a_task_id_is_404_never_500,
     a_database_that_went_away_answers_503_in_json,
 );
 
@@ -216,6 +218,76 @@ async fn post_chunked(app: &TestApp, path: &str, count: usize, size: usize) -> S
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+async fn a_control_character_in_a_title_or_description_is_422_and_stores_nothing(app: TestApp) {
+    let value_error = |field: &str| vec![(json!(["body", field]), "value_error".to_owned())];
+    for title in [
+        "nul\u{0}",
+        "\u{0}",
+        "two\nlines",
+        "esc\u{1b}[2J",
+        "del\u{7f}",
+        "c1\u{9b}",
+    ] {
+        let reply = app.post_task(ALICE, json!({ "title": title })).await;
+        assert_eq!(reply.validation_errors(), value_error("title"), "{title:?}");
+    }
+    for description in ["nul\u{0}", "bell\u{7}", "c1\u{85}"] {
+        let reply = app
+            .post_task(ALICE, json!({ "title": "t", "description": description }))
+            .await;
+        assert_eq!(
+            reply.validation_errors(),
+            value_error("description"),
+            "{description:?}"
+        );
+    }
+    assert_eq!(app.task_ids(ALICE, "").await.len(), 0, "nothing was stored");
+    let task = app.create_task(ALICE, "valid").await;
+    let id = task["id"].as_str().unwrap();
+    let reply = app
+        .put_task(ALICE, id, json!({ "title": "ok", "description": "a\u{0}" }))
+        .await;
+    assert_eq!(reply.validation_errors(), value_error("description"));
+    assert_eq!(app.get_task(ALICE, id).await.object(), task);
+    // Tab and line breaks are what a multi-line description is made of.
+    let reply = app
+        .post_task(
+            ALICE,
+            json!({ "title": "t", "description": "one\r\ntwo\n\tthree" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(reply.object()["description"], "one\r\ntwo\n\tthree");
+}
+
+async fn a_nul_or_control_character_in_a_task_id_is_404_never_500(app: TestApp) {
+    let task = app.create_task(ALICE, "mine").await;
+    let id = task["id"].as_str().unwrap();
+    for bad in [
+        format!("{id}%00"),
+        "%00".to_owned(),
+        format!("a%00{id}"),
+        "x%1b%5b2J".to_owned(),
+        "x%7f".to_owned(),
+        "x%C2%85".to_owned(),
+        "%FF".to_owned(),
+    ] {
+        for reply in [
+            app.get_task(ALICE, &bad).await,
+            app.put_task(ALICE, &bad, json!({ "title": "t" })).await,
+            app.toggle_task(ALICE, &bad).await,
+            app.delete_task(ALICE, &bad).await,
+        ] {
+            reply.assert_detail(StatusCode::NOT_FOUND, "Task not found");
+        }
+    }
+    assert_eq!(
+        app.get_task(ALICE, id).await.object(),
+        task,
+        "the task is untouched"
+    );
 }
 
 async fn a_database_that_went_away_answers_503_in_json(app: TestApp) {
