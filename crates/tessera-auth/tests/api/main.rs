@@ -9,6 +9,7 @@ mod bad_input;
 mod caching;
 mod jwt;
 mod keys;
+mod no_store;
 mod origin;
 mod rate_limit;
 mod revocation;
