@@ -239,6 +239,38 @@ mod tests {
         assert!(!response.headers().contains_key(header::VARY));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_slower_than_the_limit_is_answered_503_with_cors_headers() {
+        let app = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "too late"
+            }),
+        );
+        let limited = edge(app).time_limited(Duration::from_secs(1));
+        let response = send(limited, Method::GET, "/slow").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(allowed_origin(&response), Some(FRONTEND));
+    }
+
+    #[tokio::test]
+    async fn hsts_is_sent_only_when_asked_for_on_answers_and_preflights() {
+        let app = || Router::new().route("/ok", get(|| async { "fine" }));
+        let hsts = |response: &Response| {
+            response
+                .headers()
+                .get(header::STRICT_TRANSPORT_SECURITY)
+                .cloned()
+        };
+        let plain = send(edge(app()), Method::GET, "/ok").await;
+        assert_eq!(hsts(&plain), None);
+        let answer = send(edge(app()).with_hsts(), Method::GET, "/ok").await;
+        assert_eq!(hsts(&answer), Some(HSTS));
+        let preflight = send(edge(app()).with_hsts(), Method::OPTIONS, "/ok").await;
+        assert_eq!(hsts(&preflight), Some(HSTS));
+    }
+
     #[tokio::test]
     async fn an_answer_passes_through_with_cors_headers_added() {
         let app = Router::new().route("/ok", get(|| async { "fine" }));

@@ -198,13 +198,14 @@ async fn out_of_file_descriptors_the_server_backs_off_and_answers_again_once_the
         &[],
     )
     .await;
-    // More connections than the server has descriptors: the kernel completes them all, and
-    // the server accepts until `accept` fails with EMFILE.
+    // More connections than the server has descriptors, fewer than it has descriptors plus its
+    // listen queue (128), so that the kernel completes them all at once: the server accepts
+    // until `accept` fails with EMFILE.
+    let started = Instant::now();
     let mut held = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..200 {
         held.push(TcpStream::connect(&server.addr).await.unwrap());
     }
-    let started = Instant::now();
     let mut accept_errors = 0u32;
     while accept_errors == 0 {
         let line = timeout(BOUND, server.lines.recv())
