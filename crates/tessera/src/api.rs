@@ -2,12 +2,10 @@
 //! server (Tessera or Better Auth) through its JWKS URL, or with the shared HS256 secret; and,
 //! when asked (`--revocations-url`, `--redis-url`), refusing tokens of sessions that ended.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use axum::Router;
-use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_auth::cors::Cors;
@@ -43,13 +41,13 @@ pub async fn run(args: ApiArgs, access_log: AccessLog) -> anyhow::Result<()> {
         "Tessera tasks API listening on http://{}",
         listener.local_addr()?
     );
-    axum::serve(
+    crate::server::serve(
         listener,
-        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+        app,
+        &args.connections,
+        crate::serve::shutdown_signal(),
     )
-    .with_graceful_shutdown(crate::serve::shutdown_signal())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// A panic becomes a FastAPI-shaped 500: no message, no backtrace reaches the client.

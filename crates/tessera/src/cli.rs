@@ -131,9 +131,47 @@ pub struct ServeArgs {
     /// when unset.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// `Strict-Transport-Security` on every answer when the base URL is https: on or off.
+    #[arg(long, env = "TESSERA_HSTS", value_enum, default_value = "on")]
+    pub hsts: Toggle,
     /// The tasks API's caches.
     #[command(flatten)]
     pub tasks_caches: TasksCacheArgs,
+    /// Limits on client connections.
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+}
+
+/// Limits on client connections (in `tessera serve` and `tessera api`), so slow or silent
+/// clients cannot hold the server's connections and descriptors.
+#[derive(Debug, Args, Clone)]
+pub struct ConnectionArgs {
+    /// Seconds a client has to send a request's headers, counted from when the connection is
+    /// ready for one (opened, or the previous answer sent): a slower client, or a kept-alive
+    /// connection with no new request, is disconnected. 1 to 30.
+    #[arg(long, env = "TESSERA_HEADER_READ_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=30))]
+    pub header_read_timeout: u64,
+    /// Seconds a connection may go with no byte moving in either direction while none of its
+    /// requests is being handled (a kept-alive connection waiting, a client that stopped reading
+    /// its answer) before it is closed.
+    #[arg(long, env = "TESSERA_IDLE_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+    /// Seconds a request body may pause between two of its pieces before the request fails.
+    #[arg(long, env = "TESSERA_BODY_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
+    /// Seconds a request may take from its headers to its answer's headers (reading the body
+    /// included) before it is answered 503.
+    #[arg(long, env = "TESSERA_HANDLER_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub handler_timeout: u64,
+    /// Most connections open at once; further clients wait in the listen queue until one
+    /// closes. Keep it below the process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// The tasks API's caches (in `tessera serve` and in `tessera api`).
@@ -197,6 +235,9 @@ pub struct ApiArgs {
     /// The tasks API's caches.
     #[command(flatten)]
     pub tasks_caches: TasksCacheArgs,
+    /// Limits on client connections.
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
 }
 
 /// `tessera keys …`: the JWT signing keys, read with the server's own settings (same flags and

@@ -1,5 +1,6 @@
 //! The edge: what every request meets before routing, as one service around the router — a
-//! panic turned into a plain 500, CORS, and one access log line ([`AccessLog`]).
+//! panic turned into a plain 500, CORS, HSTS when served over https, the handler timeout, and
+//! one access log line ([`AccessLog`]).
 //!
 //! One service rather than a stack of tower layers: hyper clones the service for every request
 //! and each layer adds a clone, a boxed future and a poll, which on a cached route is a good
@@ -13,24 +14,30 @@ use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::header;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use tessera_auth::cors::Cors;
 use tower::Service;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::access_log::AccessLog;
 
-/// The service in front of the router: panics, CORS, the access log.
+/// `Strict-Transport-Security`: a year, subdomains included (no `preload`: that is a
+/// commitment only the domain's owner can make).
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
+
+/// The service in front of the router: panics, CORS, HSTS, the handler timeout, the access log.
 #[derive(Clone)]
 pub struct Edge {
     app: Router,
     cors: Option<Cors>,
     on_panic: fn() -> Response,
     access_log: AccessLog,
+    hsts: bool,
 }
 
 impl Edge {
@@ -48,7 +55,26 @@ impl Edge {
             cors,
             on_panic,
             access_log,
+            hsts: false,
         }
+    }
+
+    /// Sends `Strict-Transport-Security` on every answer, for a server whose public URL is
+    /// https: browsers then refuse plain http to it, so no cookie or token crosses in clear.
+    pub fn with_hsts(mut self) -> Self {
+        self.hsts = true;
+        self
+    }
+
+    /// Answers 503 to a request not answered within `limit` (reading its body included), so a
+    /// stuck handler or a client trickling its body cannot hold the request forever. The
+    /// answer still gets CORS headers and its access line. [`crate::server::serve`] applies it.
+    pub fn time_limited(mut self, limit: Duration) -> Self {
+        self.app = self.app.layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limit,
+        ));
+        self
     }
 }
 
@@ -72,13 +98,19 @@ impl Service<Request> for Edge {
         if let Some(cors) = &cors
             && Cors::is_preflight(&request)
         {
-            let response = cors.preflight(origin.as_ref());
+            let mut response = cors.preflight(origin.as_ref());
+            if self.hsts {
+                response
+                    .headers_mut()
+                    .insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+            }
             let latency = started.elapsed();
             self.access_log
                 .record(&method, &path, response.status(), latency);
             return Box::pin(std::future::ready(Ok(response)));
         }
         let on_panic = self.on_panic;
+        let hsts = self.hsts;
         let access_log = self.access_log.clone();
         // Routing alone should not panic, and handlers run when the future is polled; both are
         // caught all the same, so no panic ever reaches hyper (which would drop the connection).
@@ -101,6 +133,11 @@ impl Service<Request> for Edge {
             };
             if let Some(cors) = &cors {
                 cors.decorate(origin.as_ref(), &mut response);
+            }
+            if hsts {
+                response
+                    .headers_mut()
+                    .insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
             }
             access_log.record(&method, &path, response.status(), started.elapsed());
             Ok(response)
@@ -200,6 +237,38 @@ mod tests {
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(allowed_origin(&response), None);
         assert!(!response.headers().contains_key(header::VARY));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_slower_than_the_limit_is_answered_503_with_cors_headers() {
+        let app = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                "too late"
+            }),
+        );
+        let limited = edge(app).time_limited(Duration::from_secs(1));
+        let response = send(limited, Method::GET, "/slow").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(allowed_origin(&response), Some(FRONTEND));
+    }
+
+    #[tokio::test]
+    async fn hsts_is_sent_only_when_asked_for_on_answers_and_preflights() {
+        let app = || Router::new().route("/ok", get(|| async { "fine" }));
+        let hsts = |response: &Response| {
+            response
+                .headers()
+                .get(header::STRICT_TRANSPORT_SECURITY)
+                .cloned()
+        };
+        let plain = send(edge(app()), Method::GET, "/ok").await;
+        assert_eq!(hsts(&plain), None);
+        let answer = send(edge(app()).with_hsts(), Method::GET, "/ok").await;
+        assert_eq!(hsts(&answer), Some(HSTS));
+        let preflight = send(edge(app()).with_hsts(), Method::OPTIONS, "/ok").await;
+        assert_eq!(hsts(&preflight), Some(HSTS));
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ mod log_writer;
 mod logging;
 mod revocations;
 mod serve;
+mod server;
 mod settings;
 mod tasks;
 mod web;

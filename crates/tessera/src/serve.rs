@@ -1,11 +1,9 @@
 //! Wiring: database, auth router, tasks API, middleware, listener.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_auth::AuthState;
@@ -15,7 +13,7 @@ use tessera_auth::origin::TrustedOrigins;
 use tessera_auth::revocation::RedisRevocationSink;
 
 use crate::access_log::AccessLog;
-use crate::cli::{DatabaseArgs, ServeArgs};
+use crate::cli::{DatabaseArgs, ServeArgs, Toggle};
 use crate::edge::Edge;
 use crate::settings;
 
@@ -40,6 +38,7 @@ pub async fn run(args: ServeArgs, access_log: AccessLog) -> anyhow::Result<()> {
         .context("connecting to the database")?;
     store.migrate().await.context("migrating")?;
     let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
+    let https = config.secure_cookies();
     let counters = tessera_auth::rate_limit::counters(args.redis_url.as_deref())
         .await
         .context("connecting to Redis")?;
@@ -58,19 +57,16 @@ pub async fn run(args: ServeArgs, access_log: AccessLog) -> anyhow::Result<()> {
         .merge(crate::web::router(state.clone()))
         .merge(tessera_tasks::router(tasks))
         .nest("/api/auth", tessera_auth::router(state));
-    let app = Edge::new(app, Some(Cors::new(trusted)), panic_response, access_log);
+    let mut app = Edge::new(app, Some(Cors::new(trusted)), panic_response, access_log);
+    if https && args.hsts == Toggle::On {
+        app = app.with_hsts();
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     let local = listener.local_addr()?;
     println!("Tessera listening on http://{local}");
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
-    Ok(())
+    crate::server::serve(listener, app, &args.connections, shutdown_signal()).await
 }
 
 /// A panic becomes a plain JSON 500: no message, no backtrace reaches the client.

@@ -1,7 +1,8 @@
 //! Turns command-line settings into checked library configuration.
 //!
 //! In development a missing secret is generated once and kept in the data directory (with a
-//! warning) so sessions survive restarts; in production a missing or short secret stops start-up.
+//! warning) so sessions survive restarts; in production a missing, short or plainly low-entropy
+//! secret stops start-up, and so does a trusted origin that would trust every site.
 
 use std::fs;
 use std::io::Write as _;
@@ -19,6 +20,9 @@ use crate::cli::{DatabaseArgs, Env, ServeArgs, Toggle};
 
 /// The smallest secret accepted, in bytes.
 const MIN_SECRET_BYTES: usize = 32;
+/// The least estimated entropy of a secret accepted in production, in bits (Better Auth's own
+/// threshold, at which it only warns): see [`estimated_entropy_bits`].
+const MIN_SECRET_ENTROPY_BITS: f64 = 120.0;
 const SECRET_FILE: &str = ".tessera-secret";
 
 /// The database URL: the given one, or `tessera.db` in the data directory.
@@ -44,6 +48,17 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     let base_origin = tessera_auth::origin::origin_of(&base_url)
         .with_context(|| format!("BETTER_AUTH_URL {base_url:?} is not an http(s) URL"))?;
     let mut trusted = args.trusted_origins.clone();
+    if let Some(everyone) = trusted.iter().find(|o| trusts_every_site(o)) {
+        if args.env == Env::Production {
+            bail!(
+                "BETTER_AUTH_TRUSTED_ORIGINS: {everyone:?} would trust every site with credentialed requests; refusing to start in production. List the origins themselves, or a wildcard under a domain you own (https://*.example.com)"
+            );
+        }
+        tracing::warn!(
+            origin = %everyone,
+            "a trusted origin matches every site; fine for development only"
+        );
+    }
     if args.env == Env::Development {
         // A browser may reach a local server as localhost or 127.0.0.1; trust both spellings.
         let port = args.addr.port();
@@ -150,9 +165,50 @@ fn secrets(args: &ServeArgs) -> anyhow::Result<SecretSet> {
             tracing::warn!(
                 "the secret is shorter than {MIN_SECRET_BYTES} bytes; fine for development only"
             );
+        } else if estimated_entropy_bits(entry.secret.expose()) < MIN_SECRET_ENTROPY_BITS {
+            if args.env == Env::Production {
+                bail!(
+                    "the secret looks low-entropy (too few distinct characters for its length, e.g. a repeated pattern); refusing to start in production. Use a random one, e.g. `openssl rand -base64 32`"
+                );
+            }
+            tracing::warn!("the secret looks low-entropy; fine for development only");
         }
     }
     Ok(set)
+}
+
+/// Better Auth's estimate of a secret's entropy: its length times log2 of the number of
+/// distinct characters in it. Crude, but it catches what it is meant to catch: `aaaa…` (0 bits),
+/// `abab…` (1 bit a character), a word repeated; any random secret of 32 characters or more
+/// from a base64 or hex alphabet scores well above the threshold.
+fn estimated_entropy_bits(secret: &str) -> f64 {
+    let mut distinct: Vec<char> = secret.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let length = secret.chars().count();
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "secret lengths and alphabets are far below 2^52"
+    )]
+    let bits = length as f64 * (distinct.len() as f64).log2();
+    bits
+}
+
+/// Whether a trusted-origin pattern matches any site: a wildcard host (`*`, `https://*`,
+/// `https://*.*`) or a wildcard directly under a top-level domain (`https://*.com`). A wildcard
+/// must be followed by at least two literal labels (`https://*.example.com`).
+fn trusts_every_site(pattern: &str) -> bool {
+    let host_and_port = pattern.split_once("://").map_or(pattern, |(_, rest)| rest);
+    let host = host_and_port
+        .rsplit_once(':')
+        .map_or(host_and_port, |(host, _port)| host);
+    let wild = |label: &str| label.is_empty() || label.contains(['*', '?']);
+    if !wild(host) {
+        return false;
+    }
+    let mut labels = host.rsplit('.');
+    let last_two = [labels.next(), labels.next()];
+    last_two.iter().any(|label| label.is_none_or(wild))
 }
 
 /// Reads the generated development secret, creating it (mode 0600) on first run.
@@ -182,6 +238,47 @@ fn development_secret(data_dir: &Path) -> anyhow::Result<Secret> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_or_few_character_secret_is_estimated_low_and_a_random_one_high() {
+        assert!(estimated_entropy_bits(&"a".repeat(40)) < MIN_SECRET_ENTROPY_BITS);
+        assert!(estimated_entropy_bits(&"ab".repeat(20)) < MIN_SECRET_ENTROPY_BITS);
+        assert!(estimated_entropy_bits("0123456701234567012345670123") < MIN_SECRET_ENTROPY_BITS);
+        // `openssl rand -base64 32` and `-hex 32` outputs.
+        assert!(
+            estimated_entropy_bits("q0xM7hJ0mVq3Gq1cK0yQb6C2u3m4YbKzj0l9c8V1s2E=")
+                >= MIN_SECRET_ENTROPY_BITS
+        );
+        assert!(
+            estimated_entropy_bits(
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            ) >= MIN_SECRET_ENTROPY_BITS
+        );
+    }
+
+    #[test]
+    fn only_origin_patterns_that_match_every_site_are_flagged() {
+        for everyone in [
+            "*",
+            "https://*",
+            "*://*",
+            "https://*:443",
+            "https://*.*",
+            "https://*.com",
+            "http://*.co?",
+        ] {
+            assert!(trusts_every_site(everyone), "{everyone}");
+        }
+        for scoped in [
+            "https://app.example.com",
+            "https://*.example.com",
+            "http://localhost:*",
+            "http://localhost:5173",
+            "https://a.*.example.com",
+        ] {
+            assert!(!trusts_every_site(scoped), "{scoped}");
+        }
+    }
 
     #[test]
     fn the_session_cache_is_on_by_default_only_where_one_process_owns_a_sqlite_database() {

@@ -60,19 +60,38 @@ pub(crate) fn reply(body: impl Serialize, cookies: Vec<String>) -> Response {
 
 /// What happens around every `/api/auth` request, in Better Auth's order: the rate limit (before
 /// routing and origin checks), the origin check, the handler, then the bearer plugin's hook on
-/// the answer. One middleware rather than three because each layer clones and boxes the router
-/// below it on every request.
+/// the answer; and last, whatever the answer, [`forbid_storing`]. One middleware rather than
+/// several because each layer clones and boxes the router below it on every request.
 async fn every_request(State(state): State<AuthState>, request: Request, next: Next) -> Response {
-    let request = match crate::rate_limit::admit(&state, request).await {
+    let mut response = admit_and_handle(&state, request, next).await;
+    forbid_storing(response.headers_mut());
+    response
+}
+
+async fn admit_and_handle(state: &AuthState, request: Request, next: Next) -> Response {
+    let request = match crate::rate_limit::admit(state, request).await {
         Ok(request) => request,
         Err(limited) => return limited,
     };
-    let request = match check_origin(&state, request).await {
+    let request = match check_origin(state, request).await {
         Ok(request) => request,
         Err(refused) => return refused,
     };
     let response = next.run(request).await;
-    expose_session_token(&state, response)
+    expose_session_token(state, response)
+}
+
+/// `Cache-Control: no-store` (and `Pragma: no-cache` for HTTP/1.0 caches) on every answer that
+/// does not set its own caching: sign-in and sign-up carry the session token, `/token` and
+/// get-session a JWT, list-sessions every session's token, and any answer may set the session
+/// cookie (OWASP ASVS 5.0 14.3.2). Deciding by default rather than by route means a route added
+/// later is covered too; only `/jwks`, public keys meant to be cached, sets a `max-age`. Better
+/// Auth sends these on get-session only (see docs/compatibility.md).
+fn forbid_storing(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
 }
 
 /// Rejects cookie-carrying state changes from untrusted origins, and login CSRF on sign-in/up.

@@ -10,6 +10,7 @@ mod caching;
 mod client_address;
 mod jwt;
 mod keys;
+mod no_store;
 mod origin;
 mod password_attempts;
 mod rate_limit;

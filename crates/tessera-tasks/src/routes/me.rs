@@ -1,6 +1,7 @@
 //! `GET /api/me`: who the bearer token says the caller is.
 
 use axum::Json;
+use axum::http::{HeaderValue, header};
 use serde::Serialize;
 use tessera_guard::AuthUser;
 use utoipa::ToSchema;
@@ -23,7 +24,9 @@ pub(crate) struct Me {
     email: Option<String>,
 }
 
-/// The caller's user id and email, from the token alone (no database call).
+/// The caller's user id and email, from the token alone (no database call). `no-store`: the
+/// answer is credential-derived identity, for this bearer only, never for a shared cache
+/// (OWASP ASVS 5.0 14.3.2).
 #[utoipa::path(
     get,
     path = "/api/me",
@@ -34,9 +37,14 @@ pub(crate) struct Me {
     ),
     security(("bearer" = []))
 )]
-async fn me(user: AuthUser) -> Json<Me> {
-    Json(Me {
+async fn me(user: AuthUser) -> ([(header::HeaderName, HeaderValue); 2], Json<Me>) {
+    let no_store = [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ];
+    let me = Me {
         user_id: user.user_id().to_owned(),
         email: user.email().map(str::to_owned),
-    })
+    };
+    (no_store, Json(me))
 }

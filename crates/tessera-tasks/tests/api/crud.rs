@@ -206,6 +206,9 @@ async fn me_returns_the_token_user_id_and_email(app: TestApp) {
         reply.body,
         json!({ "user_id": ALICE, "email": "user-alice@example.com" })
     );
+    // Identity derived from a credential: never kept by a shared cache.
+    assert_eq!(reply.headers["cache-control"], "no-store");
+    assert_eq!(reply.headers["pragma"], "no-cache");
     send(app.anonymous(Method::GET, "/api/me"))
         .await
         .assert_detail(StatusCode::UNAUTHORIZED, "Missing authorization header");

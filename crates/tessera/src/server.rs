@@ -1,0 +1,253 @@
+//! The HTTP/1.1 server `tessera serve` and `tessera api` both run: hyper with a timer, so slow
+//! and silent clients are cut off, a cap on open connections, and an accept loop that backs off
+//! when the process runs out of file descriptors instead of stalling or spinning.
+//!
+//! What bounds each way a client could hold a connection (settings in [`ConnectionArgs`]):
+//! - headers sent slowly, or never: hyper's header-read timeout, which also runs while a
+//!   kept-alive connection waits for its next request;
+//! - a body sent slowly: a timeout between two of its pieces ([`TimeoutBody`]), and the handler
+//!   timeout around the whole request ([`Edge::time_limited`]);
+//! - an answer never read, or a connection left silent: the idle timeout ([`Activity`]);
+//! - many connections at once: a semaphore, taken before `accept`, so the surplus waits in the
+//!   kernel's listen queue rather than costing a descriptor each.
+//!
+//! HTTP/1.1 only, as with `axum::serve` before: no HTTP/2 stack (and its own attack surface) to
+//! carry; the TLS-terminating proxy in front speaks HTTP/2 to browsers.
+
+use std::future::Future;
+use std::io;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tower::Service as _;
+use tower_http::timeout::TimeoutBody;
+
+use crate::cli::ConnectionArgs;
+use crate::edge::Edge;
+
+/// How long the accept loop waits after an error that is not the client's (out of file
+/// descriptors, out of memory) before trying again: long enough not to spin on a limit that
+/// holds, short enough to answer again soon after descriptors free up.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Serves `edge` on `listener` within the `limits` until `shutdown` resolves, then stops
+/// accepting, lets every open connection finish its request (each is bounded by the timeouts
+/// above) and returns.
+///
+/// # Errors
+/// Never for a client's fault; only when the listener itself is unusable.
+pub async fn serve(
+    listener: TcpListener,
+    edge: Edge,
+    limits: &ConnectionArgs,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let edge = edge.time_limited(Duration::from_secs(limits.handler_timeout));
+    let body_timeout = Duration::from_secs(limits.body_timeout);
+    let idle_timeout = Duration::from_secs(limits.idle_timeout);
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(limits.header_read_timeout))
+        .keep_alive(true);
+    let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    on_accept_error(&err).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let activity = Arc::new(Activity::new());
+        let service = {
+            let activity = Arc::clone(&activity);
+            let edge = edge.clone();
+            hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let handling = activity.handling();
+                let mut request =
+                    request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)));
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let answer = edge.clone().call(request);
+                async move {
+                    let answer = answer.await;
+                    drop(handling);
+                    answer
+                }
+            })
+        };
+        let io = TokioIo::new(Watched {
+            stream,
+            activity: Arc::clone(&activity),
+        });
+        let connection = graceful.watch(http.serve_connection(io, service));
+        tokio::spawn(async move {
+            tokio::select! {
+                // Hyper's errors here are the client's doing (a reset, a header timeout).
+                result = connection => if let Err(err) = result {
+                    tracing::debug!(error = %err, %peer, "connection ended with an error");
+                },
+                () = activity.stalled(idle_timeout) => {
+                    tracing::debug!(%peer, "closing a connection idle for the idle timeout");
+                }
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// An error from `accept`: a client that gave up before it was accepted is simply skipped;
+/// anything else (EMFILE, ENFILE, ENOBUFS, ENOMEM) will not go away on the next call, so wait
+/// a moment rather than spin, and keep going: descriptors free up as connections close.
+async fn on_accept_error(err: &io::Error) {
+    if matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::warn!(error = %err, "accept error; backing off");
+    tokio::time::sleep(ACCEPT_BACKOFF).await;
+}
+
+/// When a connection last moved a byte, and how many of its requests are being handled: a
+/// handler may think for a while without I/O (the handler timeout bounds that), so only a
+/// connection with no request in hand counts as idle.
+struct Activity {
+    opened: Instant,
+    /// Milliseconds after `opened` of the last byte read or written.
+    last: AtomicU64,
+    handling: AtomicUsize,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            last: AtomicU64::new(0),
+            handling: AtomicUsize::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(now, Ordering::Relaxed);
+    }
+
+    /// Marks a request as being handled until the returned guard drops.
+    fn handling(self: &Arc<Self>) -> Handling {
+        self.handling.fetch_add(1, Ordering::Relaxed);
+        Handling(Arc::clone(self))
+    }
+
+    /// Resolves once the connection has been idle for `limit`.
+    async fn stalled(&self, limit: Duration) {
+        loop {
+            let last = self.opened + Duration::from_millis(self.last.load(Ordering::Relaxed));
+            let deadline = last + limit;
+            if Instant::now() < deadline {
+                tokio::time::sleep_until(deadline).await;
+            } else if self.handling.load(Ordering::Relaxed) == 0 {
+                return;
+            } else {
+                // A request's end counts as activity (see `Handling`): look again later.
+                tokio::time::sleep(limit).await;
+            }
+        }
+    }
+}
+
+/// A request being handled; its end counts as activity.
+struct Handling(Arc<Activity>);
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.handling.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The client's socket, noting in [`Activity`] every time bytes move.
+struct Watched {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
