@@ -1,5 +1,5 @@
-//! Behaviour of the guard, end to end through axum: every attack of the jwt_tool playbook and
-//! RFC 8725 (security-and-performance.md §A1, §A3), the seed's header handling and messages,
+//! Behaviour of the guard, end to end through axum: every attack of jwt_tool 2.2.7's playbook and
+//! RFC 8725 §3, the seed's header handling and messages,
 //! ownership checks, and the remote JWKS cache against a real HTTP server on 127.0.0.1:0.
 
 mod algorithms;

@@ -1,4 +1,4 @@
-//! The jwt_tool playbook and RFC 8725 header checks (security-and-performance.md §A1, §A3).
+//! jwt_tool 2.2.7's playbook and the RFC 8725 header checks.
 
 use proptest::prelude::*;
 use ring::hmac;
