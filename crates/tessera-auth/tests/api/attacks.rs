@@ -1,5 +1,5 @@
 //! Attacks on the auth server itself (issue 6, item 7), each on SQLite and PostgreSQL:
-//! session fixation, user enumeration, the JWT playbook (security-and-performance.md §A3) aimed
+//! session fixation, user enumeration, the JWT playbook (jwt_tool 2.2.7, `-M pb`) aimed
 //! at the session endpoints, CSRF cases `origin.rs` does not cover, and property tests for the
 //! cookie codec. docs/security.md maps these tests to ASVS requirements.
 
