@@ -84,7 +84,13 @@ for target in "${TARGETS[@]}"; do
   fi
   runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n1)
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n1 | cut -d' ' -f2)
-  SUMMARY+=("$target: ${runs:-?} runs, ${cov:-?} coverage points, no crash")
+  # A target that exits 0 without executing anything (a build that links no fuzzer, an option
+  # libFuzzer ignores, a corpus it cannot read) has tested nothing: that is a failure too.
+  if [[ -z $runs || $runs -eq 0 ]]; then
+    tail -n 60 "$log" >&2
+    die "target $target ran no input (stat::number_of_executed_units: ${runs:-missing})"
+  fi
+  SUMMARY+=("$target: $runs runs, ${cov:-?} coverage points, no crash")
   rmdir "$artifacts" 2>/dev/null || true
 done
 rmdir "$FUZZ_DIR/artifacts" 2>/dev/null || true

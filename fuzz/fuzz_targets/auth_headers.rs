@@ -6,7 +6,9 @@
 //! * Round trips for arbitrary text as a session token: sign → `encode_value` → cookie header →
 //!   `find_cookie` → `verify_signed` gives the token back under the right secret and nothing
 //!   under another.
-//! * The auth server's bearer rule (raw token, or percent-decoded `token.signature`).
+//! * The auth server's bearer parser itself (`session::bearer_session_token`, what
+//!   `AuthState::credential` calls): a raw token, or a percent-decoded `token.signature` that
+//!   must carry a genuine HMAC.
 //! * The guard's `Authorization` parsing and verification (`Guard::authenticate`), HS256 mode.
 
 #![no_main]
@@ -18,6 +20,7 @@ use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode_str;
 use tessera_auth::cookies::{encode_value, find_cookie, signature, signed_value, verify_signed};
 use tessera_auth::secret::Secret;
+use tessera_auth::session::bearer_session_token;
 use tessera_guard::Guard;
 
 const COOKIE: &str = "better-auth.session_token";
@@ -87,30 +90,27 @@ fuzz_target!(|data: &[u8]| {
         Some(signed.as_str())
     );
 
-    // The auth server's bearer rule: `token.signature`, percent-encoded or not.
-    if let Some(raw) = text.strip_prefix("Bearer ").map(str::trim)
-        && raw.contains('.')
-    {
-        let decoded = if raw.contains('%') {
-            percent_decode_str(raw)
-                .decode_utf8()
-                .ok()
-                .map(|v| v.into_owned())
-        } else {
-            Some(raw.to_owned())
-        };
-        if let Some(decoded) = decoded
-            && let Some(token) = verify_signed(secrets, &decoded)
-        {
-            assert_genuine(&decoded, &token);
-        }
-    }
-
-    // The guard: `Authorization` parsing and verification never panic, and nothing the
-    // fuzzer writes can authenticate (it cannot compute the HMAC).
     if let Ok(value) = HeaderValue::from_bytes(data) {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, value);
+
+        // The auth server's own bearer parser: whatever it accepts is either a raw token
+        // (no `.`) taken as sent, or `token.signature` carrying a genuine HMAC.
+        if let Some(token) = bearer_session_token(&headers, secrets) {
+            let (_, raw) = text.split_once(' ').expect("a bearer value has a scheme");
+            let raw = raw.trim();
+            if raw.contains('.') {
+                let decoded = percent_decode_str(raw)
+                    .decode_utf8()
+                    .expect("a verified bearer value decodes");
+                assert_genuine(&decoded, &token);
+            } else {
+                assert_eq!(token, raw);
+            }
+        }
+
+        // The guard: `Authorization` parsing and verification never panic, and nothing the
+        // fuzzer writes can authenticate (it cannot compute the HMAC).
         let verdict = RUNTIME.block_on(GUARD.authenticate(&headers));
         if let Ok(user) = verdict {
             assert!(!user.user_id().is_empty());

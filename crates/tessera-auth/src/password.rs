@@ -405,6 +405,8 @@ fn verify_argon2id(plain: &str, stored: &str) -> bool {
         return false;
     };
     let argon = Argon2::new(algorithm, version, params);
+    #[cfg(test)]
+    tests::record_verification(plain, &argon);
     // `Output`'s equality is constant-time.
     argon2_output(&argon, plain, salt_bytes, expected.len()).is_some_and(|out| out == expected)
 }
@@ -452,6 +454,35 @@ fn verify_scrypt(plain: &str, stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every Argon2id verification this test binary ran, as (password, m, t, p). Tests look up
+    /// only their own password, so they can run in parallel.
+    static VERIFICATIONS: Mutex<Vec<(String, u32, u32, u32)>> = Mutex::new(Vec::new());
+
+    /// Called by `verify_argon2id` just before it computes the Argon2id output.
+    pub(super) fn record_verification(plain: &str, argon: &Argon2<'_>) {
+        let params = argon.params();
+        VERIFICATIONS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((
+                plain.to_owned(),
+                params.m_cost(),
+                params.t_cost(),
+                params.p_cost(),
+            ));
+    }
+
+    /// The (m, t, p) of every Argon2id verification of `plain` so far.
+    fn verifications_of(plain: &str) -> Vec<(u32, u32, u32)> {
+        VERIFICATIONS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(password, ..)| password == plain)
+            .map(|&(_, m, t, p)| (m, t, p))
+            .collect()
+    }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
@@ -615,11 +646,15 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_user_still_costs_a_hash_and_never_matches() {
         let hasher = PasswordHasher::new(HashFormat::Argon2id, 1);
+        let probe = "unknown-user-probe-5c1e";
         let found = hasher
-            .verify(&Password::candidate("whatever1".into()), None)
+            .verify(&Password::candidate(probe.into()), None)
             .await
             .unwrap();
         assert!(!found.matches);
         assert_eq!(hasher.peak_concurrency(), 1);
+        // Exactly one real Argon2id verification, at the parameters new hashes are written
+        // with (19 MiB, t = 2, p = 1), so an unknown email costs what a wrong password costs.
+        assert_eq!(verifications_of(probe), vec![(19 * 1024, 2, 1)]);
     }
 }

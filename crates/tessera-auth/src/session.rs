@@ -16,6 +16,7 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::cookies::{encode_value, find_cookie, signed_value, verify_signed};
 use crate::error::ApiError;
 use crate::ids::generate_id;
+use crate::secret::Secret;
 use crate::state::AuthState;
 use crate::store::{DbTime, Session, User};
 
@@ -47,19 +48,7 @@ impl AuthState {
         let dont_remember = find_cookie(&cookie_header, &self.cookies.dont_remember)
             .and_then(|v| verify_signed(secrets.iter().copied(), &v))
             .is_some_and(|v| v == "true");
-        let bearer = bearer_token(headers).and_then(|raw| {
-            if raw.contains('.') {
-                let decoded = if raw.contains('%') {
-                    percent_decode_str(&raw).decode_utf8().ok()?.into_owned()
-                } else {
-                    raw
-                };
-                verify_signed(secrets.iter().copied(), &decoded)
-            } else {
-                // The bearer plugin accepts a raw session token as-is (`requireSignature: false`).
-                Some(raw)
-            }
-        });
+        let bearer = bearer_session_token(headers, secrets.iter().copied());
         let from_cookie = || {
             cookie
                 .as_deref()
@@ -212,6 +201,27 @@ impl AuthState {
     fn due_for_refresh(&self, session: &Session, now: DateTime<Utc>) -> bool {
         let policy = &self.config.session;
         session.expires_at.0 - policy.expires_in + policy.update_age <= now
+    }
+}
+
+/// The session token `Authorization` names under the bearer plugin's rule: a signed
+/// `token.signature` (percent-encoded or not) verified against `secrets`, or a raw token taken
+/// as-is (`requireSignature: false`). `None` when there is no bearer value or its signature
+/// fails. Public so the `auth_headers` fuzz target runs the server's own parser.
+pub fn bearer_session_token<'a>(
+    headers: &HeaderMap,
+    secrets: impl IntoIterator<Item = &'a Secret>,
+) -> Option<String> {
+    let raw = bearer_token(headers)?;
+    if raw.contains('.') {
+        let decoded = if raw.contains('%') {
+            percent_decode_str(&raw).decode_utf8().ok()?.into_owned()
+        } else {
+            raw
+        };
+        verify_signed(secrets, &decoded)
+    } else {
+        Some(raw)
     }
 }
 

@@ -2,11 +2,17 @@
 //
 // The list is the JSON array in the fenced block between the markers
 // `<!-- compat:differences:begin -->` and `<!-- compat:differences:end -->`. Each entry:
-//   { "id": stable id, "case": glob over case ids, "path": glob over flattened paths,
-//     "betterAuth"?: exact expected value, "tessera"?: exact expected value,
-//     "reason": why, "kind": "deliberate" | "pending" }
-// `*` matches any run of characters (dots included), `?` one character. An observed difference is
-// accepted only if an entry matches its case, its path and (when given) both values.
+//   { "id": stable id, "case": glob over case ids, "reason": why,
+//     "kind": "deliberate" | "pending",
+//     and either one pinned path:
+//       "path": glob over flattened paths, "betterAuth"?: exact value, "tessera": exact value
+//     or several:
+//       "differences": [{ "path", "betterAuth"?, "tessera" }, …] }
+// `*` matches any run of characters (dots included), `?` one character. Instead of "tessera"
+// a difference may give "tesseraLike", a glob over the (string) value, for masked ids that
+// change from case to case. An observed difference is accepted only if an entry matches its case
+// and one of the entry's paths with the pinned Tessera value (and Better Auth's, when given): a
+// listed difference never lets through an answer of another kind, such as a 500.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,14 +31,30 @@ export function loadKnownDifferences(path = COMPAT_DOC) {
   const entries = JSON.parse(block);
   const ids = new Set();
   for (const entry of entries) {
-    for (const field of ["id", "case", "path", "reason", "kind"]) {
+    for (const field of ["id", "case", "reason", "kind"]) {
       if (typeof entry[field] !== "string" || !entry[field]) throw new Error(`${path}: entry ${JSON.stringify(entry.id)} lacks "${field}"`);
     }
     if (!["deliberate", "pending"].includes(entry.kind)) throw new Error(`${path}: ${entry.id}: kind must be deliberate or pending`);
     if (ids.has(entry.id)) throw new Error(`${path}: duplicate id ${entry.id}`);
     ids.add(entry.id);
+    if ("path" in entry === "differences" in entry) throw new Error(`${path}: ${entry.id}: give either "path" or "differences"`);
+    const specs = entry.differences ?? [{ path: entry.path, betterAuth: entry.betterAuth, tessera: entry.tessera, tesseraLike: entry.tesseraLike }];
+    entry.specs = specs.map((spec) => {
+      const pinned = (name) => (entry.differences ? name in spec : spec[name] !== undefined);
+      if (typeof spec.path !== "string" || !spec.path) throw new Error(`${path}: ${entry.id}: a difference lacks "path"`);
+      if (pinned("tessera") === pinned("tesseraLike")) {
+        throw new Error(`${path}: ${entry.id}: ${spec.path}: pin Tessera's value with exactly one of "tessera" or "tesseraLike"`);
+      }
+      return {
+        path: spec.path,
+        pathRe: globToRegExp(spec.path),
+        betterAuth: pinned("betterAuth") ? { value: spec.betterAuth } : undefined,
+        tessera: pinned("tessera") ? { value: spec.tessera } : undefined,
+        tesseraRe: pinned("tesseraLike") ? globToRegExp(spec.tesseraLike) : undefined,
+        used: 0,
+      };
+    });
     entry.caseRe = globToRegExp(entry.case);
-    entry.pathRe = globToRegExp(entry.path);
     entry.used = 0;
   }
   return entries;
@@ -43,13 +65,22 @@ function globToRegExp(glob) {
   return new RegExp(`^${escaped}$`);
 }
 
-/** The entry accepting this difference, or undefined. */
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The entry accepting this difference, or undefined; counts the pinned path it matched. */
 export function findKnown(entries, caseId, difference) {
-  return entries.find(
-    (e) =>
-      e.caseRe.test(caseId) &&
-      e.pathRe.test(difference.path) &&
-      (!("betterAuth" in e) || JSON.stringify(e.betterAuth) === JSON.stringify(difference.betterAuth)) &&
-      (!("tessera" in e) || JSON.stringify(e.tessera) === JSON.stringify(difference.tessera)),
-  );
+  for (const entry of entries) {
+    if (!entry.caseRe.test(caseId)) continue;
+    const spec = entry.specs.find(
+      (s) =>
+        s.pathRe.test(difference.path) &&
+        (!s.betterAuth || same(s.betterAuth.value, difference.betterAuth)) &&
+        (s.tessera ? same(s.tessera.value, difference.tessera) : typeof difference.tessera === "string" && s.tesseraRe.test(difference.tessera)),
+    );
+    if (spec) {
+      spec.used += 1;
+      return entry;
+    }
+  }
+  return undefined;
 }

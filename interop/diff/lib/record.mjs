@@ -15,17 +15,31 @@
 // decoded into {header, payload} with iat/exp replaced by their difference; cookie signatures
 // and key material become shape markers.
 
-/** Response headers compared between the servers (lower-case). */
+/**
+ * Response headers compared between the servers (lower-case): what clients read. The CORS
+ * headers decide whether a browser hands the answer to the page at all; `retry-after` and
+ * `www-authenticate` are what HTTP clients act on after a 429 or a 401.
+ */
 export const COMPARED_HEADERS = [
+  "access-control-allow-credentials",
+  "access-control-allow-headers",
+  "access-control-allow-methods",
+  "access-control-allow-origin",
   "access-control-expose-headers",
+  "access-control-max-age",
   "cache-control",
   "content-type",
   "location",
   "pragma",
+  "retry-after",
   "set-auth-jwt",
   "set-auth-token",
+  "www-authenticate",
   "x-retry-after",
 ];
+
+/** Headers whose value is a comma-separated list: order, case and spacing carry no meaning. */
+const LIST_HEADERS = new Set(["access-control-allow-headers", "access-control-allow-methods", "access-control-expose-headers"]);
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$/;
 const ID32 = /^[A-Za-z0-9]{32}$/;
@@ -148,15 +162,16 @@ export function normalise(masker, response) {
   for (const name of COMPARED_HEADERS) {
     const value = response.headers.get(name);
     if (value === null) continue;
-    if (name === "access-control-expose-headers") {
-      // A list: order and spacing carry no meaning.
+    if (LIST_HEADERS.has(name)) {
       out.headers[name] = value
         .split(",")
         .map((s) => s.trim().toLowerCase())
         .filter(Boolean)
         .sort()
         .join(", ");
-    } else if (name === "x-retry-after") {
+    } else if (name === "x-retry-after" || name === "retry-after") {
+      // The seconds left depend on when each server's window opened; that there is a number is
+      // what is compared (the 429 cases pin the rest).
       out.headers[name] = /^\d+$/.test(value) ? "<seconds>" : value;
     } else {
       out.headers[name] = masker.value(value);

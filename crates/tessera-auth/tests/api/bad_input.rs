@@ -203,6 +203,43 @@ on_both_backends! {
         }
     }
 
+    async fn get_on_a_state_changing_endpoint_is_an_empty_404_and_changes_nothing(app) {
+        // A link or an <img> on a hostile page sends a GET with the victim's cookie (SameSite=Lax
+        // lets top-level navigations through): no GET may sign in, sign up, sign out, change a
+        // password or a profile, or end a session, whatever the query says.
+        let user = app.sign_up().await;
+        let other = app.sign_up().await;
+        let stranger = "get-sign-up@example.com";
+        let query = format!(
+            "email={stranger}&password=new+password+123&name=Mallory&newPassword=new+password+123\
+             &currentPassword={}&revokeOtherSessions=true&token={}",
+            PASSWORD.replace(' ', "+"),
+            other.token
+        );
+        for path in [
+            "/sign-up/email",
+            "/sign-in/email",
+            "/sign-out",
+            "/change-password",
+            "/update-user",
+            "/revoke-session",
+            "/revoke-sessions",
+            "/revoke-other-sessions",
+        ] {
+            let resp = app.send(Method::GET, &format!("{path}?{query}"), None, Some(&user.cookie), &[]).await;
+            assert_eq!((resp.status, resp.text.as_str()), (404, ""), "GET {path}");
+            assert!(resp.set_cookies().is_empty(), "GET {path}: {:?}", resp.set_cookies());
+        }
+        // Both sessions live, names and passwords are unchanged, and no account was created.
+        for who in [&user, &other] {
+            let session = app.get_as(who, "/get-session").await;
+            assert_eq!(session.body["user"]["id"], who.id.as_str(), "{}", session.text);
+            assert_eq!(session.body["user"]["name"], "Test User");
+            app.sign_in(&who.email, PASSWORD).await;
+        }
+        assert!(app.state.store.find_user_by_email(stranger).await.unwrap().is_none());
+    }
+
     async fn a_garbage_cookie_or_bearer_is_simply_no_session(app) {
         for cookie in ["better-auth.session_token=%%%", "better-auth.session_token=a.b.c", "better-auth.session_token="] {
             let resp = app.send(Method::GET, "/get-session", None, Some(cookie), &[]).await;

@@ -3,7 +3,9 @@ use std::sync::Arc;
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::json;
-use tessera_auth::rate_limit::{RedisCounters, TrustedProxies};
+use tessera_auth::rate_limit::{
+    CounterError, CounterStore, Decision, RedisCounters, TrustedProxies,
+};
 
 use crate::helpers::*;
 
@@ -132,4 +134,106 @@ fn rand_u16() -> u16 {
     id.bytes().fold(0u16, |acc, b| {
         acc.wrapping_mul(31).wrapping_add(u16::from(b))
     })
+}
+
+/// A counter store that is down: every call fails, as an unreachable Redis makes it.
+struct DownCounters;
+
+#[async_trait::async_trait]
+impl CounterStore for DownCounters {
+    async fn hit(&self, _: &str, _: u64, _: u64, _: u64) -> Result<Decision, CounterError> {
+        Err(CounterError("connection refused".into()))
+    }
+    async fn incr(&self, _: &str, _: u64, _: u64) -> Result<u64, CounterError> {
+        Err(CounterError("connection refused".into()))
+    }
+    async fn peek(&self, _: &str, _: u64) -> Result<(u64, u64), CounterError> {
+        Err(CounterError("connection refused".into()))
+    }
+    async fn reset(&self, _: &str) -> Result<(), CounterError> {
+        Err(CounterError("connection refused".into()))
+    }
+}
+
+/// Sign-in attempts while the counters are down: each one is refused with 429 before the
+/// password is looked at (the right password too), and no session is created.
+async fn assert_every_sign_in_is_refused(app: &TestApp, user: &TestUser) {
+    // More attempts than the 10 failures an address may make: none of them is even counted.
+    for attempt in 0..12 {
+        let password = if attempt % 2 == 0 {
+            PASSWORD
+        } else {
+            "wrong password"
+        };
+        let resp = app
+            .post(
+                "/sign-in/email",
+                json!({"email": user.email, "password": password}),
+            )
+            .await;
+        assert_eq!(resp.status, 429, "attempt {attempt}: {}", resp.text);
+        assert_eq!(resp.header("retry-after"), Some("5"));
+        assert!(resp.set_cookies().is_empty(), "{:?}", resp.set_cookies());
+    }
+    let sessions = app.get_as(user, "/list-sessions").await;
+    assert_eq!(sessions.status, 200, "{}", sessions.text);
+    assert_eq!(
+        sessions.body.as_array().map(Vec::len),
+        Some(1),
+        "only the sign-up's session exists"
+    );
+}
+
+async fn the_sign_in_throttle_fails_closed_when_its_counter_store_is_down(backend: Backend) {
+    let app =
+        TestApp::spawn_with_counters(backend, Arc::new(DownCounters), |c| c.rate_limit = true)
+            .await;
+    // Request-rate limits fail open: sign-up and session reads still work.
+    let user = app.sign_up().await;
+    assert_every_sign_in_is_refused(&app, &user).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_throttle_fails_closed_on_sqlite() {
+    the_sign_in_throttle_fails_closed_when_its_counter_store_is_down(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_throttle_fails_closed_on_postgres() {
+    the_sign_in_throttle_fails_closed_when_its_counter_store_is_down(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_redis_stops_answering_sign_ins_are_refused_not_unlimited() {
+    // The real Redis behind a relay the test cuts: the counters were working, then vanish.
+    let url = url::Url::parse(&redis_url()).unwrap();
+    let target = tokio::net::lookup_host((url.host_str().unwrap(), url.port().unwrap_or(6379)))
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = CuttableProxy::start(target).await;
+    let mut relayed = url.clone();
+    relayed
+        .set_host(Some(&proxy.addr.ip().to_string()))
+        .unwrap();
+    relayed.set_port(Some(proxy.addr.port())).unwrap();
+    let counters = RedisCounters::connect(relayed.as_str())
+        .await
+        .unwrap_or_else(|e| panic!("Redis is not answering at {url} ({e}); run scripts/test.sh"));
+    let app = TestApp::spawn_with_counters(Backend::Sqlite, Arc::new(counters), |c| {
+        c.rate_limit = true;
+    })
+    .await;
+    let user = app.sign_up().await;
+    app.sign_in(&user.email, PASSWORD).await;
+    proxy.cut();
+    let resp = app
+        .post(
+            "/sign-in/email",
+            json!({"email": user.email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(resp.status, 429, "{}", resp.text);
+    assert!(resp.set_cookies().is_empty());
 }

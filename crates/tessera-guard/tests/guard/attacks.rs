@@ -8,6 +8,10 @@ use axum::Router;
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use tessera_guard::keys::StaticKeys;
+use tessera_guard::tessera_jwt::{Algorithm, KeyRing, VerifyingKey};
+use tessera_guard::{Guard, ManualClock};
+
 use crate::helpers::*;
 
 /// Flips one character of a base64url text to another alphabet character.
@@ -109,13 +113,39 @@ async fn an_all_zero_es256_psychic_signature_is_refused() {
         .assert_invalid_token();
 }
 
+/// A guard where key confusion could bite: the three asymmetric keys *and* the kid-less HS256
+/// secret in one ring, all four algorithms allowed (a deployment migrating between modes).
+fn asymmetric_and_hs256_guard(clock: &ManualClock) -> Guard {
+    let mut keys: Vec<VerifyingKey> = asymmetric_keys()
+        .iter()
+        .map(|k| VerifyingKey::from_signing_key(k))
+        .collect();
+    keys.push(VerifyingKey::hmac(None, SECRET));
+    Guard::builder(StaticKeys::new(KeyRing::new(keys)))
+        .algorithms([
+            Algorithm::EdDSA,
+            Algorithm::ES256,
+            Algorithm::RS256,
+            Algorithm::HS256,
+        ])
+        .issuer(ISSUER)
+        .audience(ISSUER)
+        .clock(clock.clock())
+        .build()
+}
+
 #[tokio::test]
 async fn an_hs256_token_keyed_with_the_servers_public_key_is_refused() {
     // RS/ES/EdDSA→HS256 key confusion (CVE-2016-10555): the attacker HMACs with every public
-    // form of the key they can get from the JWKS.
+    // form of the key they can get from the JWKS. The guard allows HS256 and holds a shared
+    // secret, so an HS256 token is verified, not refused by the allow-list: only the rule that
+    // an asymmetric key never acts as an HMAC secret stands in the way.
     let clock = clock();
-    let app = app(asymmetric_guard(&clock));
+    let app = app(asymmetric_and_hs256_guard(&clock));
+    let genuine = hs256_forged(SECRET, &json!({ "alg": "HS256", "typ": "JWT" }), &claims());
+    get_me(&app, &genuine).await.assert_accepted();
     for key in asymmetric_keys() {
+        get_me(&app, &sign(key, &claims())).await.assert_accepted();
         let jwk = public_jwk(key);
         let mut secrets = vec![
             serde_json::to_vec(&jwk).unwrap(),
@@ -157,6 +187,20 @@ async fn a_token_carrying_its_own_jwk_is_refused() {
             .await
             .assert_invalid_token();
     }
+    // The same headers under a valid signature of the trusted key: the signature cannot be
+    // what refuses these, only the rule that a header never carries a key.
+    let trusted_jwk = serde_json::to_value(public_jwk(&ED)).unwrap();
+    let plain = json!({ "alg": "EdDSA", "kid": "ed-1" });
+    get_me(&app, &eddsa_forged(&ED_PAIR, &plain, &claims()))
+        .await
+        .assert_accepted();
+    for jwk in [attacker_jwk, trusted_jwk] {
+        let mut header = plain.clone();
+        header["jwk"] = jwk;
+        get_me(&app, &eddsa_forged(&ED_PAIR, &header, &claims()))
+            .await
+            .assert_invalid_token();
+    }
 }
 
 /// A server counting how often anything asks it for a key set.
@@ -184,12 +228,30 @@ async fn jku_and_x5u_headers_are_refused_and_never_fetched() {
     let clock = clock();
     let app = app(asymmetric_guard(&clock));
     let (url, hits) = counting_key_server().await;
+    let locations = [
+        ("jku", json!(format!("{url}/jwks.json"))),
+        ("x5u", json!(format!("{url}/cert.pem"))),
+        ("x5c", json!(["MIIB"])),
+    ];
+    // Validly signed by the trusted key `ed-1`: without its key-location member each token
+    // gets in, so only the header rule can refuse it.
+    let plain = json!({ "alg": "EdDSA", "kid": "ed-1" });
+    get_me(&app, &eddsa_forged(&ED_PAIR, &plain, &claims()))
+        .await
+        .assert_accepted();
+    for (member, value) in &locations {
+        let mut header = plain.clone();
+        header[*member] = value.clone();
+        get_me(&app, &eddsa_forged(&ED_PAIR, &header, &claims()))
+            .await
+            .assert_invalid_token();
+    }
+    // The attack as sent: signed with the key the attacker's URL would serve.
     let attacker = attacker_ed25519();
     for header in [
         json!({ "alg": "EdDSA", "kid": "ed-1", "jku": format!("{url}/jwks.json") }),
         json!({ "alg": "EdDSA", "jku": format!("{url}/jwks.json") }),
         json!({ "alg": "EdDSA", "kid": "ed-1", "x5u": format!("{url}/cert.pem") }),
-        json!({ "alg": "EdDSA", "kid": "ed-1", "x5c": ["MIIB"] }),
     ] {
         get_me(&app, &eddsa_forged(&attacker, &header, &claims()))
             .await

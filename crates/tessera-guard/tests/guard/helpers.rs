@@ -33,6 +33,17 @@ pub static EC: LazyLock<SigningKey> =
 pub static RSA: LazyLock<SigningKey> =
     LazyLock::new(|| SigningKey::generate(Algorithm::RS256, "rsa-1").unwrap());
 
+/// [`ED`] as a ring key pair, so a test can sign *any* header validly with a trusted key: then
+/// only the rule under test can refuse the token, never a bad signature.
+pub static ED_PAIR: LazyLock<ring::signature::Ed25519KeyPair> = LazyLock::new(|| {
+    let jwk = ED.private_jwk().unwrap();
+    ring::signature::Ed25519KeyPair::from_seed_and_public_key(
+        &unb64(jwk.d.as_deref().unwrap()),
+        &unb64(jwk.x.as_deref().unwrap()),
+    )
+    .unwrap()
+});
+
 /// The three asymmetric test keys.
 pub fn asymmetric_keys() -> [&'static SigningKey; 3] {
     [&ED, &EC, &RSA]
