@@ -57,6 +57,8 @@ pub enum AuditKind {
     KeyRotated,
     /// A request was refused by a rate limit.
     RateLimited,
+    /// A request was refused because the server was too busy (`reason`: `hashing_queue_full`).
+    Overloaded,
     /// A request was refused by the origin check (CSRF).
     OriginRejected,
 }
@@ -75,6 +77,7 @@ impl AuditKind {
             Self::KeyCreated => "key_created",
             Self::KeyRotated => "key_rotated",
             Self::RateLimited => "rate_limited",
+            Self::Overloaded => "overloaded",
             Self::OriginRejected => "origin_rejected",
         }
     }
@@ -83,6 +86,7 @@ impl AuditKind {
     pub fn outcome(self) -> Outcome {
         match self {
             Self::SignInFailed | Self::RateLimited | Self::OriginRejected => Outcome::Failure,
+            Self::Overloaded => Outcome::Failure,
             _ => Outcome::Success,
         }
     }

@@ -9,6 +9,7 @@ mod bad_input;
 mod caching;
 mod jwt;
 mod keys;
+mod load_shedding;
 mod origin;
 mod rate_limit;
 mod revocation;
