@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +42,12 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 PASSWORD = "correct horse battery staple"
 EMAIL = "bench@example.com"
 TASKS = 10
+# The storm's sign-ins all come from one address (X-Forwarded-For, loopback being a trusted
+# proxy), and a legitimate user signs in from another one now and then while it rages: how many
+# of the storm's sign-ins are shed (503) and how long the other address waits.
+STORM_ADDR = "198.51.100.1"
+PROBE_ADDR = "203.0.113.50"
+PROBE_INTERVAL_S = 0.2
 
 # Scenario ids, in the order they run and print.
 SCENARIOS = [
@@ -335,10 +342,62 @@ def requests_for(srv, scenario):
     raise ValueError(scenario)
 
 
-def sign_in_request(srv):
+def sign_in_request(srv, client=None, expected="2xx"):
     body = json.dumps({"email": EMAIL, "password": PASSWORD})
     headers = {"Content-Type": "application/json", "Origin": srv.base}
-    return ("POST", "/api/auth/sign-in/email", headers, body, "2xx")
+    if client is not None:
+        headers["X-Forwarded-For"] = client
+    return ("POST", "/api/auth/sign-in/email", headers, body, expected)
+
+
+def storm_sign_in_request(srv):
+    """The storm's sign-ins: one address, flat out; a 503 (shed: the hashing queue is full) is a
+    right answer, counted apart."""
+    return sign_in_request(srv, STORM_ADDR, "2xx|503")
+
+
+class SignInProbe:
+    """A legitimate user signing in from another address every PROBE_INTERVAL_S while the storm
+    runs, on a thread of its own: each sign-in's status and latency."""
+
+    def __init__(self, srv):
+        self.req = sign_in_request(srv, PROBE_ADDR)
+        self.port = srv.port
+        self.stop_flag = threading.Event()
+        self.samples = []  # (status, ms)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        method, path, headers, body, _ = self.req
+        while not self.stop_flag.is_set():
+            t0 = time.monotonic()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                conn.request(method, path, body=body.encode(), headers=headers)
+                status = conn.getresponse().status
+                conn.close()
+            except OSError:
+                status = 0
+            self.samples.append((status, (time.monotonic() - t0) * 1000))
+            self.stop_flag.wait(PROBE_INTERVAL_S)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join()
+
+    def result(self):
+        ok = sorted(ms for status, ms in self.samples if 200 <= status < 300)
+        return {
+            "requests": len(self.samples),
+            "ok": len(ok),
+            "shed": sum(1 for status, _ in self.samples if status == 503),
+            "other": sum(1 for status, _ in self.samples if status != 503 and not 200 <= status < 300),
+            "p50_ms": statistics.median(ok) if ok else None,
+            "max_ms": ok[-1] if ok else None,
+        }
 
 
 def check_once(srv, req):
@@ -374,6 +433,9 @@ def wrk_cmd(args, srv, req, seconds, connections, out, delay_ms=None):
     env.pop("WRK_DELAY_MS", None)
     if delay_ms:
         env["WRK_DELAY_MS"] = str(delay_ms)
+    env.pop("WRK_COUNT_STATUS", None)
+    if req[4] == "2xx|503":
+        env["WRK_COUNT_STATUS"] = "503"
     cmd = [
         "taskset", "-c", str(args.load_cpu),
         args.wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s",
@@ -382,9 +444,10 @@ def wrk_cmd(args, srv, req, seconds, connections, out, delay_ms=None):
     return cmd, env
 
 
-def run_wrk(args, srv, req, seconds, connections, delay_ms=None, background=None):
-    """Runs wrk (and, for the storm, a second wrk in the background) and measures the server
-    around it. Returns a result dict for the foreground wrk (plus `background` results)."""
+def run_wrk(args, srv, req, seconds, connections, delay_ms=None, background=None, probe=False):
+    """Runs wrk (and, for the storm, a second wrk in the background and a SignInProbe) and
+    measures the server around it. Returns a result dict for the foreground wrk (plus
+    `background` and `probe` results)."""
     out = Path(tempfile.mkstemp(prefix="wrk.", suffix=".json", dir=args.workdir)[1])
     cmd, env = wrk_cmd(args, srv, req, seconds, connections, out, delay_ms)
     bg = None
@@ -399,7 +462,12 @@ def run_wrk(args, srv, req, seconds, connections, delay_ms=None, background=None
     t0 = time.monotonic()
     if background is not None:
         bg = subprocess.Popen(bg_cmd, env=bg_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sign_in_probe = SignInProbe(srv) if probe else None
+    if sign_in_probe is not None:
+        sign_in_probe.start()
     fg = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if sign_in_probe is not None:
+        sign_in_probe.stop()
     if bg is not None:
         bg.wait()
     wall = time.monotonic() - t0
@@ -422,6 +490,9 @@ def run_wrk(args, srv, req, seconds, connections, delay_ms=None, background=None
         result["background"] = parse_wrk(bg_out, bg_req[4])
         bg_out.unlink()
         total_requests += result["background"]["requests"]
+    if sign_in_probe is not None:
+        result["probe"] = sign_in_probe.result()
+        total_requests += result["probe"]["requests"]
     rss, hwm = rss_kib(srv.proc.pid)
     result.update(
         {
@@ -447,14 +518,18 @@ def parse_wrk(path, expected):
     seconds = data["duration_us"] / 1e6
     errors = data["errors"]
     socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
-    # wrk counts every status >= 400 as a "status error".
+    # wrk counts every status >= 400 as a "status error"; the storm's 503s are counted apart.
+    shed = data.get("counted_status", 0) if expected == "2xx|503" else 0
     if expected == "401":
         bad_status = data["requests"] - errors["status"]
     else:
-        bad_status = errors["status"]
+        bad_status = errors["status"] - shed
     return {
         "requests": data["requests"],
+        "shed": shed,
         "rps": data["requests"] / seconds if seconds else 0.0,
+        # Requests answered as asked (the storm's: signed in, not shed).
+        "served_rps": (data["requests"] - shed) / seconds if seconds else 0.0,
         "p50_ms": data["latency_us"]["p50"] / 1000,
         "p99_ms": data["latency_us"]["p99"] / 1000,
         "max_ms": data["latency_us"]["max"] / 1000,
@@ -481,10 +556,24 @@ def median_result(runs):
         bgs = [r["background"] for r in runs]
         out["background"] = {
             "rps": statistics.median(b["rps"] for b in bgs),
+            "served_rps": statistics.median(b.get("served_rps", b["rps"]) for b in bgs),
             "p99_ms": statistics.median(b["p99_ms"] for b in bgs),
             "requests": sum(b["requests"] for b in bgs),
             "socket_errors": sum(b["socket_errors"] for b in bgs),
             "unexpected_status": sum(b["unexpected_status"] for b in bgs),
+            "shed": sum(b.get("shed", 0) for b in bgs),
+        }
+    if any("probe" in r for r in runs):
+        probes = [r["probe"] for r in runs if "probe" in r]
+        p50s = [p["p50_ms"] for p in probes if p["p50_ms"] is not None]
+        maxes = [p["max_ms"] for p in probes if p["max_ms"] is not None]
+        out["probe"] = {
+            "requests": sum(p["requests"] for p in probes),
+            "ok": sum(p["ok"] for p in probes),
+            "shed": sum(p["shed"] for p in probes),
+            "other": sum(p["other"] for p in probes),
+            "p50_ms": statistics.median(p50s) if p50s else None,
+            "max_ms": max(maxes) if maxes else None,
         }
     out["runs"] = runs
     return out
@@ -519,16 +608,18 @@ def bench_server(args, srv, results):
             check_once(srv, req)
             conns, delay, _ = scenario_plan(args, scenario)
             background = None
+            probe = False
             if scenario == "tasks-storm":
-                background = (sign_in_request(srv), args.storm_clients)
+                background = (storm_sign_in_request(srv), args.storm_clients)
+                probe = srv.kind == "tessera"
             elif scenario == "sign-in-flood":
                 background = (requests_for(srv, "ok"), args.connections)
             if args.warmup > 0:
-                run_wrk(args, srv, req, args.warmup, conns, delay, background)
+                run_wrk(args, srv, req, args.warmup, conns, delay, background, probe)
             runs = []
             for _ in range(args.runs):
                 for attempt in range(args.noise_retries + 1):
-                    run = run_wrk(args, srv, req, args.duration, conns, delay, background)
+                    run = run_wrk(args, srv, req, args.duration, conns, delay, background, probe)
                     if args.smoke and scenario == "sign-in-flood" and run["requests"] == 0:
                         # Under a flood, hashing may finish no sign-in within a one-second
                         # smoke run; right answers and no socket error still hold.
@@ -550,6 +641,10 @@ def bench_server(args, srv, results):
             extra = ""
             if "background" in res:
                 extra = f"; {BACKGROUND[scenario]} during it {res['background']['rps']:.1f}/s"
+                if scenario == "tasks-storm":
+                    extra += f" ({res['background']['served_rps']:.1f}/s signed in, {res['background']['shed']} shed: 503)"
+            if "probe" in res:
+                extra += f"; {probe_summary(res['probe'])}"
             log(
                 f"{srv.label} {scenario}: {res['rps']:.0f} req/s, p50 {res['p50_ms']:.2f} ms, "
                 f"p99 {res['p99_ms']:.2f} ms, {fmt_cpu(res['server_cpu_ms_per_req'])} ms CPU/req "
@@ -582,6 +677,16 @@ def settle(pid, limit=10.0):
         last = now
 
 
+def probe_summary(probe):
+    """The SignInProbe's line: the legitimate sign-in's latency during the storm."""
+    latency = "no sign-in answered 200"
+    if probe["p50_ms"] is not None:
+        latency = f"p50 {probe['p50_ms']:.0f} ms, max {probe['max_ms']:.0f} ms"
+    refused = f", {probe['shed']} shed" if probe["shed"] else ""
+    refused += f", {probe['other']} other answers" if probe["other"] else ""
+    return f"another address's sign-ins {latency} ({probe['ok']} of {probe['requests']} ok{refused})"
+
+
 def fmt_cpu(v):
     if v is None:
         return "-"
@@ -601,6 +706,9 @@ def servers(args):
         "TESSERA_ENV": "production",
         "TESSERA_RATE_LIMIT": "off",
         "TESSERA_JWT_ALG": "EdDSA",
+        # wrk and the probe connect from loopback: believe their X-Forwarded-For (the storm's
+        # sign-ins come from one address, the probe's from another).
+        "TESSERA_TRUSTED_PROXIES": "127.0.0.1",
     }
     tessera_scenarios = ["ok", "me", "tasks", "bad-token", "get-session", "token", "sign-in", "tasks-paced", "tasks-storm", "sign-in-flood"]
     out = []
@@ -663,6 +771,11 @@ def table(results):
                 answers = "all 401"
             if "background" in res:
                 answers += f"; {BACKGROUND[scenario]} {fmt_num(res['background']['rps'])}/s, p99 {res['background']['p99_ms']:.2f} ms"
+                if scenario == "tasks-storm":
+                    bg = res["background"]
+                    answers += f" ({fmt_num(bg['served_rps'])}/s signed in, {fmt_num(bg['shed'])} shed: 503)"
+            if "probe" in res:
+                answers += f"; {probe_summary(res['probe'])}"
             if res.get("noisy_runs"):
                 answers += f"; {res['noisy_runs']} of {len(res['runs'])} runs noisy"
             lines.append(

@@ -192,6 +192,8 @@ OUT=$BENCH/results/$(date -u +%Y%m%dT%H%M%SZ)-$MODE
 # floor, the guarded and the session scenarios run again with every cache off, and the floor and
 # the guarded ones with HS256 (the brief's shared-secret mode, what the FastAPI peer verifies),
 # and the storm and the flood with the hashing threads in SCHED_IDLE (TESSERA_HASH_PRIORITY=idle).
+# The storm's sign-ins come from one address and report how many were shed (503); another
+# address signs in every 200 ms meanwhile, and its latency is reported.
 NO_CACHES='no caches:TESSERA_TOKEN_CACHE=0,TESSERA_SESSION_CACHE_TTL=0,TESSERA_TASKS_CACHE_TTL=0'
 if [[ $MODE == full ]]; then
   mode_args=(--duration 10 --runs 3 --warmup 3
@@ -199,8 +201,10 @@ if [[ $MODE == full ]]; then
     --tessera-variant 'HS256:TESSERA_JWT_ALG=HS256'
     --tessera-variant 'hashing in SCHED_IDLE:TESSERA_HASH_PRIORITY=idle@tasks-paced+tasks-storm+sign-in-flood')
 else
+  # The 1 ms hashing-queue bound sheds nearly every storm sign-in: the harness's 503 path runs.
   mode_args=(--smoke --duration 1 --runs 1 --warmup 0 --noise-retries 0
-    --tessera-variant "$NO_CACHES@me+tasks+get-session")
+    --tessera-variant "$NO_CACHES@me+tasks+get-session"
+    --tessera-variant 'hashing queue bound 1 ms:TESSERA_HASH_QUEUE_MAX_WAIT_MS=1@tasks-storm')
 fi
 note "load harness ($MODE, $PROFILE build${PEER_LIST:+, peers: $PEER_LIST})"
 exec python3 "$BENCH/harness.py" --tessera "$TESSERA_BIN" --floor "$FLOOR_BIN" --peers "$PEER_LIST" --venv "$VENV" \

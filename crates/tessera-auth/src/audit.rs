@@ -60,6 +60,8 @@ pub enum AuditKind {
     KeyRotated,
     /// A request was refused by a rate limit.
     RateLimited,
+    /// A request was refused because the server was too busy (`reason`: `hashing_queue_full`).
+    Overloaded,
     /// A request was refused by the origin check (CSRF).
     OriginRejected,
 }
@@ -79,6 +81,7 @@ impl AuditKind {
             Self::KeyCreated => "key_created",
             Self::KeyRotated => "key_rotated",
             Self::RateLimited => "rate_limited",
+            Self::Overloaded => "overloaded",
             Self::OriginRejected => "origin_rejected",
         }
     }
@@ -89,7 +92,8 @@ impl AuditKind {
             Self::SignInFailed
             | Self::CredentialCheckFailed
             | Self::RateLimited
-            | Self::OriginRejected => Outcome::Failure,
+            | Self::OriginRejected
+            | Self::Overloaded => Outcome::Failure,
             _ => Outcome::Success,
         }
     }

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use tessera_jwt::Algorithm;
 
-use crate::password::{HashFormat, HashPriority};
+use crate::password::{HashFormat, HashPriority, QueueLimits};
 use crate::rate_limit::TrustedProxies;
 use crate::secret::SecretSet;
 use crate::store::TokenStorage;
@@ -66,6 +66,9 @@ pub struct AuthConfig {
     pub hash_concurrency: usize,
     /// Where the hashing threads sit in the CPU scheduler.
     pub hash_priority: HashPriority,
+    /// When a hash is refused rather than queued (sign-in and sign-up then answer 503): by
+    /// default when it would wait more than 2 s, by the measured cost of a hash.
+    pub hash_queue: QueueLimits,
     /// `Cache-Control: max-age` of `/jwks`, in seconds.
     pub jwks_max_age: u32,
     /// How long a retired key stays published (Better Auth's `gracePeriod`, 30 days).
@@ -96,6 +99,7 @@ impl AuthConfig {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             ),
             hash_priority: HashPriority::default(),
+            hash_queue: QueueLimits::default(),
             jwks_max_age: 300,
             jwks_grace_period: Duration::days(30),
             jwks_rotation_interval: None,

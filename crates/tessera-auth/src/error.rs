@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::password::HashError;
 use crate::store::StoreError;
 
 /// An error answered to the client.
@@ -16,6 +17,8 @@ pub struct ApiError {
     status: StatusCode,
     code: Option<&'static str>,
     message: String,
+    /// `Retry-After` seconds of a 503 (1 when unset).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -25,6 +28,7 @@ impl ApiError {
             status,
             code: Some(code),
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -34,6 +38,7 @@ impl ApiError {
             status,
             code: None,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -64,6 +69,19 @@ impl ApiError {
             "SERVICE_UNAVAILABLE",
             "The service is temporarily unavailable. Please try again.",
         )
+    }
+
+    /// 503 `TOO_BUSY`: too many password hashes are waiting; retry after `retry_after` seconds.
+    /// Tessera's own code (Better Auth has no load shedding); the shape is Better Auth's.
+    pub fn too_busy(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TOO_BUSY",
+                "The server is too busy to check passwords right now. Please try again shortly.",
+            )
+        }
     }
 
     /// 500 with Better Auth's generic code; the cause is logged by the caller, never sent.
@@ -156,6 +174,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy { retry_after_secs } => Self::too_busy(retry_after_secs),
+            HashError::Failed(_) => {
+                tracing::error!(error = %err, "hashing failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = match self.code {
@@ -164,9 +194,10 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(self.retry_after.unwrap_or(1)),
+            );
         }
         response
     }

@@ -2,23 +2,29 @@
 //!
 //! New hashes are Argon2id (m = 19 MiB, t = 2, p = 1, PHC string). Better Auth's scrypt hashes
 //! (`<salt hex>:<key hex>`, docs/better-auth-protocol.md §7) verify too and are flagged for
-//! rehashing. Every hash runs on a fixed set of hashing threads behind a semaphore, so a burst of
-//! sign-ins can neither starve the async executor nor allocate more than `cap × 19 MiB` at once.
+//! rehashing. Every hash runs on a fixed set of hashing threads, so a burst of sign-ins can
+//! neither starve the async executor nor allocate more than `cap × 19 MiB` at once. The threads
+//! serve a queue that is fair across clients and refuses a hash that would wait longer than a
+//! bound (`queue`): beyond it, sign-in and sign-up answer 503 at once (`shed`).
+
+mod queue;
+mod shed;
 
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use ring::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 
+pub use queue::{HashCost, INITIAL_COST_ESTIMATE};
+
 use crate::domain::Password;
+use crate::rate_limit::ClientIp;
+use queue::{Job, Queue, Refused};
 
 /// Which format new hashes are written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,10 +57,20 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
-/// Why hashing failed: only the hashing threads or the platform RNG can make it fail.
+/// Why a hash was not computed.
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct HashError(String);
+pub enum HashError {
+    /// The queue is full for this client: the hash would have waited longer than the bound, so
+    /// it was refused without running.
+    #[error("password hashing is too busy; retry in {retry_after_secs} s")]
+    Busy {
+        /// When a retry would likely be admitted, in whole seconds (at least 1).
+        retry_after_secs: u64,
+    },
+    /// The hashing threads or the platform RNG failed.
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
 
 /// Where the hashing threads sit in the CPU scheduler, below the request handlers either way.
 ///
@@ -87,6 +103,28 @@ impl FromStr for HashPriority {
     }
 }
 
+/// How long a hash may wait for a thread before it is refused, by default: 2 s.
+pub const DEFAULT_MAX_QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+/// How the hashing queue admits jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// The longest wait a new hash may imply (its jobs ahead × the cost of one ÷ the threads);
+    /// a hash that would wait longer is refused.
+    pub max_wait: Duration,
+    /// How the cost of one hash is estimated.
+    pub cost: HashCost,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        Self {
+            max_wait: DEFAULT_MAX_QUEUE_WAIT,
+            cost: HashCost::Measured,
+        }
+    }
+}
+
 /// The bounded password hasher, shared by every request.
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -96,10 +134,14 @@ pub struct PasswordHasher {
 struct Inner {
     format: HashFormat,
     cap: usize,
-    permits: Semaphore,
-    jobs: mpsc::Sender<Job>,
-    in_flight: AtomicUsize,
-    peak: AtomicUsize,
+    queue: Arc<Queue>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: the threads finish what is queued, then end.
+        self.queue.close();
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -111,6 +153,11 @@ impl std::fmt::Debug for PasswordHasher {
     }
 }
 
+/// The queue's bucket for hashes no client is named for (see [`PasswordHasher::hash`]).
+const UNNAMED_CLIENT: &str = "unnamed";
+/// The queue's bucket for [`PasswordHasher::hold`]'s jobs.
+const HOLD_CLIENT: &str = "hold";
+
 const SCRYPT_LOG_N: u8 = 14;
 const SCRYPT_R: u32 = 16;
 const SCRYPT_P: u32 = 1;
@@ -118,23 +165,30 @@ const SCRYPT_KEY_LEN: usize = 64;
 
 impl PasswordHasher {
     /// A hasher writing `format` that runs at most `cap` hashes at once, on threads at
-    /// [`HashPriority::default`].
+    /// [`HashPriority::default`], with the default [`QueueLimits`].
     pub fn new(format: HashFormat, cap: usize) -> Self {
         Self::with_priority(format, cap, HashPriority::default())
     }
 
-    /// A hasher writing `format` that runs at most `cap` hashes at once, on threads at `priority`.
+    /// A hasher writing `format` that runs at most `cap` hashes at once, on threads at `priority`,
+    /// with the default [`QueueLimits`].
     pub fn with_priority(format: HashFormat, cap: usize, priority: HashPriority) -> Self {
+        Self::with_limits(format, cap, priority, QueueLimits::default())
+    }
+
+    /// A hasher writing `format` that runs at most `cap` hashes at once, on threads at
+    /// `priority`, admitting hashes within `limits`.
+    pub fn with_limits(
+        format: HashFormat,
+        cap: usize,
+        priority: HashPriority,
+        limits: QueueLimits,
+    ) -> Self {
         let cap = cap.max(1);
+        let queue = Arc::new(Queue::new(cap, limits.max_wait, limits.cost));
+        spawn_workers(&queue, cap, priority);
         Self {
-            inner: Arc::new(Inner {
-                format,
-                cap,
-                permits: Semaphore::new(cap),
-                jobs: spawn_workers(cap, priority),
-                in_flight: AtomicUsize::new(0),
-                peak: AtomicUsize::new(0),
-            }),
+            inner: Arc::new(Inner { format, cap, queue }),
         }
     }
 
@@ -145,30 +199,96 @@ impl PasswordHasher {
 
     /// The most hashes that have ever run at the same time; lets tests prove the cap by counting.
     pub fn peak_concurrency(&self) -> usize {
-        self.inner.peak.load(Ordering::SeqCst)
+        self.inner.queue.peak()
     }
 
-    /// Hashes a new password in the configured format.
+    /// How many hashes have been refused because the queue was full (for metrics).
+    pub fn shed_count(&self) -> u64 {
+        self.inner.queue.shed_count()
+    }
+
+    /// How many hashes are waiting for a thread.
+    pub fn queued(&self) -> usize {
+        self.inner.queue.queued()
+    }
+
+    /// This hasher, queueing in `client`'s turn (its rate-limit bucket: the address, or its /64):
+    /// clients are served in turn, so one address's flood cannot delay everyone else's sign-ins.
+    pub fn for_client(&self, client: &ClientIp) -> ClientHasher<'_> {
+        ClientHasher {
+            hasher: self,
+            client: client.bucket(),
+        }
+    }
+
+    /// Hashes a new password in the configured format, queued in a turn shared by every caller
+    /// that names no client.
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        self.hash_for(UNNAMED_CLIENT, password).await
+    }
+
+    /// Checks a password against a stored hash (see [`ClientHasher::verify`]), queued in a turn
+    /// shared by every caller that names no client.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<String>,
+    ) -> Result<Verified, HashError> {
+        self.verify_for(UNNAMED_CLIENT, password, stored).await
+    }
+
+    /// Occupies every hashing thread until the returned guard is dropped, so that hashes queue
+    /// behind it: puts the queue in a known state, for tests of admission and for drills.
+    /// Resolves once every thread is held.
+    pub async fn hold(&self) -> HashingHold {
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let (started, mut held) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..self.inner.cap {
+            let gate = Arc::clone(&gate);
+            let started = started.clone();
+            self.inner.queue.push_unchecked(
+                HOLD_CLIENT,
+                Box::new(move || {
+                    let _ = started.send(());
+                    let (released, signal) = &*gate;
+                    let mut released = released.lock().unwrap_or_else(|p| p.into_inner());
+                    while !*released {
+                        released = signal.wait(released).unwrap_or_else(|p| p.into_inner());
+                    }
+                    None
+                }),
+            );
+        }
+        drop(started);
+        for _ in 0..self.inner.cap {
+            if held.recv().await.is_none() {
+                break;
+            }
+        }
+        HashingHold { gate }
+    }
+
+    async fn hash_for(&self, client: &str, password: &Password) -> Result<String, HashError> {
         let plain = password.expose().to_owned();
         let format = self.inner.format;
-        self.run(move || match format {
+        self.run(client, move || match format {
             HashFormat::Argon2id => hash_argon2id(&plain),
             HashFormat::Scrypt => hash_scrypt(&plain),
         })
         .await?
     }
 
-    /// Checks a password against a stored hash. With no stored hash (unknown user, no
-    /// credential account) a dummy hash is checked instead, so the time taken reveals nothing.
-    pub async fn verify(
+    async fn verify_for(
         &self,
+        client: &str,
         password: &Password,
         stored: Option<String>,
     ) -> Result<Verified, HashError> {
         let plain = password.expose().to_owned();
         let format = self.inner.format;
-        self.run(move || {
+        // Admission is decided before this runs and never looks at `stored`: an unknown user's
+        // dummy hash queues, costs and is refused exactly as a real one.
+        self.run(client, move || {
             let Some(stored) = stored else {
                 let _ = verify_argon2id(&plain, dummy_hash());
                 return Verified {
@@ -193,74 +313,97 @@ impl PasswordHasher {
         .await
     }
 
-    /// Runs `work` on the hashing threads once a permit is free, counting concurrency.
+    /// Runs `work` on the hashing threads in `client`'s turn, or refuses it at once when the
+    /// queue is full for that client.
     async fn run<T: Send + 'static>(
         &self,
+        client: &str,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError("hasher closed".into()))?;
-        let inner = Arc::clone(&self.inner);
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            inner.peak.fetch_max(now, Ordering::SeqCst);
-            let out = work();
-            inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+            // The request was dropped (its client hung up) while queued: nobody waits for this
+            // hash, so it is not worth a thread's time.
+            if done.is_closed() {
+                return None;
+            }
+            let (out, took) = queue::timed(work);
             let _ = done.send(out);
+            Some(took)
         });
         self.inner
-            .jobs
-            .send(job)
-            .map_err(|_| HashError("hashing threads stopped".into()))?;
+            .queue
+            .admit(client, job)
+            .map_err(|refused| match refused {
+                Refused::Busy { retry_after_secs } => HashError::Busy { retry_after_secs },
+                Refused::Closed => HashError::Failed("hashing threads stopped".into()),
+            })?;
         result
             .await
-            .map_err(|_| HashError("hashing thread dropped the job".into()))
+            .map_err(|_| HashError::Failed("hashing thread dropped the job".into()))
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A [`PasswordHasher`] queueing in one client's turn (from [`PasswordHasher::for_client`]).
+#[derive(Debug)]
+pub struct ClientHasher<'a> {
+    hasher: &'a PasswordHasher,
+    client: String,
+}
 
-/// Starts exactly `cap` hashing threads sharing one job queue.
+impl ClientHasher<'_> {
+    /// Hashes a new password in the configured format.
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        self.hasher.hash_for(&self.client, password).await
+    }
+
+    /// Checks a password against a stored hash. With no stored hash (unknown user, no
+    /// credential account) a dummy hash is checked instead, so the time taken reveals nothing.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<String>,
+    ) -> Result<Verified, HashError> {
+        self.hasher.verify_for(&self.client, password, stored).await
+    }
+}
+
+/// Keeps every hashing thread occupied until dropped (from [`PasswordHasher::hold`]).
+#[derive(Debug)]
+#[must_use = "the threads are released when the hold is dropped"]
+pub struct HashingHold {
+    gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Drop for HashingHold {
+    fn drop(&mut self) {
+        let (released, signal) = &*self.gate;
+        *released.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        signal.notify_all();
+    }
+}
+
+/// Starts exactly `cap` hashing threads serving `queue`.
 ///
 /// Dedicated threads rather than tokio's blocking pool: Argon2 allocates 19 MiB per hash, and
 /// glibc keeps freed blocks in per-thread arenas, so hashing on whichever of the (up to 512)
 /// blocking threads happens to be free lets resident memory grow with every new thread. With a
 /// fixed set of threads at most `cap` such blocks stay resident. The threads end when the hasher
-/// (the queue's sender) is dropped.
-fn spawn_workers(cap: usize, priority: HashPriority) -> mpsc::Sender<Job> {
-    let (jobs, queue) = mpsc::channel::<Job>();
-    let queue = Arc::new(Mutex::new(queue));
+/// is dropped and the queue is empty.
+fn spawn_workers(queue: &Arc<Queue>, cap: usize, priority: HashPriority) {
     for index in 0..cap {
-        let queue = Arc::clone(&queue);
+        let queue = Arc::clone(queue);
         let spawned = std::thread::Builder::new()
             .name(format!("tessera-hash-{index}"))
             .spawn(move || {
                 yield_to_requests(priority);
-                loop {
-                    let job = {
-                        let queue = queue
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner());
-                        queue.recv_timeout(IDLE_RELEASE)
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        // Idle: give this thread's Argon2 memory back to the system.
-                        Err(mpsc::RecvTimeoutError::Timeout) => release_argon2_memory(),
-                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
+                // Idle: give this thread's Argon2 memory back to the system.
+                queue.serve(IDLE_RELEASE, release_argon2_memory);
             });
         if let Err(err) = spawned {
             tracing::error!(error = %err, "could not start a password-hashing thread");
         }
     }
-    jobs
 }
 
 /// Puts the calling (hashing) thread below every request handler (see [`HashPriority`]).
@@ -355,25 +498,26 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], HashError> {
     let mut bytes = [0u8; N];
     SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| HashError("random generator failed".into()))?;
+        .map_err(|_| HashError::Failed("random generator failed".into()))?;
     Ok(bytes)
 }
 
 fn hash_argon2id(plain: &str) -> Result<String, HashError> {
-    let salt =
-        SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| HashError(e.to_string()))?;
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?)
+        .map_err(|e| HashError::Failed(e.to_string()))?;
     let mut salt_bytes = [0u8; 64];
     let salt_bytes = salt
         .as_salt()
         .decode_b64(&mut salt_bytes)
-        .map_err(|e| HashError(e.to_string()))?;
+        .map_err(|e| HashError::Failed(e.to_string()))?;
     let argon = argon2();
     let output = argon2_output(&argon, plain, salt_bytes, Params::DEFAULT_OUTPUT_LEN)
-        .ok_or_else(|| HashError("argon2 failed".into()))?;
+        .ok_or_else(|| HashError::Failed("argon2 failed".into()))?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(argon.params()).map_err(|e| HashError(e.to_string()))?,
+        params: ParamsString::try_from(argon.params())
+            .map_err(|e| HashError::Failed(e.to_string()))?,
         salt: Some(salt.as_salt()),
         hash: Some(output),
     };
@@ -437,7 +581,8 @@ fn scrypt_key(plain: &str, salt_hex: &str) -> Option<[u8; SCRYPT_KEY_LEN]> {
 
 fn hash_scrypt(plain: &str) -> Result<String, HashError> {
     let salt_hex = hex::encode(random_bytes::<16>()?);
-    let key = scrypt_key(plain, &salt_hex).ok_or_else(|| HashError("scrypt failed".into()))?;
+    let key =
+        scrypt_key(plain, &salt_hex).ok_or_else(|| HashError::Failed("scrypt failed".into()))?;
     Ok(format!("{salt_hex}:{}", hex::encode(key)))
 }
 
@@ -492,7 +637,11 @@ mod tests {
         };
         let hasher = PasswordHasher::with_priority(HashFormat::Argon2id, 2, HashPriority::Idle);
         let caller = thread_schedule_policy().unwrap();
-        let on_hasher = hasher.run(thread_schedule_policy).await.unwrap().unwrap();
+        let on_hasher = hasher
+            .run(UNNAMED_CLIENT, thread_schedule_policy)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             on_hasher,
             ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
@@ -521,7 +670,9 @@ mod tests {
         let niceness = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
         let caller = niceness().unwrap();
         let (policy, nice) = hasher
-            .run(move || (thread_schedule_policy().unwrap(), niceness().unwrap()))
+            .run(UNNAMED_CLIENT, move || {
+                (thread_schedule_policy().unwrap(), niceness().unwrap())
+            })
             .await
             .unwrap();
         assert_eq!(
@@ -641,6 +792,98 @@ mod tests {
             .await
             .unwrap();
         assert!(found.matches);
+    }
+
+    /// Waits (without a deadline of its own: the test runner's applies) until `ready` holds.
+    async fn until(ready: impl Fn() -> bool) {
+        while !ready() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn beyond_the_bound_a_known_and_an_unknown_user_are_refused_alike_and_at_once() {
+        // One thread, held: each queued hash adds 100 ms to the next one's wait; 1 s allowed.
+        let limits = QueueLimits {
+            max_wait: Duration::from_secs(1),
+            cost: HashCost::Fixed(Duration::from_millis(100)),
+        };
+        let hasher =
+            PasswordHasher::with_limits(HashFormat::Argon2id, 1, HashPriority::Low, limits);
+        let stored = hash_argon2id("correct horse").unwrap();
+        let flood = ClientIp::new("198.51.100.1".parse().unwrap());
+        let hold = hasher.hold().await;
+        let mut admitted = Vec::new();
+        for i in 0..10 {
+            let (queued, flood) = (hasher.clone(), flood.clone());
+            admitted.push(tokio::spawn(async move {
+                let wrong = Password::candidate("wrong horse".into());
+                queued.for_client(&flood).verify(&wrong, None).await
+            }));
+            until(|| hasher.queued() == i + 1).await;
+        }
+        // The only thread is held, so these answers cannot have waited for a hash.
+        let password = Password::candidate("correct horse".into());
+        let unknown = hasher.for_client(&flood).verify(&password, None).await;
+        let known = hasher
+            .for_client(&flood)
+            .verify(&password, Some(stored.clone()))
+            .await;
+        let new_hash = hasher.for_client(&flood).hash(&password).await;
+        for refused in [unknown.map(|_| ()), known.map(|_| ()), new_hash.map(|_| ())] {
+            assert!(
+                matches!(
+                    refused,
+                    Err(HashError::Busy {
+                        retry_after_secs: 1
+                    })
+                ),
+                "{refused:?}"
+            );
+        }
+        assert_eq!(hasher.shed_count(), 3);
+        assert_eq!(hasher.queued(), 10);
+        // Another address is still admitted, and served before the rest of the flood.
+        let other = ClientIp::new("203.0.113.9".parse().unwrap());
+        let waiting = {
+            let queued = hasher.clone();
+            tokio::spawn(async move {
+                queued
+                    .for_client(&other)
+                    .verify(&password, Some(stored))
+                    .await
+            })
+        };
+        until(|| hasher.queued() == 11).await;
+        drop(hold);
+        assert!(waiting.await.unwrap().unwrap().matches);
+        for flooded in admitted {
+            assert!(!flooded.await.unwrap().unwrap().matches);
+        }
+        assert_eq!(hasher.shed_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_hash_whose_caller_is_gone_is_skipped() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let hasher = PasswordHasher::new(HashFormat::Argon2id, 1);
+        let ran = Arc::new(AtomicBool::new(false));
+        let hold = hasher.hold().await;
+        let abandoned = {
+            let (queued, ran) = (hasher.clone(), Arc::clone(&ran));
+            tokio::spawn(async move {
+                queued
+                    .run(UNNAMED_CLIENT, move || ran.store(true, Ordering::SeqCst))
+                    .await
+            })
+        };
+        until(|| hasher.queued() == 1).await;
+        abandoned.abort();
+        assert!(abandoned.await.unwrap_err().is_cancelled());
+        drop(hold);
+        // One thread, one client: this runs only after the abandoned job has had its turn.
+        hasher.run(UNNAMED_CLIENT, || ()).await.unwrap();
+        assert!(!ran.load(Ordering::SeqCst));
     }
 
     #[tokio::test]

@@ -73,10 +73,11 @@ impl AuthState {
         } else {
             store
         };
-        let hasher = PasswordHasher::with_priority(
+        let hasher = PasswordHasher::with_limits(
             config.password_hash,
             config.hash_concurrency,
             config.hash_priority,
+            config.hash_queue,
         );
         let keys = KeyManager::new(&config);
         let cookies = CookieNames::new(config.secure_cookies(), config.host_only_cookies);

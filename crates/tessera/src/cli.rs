@@ -115,6 +115,11 @@ pub struct ServeArgs {
     /// requests always run first; anything saturating the CPU slows sign-ins to seconds).
     #[arg(long, env = "TESSERA_HASH_PRIORITY", default_value = "low")]
     pub hash_priority: String,
+    /// The longest a password hash may wait for a hashing thread, in milliseconds (by the
+    /// queue ahead of it and the measured cost of a hash); sign-in and sign-up beyond it answer
+    /// 503 with `Retry-After` at once.
+    #[arg(long, env = "TESSERA_HASH_QUEUE_MAX_WAIT_MS", default_value_t = 2000)]
+    pub hash_queue_max_wait_ms: u64,
     /// Deployment environment.
     #[arg(long, env = "TESSERA_ENV", value_enum, default_value = "development")]
     pub env: Env,

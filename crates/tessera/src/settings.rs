@@ -93,6 +93,7 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     config.jwks_grace_period = seconds(args.jwks_grace_period, "TESSERA_JWKS_GRACE_PERIOD")?;
     config.password_hash = password_hash;
     config.hash_priority = hash_priority;
+    config.hash_queue.max_wait = std::time::Duration::from_millis(args.hash_queue_max_wait_ms);
     let session_cache_ttl = args.session_cache_ttl.unwrap_or_else(|| {
         default_session_cache_ttl(
             args.database.database_url.as_deref(),

@@ -143,6 +143,20 @@ impl<'a> PasswordAttempt<'a> {
         self.state.audit(event).await
     }
 
+    /// The client the attempt is counted for, which the hashing queue serves it as.
+    pub fn client_ip(&self) -> &ClientIp {
+        &self.ip
+    }
+
+    /// The check never ran (the hashing queue shed it): both slots are given back, since a
+    /// refusal must not count towards locking the account or the address out.
+    pub async fn not_checked(self) {
+        self.state
+            .login_throttle
+            .not_checked(&self.email, &self.ip, self.now_ms)
+            .await;
+    }
+
     /// The check passed: see [`LoginThrottle::succeeded`](super::LoginThrottle::succeeded).
     pub async fn succeeded(self) {
         self.state

@@ -73,6 +73,17 @@ impl LoginThrottle {
         })
     }
 
+    /// Gives back both slots of an attempt that was never checked (the hashing queue refused
+    /// it): nothing was learnt about the password, so nothing counts against the account.
+    pub async fn not_checked(&self, email: &str, ip: &ClientIp, now_ms: u64) {
+        for key in [pair_key(email, ip), account_key(email)] {
+            if let Err(err) = self.counters.release(&key, now_ms).await {
+                // Only the user's own later attempts are affected, and only towards refusal.
+                tracing::warn!(error = %err, "could not give back an unchecked attempt's slot");
+            }
+        }
+    }
+
     /// Records a success of the attempt [`reserve`](Self::reserve) allowed: its slot of the
     /// account's total is given back, the address's failures are forgotten, and it becomes a
     /// known address.

@@ -48,14 +48,16 @@ async fn change_password(
         Ok(attempt) => attempt,
         Err(too_many) => return Ok(too_many),
     };
-    let verified = state
-        .hasher
-        .verify(
-            &Password::candidate(current_password),
-            account.password.clone(),
-        )
-        .await
-        .map_err(|_| ApiError::internal())?;
+    let hasher = state.hasher.for_client(attempt.client_ip());
+    let candidate = Password::candidate(current_password);
+    let verified = match hasher.verify(&candidate, account.password.clone()).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            // Shed before the hash ran: nothing was learnt, so the slot goes back.
+            attempt.not_checked().await;
+            return Err(state.hashing_refused(err, &meta, route.path()).await);
+        }
+    };
     if !verified.matches {
         attempt
             .failed(Some(&auth.user.id), Some(&auth.session.id))
@@ -63,11 +65,10 @@ async fn change_password(
         return Err(codes::invalid_password());
     }
     attempt.succeeded().await;
-    let hash = state
-        .hasher
-        .hash(&new_password)
-        .await
-        .map_err(|_| ApiError::internal())?;
+    let hash = match hasher.hash(&new_password).await {
+        Ok(hash) => hash,
+        Err(err) => return Err(state.hashing_refused(err, &meta, route.path()).await),
+    };
     let audit = state
         .audit_event(AuditKind::PasswordChanged, &meta)
         .user(&auth.user.id)

@@ -55,10 +55,20 @@ async fn sign_in_email(
         None => None,
     };
     let stored = account.as_ref().and_then(|a| a.password.clone());
-    let verified = state.hasher.verify(&password, stored).await.map_err(|e| {
-        tracing::error!(error = %e, "hashing failed");
-        ApiError::internal()
-    })?;
+    let client_ip = attempt.client_ip().clone();
+    let verified = match state
+        .hasher
+        .for_client(&client_ip)
+        .verify(&password, stored)
+        .await
+    {
+        Ok(verified) => verified,
+        Err(err) => {
+            // Shed before the hash ran: nothing was learnt, so the slot goes back.
+            attempt.not_checked().await;
+            return Err(state.hashing_refused(err, &meta, "/sign-in/email").await);
+        }
+    };
     let known_user = user.as_ref().map(|u| u.id.clone());
     let (Some(user), Some(account), true) = (user, account, verified.matches) else {
         // The user id when the email matched one (for the owner's log); never the email typed.
@@ -69,7 +79,7 @@ async fn sign_in_email(
     if verified.needs_rehash {
         // Upgrade a Better Auth scrypt hash now that the plain text is at hand. A failure here
         // must not fail the sign-in: the old hash still works.
-        match state.hasher.hash(&password).await {
+        match state.hasher.for_client(&client_ip).hash(&password).await {
             Ok(hash) => {
                 state
                     .store

@@ -12,6 +12,7 @@ use crate::body::{Body, Fields, SignUpBody};
 use crate::domain::{ImageUrl, Password, UserName};
 use crate::error::{ApiError, codes};
 use crate::ids::generate_id;
+use crate::rate_limit::ClientIp;
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 use crate::store::{Account, DbTime, StoreError, User};
@@ -51,10 +52,11 @@ async fn sign_up_email(
     {
         return Err(codes::user_already_exists());
     }
-    let hash = state.hasher.hash(&password).await.map_err(|e| {
-        tracing::error!(error = %e, "hashing failed");
-        ApiError::internal()
-    })?;
+    let client_ip = meta.client_ip.clone().unwrap_or_else(ClientIp::unknown);
+    let hash = match state.hasher.for_client(&client_ip).hash(&password).await {
+        Ok(hash) => hash,
+        Err(err) => return Err(state.hashing_refused(err, &meta, "/sign-up/email").await),
+    };
     let now = DbTime::from(state.clock.now());
     let user = User {
         id: generate_id(32),

@@ -170,6 +170,9 @@ impl TestApp {
         config.trusted_origins = vec![FRONTEND.to_owned()];
         // As `tessera serve` ships on SQLite: sessions cached for 5 s (tests may turn it off).
         config.session.cache_ttl = chrono::Duration::seconds(5);
+        // Never shed a hash unless a test asks (tests/api/load_shedding.rs): how long hashes
+        // take on a shared test host must not decide what a test sees.
+        config.hash_queue.max_wait = std::time::Duration::MAX;
         adjust(&mut config);
         let clock = ManualClock::new(Utc::now());
         let state = AuthState::with_counters(config, store, Arc::new(clock.clone()), counters);

@@ -10,6 +10,7 @@ mod caching;
 mod client_address;
 mod jwt;
 mod keys;
+mod load_shedding;
 mod no_store;
 mod origin;
 mod password_attempts;

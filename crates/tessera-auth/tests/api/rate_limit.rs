@@ -4,7 +4,7 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::json;
 use tessera_auth::rate_limit::{
-    CounterError, CounterStore, Decision, RedisCounters, TrustedProxies,
+    CounterError, CounterStore, Decision, RedisCounters, Slot, TrustedProxies,
 };
 
 use crate::helpers::*;
@@ -145,6 +145,12 @@ impl CounterStore for DownCounters {
         Err(CounterError("connection refused".into()))
     }
     async fn incr(&self, _: &str, _: u64, _: u64) -> Result<u64, CounterError> {
+        Err(CounterError("connection refused".into()))
+    }
+    async fn reserve(&self, _: &[Slot<'_>], _: u64) -> Result<Decision, CounterError> {
+        Err(CounterError("connection refused".into()))
+    }
+    async fn release(&self, _: &str, _: u64) -> Result<(), CounterError> {
         Err(CounterError("connection refused".into()))
     }
     async fn peek(&self, _: &str, _: u64) -> Result<(u64, u64), CounterError> {
