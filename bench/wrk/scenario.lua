@@ -4,6 +4,7 @@
 --
 --   WRK_METHOD    GET (default) or POST
 --   WRK_BODY      request body (POST)
+--   WRK_BODIES    several bodies, one per line, sent in turn (the storm's accounts)
 --   WRK_HEADERS   extra headers, one "Name: value" per line
 --   WRK_DELAY_MS  pause before each request of a connection (pacing; unset: flat out)
 --   WRK_OUT       where done() writes its JSON summary (unset: stdout)
@@ -14,6 +15,17 @@ wrk.method = os.getenv("WRK_METHOD") or "GET"
 local body = os.getenv("WRK_BODY")
 if body and body ~= "" then
   wrk.body = body
+end
+local bodies = {}
+for line in (os.getenv("WRK_BODIES") or ""):gmatch("[^\n]+") do
+  table.insert(bodies, line)
+end
+if #bodies > 0 then
+  local next_body = 0
+  function request()
+    next_body = next_body % #bodies + 1
+    return wrk.format(nil, nil, nil, bodies[next_body])
+  end
 end
 for line in (os.getenv("WRK_HEADERS") or ""):gmatch("[^\n]+") do
   local name, value = line:match("^%s*([^:]+):%s*(.-)%s*$")

@@ -132,6 +132,14 @@ pub struct ServeArgs {
     /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is believed.
     #[arg(long, env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write the client address into: `x-forwarded-for` or
+    /// `forwarded` (RFC 7239). Only that one is read: a proxy passes the other one through.
+    #[arg(
+        long,
+        env = "TESSERA_FORWARDED_HEADER",
+        default_value = "x-forwarded-for"
+    )]
+    pub forwarded_header: tessera_auth::rate_limit::client_ip::ForwardedHeader,
     /// Redis for rate-limit counters and session revocations shared by every process; memory
     /// when unset.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]

@@ -115,9 +115,11 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         Some(toggle) => toggle == Toggle::On,
         None => args.env == Env::Production,
     };
-    config.trusted_proxies = TrustedProxies::parse(&args.trusted_proxies).map_err(|bad| {
-        anyhow::anyhow!("TESSERA_TRUSTED_PROXIES: {bad:?} is not an address or CIDR range")
-    })?;
+    config.trusted_proxies = TrustedProxies::parse(&args.trusted_proxies)
+        .map_err(|bad| {
+            anyhow::anyhow!("TESSERA_TRUSTED_PROXIES: {bad:?} is not an address or CIDR range")
+        })?
+        .with_header(args.forwarded_header);
     Ok(config)
 }
 
