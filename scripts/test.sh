@@ -9,7 +9,8 @@
 #   lint     shellcheck over every shell script, ruff over every Python file (ruff.toml)
 #   test     cargo test --workspace, with TEST_DATABASE_URL pointing at a live PostgreSQL
 #   security the attack suites by name (Wycheproof vectors through tessera-jwt, the auth server's
-#            attacks on SQLite and PostgreSQL, the guard's jwt_tool playbook), then every
+#            attacks on SQLite and PostgreSQL, the guard's jwt_tool playbook, the hardening
+#            findings: bursts, forged proxies, caching, input, load, slow clients), then every
 #            cargo-fuzz target for TESSERA_FUZZ_SECONDS each (fuzz/run.sh; docs/security.md)
 #   interop  the official better-auth client (Node), python-jose (HS256) and PyJWT (JWKS: EdDSA,
 #            ES256, RS256) against target/debug/tessera, one fresh server per scenario
@@ -496,10 +497,17 @@ test_stage() {
 # security` alone proves them, and are counted only when the test stage did not count them.
 security_stage() {
   ensure_postgres
+  ensure_redis
   local log passed=0 p suite
   log=$(mktemp "${TMPDIR:-/tmp}/tessera-security.XXXXXX")
+  # The attack suites, then the hardening findings (bursts against the failed-attempt limits,
+  # forged forwarding headers, credential-bearing answers cached, oversized and control-character
+  # input, the hashing queue flooded, tokens at rest, slow and silent clients, weak production
+  # settings), each a test file of its own.
   local suites=("-p tessera-jwt --test wycheproof" "-p tessera-auth --test api attacks"
-    "-p tessera-guard --test guard playbook")
+    "-p tessera-guard --test guard playbook"
+    "-p tessera-auth --test api -- password_attempts:: client_address:: no_store:: bad_input:: load_shedding:: token_storage::"
+    "-p tessera --test connections" "-p tessera --test start_up")
   # In a full run the test stage has just run these suites (they are part of the workspace tests).
   want test && suites=()
   for suite in "${suites[@]}"; do
@@ -514,6 +522,7 @@ security_stage() {
     sed -nE 's/^test result: ok\. ([0-9]+) passed.*/\1/p' "$log")
   rm -f "$log"
   stop_postgres
+  stop_redis
   if want test; then
     SUMMARY+=("security: attack suites ran with the workspace tests")
   else

@@ -42,7 +42,8 @@ impl Serialize for User {
 }
 
 /// A row of `session`, whose JSON carries the raw token too (docs/better-auth-protocol.md §1.3).
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+/// `Debug` leaves the token out: a session printed into a log must not be a usable credential.
+#[derive(Clone, PartialEq, sqlx::FromRow)]
 pub struct Session {
     /// 32-character id.
     pub id: String,
@@ -66,6 +67,21 @@ pub struct Session {
     /// Owner.
     #[sqlx(rename = "userId")]
     pub user_id: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("expires_at", &self.expires_at)
+            .field("token", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("ip_address", &self.ip_address)
+            .field("user_agent", &self.user_agent)
+            .field("user_id", &self.user_id)
+            .finish()
+    }
 }
 
 impl Serialize for Session {
@@ -149,5 +165,28 @@ impl std::fmt::Debug for JwkRow {
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_printed_session_never_shows_its_token() {
+        let now = DbTime::from(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH);
+        let session = Session {
+            id: "id".into(),
+            expires_at: now,
+            token: "secret-session-token".into(),
+            created_at: now,
+            updated_at: now,
+            ip_address: None,
+            user_agent: None,
+            user_id: "user".into(),
+        };
+        let printed = format!("{session:?}");
+        assert!(!printed.contains("secret-session-token"), "{printed}");
+        assert!(printed.contains("[redacted]"));
     }
 }
