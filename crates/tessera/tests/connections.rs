@@ -126,9 +126,42 @@ async fn answered(server: &Server) -> TcpStream {
     stream
 }
 
-#[tokio::test]
-async fn a_client_that_never_finishes_its_headers_is_disconnected() {
-    let server = serve(&[], &["--header-read-timeout", "1"], &[]).await;
+/// A throwaway PostgreSQL database on `TEST_DATABASE_URL`'s server (the local default when
+/// unset), for a server that must run on PostgreSQL; [`drop_pg_database`] removes it.
+async fn pg_database() -> (String, String) {
+    use sqlx::Connection as _;
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!(
+        "tessera_conn_{}",
+        tessera_auth::ids::generate_id(12).to_lowercase()
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL at TEST_DATABASE_URL answers (scripts/test.sh starts one)");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    (url.to_string(), name)
+}
+
+async fn drop_pg_database(name: &str) {
+    use sqlx::Connection as _;
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// Half a request line, then silence: the server closes the connection after the header-read
+/// timeout without answering the request.
+async fn assert_a_half_sent_request_is_cut_off(server: &Server) {
     let mut stream = TcpStream::connect(&server.addr).await.unwrap();
     stream.write_all(b"GET /api/auth/ok HT").await.unwrap();
     let started = Instant::now();
@@ -140,6 +173,28 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
         String::from_utf8_lossy(&received)
     );
     assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let server = serve(&[], &["--header-read-timeout", "1"], &[]).await;
+    assert_a_half_sent_request_is_cut_off(&server).await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected_on_postgres_too() {
+    let (url, name) = pg_database().await;
+    let server = serve(
+        &[],
+        &["--header-read-timeout", "1"],
+        &[("DATABASE_URL", url.as_str())],
+    )
+    .await;
+    assert_a_half_sent_request_is_cut_off(&server).await;
+    // The server still answers a whole request on PostgreSQL.
+    drop(answered(&server).await);
+    drop(server);
+    drop_pg_database(&name).await;
 }
 
 #[tokio::test]
