@@ -12,6 +12,7 @@ mod keys;
 mod origin;
 mod rate_limit;
 mod revocation;
+mod rfc9864;
 mod session;
 mod sign_in;
 mod sign_up;
