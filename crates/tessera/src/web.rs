@@ -4,10 +4,9 @@
 //! Pages are static HTML shells; their ES modules talk to `/api/auth` (cookie) and the tasks API
 //! (`Authorization: Bearer <JWT>`, the JWT held in memory only by clients/js's browser module,
 //! served as `/assets/tessera-client.js` from the same file other frontends install). The server
-//! guards the protected
-//! pages itself: `/tasks` and `/account` without a live session answer `303` to
-//! `/sign-in?next=<path>`, and a signed-in user opening `/sign-in` or `/sign-up` is sent on to a
-//! safe `next` or `/tasks`. Every response carries a strict Content-Security-Policy (no inline
+//! guards the protected pages itself: `/tasks` and `/account` without a live session answer `303`
+//! to `/sign-in?next=<path>`, and a signed-in user opening `/sign-in` or `/sign-up` is sent on to
+//! a safe `next` or `/tasks`. Every response carries a strict Content-Security-Policy (no inline
 //! script or style) and the other security headers; pages and redirects are `no-store`, so the
 //! back button after sign-out cannot show a cached page.
 
