@@ -513,6 +513,69 @@ await group('5. With TESSERA_JWT_EXPIRES_IN=3 a user keeps working across severa
     await pageE.unroute(/\/api\/[^/]+\/tasks\?/);
     assertNoProblems(pageE);
   }],
+  ["the page's JWT handling is clients/js itself, served by the binary", async () => {
+    const served = await pageE.request.get('/assets/tessera-client.js');
+    assert.equal(served.status(), 200);
+    assert.match(served.headers()['content-type'], /^text\/javascript/);
+    assert.equal(await served.text(), fs.readFileSync(path.join(ROOT, 'clients', 'js', 'index.js'), 'utf8'));
+    // And the page loads it: a reload fetches the module (200, or 304 from its ETag).
+    const loaded = pageE.waitForResponse((r) => new URL(r.url()).pathname === '/assets/tessera-client.js');
+    await pageE.reload();
+    assert.ok([200, 304].includes((await loaded).status()));
+    await listSettled(pageE);
+  }],
+  ['tessera-client refreshes the JWT before its exp while the page sits idle', async () => {
+    // No user action from here on: every token request is the module's own timer. Each one
+    // must go out before the token it replaces expires.
+    let current = null; // exp (ms) of the token last received
+    const early = [];
+    const onRequest = (r) => {
+      if (new URL(r.url()).pathname === '/api/auth/token' && current !== null) early.push(current - Date.now());
+    };
+    const onResponse = async (r) => {
+      if (new URL(r.url()).pathname !== '/api/auth/token' || r.status() !== 200) return;
+      const { token } = await r.json().catch(() => ({}));
+      if (token) current = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).exp * 1000;
+    };
+    pageE.on('request', onRequest);
+    pageE.on('response', onResponse);
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        await pageE.waitForResponse((r) => new URL(r.url()).pathname === '/api/auth/token' && r.status() === 200, { timeout: 10_000 });
+      }
+    } finally {
+      pageE.off('request', onRequest);
+      pageE.off('response', onResponse);
+    }
+    assert.ok(early.length >= 2, `background refreshes seen: ${early.length}`);
+    assert.ok(early.every((ms) => ms > 0), `ms left before exp at each refresh: ${early.join(', ')}`);
+    assert.equal(new URL(pageE.url()).pathname, '/tasks');
+    assert.equal(await pageError(pageE), '');
+  }],
+  ["signed out elsewhere: tessera-client reports the session's end and the page goes to sign-in by itself", async () => {
+    // The same user in another context ends every session of theirs, this page's included.
+    const other = await newPage(SHORT);
+    await other.goto('/sign-in');
+    await signIn(other, email('erin'));
+    await expectPath(other, '/tasks');
+    const refused = pageE.waitForResponse((r) => new URL(r.url()).pathname === '/api/auth/token' && r.status() === 401, { timeout: 10_000 });
+    const revoked = await other.evaluate(async () => (await fetch('/api/auth/revoke-sessions', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}',
+    })).status);
+    assert.equal(revoked, 200);
+    // pageE does nothing: its next background refresh is refused, the module calls
+    // onSessionEnd, and the app clears the page and goes to sign-in.
+    await refused;
+    await pageE.waitForURL((url) => url.pathname === '/sign-in');
+    const back = new URL(pageE.url()).searchParams;
+    assert.match(back.get('next'), /^\/tasks/);
+    assert.equal(back.get('reason'), 'expired');
+    await pageE.locator('#notice', { hasText: 'Your session has ended' }).waitFor();
+    assert.ok(!(await pageE.content()).includes('Expiry task'), 'task data left on the page');
+    await other.context().close();
+    openPages.splice(openPages.indexOf(other), 1);
+    assertNoProblems(pageE);
+  }],
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -557,7 +620,7 @@ await group('6. No token in script-readable storage; the session cookie is HttpO
   }],
   ['every page and asset carries the security headers', async () => {
     const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-    for (const url of ['/sign-in', '/sign-up', '/tasks', '/account', '/assets/app.css', '/assets/auth.js', '/tasks?x=1']) {
+    for (const url of ['/sign-in', '/sign-up', '/tasks', '/account', '/assets/app.css', '/assets/auth.js', '/assets/tessera-client.js', '/tasks?x=1']) {
       const response = await pageC.request.get(url, { maxRedirects: 0 });
       const headers = response.headers();
       assert.equal(headers['content-security-policy'], csp, url);
@@ -761,16 +824,17 @@ await group('extra: clear feedback for errors, an unreachable server, 429 and va
     await shoot(page, 'tasks-unreachable');
     await page.unroute(/\/api\/[^/]+\/tasks$/);
   }],
-  ["auth.js applies the server's `next` rule and the refresh-lead rule", async () => {
+  ["auth.js applies the server's `next` rule, tessera-client.js the refresh-lead rule", async () => {
     const page = pageB;
     await page.goto('/sign-in?next=/account');
     const result = await page.evaluate(async () => {
       const auth = await import('/assets/auth.js');
+      const client = await import('/assets/tessera-client.js');
       const paths = ['/tasks', '/account?x=1', '//evil.example', 'https://evil.example/', '/\\evil', '/%2F/evil',
         '/%5cevil', 'tasks', '', '/a\u0000b', '/a\u0085b', '/ok%20path'];
       return {
         safe: paths.map((p) => [p, auth.isSafeRelativePath(p)]),
-        leads: [900, 60, 3, 1].map((l) => auth.refreshLead(l)),
+        leads: [900, 60, 3, 1].map((l) => client.refreshLead(l)),
         encoded: auth.encodeNext('/tasks?status=pending'),
       };
     });

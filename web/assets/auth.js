@@ -1,21 +1,16 @@
 // Authentication state for the pages: the auth server (cookie session) and the tasks API (JWT).
 //
 // The session lives in the HttpOnly `better-auth.session_token` cookie, which this code never
-// sees. The JWT from GET /api/auth/token is kept in this module's memory only: never in
-// localStorage, sessionStorage or a cookie. It is refreshed ahead of its `exp` (30 s or 20 % of
-// its lifetime before, whichever is smaller, at least 1 s), sent as `Authorization: Bearer` on
-// every tasks API call, and a 401 from the API is retried once with a fresh token before the
-// user is sent to sign in (unless the fresh token is refused too: then the session is fine and
-// the error is reported instead of bouncing between the page and sign-in).
+// sees. The JWT is handled by tessera-client (clients/js/index.js, served by the binary as
+// /assets/tessera-client.js), the same module any other frontend uses, so the two cannot drift:
+// kept in memory only, refreshed ahead of its `exp`, one token request in flight at a time, a
+// 401 from the API retried once with a fresh token. When the auth server says the session is
+// gone the user is sent to sign in; when the fresh token is refused too, the session is fine and
+// the error is reported instead of bouncing between the page and sign-in.
 
-/** A request that never got an answer (server down, network gone). */
-export class NetworkError extends Error {
-  constructor(cause) {
-    super('Server unreachable');
-    this.name = 'NetworkError';
-    this.cause = cause;
-  }
-}
+import { createApiClient, NetworkError, SessionEnded, TokenError } from './tessera-client.js';
+
+export { NetworkError };
 
 /** An HTTP error answer, from the auth server (`{message, code}`) or the tasks API (`{detail}`). */
 export class HttpError extends Error {
@@ -82,7 +77,7 @@ export function onSignedOut(fn) {
 export function leave(url) {
   if (!leaving) {
     leaving = true;
-    forgetToken();
+    api.forget();
     for (const fn of leaveHandlers) {
       try {
         fn();
@@ -160,123 +155,53 @@ export async function getSession() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The JWT, in memory only
+// The JWT, through tessera-client
 
-let token = null; // the JWT string
-let claims = null; // its decoded payload
-let refreshAt = 0; // performance.now() value after which it is refreshed before use
-let timer = 0;
-let inflight = null;
-let generation = 0;
+const api = createApiClient({
+  authURL: window.location.origin,
+  apiURL: window.location.origin,
+  // The auth server is this page's origin: the cookie never needs to go anywhere else.
+  credentials: 'same-origin',
+  // Also when a background refresh finds the session gone (signed out elsewhere, revoked).
+  onSessionEnd: () => toSignIn('expired'),
+});
 
-/** Decodes a JWT's payload (no verification: the API verifies; this only reads `exp`/`sub`). */
-export function decodePayload(jwt) {
-  const part = String(jwt).split('.')[1];
-  if (!part) throw new Error('not a JWT');
-  const b64 = part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '=');
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  return JSON.parse(new TextDecoder().decode(bytes));
-}
-
-/**
- * Seconds before expiry to refresh a token that lives `lifetime` seconds: 30 s or 20 % of the
- * lifetime, whichever is smaller, but at least 1 s.
- */
-export function refreshLead(lifetime) {
-  return Math.max(1, Math.min(30, 0.2 * lifetime));
-}
-
-function forgetToken() {
-  generation += 1;
-  token = null;
-  claims = null;
-  refreshAt = 0;
-  clearTimeout(timer);
-  timer = 0;
-}
-
-function store(jwt, receivedAt) {
-  const payload = decodePayload(jwt);
-  const now = Date.now() / 1000;
-  // The lifetime comes from the token itself (exp - iat), and is counted from when it arrived,
-  // so a client clock that is off does not matter.
-  const lifetime = Number(payload.exp) - Number(payload.iat ?? now);
-  const valid = Number.isFinite(lifetime) && lifetime > 0 ? lifetime : 0;
-  // `iat` is whole seconds (rounded down), so the token may be up to 1 s older than it says;
-  // never refresh more often than once a second.
-  const delay = Math.max(1, valid - refreshLead(valid) - 1) * 1000;
-  token = jwt;
-  claims = payload;
-  refreshAt = receivedAt + delay;
-  clearTimeout(timer);
-  timer = setTimeout(() => {
-    timer = 0;
-    // Refresh in the background; a failure is handled by the next call that needs the token.
-    fetchToken().catch(() => {});
-  }, delay);
-}
-
-function fetchToken() {
-  if (inflight) return inflight;
-  const gen = generation;
-  inflight = (async () => {
-    const started = performance.now();
-    const response = await send('/api/auth/token');
-    const body = await readBody(response);
-    if (response.status === 401) {
-      if (gen === generation) forgetToken();
-      throw new HttpError(401, body, undefined);
-    }
-    if (!response.ok || !body || typeof body.token !== 'string') {
-      throw new HttpError(response.status, body, retryAfterOf(response));
-    }
-    if (gen === generation) store(body.token, started);
-    return body.token;
-  })().finally(() => {
-    inflight = null;
-  });
-  return inflight;
-}
-
-/**
- * A JWT that is not about to expire. A session that is gone sends the user to sign in and
- * throws SignedOut; NetworkError and HttpError pass through.
- */
-export async function getToken({ fresh = false } = {}) {
-  if (!fresh && token && performance.now() < refreshAt) return token;
+/** Runs a tessera-client call, turning its errors into this app's. */
+async function viaClient(call) {
   try {
-    return await fetchToken();
+    return await call();
   } catch (err) {
-    if (err instanceof HttpError && err.status === 401) throw toSignIn('expired');
+    // onSessionEnd has already sent the user to sign in.
+    if (err instanceof SessionEnded) throw new SignedOut();
+    if (err instanceof TokenError) throw new HttpError(err.status, null, undefined);
     throw err;
   }
 }
 
 /** The signed-in user's id: the JWT's `sub`. */
 export async function currentUserId() {
-  await getToken();
-  return claims.sub;
+  return viaClient(() => api.userId());
 }
 
 /**
- * Calls the tasks API with `Authorization: Bearer <JWT>`; on a 401 fetches a fresh token and
- * retries once, and on a second 401 sends the user to sign in. Resolves to the JSON body (null
- * for 204); throws NetworkError, HttpError or SignedOut.
+ * Calls the tasks API with `Authorization: Bearer <JWT>` (a 401 is retried once with a fresh
+ * token by tessera-client). Resolves to the JSON body (null for 204); throws NetworkError,
+ * HttpError or SignedOut.
  */
 export async function apiRequest(path, { method = 'GET', body } = {}) {
-  let jwt = await getToken();
-  let response = await send(path, { method, body, headers: { Authorization: `Bearer ${jwt}` } });
+  const headers = { Accept: 'application/json' };
+  const init = { method, cache: 'no-store', credentials: 'same-origin', headers };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const response = await viaClient(() => api.fetch(path, init));
   if (response.status === 401) {
-    // Expired or revoked: a fresh token (getToken sends the user to sign in when the session is
-    // gone), then one retry.
-    jwt = await getToken({ fresh: true });
-    response = await send(path, { method, body, headers: { Authorization: `Bearer ${jwt}` } });
-    if (response.status === 401) {
-      // The session is alive (it just minted that token) yet the API refuses it: sending the
-      // user to sign in would bounce straight back here, so report it instead.
-      const data = await readBody(response);
-      throw new HttpError(401, { ...(data || {}), code: 'TOKEN_REJECTED' }, undefined);
-    }
+    // Still 401 after the retry with a fresh token: the session is alive (it just minted that
+    // token) yet the API refuses it. Sending the user to sign in would bounce straight back
+    // here, so report it instead.
+    const data = await readBody(response);
+    throw new HttpError(401, { ...(data || {}), code: 'TOKEN_REJECTED' }, undefined);
   }
   const data = response.status === 204 ? null : await readBody(response);
   if (!response.ok) throw new HttpError(response.status, data, retryAfterOf(response));

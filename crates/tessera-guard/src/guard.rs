@@ -36,13 +36,18 @@ pub struct GuardBuilder {
 }
 
 impl Guard {
-    /// A guard verifying with `source`. By default only the asymmetric algorithms (EdDSA,
-    /// ES256, RS256) are allowed, no issuer or audience is required, there is no leeway and
-    /// the system clock is used.
+    /// A guard verifying with `source`. By default only the asymmetric algorithms (EdDSA and
+    /// its RFC 9864 name Ed25519, ES256, RS256) are allowed, no issuer or audience is required,
+    /// there is no leeway and the system clock is used.
     pub fn builder(source: impl KeySource) -> GuardBuilder {
         GuardBuilder {
             source: Arc::new(source),
-            validation: Validation::new([Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256]),
+            validation: Validation::new([
+                Algorithm::EdDSA,
+                Algorithm::Ed25519,
+                Algorithm::ES256,
+                Algorithm::RS256,
+            ]),
             clock: Clock::system(),
             revocations: None,
             token_cache: 0,
@@ -241,8 +246,10 @@ impl GuardBuilder {
         self
     }
 
-    /// Replaces the allowed algorithms. A key is still used only with its own algorithm; this
-    /// narrows further (RFC 8725 §3.1). Prefer symmetric *or* asymmetric, not both.
+    /// Replaces the allowed algorithms (header names: list `Ed25519` as well as `EdDSA` to take
+    /// both). A key is still used only with its own algorithm (an Ed25519 key with either of
+    /// its two names); this narrows further (RFC 8725 §3.1). Prefer symmetric *or* asymmetric,
+    /// not both.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.validation.algorithms = algorithms.into_iter().collect();
         self

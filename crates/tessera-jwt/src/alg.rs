@@ -7,12 +7,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::JwtError;
 
-/// A JWS signature algorithm. Closed on purpose: `none`, HS384/512, PS*, ES384/512 do not exist
-/// here, so they can never be selected by a header.
+/// A JWS signature algorithm. Closed on purpose: `none`, HS384/512, PS*, ES384/512, Ed448 do
+/// not exist here, so they can never be selected by a header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
-    /// Ed25519 (RFC 8037). Better Auth's default.
+    /// EdDSA (RFC 8037), here only ever on Ed25519 keys. Better Auth's default.
     EdDSA,
+    /// Ed25519 (RFC 9864 §2.2): the fully specified name of EdDSA on the Ed25519 curve, which
+    /// RFC 9864 prefers to the polymorphic `EdDSA`. See [`Algorithm::same_scheme`].
+    Ed25519,
     /// ECDSA on P-256 with SHA-256, signature in the JWS fixed 64-byte `r||s` form.
     ES256,
     /// RSASSA-PKCS1-v1_5 with SHA-256.
@@ -22,14 +25,35 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// The JOSE name (`"EdDSA"`, `"ES256"`, `"RS256"`, `"HS256"`).
+    /// The JOSE name (`"EdDSA"`, `"Ed25519"`, `"ES256"`, `"RS256"`, `"HS256"`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::EdDSA => "EdDSA",
+            Self::Ed25519 => "Ed25519",
             Self::ES256 => "ES256",
             Self::RS256 => "RS256",
             Self::HS256 => "HS256",
         }
+    }
+
+    /// Whether `self` and `other` name the same signature computation: equal, or `EdDSA` and
+    /// `Ed25519`.
+    ///
+    /// RFC 8725 §3.1 binds each key to one algorithm so that an attacker who picks the header
+    /// `alg` cannot make a key verify under a second, different computation (RSA vs HMAC key
+    /// confusion, PS256 vs RS256 on one RSA key). The two Ed25519 names are deliberately one
+    /// scheme here, not two: Tessera's `EdDSA` is only ever bound to `crv: Ed25519` keys (never
+    /// Ed448), and RFC 9864 §2.2 defines `Ed25519` as exactly that — the same pure Ed25519 of
+    /// RFC 8032 over the same signing input — so letting an Ed25519 key verify either header
+    /// name gives the header no choice of computation at all. Every other pair stays distinct.
+    pub const fn same_scheme(self, other: Self) -> bool {
+        matches!(
+            (self, other),
+            (Self::EdDSA | Self::Ed25519, Self::EdDSA | Self::Ed25519)
+                | (Self::ES256, Self::ES256)
+                | (Self::RS256, Self::RS256)
+                | (Self::HS256, Self::HS256)
+        )
     }
 }
 
@@ -40,6 +64,7 @@ impl FromStr for Algorithm {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "EdDSA" => Ok(Self::EdDSA),
+            "Ed25519" => Ok(Self::Ed25519),
             "ES256" => Ok(Self::ES256),
             "RS256" => Ok(Self::RS256),
             "HS256" => Ok(Self::HS256),
@@ -72,8 +97,9 @@ impl<'de> Deserialize<'de> for Algorithm {
 mod tests {
     use super::*;
 
-    const ALL: [Algorithm; 4] = [
+    const ALL: [Algorithm; 5] = [
         Algorithm::EdDSA,
+        Algorithm::Ed25519,
         Algorithm::ES256,
         Algorithm::RS256,
         Algorithm::HS256,
@@ -92,7 +118,8 @@ mod tests {
     #[test]
     fn algorithm_names_are_case_sensitive_and_none_is_not_an_algorithm() {
         for name in [
-            "hs256", "eddsa", "Es256", "none", "None", "HS384", "PS256", "", " HS256",
+            "hs256", "eddsa", "Es256", "none", "None", "HS384", "PS256", "", " HS256", "ed25519",
+            "ED25519", "Ed448", "EdDSA ",
         ] {
             assert_eq!(
                 name.parse::<Algorithm>(),
@@ -100,5 +127,20 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<Algorithm>("\"none\"").is_err());
+    }
+
+    #[test]
+    fn only_eddsa_and_ed25519_share_a_scheme() {
+        for a in ALL {
+            for b in ALL {
+                let expected = a == b
+                    || matches!(
+                        (a, b),
+                        (Algorithm::EdDSA, Algorithm::Ed25519)
+                            | (Algorithm::Ed25519, Algorithm::EdDSA)
+                    );
+                assert_eq!(a.same_scheme(b), expected, "{a} vs {b}");
+            }
+        }
     }
 }

@@ -105,8 +105,10 @@ pub(crate) const MAX_KID_CHARS: usize = 256;
 ///
 /// The JWK's own `alg` wins; it must agree with `expected` when both are given. Without `alg`,
 /// `expected` is used; with neither, the algorithm is inferred only where the key type admits
-/// exactly one of ours. The result is checked against the key type either way, so an RSA key can
-/// never be bound to EdDSA, and nothing from a JWK is ever bound to HS256.
+/// exactly one of ours (an Ed25519 key without `alg` is bound to `EdDSA`, which verifies tokens
+/// under either Ed25519 name, see [`Algorithm::same_scheme`]). The result is checked against the
+/// key type either way, so an RSA key can never be bound to EdDSA or Ed25519, and nothing from a
+/// JWK is ever bound to HS256.
 pub(crate) fn bind_algorithm(
     jwk: &Jwk,
     expected: Option<Algorithm>,
@@ -135,7 +137,10 @@ pub(crate) fn bind_algorithm(
         },
     };
     let fits = match alg {
-        Algorithm::EdDSA => jwk.kty == "OKP" && jwk.crv.as_deref() == Some("Ed25519"),
+        // Both names only on an Ed25519 key: never Ed448, never another key type.
+        Algorithm::EdDSA | Algorithm::Ed25519 => {
+            jwk.kty == "OKP" && jwk.crv.as_deref() == Some("Ed25519")
+        }
         Algorithm::ES256 => jwk.kty == "EC" && jwk.crv.as_deref() == Some("P-256"),
         Algorithm::RS256 => jwk.kty == "RSA",
         Algorithm::HS256 => false,

@@ -63,7 +63,8 @@ impl KeyRing {
         &self.keys
     }
 
-    /// The keys allowed to verify a token with this header `kid` and `alg`.
+    /// The keys allowed to verify a token with this header `kid` and `alg`: those with that `kid`
+    /// whose bound algorithm is the same scheme as `alg`.
     ///
     /// A `kid` is only ever compared for equality with in-memory ids (never used as a path,
     /// query or command), so injection strings simply find nothing. A token without `kid` is
@@ -81,7 +82,11 @@ impl KeyRing {
         if named.peek().is_none() {
             return Err(JwtError::UnknownKey);
         }
-        let mut bound = named.filter(move |key| key.alg() == alg).peekable();
+        // One key, one signature scheme (RFC 8725 §3.1): a key bound to `EdDSA` or `Ed25519`
+        // verifies either name, the same Ed25519 computation; see `Algorithm::same_scheme`.
+        let mut bound = named
+            .filter(move |key| key.alg().same_scheme(alg))
+            .peekable();
         if bound.peek().is_none() {
             return Err(JwtError::AlgorithmMismatch);
         }

@@ -68,7 +68,7 @@ impl PrivateKey {
     pub(crate) fn generate(alg: Algorithm) -> Result<Self, JwtError> {
         let rng = SystemRandom::new();
         match alg {
-            Algorithm::EdDSA => {
+            Algorithm::EdDSA | Algorithm::Ed25519 => {
                 let mut seed = vec![0u8; LEN_32];
                 rng.fill(&mut seed).map_err(|_| JwtError::Crypto)?;
                 let pair =
@@ -104,7 +104,7 @@ impl PrivateKey {
     /// Loads a private JWK in `jose` `exportJWK` form; `alg` has already been bound to the key type.
     pub(crate) fn from_jwk(alg: Algorithm, jwk: &Jwk) -> Result<Self, JwtError> {
         match alg {
-            Algorithm::EdDSA => {
+            Algorithm::EdDSA | Algorithm::Ed25519 => {
                 let seed = fixed_member(jwk.d.as_ref(), "d", LEN_32)?;
                 let x = fixed_member(jwk.x.as_ref(), "x", LEN_32)?;
                 // Checks that x really is the public key of d: a mismatched pair would sign
@@ -145,16 +145,6 @@ impl PrivateKey {
             Algorithm::HS256 => Err(JwtError::InvalidKey(
                 "symmetric keys are never taken from a JWK".into(),
             )),
-        }
-    }
-
-    /// The algorithm this key signs with.
-    pub(crate) fn alg(&self) -> Algorithm {
-        match self {
-            Self::Ed25519 { .. } => Algorithm::EdDSA,
-            Self::P256 { .. } => Algorithm::ES256,
-            Self::Rsa { .. } => Algorithm::RS256,
-            Self::Hmac(_) => Algorithm::HS256,
         }
     }
 

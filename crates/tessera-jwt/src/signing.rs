@@ -15,6 +15,9 @@ use crate::{Algorithm, Jwk, JwtError, b64};
 /// `Debug` prints only the `kid` and algorithm, never key material.
 pub struct SigningKey {
     kid: Option<String>,
+    /// The header name: kept apart from the key because one Ed25519 key can be configured to
+    /// sign as `EdDSA` or as `Ed25519`.
+    alg: Algorithm,
     key: PrivateKey,
     /// The base64url protected header, fixed per key.
     header: String,
@@ -31,12 +34,13 @@ struct Header<'a> {
 }
 
 impl SigningKey {
-    /// Generates a new key pair for `EdDSA` (Ed25519), `ES256` (P-256) or `RS256` (RSA-2048,
-    /// e = 65537). `HS256` is refused: shared secrets come from configuration, see [`Self::hmac`].
+    /// Generates a new key pair for `EdDSA` or `Ed25519` (an Ed25519 key whose tokens carry that
+    /// header name), `ES256` (P-256) or `RS256` (RSA-2048, e = 65537). `HS256` is refused:
+    /// shared secrets come from configuration, see [`Self::hmac`].
     pub fn generate(alg: Algorithm, kid: impl Into<String>) -> Result<Self, JwtError> {
         let kid = kid.into();
         check_kid(&kid)?;
-        Ok(Self::build(Some(kid), PrivateKey::generate(alg)?))
+        Ok(Self::build(Some(kid), alg, PrivateKey::generate(alg)?))
     }
 
     /// An HS256 key from a shared secret. With `kid: None` tokens carry the header
@@ -47,6 +51,7 @@ impl SigningKey {
     pub fn hmac(kid: Option<String>, secret: &[u8]) -> Self {
         Self::build(
             kid,
+            Algorithm::HS256,
             PrivateKey::Hmac(hmac::Key::new(hmac::HMAC_SHA256, secret)),
         )
     }
@@ -62,12 +67,17 @@ impl SigningKey {
         let kid = kid.into();
         check_kid(&kid)?;
         let alg = bind_algorithm(jwk, Some(alg))?;
-        Ok(Self::build(Some(kid), PrivateKey::from_jwk(alg, jwk)?))
+        Ok(Self::build(Some(kid), alg, PrivateKey::from_jwk(alg, jwk)?))
     }
 
-    fn build(kid: Option<String>, key: PrivateKey) -> Self {
-        let header = encode_header(key.alg(), kid.as_deref());
-        Self { kid, key, header }
+    fn build(kid: Option<String>, alg: Algorithm, key: PrivateKey) -> Self {
+        let header = encode_header(alg, kid.as_deref());
+        Self {
+            kid,
+            alg,
+            key,
+            header,
+        }
     }
 
     /// The private JWK in jose `exportJWK` layout, with no `kid`/`alg` members (Better Auth
@@ -87,9 +97,9 @@ impl SigningKey {
         self.kid.as_deref()
     }
 
-    /// The one algorithm this key signs with.
+    /// The one algorithm this key signs with (its tokens' header `alg`).
     pub fn alg(&self) -> Algorithm {
-        self.key.alg()
+        self.alg
     }
 
     /// Signs `claims` as a compact JWS: `base64url(header).base64url(claims).base64url(sig)`.

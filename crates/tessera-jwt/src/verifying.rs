@@ -48,9 +48,11 @@ impl VerifyingKey {
     ///
     /// The algorithm is the JWK's `alg` member (which must equal `expected_alg` when both are
     /// given), else `expected_alg`, else inferred from an unambiguous key type (OKP/Ed25519 →
-    /// EdDSA, EC/P-256 → ES256, RSA → RS256). Rejected: `kty: "oct"` (symmetric keys never come
-    /// from a JWK), unknown curves, `use` other than `sig`, RSA moduli outside 2048–8192 bits,
-    /// and `kid`s longer than 256 characters. Private members, if present, are ignored.
+    /// EdDSA, EC/P-256 → ES256, RSA → RS256). A key bound to `EdDSA` or `Ed25519` verifies
+    /// tokens under either name (one scheme, see [`Algorithm::same_scheme`]). Rejected:
+    /// `kty: "oct"` (symmetric keys never come from a JWK), unknown curves, `use` other than
+    /// `sig`, RSA moduli outside 2048–8192 bits, and `kid`s longer than 256 characters. Private
+    /// members, if present, are ignored.
     pub fn from_jwk(jwk: &Jwk, expected_alg: Option<Algorithm>) -> Result<Self, JwtError> {
         let alg = bind_algorithm(jwk, expected_alg)?;
         if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
@@ -66,7 +68,9 @@ impl VerifyingKey {
             ));
         }
         let key = match alg {
-            Algorithm::EdDSA => PublicKey::Ed25519(fixed_member(jwk.x.as_ref(), "x", 32)?),
+            Algorithm::EdDSA | Algorithm::Ed25519 => {
+                PublicKey::Ed25519(fixed_member(jwk.x.as_ref(), "x", 32)?)
+            }
             Algorithm::ES256 => PublicKey::P256(p256_point(jwk)?),
             Algorithm::RS256 => rsa_public_key(jwk)?,
             // `bind_algorithm` never binds a JWK to HS256; kept total rather than panicking.

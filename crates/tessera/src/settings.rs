@@ -65,10 +65,9 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         trusted.push(format!("http://localhost:{port}"));
         trusted.push(format!("http://127.0.0.1:{port}"));
     }
-    let jwt_alg = args
-        .jwt_alg
-        .parse()
-        .map_err(|_| anyhow::anyhow!("TESSERA_JWT_ALG must be EdDSA, ES256, RS256 or HS256"))?;
+    let jwt_alg = args.jwt_alg.parse().map_err(|_| {
+        anyhow::anyhow!("TESSERA_JWT_ALG must be EdDSA, Ed25519, ES256, RS256 or HS256")
+    })?;
     if args.jwt_expires_in <= 0 {
         bail!("TESSERA_JWT_EXPIRES_IN must be a positive number of seconds");
     }

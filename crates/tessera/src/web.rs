@@ -2,10 +2,11 @@
 //! the auth server's origin.
 //!
 //! Pages are static HTML shells; their ES modules talk to `/api/auth` (cookie) and the tasks API
-//! (`Authorization: Bearer <JWT>`, the JWT held in memory only). The server guards the protected
-//! pages itself: `/tasks` and `/account` without a live session answer `303` to
-//! `/sign-in?next=<path>`, and a signed-in user opening `/sign-in` or `/sign-up` is sent on to a
-//! safe `next` or `/tasks`. Every response carries a strict Content-Security-Policy (no inline
+//! (`Authorization: Bearer <JWT>`, the JWT held in memory only by clients/js's browser module,
+//! served as `/assets/tessera-client.js` from the same file other frontends install). The server
+//! guards the protected pages itself: `/tasks` and `/account` without a live session answer `303`
+//! to `/sign-in?next=<path>`, and a signed-in user opening `/sign-in` or `/sign-up` is sent on to
+//! a safe `next` or `/tasks`. Every response carries a strict Content-Security-Policy (no inline
 //! script or style) and the other security headers; pages and redirects are `no-store`, so the
 //! back button after sign-out cannot show a cached page.
 
@@ -64,6 +65,16 @@ const JS: &str = "text/javascript; charset=utf-8";
 const ASSETS: &[Asset] = &[
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
+    // clients/js, the browser module for any frontend, is the web app's JWT handling too: served
+    // from the one copy in the repository, so the app and the published module cannot drift.
+    Asset {
+        name: "tessera-client.js",
+        content_type: JS,
+        body: include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../clients/js/index.js"
+        )),
+    },
     asset!("auth.js", JS),
     asset!("ui.js", JS),
     asset!("shell.js", JS),
@@ -697,6 +708,30 @@ mod tests {
             assert_security_headers(&missing, "404");
             let traversal = get(&app, "/assets/..%2Fsign-in.html", None).await;
             assert_eq!(traversal.status, 404);
+        }
+
+        #[tokio::test]
+        async fn the_browser_module_of_clients_js_is_served_byte_for_byte_as_the_app_uses_it() {
+            let app = app().await;
+            let module = get(&app, "/assets/tessera-client.js", None).await;
+            assert_eq!(module.status, 200);
+            assert_eq!(
+                module.header("content-type"),
+                Some("text/javascript; charset=utf-8")
+            );
+            assert_eq!(module.header("cache-control"), Some("no-cache"));
+            assert!(module.header("etag").is_some());
+            assert_security_headers(&module, "tessera-client.js");
+            let source = include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../clients/js/index.js"
+            ));
+            assert_eq!(module.body, source);
+            assert!(source.contains("export function createApiClient"));
+            // The app imports it instead of keeping a copy of its own.
+            let auth = get(&app, "/assets/auth.js", None).await;
+            assert!(auth.body.contains("from './tessera-client.js'"));
+            assert!(!auth.body.contains("function decodePayload"));
         }
     }
 }

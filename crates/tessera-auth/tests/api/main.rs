@@ -16,6 +16,7 @@ mod origin;
 mod password_attempts;
 mod rate_limit;
 mod revocation;
+mod rfc9864;
 mod session;
 mod sign_in;
 mod sign_up;

@@ -13,4 +13,5 @@ mod playbook;
 #[cfg(feature = "remote")]
 mod remote;
 mod revocation;
+mod rfc9864;
 mod token_cache;

@@ -13,6 +13,7 @@ mod attacks;
 mod claim_checks;
 mod jose_interop;
 mod keys;
+mod rfc9864;
 mod round_trip;
 mod vectors;
 
