@@ -84,7 +84,8 @@ pub struct ServeArgs {
     /// Extra trusted origins, comma-separated.
     #[arg(long, env = "BETTER_AUTH_TRUSTED_ORIGINS", value_delimiter = ',')]
     pub trusted_origins: Vec<String>,
-    /// JWT signing algorithm: EdDSA, ES256, RS256 or HS256 (signed with the secret).
+    /// JWT signing algorithm: EdDSA, Ed25519 (RFC 9864: EdDSA under its new name), ES256, RS256
+    /// or HS256 (signed with the secret).
     #[arg(long, env = "TESSERA_JWT_ALG", default_value = "EdDSA")]
     pub jwt_alg: String,
     /// JWT lifetime in seconds.
