@@ -900,6 +900,19 @@ await group('extra: clear feedback for errors, an unreachable server, 429 and va
     await page.getByRole('heading', { name: 'Page not found' }).waitFor();
     await shoot(page, 'not-found');
   }],
+  ['the 503 page (session store down) looks right and passes axe', async () => {
+    // A running server cannot be made to lose its database from here, so the page is served in
+    // its place: the file the binary embeds, under the headers the server sends with its pages.
+    const page = pageB;
+    const { 'content-security-policy': csp } = (await page.request.get('/sign-in')).headers();
+    const body = fs.readFileSync(path.join(ROOT, 'web', 'unavailable.html'), 'utf8');
+    await page.route('**/tasks', (route) => route.fulfill({ status: 503, contentType: 'text/html; charset=utf-8', headers: { 'content-security-policy': csp }, body }));
+    const response = await page.goto('/tasks');
+    assert.equal(response.status(), 503);
+    await page.getByRole('heading', { name: 'Temporarily unavailable' }).waitFor();
+    await shoot(page, 'unavailable');
+    await page.unroute('**/tasks');
+  }],
 ]);
 
 await browser.close();
