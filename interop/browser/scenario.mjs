@@ -12,7 +12,8 @@
 // server with the default JWT lifetime, then item 5 against one whose JWTs live 3 s.
 //
 // Every step is asserted; a failed step skips the rest of its group. A screenshot of every page
-// is saved at 1280 px and 360 px wide. The last line is "N passed, M failed".
+// is saved at 1280 px and 360 px wide, and each of those views is checked by axe-core against
+// the WCAG 2.1 A and AA rules. The last line is "N passed, M failed".
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -28,6 +29,10 @@ const ONLY = (process.env.SCENARIO_GROUPS || '').split(',').map((g) => g.trim())
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.SCREENSHOT_DIR || path.join(ROOT, 'target', 'screenshots');
 const STEP_TIMEOUT = 15_000;
+// axe-core's browser build, run in each page through CDP evaluation: that is not subject to the
+// page's CSP, so the contexts keep enforcing it (no bypassCSP) and the CSP checks stay real.
+const AXE_SOURCE = fs.readFileSync(path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 if (!BASE) {
   console.error('set TESSERA_URL to a running `tessera serve` (and TESSERA_SHORT_JWT_URL, see above)');
@@ -121,7 +126,26 @@ function assertNoProblems(page) {
 }
 
 const shotNames = new Set();
-/** Saves the page at 1280 px and 360 px wide: target/screenshots/<name>-<width>.png. */
+/** Fails with each axe-core WCAG 2.1 A/AA violation of the page as it is now (rule, impact, targets). */
+async function assertAccessible(page, what) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => `${n.target.join(' ')}${n.failureSummary ? ` (${n.failureSummary.replace(/\s+/g, ' ').trim()})` : ''}`),
+    }));
+  }, AXE_TAGS);
+  const lines = violations.map((v) => `${v.id} [${v.impact}] ${v.help}:\n        ${v.nodes.join('\n        ')}`);
+  assert.ok(violations.length === 0, `axe: ${what} has ${violations.length} WCAG 2.1 AA violation(s):\n      ${lines.join('\n      ')}`);
+}
+
+/**
+ * Saves the page at 1280 px and 360 px wide (target/screenshots/<name>-<width>.png) and checks
+ * each width with axe-core.
+ */
 async function shoot(page, name) {
   assert.ok(!shotNames.has(name), `screenshot name ${name} used twice`);
   shotNames.add(name);
@@ -132,6 +156,7 @@ async function shoot(page, name) {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `${name} at ${width}px scrolls sideways by ${overflow}px`);
     await page.screenshot({ path: path.join(SHOTS, `${name}-${width}.png`), fullPage: true });
+    await assertAccessible(page, `${name} at ${width}px`);
   }
   await page.setViewportSize(original);
 }
@@ -637,6 +662,28 @@ await group('6. No token in script-readable storage; the session cookie is HttpO
     await signedOut.close();
     assertNoProblems(pageC);
   }],
+  ['the CSP is enforced in these contexts: an injected inline script does not run', async () => {
+    // The axe check must not weaken this: the contexts are made without bypassCSP.
+    const page = await newPage();
+    await page.goto('/sign-in');
+    await page.addScriptTag({ content: 'window.injectedRan = true;' }).catch(() => {});
+    assert.equal(await page.evaluate(() => window.injectedRan === true), false, 'an inline script ran despite the CSP');
+    assert.ok(problems.get(page).some((p) => /Content Security Policy/.test(p)), `no CSP violation was reported: ${problems.get(page)}`);
+    await page.context().close();
+    openPages.splice(openPages.indexOf(page), 1);
+  }],
+  ['the axe check reports a violation it is shown (a field without its label)', async () => {
+    const page = await newPage();
+    await page.goto('/sign-in');
+    await page.evaluate(() => document.querySelector('label[for="email"]').remove());
+    await assert.rejects(assertAccessible(page, 'sign-in without its email label'), (err) => {
+      assert.match(err.message, /label \[critical\]/);
+      assert.match(err.message, /#email/);
+      return true;
+    });
+    await page.context().close();
+    openPages.splice(openPages.indexOf(page), 1);
+  }],
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -852,6 +899,19 @@ await group('extra: clear feedback for errors, an unreachable server, 429 and va
     assert.equal(response.status(), 404);
     await page.getByRole('heading', { name: 'Page not found' }).waitFor();
     await shoot(page, 'not-found');
+  }],
+  ['the 503 page (session store down) looks right and passes axe', async () => {
+    // A running server cannot be made to lose its database from here, so the page is served in
+    // its place: the file the binary embeds, under the headers the server sends with its pages.
+    const page = pageB;
+    const { 'content-security-policy': csp } = (await page.request.get('/sign-in')).headers();
+    const body = fs.readFileSync(path.join(ROOT, 'web', 'unavailable.html'), 'utf8');
+    await page.route('**/tasks', (route) => route.fulfill({ status: 503, contentType: 'text/html; charset=utf-8', headers: { 'content-security-policy': csp }, body }));
+    const response = await page.goto('/tasks');
+    assert.equal(response.status(), 503);
+    await page.getByRole('heading', { name: 'Temporarily unavailable' }).waitFor();
+    await shoot(page, 'unavailable');
+    await page.unroute('**/tasks');
   }],
 ]);
 
