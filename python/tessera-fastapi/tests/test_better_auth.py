@@ -5,12 +5,19 @@ same token is refused by a verifier expecting another audience."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from better_auth import BetterAuthServer
 from helpers import bearer
 from tessera_fastapi import TesseraAuth
+from tessera_fastapi._b64 import decode
+
+
+def header_and_claims(token: str) -> tuple[dict, dict]:
+    header, payload, _ = token.split(".")
+    return json.loads(decode(header)), json.loads(decode(payload))
 
 
 @pytest.fixture(scope="module", params=["EdDSA", "ES256", "RS256"])
@@ -22,6 +29,10 @@ def better_auth(request: pytest.FixtureRequest) -> Iterator[BetterAuthServer]:
 
 def test_a_better_auth_jwt_verifies_with_the_default_issuer_and_audience(better_auth, client_for):
     user_id, email, token = better_auth.sign_up_and_get_jwt()
+    # Better Auth's own shape: signed with the configured algorithm, iss = aud = its baseURL.
+    header, claims = header_and_claims(token)
+    assert header["alg"] == better_auth.alg
+    assert (claims["iss"], claims["aud"], claims["sub"]) == (better_auth.url, better_auth.url, user_id)
     auth = TesseraAuth(jwks_url=better_auth.jwks_url)
     assert auth.issuers == frozenset({better_auth.url})
     assert auth.audiences == frozenset({better_auth.url})
