@@ -16,8 +16,8 @@
 #            ES256, RS256) against target/debug/tessera, one fresh server per scenario
 #   clients  pytest for python/tessera-fastapi (the FastAPI verifier package) and
 #            examples/fastapi-tasks (SQLAlchemy on PostgreSQL with row-level security) against a
-#            real target/debug/tessera, in the venv .venv-clients; node --test for clients/js
-#            (the browser module) against a real tessera
+#            real target/debug/tessera (and a real Better Auth 1.7.25's tokens), in the venv
+#            .venv-clients; node --test for clients/js (the browser module) against a real tessera
 #   compat   interop/diff: a real Better Auth 1.7.25 against Tessera response by response (fails on
 #            any difference docs/compatibility.md does not list), adoption of Better Auth's own
 #            SQLite and PostgreSQL databases in place, both servers side by side on one database,
@@ -561,12 +561,16 @@ interop_stage() {
 # The clients: the tessera-fastapi package's tests and the FastAPI example's (pytest), and the
 # browser module's (node --test), each against real tessera processes the tests start themselves
 # (free loopback ports, fresh data dirs), the example's on a throwaway database in
-# TEST_DATABASE_URL's cluster. The venv is refreshed from the working tree on every run (pip
-# skips what is already installed); clients/js has no dependencies.
+# TEST_DATABASE_URL's cluster; tessera-fastapi's tests also verify tokens minted by a real Better
+# Auth 1.7.25 (interop/diff/better-auth-server.mjs, so interop/diff's node_modules are installed).
+# The venv is refreshed from the working tree on every run (pip skips what is already installed);
+# clients/js has no dependencies.
 clients_stage() {
   note "cargo build -p tessera"
   cargo build -p tessera
   [[ -x $TARGET_DIR/debug/tessera ]] || die "$TARGET_DIR/debug/tessera was not built"
+  # A real Better Auth for test_better_auth.py: without it that test fails (it never skips).
+  ensure_diff_node_deps
   ensure_postgres
   [[ -x $CLIENTS_VENV/bin/python ]] || python3 -m venv "$CLIENTS_VENV"
   note ".venv-clients: pip install ./python/tessera-fastapi[test] -r examples/fastapi-tasks/requirements.txt"
@@ -634,24 +638,18 @@ run_pytest() {
   SUMMARY+=("pytest $name: $passed passed, ${skipped:-0} skipped")
 }
 
-# Compatibility with Better Auth 1.7.25 (interop/diff; the list of accepted differences is
-# docs/compatibility.md). Each script starts and stops its own servers (Better Auth through
-# interop/diff/better-auth-server.mjs, Tessera from target/) on free loopback ports and prints
-# "N passed, 0 failed". interop/diff has its own lock file: better-sqlite3 is a native module,
-# built here from source against the installed Node's headers (its prebuilt download is offline).
-compat_stage() {
-  local dir=$ROOT/interop/diff stamp want_sum nodedir work
+# npm ci in interop/diff (Better Auth 1.7.25 and its database drivers, for the compat stage and the
+# clients stage's Better Auth test), skipped when node_modules matches package-lock.json and the
+# installed Node. better-sqlite3 is a native module, built here from source against the installed
+# Node's headers (its prebuilt download is offline).
+ensure_diff_node_deps() {
+  local dir=$ROOT/interop/diff stamp want_sum nodedir
   { have node && have npm; } || apt_install nodejs npm
   node_ok || die "Node.js >= 20.19 is needed (found $(node --version 2>/dev/null || echo none))"
   { have make && have g++; } || apt_install make g++
   nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
   [[ -f $nodedir/include/node/node_api.h ]] || apt_install libnode-dev
   [[ -f $nodedir/include/node/node_api.h ]] || nodedir=/usr
-  if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
-    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-  fi
-  have cargo || die "cargo not found: install the Rust toolchain with rustup"
-
   stamp=$dir/node_modules/.tessera-lock.sha256
   want_sum=$( (cat "$dir/package-lock.json"; node --version) | sha256sum | cut -d' ' -f1)
   if [[ -f $stamp && $(<"$stamp") == "$want_sum" && -d $dir/node_modules/better-sqlite3/build ]]; then
@@ -661,6 +659,19 @@ compat_stage() {
     (cd "$dir" && npm_config_nodedir=$nodedir npm ci --no-audit --no-fund --loglevel=error </dev/null)
     printf '%s\n' "$want_sum" >"$stamp"
   fi
+}
+
+# Compatibility with Better Auth 1.7.25 (interop/diff; the list of accepted differences is
+# docs/compatibility.md). Each script starts and stops its own servers (Better Auth through
+# interop/diff/better-auth-server.mjs, Tessera from target/) on free loopback ports and prints
+# "N passed, 0 failed". interop/diff has its own lock file (ensure_diff_node_deps).
+compat_stage() {
+  local dir=$ROOT/interop/diff work
+  ensure_diff_node_deps
+  if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+  fi
+  have cargo || die "cargo not found: install the Rust toolchain with rustup"
 
   note "cargo build -p tessera; cargo build -p tessera-guard --example verify_token"
   cargo build -p tessera
