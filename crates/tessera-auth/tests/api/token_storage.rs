@@ -75,7 +75,11 @@ on_both_backends! {
 
     async fn with_sha256_storage_a_stored_digest_is_no_credential(app) {
         let user = app.sign_up().await;
-        let digest = sha256_hex(&user.token);
+        // What a copy of the database yields: the column's own value, not a digest computed here
+        // (a test that hashed the token itself would pass even if the raw token were stored).
+        let stored = app.stored_session_tokens(&user.id).await;
+        assert_eq!(stored.len(), 1, "one session stored");
+        let digest = stored[0].clone();
         let signed = signed_value(&Secret::new(SECRET), &digest);
         for credential in [digest.clone(), signed.clone()] {
             assert_eq!(user_by_bearer(&app, &credential).await, None, "{credential}");
