@@ -45,22 +45,29 @@ fn spawn_post(app: &TestApp, path: &str, client: &str, body: Value) -> JoinHandl
     })
 }
 
+/// Far longer than any answer here takes: a request still waiting then was queued behind the
+/// held thread instead of being shed, and the test fails instead of hanging.
+const BOUND: Duration = Duration::from_secs(30);
+
+/// A POST from `client` that must be answered while the hashing thread is held.
 async fn post_from(app: &TestApp, path: &str, client: &str, body: Value) -> Resp {
-    app.send(
-        Method::POST,
-        path,
-        Some(body),
-        None,
-        &[("x-forwarded-for", client)],
-    )
-    .await
+    let headers = [("x-forwarded-for", client)];
+    let send = app.send(Method::POST, path, Some(body), None, &headers);
+    tokio::time::timeout(BOUND, send)
+        .await
+        .expect("answered at once, not queued behind the held hashing thread")
 }
 
-/// Waits until `queued` hashes wait for a thread (the runner's timeout bounds it).
+/// Waits until `queued` hashes wait for a thread, within [`BOUND`].
 async fn until_queued(app: &TestApp, queued: usize) {
-    while app.state.hasher.queued() != queued {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let wait = async {
+        while app.state.hasher.queued() != queued {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::time::timeout(BOUND, wait)
+        .await
+        .unwrap_or_else(|_| panic!("{queued} hashes never queued"));
 }
 
 async fn overloaded_rows(app: &TestApp) -> Vec<AuditEvent> {
