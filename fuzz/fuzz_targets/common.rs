@@ -32,6 +32,7 @@ pub static RING: LazyLock<KeyRing> = LazyLock::new(|| {
 pub static VALIDATION: LazyLock<Validation> = LazyLock::new(|| {
     Validation::new([
         Algorithm::EdDSA,
+        Algorithm::Ed25519,
         Algorithm::ES256,
         Algorithm::RS256,
         Algorithm::HS256,

@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(common::VALIDATION.algorithms.contains(&verified.alg));
             // In this ring only the HS256 secret is kid-less, and every kid names one key.
             let expected_kid = match verified.alg {
-                Algorithm::EdDSA => Some("fuzz-ed"),
+                Algorithm::EdDSA | Algorithm::Ed25519 => Some("fuzz-ed"),
                 Algorithm::ES256 => Some("fuzz-ec"),
                 Algorithm::RS256 => Some("fuzz-rsa"),
                 Algorithm::HS256 => None,
