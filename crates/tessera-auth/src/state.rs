@@ -6,13 +6,12 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::cookies::CookieNames;
-use crate::keys::KeyManager;
+use crate::features::jwt::{KeyManager, MintedTokens};
 use crate::origin::TrustedOrigins;
 use crate::password::PasswordHasher;
 use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
 use crate::revocation::Revocations;
 use crate::store::{SessionCache, Store};
-use crate::tokens::MintedTokens;
 
 /// Cheap-to-clone handle on the auth server's state.
 #[derive(Clone)]

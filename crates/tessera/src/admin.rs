@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tessera_auth::audit::{AuditEvent, AuditFilter};
 use tessera_auth::clock::{Clock as _, SystemClock, iso_millis};
-use tessera_auth::keys::{KeyInfo, KeyManager};
+use tessera_auth::features::jwt::{KeyInfo, KeyManager};
 use tessera_auth::store::Store;
 
 use crate::cli::{AuditArgs, DatabaseArgs, KeysCommand};
@@ -204,7 +204,7 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
 mod tests {
     use chrono::{TimeZone as _, Utc};
     use tessera_auth::audit::AuditKind;
-    use tessera_auth::keys::KeyStatus;
+    use tessera_auth::features::jwt::KeyStatus;
 
     use super::*;
 

@@ -6,7 +6,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use tessera_auth::audit::{AuditFilter, AuditKind};
 use tessera_auth::clock::Clock as _;
-use tessera_auth::keys::{KEY_RECHECK_SECS, KeyError, KeyManager, KeyStatus};
+use tessera_auth::features::jwt::{KEY_RECHECK_SECS, KeyError, KeyManager, KeyStatus};
 use tessera_auth::secret::{Secret, SecretSet};
 use tessera_jwt::Algorithm;
 

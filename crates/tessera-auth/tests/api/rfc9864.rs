@@ -114,7 +114,7 @@ async fn switching_from_eddsa_to_ed25519_mints_a_new_key_and_keeps_the_old_one_p
     // new key is minted rather than the EdDSA one signing under a name it was not stored with.
     let mut config = app.state.config.clone();
     config.jwt_alg = Algorithm::Ed25519;
-    let renamed = tessera_auth::keys::KeyManager::new(&config);
+    let renamed = tessera_auth::features::jwt::KeyManager::new(&config);
     let key = renamed
         .signing_key(app.state.store.as_ref(), app.clock.now())
         .await

@@ -6,13 +6,13 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::json;
 
-use super::reply;
 use crate::audit::AuditKind;
 use crate::body::{Body, Fields, SignUpBody};
 use crate::domain::{ImageUrl, Password, UserName};
 use crate::error::{ApiError, codes};
 use crate::ids::generate_id;
 use crate::rate_limit::ClientIp;
+use crate::routes::reply;
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 use crate::store::{Account, DbTime, StoreError, User};

@@ -15,9 +15,9 @@ use axum::http::HeaderValue;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
+use super::KeyError;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
-use crate::keys::KeyError;
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 use crate::store::{Session, StoreError, User};

@@ -7,8 +7,8 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::json;
 
-use super::reply;
 use crate::error::ApiError;
+use crate::routes::reply;
 use crate::session::{AuthSession, ClientMeta};
 use crate::state::AuthState;
 

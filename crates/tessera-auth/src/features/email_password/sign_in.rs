@@ -7,12 +7,12 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::json;
 
-use super::reply;
 use crate::audit::AuditKind;
 use crate::body::{Body, Fields, FormOrJsonBody};
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, codes};
 use crate::rate_limit::{CheckedRoute, PasswordAttempt};
+use crate::routes::reply;
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 
