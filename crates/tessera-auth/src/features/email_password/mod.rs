@@ -4,11 +4,14 @@
 mod change_password;
 mod sign_in;
 mod sign_up;
+mod store;
 
 use axum::Router;
 
 use super::Feature;
 use crate::state::AuthState;
+
+pub use store::CredentialStore;
 
 /// The email-and-password feature.
 pub(crate) struct EmailPassword;

@@ -22,11 +22,12 @@ use serde_json::json;
 use tessera_jwt::{Algorithm, Jwk, JwkSet, SigningKey, sealed};
 use tokio::sync::{Mutex, RwLock};
 
+use super::KeyStore;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::config::AuthConfig;
 use crate::ids::generate_id;
 use crate::secret::{SecretSet, VersionedSecret};
-use crate::store::{DbTime, JwkRow, Store, StoreError};
+use crate::store::{DbTime, JwkRow, StoreError};
 
 /// How long a cached signing key is trusted before the store is asked again, in seconds.
 pub const KEY_RECHECK_SECS: i64 = 30;
@@ -184,7 +185,7 @@ impl KeyManager {
     /// [`KEY_RECHECK_SECS`] ago.
     pub async fn signing_key(
         &self,
-        store: &dyn Store,
+        store: &dyn KeyStore,
         now: DateTime<Utc>,
     ) -> Result<Arc<SigningKey>, KeyError> {
         if self.alg == Algorithm::HS256 {
@@ -220,7 +221,7 @@ impl KeyManager {
     /// Runs under the `mint` lock.
     async fn refresh(
         &self,
-        store: &dyn Store,
+        store: &dyn KeyStore,
         now: DateTime<Utc>,
     ) -> Result<Arc<SigningKey>, KeyError> {
         let rows = store.list_jwks().await?;
@@ -272,7 +273,7 @@ impl KeyManager {
     /// rotate` runs; other processes switch within [`KEY_RECHECK_SECS`].
     pub async fn rotate(
         &self,
-        store: &dyn Store,
+        store: &dyn KeyStore,
         alg: Algorithm,
         now: DateTime<Utc>,
     ) -> Result<Rotation, KeyError> {
@@ -322,7 +323,7 @@ impl KeyManager {
     /// Every stored key with its status; no private material.
     pub async fn list(
         &self,
-        store: &dyn Store,
+        store: &dyn KeyStore,
         now: DateTime<Utc>,
     ) -> Result<Vec<KeyInfo>, KeyError> {
         let rows = store.list_jwks().await?;
@@ -352,7 +353,7 @@ impl KeyManager {
     }
 
     /// The public keys to publish: every stored key not past its grace period.
-    pub async fn jwks(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<JwkSet, KeyError> {
+    pub async fn jwks(&self, store: &dyn KeyStore, now: DateTime<Utc>) -> Result<JwkSet, KeyError> {
         if self.alg == Algorithm::HS256 {
             return Ok(JwkSet { keys: Vec::new() });
         }

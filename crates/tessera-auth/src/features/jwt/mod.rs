@@ -3,6 +3,7 @@
 
 mod keys;
 mod routes;
+mod store;
 mod tokens;
 
 use axum::Router;
@@ -11,6 +12,7 @@ use super::Feature;
 use crate::state::AuthState;
 
 pub use keys::{KEY_RECHECK_SECS, KeyError, KeyInfo, KeyManager, KeyStatus, Rotation};
+pub use store::KeyStore;
 pub use tokens::{Jwt, MintedTokens};
 
 /// The jwt feature.
