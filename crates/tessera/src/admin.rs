@@ -33,7 +33,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                 Some(name) => name
                     .parse()
                     .map_err(|_| anyhow::anyhow!("--alg must be EdDSA, ES256 or RS256"))?,
-                None => config.jwt_alg,
+                None => config.jwt.alg,
             };
             manager.rotate(store.as_ref(), alg, now).await.map(|r| {
                 let retired = if r.retired.is_empty() {

@@ -45,7 +45,7 @@ async fn change_password(
         Ok(attempt) => attempt,
         Err(too_many) => return Ok(too_many),
     };
-    let hasher = state.hasher.for_client(attempt.client_ip());
+    let hasher = state.email_password.hasher.for_client(attempt.client_ip());
     let candidate = Password::candidate(current_password);
     let verified = match hasher.verify(&candidate, account.password.clone()).await {
         Ok(verified) => verified,

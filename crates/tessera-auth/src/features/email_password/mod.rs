@@ -2,6 +2,7 @@
 //! `/change-password`, the password hasher's settings, and the credential account's storage.
 
 mod change_password;
+mod settings;
 mod sign_in;
 mod sign_up;
 mod store;
@@ -9,8 +10,10 @@ mod store;
 use axum::Router;
 
 use super::Feature;
+use crate::password::PasswordHasher;
 use crate::state::AuthState;
 
+pub use settings::{EmailPasswordSettings, hashing_threads_for};
 pub use store::CredentialStore;
 
 /// The email-and-password feature.
@@ -26,5 +29,24 @@ impl Feature for EmailPassword {
 
     fn login_paths(&self) -> &'static [&'static str] {
         &["/sign-in/email", "/sign-up/email"]
+    }
+}
+
+/// The email-and-password feature's part of [`AuthState`].
+pub struct EmailPasswordState {
+    /// The bounded password hasher.
+    pub hasher: PasswordHasher,
+}
+
+impl EmailPasswordState {
+    pub(crate) fn new(settings: &EmailPasswordSettings) -> Self {
+        Self {
+            hasher: PasswordHasher::with_limits(
+                settings.password_hash,
+                settings.hash_concurrency,
+                settings.hash_priority,
+                settings.hash_queue,
+            ),
+        }
     }
 }

@@ -57,6 +57,7 @@ async fn sign_in_email(
     let stored = account.as_ref().and_then(|a| a.password.clone());
     let client_ip = attempt.client_ip().clone();
     let verified = match state
+        .email_password
         .hasher
         .for_client(&client_ip)
         .verify(&password, stored)
@@ -79,7 +80,13 @@ async fn sign_in_email(
     if verified.needs_rehash {
         // Upgrade a Better Auth scrypt hash now that the plain text is at hand. A failure here
         // must not fail the sign-in: the old hash still works.
-        match state.hasher.for_client(&client_ip).hash(&password).await {
+        match state
+            .email_password
+            .hasher
+            .for_client(&client_ip)
+            .hash(&password)
+            .await
+        {
             Ok(hash) => {
                 state
                     .store

@@ -53,7 +53,13 @@ async fn sign_up_email(
         return Err(codes::user_already_exists());
     }
     let client_ip = meta.client_ip.clone().unwrap_or_else(ClientIp::unknown);
-    let hash = match state.hasher.for_client(&client_ip).hash(&password).await {
+    let hash = match state
+        .email_password
+        .hasher
+        .for_client(&client_ip)
+        .hash(&password)
+        .await
+    {
         Ok(hash) => hash,
         Err(err) => return Err(state.hashing_refused(err, &meta, "/sign-up/email").await),
     };

@@ -136,16 +136,16 @@ impl std::fmt::Debug for KeyManager {
 }
 
 impl KeyManager {
-    /// A manager for `config.jwt_alg` keys sealed with `config.secrets`, rotating every
-    /// `jwks_rotation_interval` (if set) and publishing retired keys for `jwks_grace_period`,
+    /// A manager for `config.jwt.alg` keys sealed with `config.secrets`, rotating every
+    /// `config.jwt.rotation_interval` (if set) and publishing retired keys for `grace_period`,
     /// raised (with a warning) to the JWT lifetime plus the re-check interval when shorter.
     pub fn new(config: &AuthConfig) -> Self {
         let recheck = Duration::seconds(KEY_RECHECK_SECS);
-        let floor = config.jwt_expires_in + recheck;
-        let grace_period = if config.jwks_grace_period < floor {
-            if config.jwt_alg != Algorithm::HS256 {
+        let floor = config.jwt.expires_in + recheck;
+        let grace_period = if config.jwt.grace_period < floor {
+            if config.jwt.alg != Algorithm::HS256 {
                 tracing::warn!(
-                    configured_secs = config.jwks_grace_period.num_seconds(),
+                    configured_secs = config.jwt.grace_period.num_seconds(),
                     used_secs = floor.num_seconds(),
                     "the JWKS grace period is shorter than the JWT lifetime plus {KEY_RECHECK_SECS} s; \
                      raised so that every token stays verifiable until it expires"
@@ -153,13 +153,14 @@ impl KeyManager {
             }
             floor
         } else {
-            config.jwks_grace_period
+            config.jwt.grace_period
         };
         Self {
-            alg: config.jwt_alg,
+            alg: config.jwt.alg,
             secrets: config.secrets.clone(),
             rotation_interval: config
-                .jwks_rotation_interval
+                .jwt
+                .rotation_interval
                 .filter(|i| *i > Duration::zero()),
             grace_period,
             recheck,
