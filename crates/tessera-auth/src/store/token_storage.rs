@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Account, JwkRow, Session, Store, StoreResult, User};
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::revocation::{RevocationRecord, RevocationStamp};
 
 /// How the `session.token` column holds each session token (`TESSERA_SESSION_TOKEN_STORAGE`).
 ///
@@ -123,8 +124,15 @@ impl Store for HashedTokens {
             .await
     }
 
-    async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
-        self.inner.delete_session(&stored_form(token), audit).await
+    async fn delete_session(
+        &self,
+        token: &str,
+        audit: &AuditEvent,
+        stamp: RevocationStamp,
+    ) -> StoreResult<Option<String>> {
+        self.inner
+            .delete_session(&stored_form(token), audit, stamp)
+            .await
     }
 
     /// `revoke-session`: `token` is either a raw token (the client's own, or one from a sign-in
@@ -137,14 +145,19 @@ impl Store for HashedTokens {
         user_id: &str,
         token: &str,
         audit: &AuditEvent,
+        stamp: RevocationStamp,
     ) -> StoreResult<Option<String>> {
         let by_digest = self
             .inner
-            .delete_user_session(user_id, &stored_form(token), audit)
+            .delete_user_session(user_id, &stored_form(token), audit, stamp)
             .await?;
         match by_digest {
             Some(id) => Ok(Some(id)),
-            None => self.inner.delete_user_session(user_id, token, audit).await,
+            None => {
+                self.inner
+                    .delete_user_session(user_id, token, audit, stamp)
+                    .await
+            }
         }
     }
 
@@ -153,10 +166,11 @@ impl Store for HashedTokens {
         user_id: &str,
         except_token: Option<&str>,
         audit: &AuditEvent,
+        stamp: RevocationStamp,
     ) -> StoreResult<Vec<String>> {
         let except = except_token.map(stored_form);
         self.inner
-            .delete_user_sessions(user_id, except.as_deref(), audit)
+            .delete_user_sessions(user_id, except.as_deref(), audit, stamp)
             .await
     }
 
@@ -244,8 +258,13 @@ impl Store for HashedTokens {
         self.inner.list_audit(filter).await
     }
 
-    async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        self.inner.list_session_endings(after, limit).await
+    async fn list_revocations(
+        &self,
+        after: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<RevocationRecord>> {
+        self.inner.list_revocations(after, now, limit).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
