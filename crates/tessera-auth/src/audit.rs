@@ -21,13 +21,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::extract::{FromRequestParts, Request};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::ids::generate_id;
+use crate::ids::ordered_id;
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 use crate::store::{DbTime, Session, StoreResult};
@@ -132,7 +131,7 @@ impl Outcome {
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct AuditEvent {
     /// 32 characters that sort in the order events were made: milliseconds and a per-process
-    /// sequence in hex, then random (see [`event_id`]).
+    /// sequence in hex, then random (see [`ordered_id`]).
     pub id: String,
     /// When it happened.
     pub at: DbTime,
@@ -167,7 +166,7 @@ impl AuditEvent {
     /// An event with no client: the server or the command line caused it.
     pub fn system(kind: AuditKind, at: DateTime<Utc>) -> Self {
         Self {
-            id: event_id(at),
+            id: ordered_id(at),
             at: DbTime::from(at),
             event: kind.as_str().to_owned(),
             outcome: kind.outcome().as_str().to_owned(),
@@ -216,9 +215,10 @@ impl AuditEvent {
     }
 
     /// This event naming the sessions it ended in `detail.sessions` (sorted), for the events
-    /// that end several at once; the revocation feed reads them there (and `session_id`
-    /// otherwise). A pure function of its inputs, so the store (which writes the row once it
-    /// knows what it deleted) and the caller (which emits it) produce the same event.
+    /// that end several at once, so a reader of the log sees which. A pure function of its
+    /// inputs, so the store (which writes the row once it knows what it deleted) and the caller
+    /// (which emits it) produce the same event. (Revocations are their own records:
+    /// [`crate::revocation`].)
     #[must_use]
     pub fn with_ended_sessions(&self, ids: &[String]) -> Self {
         let mut detail = match self.detail_json() {
@@ -229,26 +229,6 @@ impl AuditEvent {
         ids.sort();
         detail.insert("sessions".into(), ids.into());
         self.clone().detail(Value::Object(detail))
-    }
-
-    /// The sessions this event ended, if it is one that ends sessions (`sign_out`,
-    /// `session_revoked`): `detail.sessions` when present, else `session_id`.
-    pub fn ended_sessions(&self) -> Vec<String> {
-        if self.event != AuditKind::SignOut.as_str()
-            && self.event != AuditKind::SessionRevoked.as_str()
-        {
-            return Vec::new();
-        }
-        if let Some(Value::Object(detail)) = self.detail_json()
-            && let Some(Value::Array(ids)) = detail.get("sessions")
-        {
-            return ids
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect();
-        }
-        self.session_id.iter().cloned().collect()
     }
 
     /// The row as one JSON object (`tessera audit --json`).
@@ -288,23 +268,6 @@ impl AuditEvent {
             id = %self.id,
         );
     }
-}
-
-/// An event id that sorts by creation: 12 hex digits of Unix milliseconds, 8 of a per-process
-/// sequence, 12 random characters. Events of one millisecond (a sign-up and its session) then
-/// list in the order they happened, which `ORDER BY "at", "id"` relies on.
-fn event_id(at: DateTime<Utc>) -> String {
-    static SEQUENCE: AtomicU32 = AtomicU32::new(0);
-    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
-    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-    format!("{millis:012x}{sequence:08x}{}", generate_id(12))
-}
-
-/// The smallest event id made at or after `at` sorts at or after this (an id's first 12
-/// characters are its Unix milliseconds in hex): the revocation feed's time bounds.
-pub(crate) fn event_id_floor(at: DateTime<Utc>) -> String {
-    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
-    format!("{millis:012x}")
 }
 
 /// Which rows `tessera audit` reads: newest first, at most `limit`.

@@ -1,5 +1,8 @@
-//! Identifiers and session tokens in Better Auth's format.
+//! Identifiers and session tokens in Better Auth's format, and Tessera's time-ordered ids.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -27,6 +30,22 @@ pub fn generate_id(len: usize) -> String {
     out
 }
 
+/// An id that sorts by creation (audit events, revocation records): 12 hex digits of Unix
+/// milliseconds, 8 of a per-process sequence, 12 random characters. Ids made in one millisecond
+/// (a sign-up and its session) then sort in the order they were made.
+pub(crate) fn ordered_id(at: DateTime<Utc>) -> String {
+    static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    format!("{}{sequence:08x}{}", ordered_id_floor(at), generate_id(12))
+}
+
+/// Every [`ordered_id`] made at or after `at` sorts after this (its first 12 characters are
+/// the Unix milliseconds in hex): a time bound on a range of ids.
+pub(crate) fn ordered_id_floor(at: DateTime<Utc>) -> String {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    format!("{millis:012x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +57,18 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn ordered_ids_sort_by_time_then_creation_and_above_their_floor() {
+        let at = DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+        let (first, second) = (ordered_id(at), ordered_id(at));
+        let later = ordered_id(at + chrono::Duration::milliseconds(1));
+        assert!(first < second && second < later);
+        assert_eq!(first.len(), 32);
+        assert!(
+            ordered_id_floor(at) < first
+                && first < ordered_id_floor(at + chrono::Duration::milliseconds(1))
+        );
     }
 }

@@ -810,7 +810,7 @@ mod tests {
     }
 
     /// `work`'s outcome, which must come without waiting for the held hashing thread.
-    async fn at_once<T>(work: impl std::future::Future<Output = T>) -> T {
+    async fn at_once<T>(work: impl Future<Output = T>) -> T {
         tokio::time::timeout(BOUND, work)
             .await
             .expect("answered at once, not queued behind the held hashing thread")

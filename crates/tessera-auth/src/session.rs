@@ -171,9 +171,10 @@ impl AuthState {
                 .user(&session.user_id)
                 .session(&session.id)
                 .reason("expired");
-            if let Some(ended) = self.store.delete_session(&token, &event).await? {
+            let stamp = self.revocations.stamp(now);
+            if let Some(ended) = self.store.delete_session(&token, &event, stamp).await? {
                 event.emit();
-                self.sessions_ended(&[ended]).await;
+                self.sessions_ended(&[ended], stamp).await;
             }
             return Ok(Resolved::Gone);
         }

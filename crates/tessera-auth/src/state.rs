@@ -11,7 +11,7 @@ use crate::features::email_password::EmailPasswordState;
 use crate::features::jwt::JwtState;
 use crate::origin::TrustedOrigins;
 use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
-use crate::revocation::Revocations;
+use crate::revocation::{RevocationStamp, Revocations};
 use crate::store::{SessionCache, Store};
 
 /// Cheap-to-clone handle on the auth server's state.
@@ -95,17 +95,23 @@ impl AuthState {
         }))
     }
 
-    /// Announces sessions the store has just deleted (and audited), so guards refuse their
-    /// tokens from now on. Never fails; see [`Revocations::publish`].
+    /// The [`RevocationStamp`] of sessions ending now, for the store call that deletes them
+    /// and the announcement that follows.
+    pub(crate) fn revocation_stamp(&self) -> RevocationStamp {
+        self.revocations.stamp(self.clock.now())
+    }
+
+    /// Announces sessions the store has just deleted (and recorded as revoked with `stamp`), so
+    /// guards refuse their tokens from now on. Never fails; see [`Revocations::publish`].
     ///
     /// The announcement runs as a task of its own, so a client hanging up (which drops the
     /// request's future) cannot cancel it half-way; the request is answered once it is done.
-    pub(crate) async fn sessions_ended(&self, ids: &[String]) {
+    pub(crate) async fn sessions_ended(&self, ids: &[String], stamp: RevocationStamp) {
         self.jwt.minted.forget(ids);
         let state = self.clone();
         let ids = ids.to_vec();
         let announce = tokio::spawn(async move {
-            state.revocations.publish(&ids, state.clock.now()).await;
+            state.revocations.publish(&ids, stamp).await;
         });
         if let Err(error) = announce.await {
             tracing::error!(%error, "announcing ended sessions failed");

@@ -2,27 +2,31 @@
 //!
 //! Access tokens carry their session's id as `sid` ([`crate::AuthState::mint_jwt`]). Every
 //! path that ends sessions — sign-out, revoke-session, revoke-sessions, revoke-other-sessions,
-//! change-password with `revokeOtherSessions`, and the clean-up of an expired session — learns
-//! from the store which ids it deleted, commits them with their audit row, and then publishes
-//! them through [`Revocations`]. Guards holding a revocation list refuse those sessions' tokens
-//! from then on, instead of at their `exp`. Three ways reach them:
+//! change-password with `revokeOtherSessions`, and the clean-up of an expired session — hands
+//! the store a [`RevocationStamp`] with the deletion; the store writes one revocation record
+//! per session it deleted ([`RevocationRecord`], table `revocation`) in the same transaction,
+//! next to the audit row, and returns the ids, which are then published through
+//! [`Revocations`]. Guards holding a revocation list refuse those sessions' tokens from then on,
+//! instead of at their `exp`. Three ways reach them:
 //!
 //! - **in process** ([`Revocations::subscribe`]): `tessera serve` hands the ids straight to the
 //!   bounded, self-expiring revocation set its own tasks guard consults (tessera-guard's
 //!   `MemoryRevocations`), before the sign-out is even answered;
-//! - **Redis** ([`RedisRevocationSink`], when `REDIS_URL` is set): `PUBLISH` on the channel
-//!   [`REDIS_CHANNEL`] and `ZADD` to the sorted set of the same name (score: the Unix second
-//!   until which the id matters), so a guard that (re)connects catches up on what it missed;
+//! - **Redis** ([`RedisRevocationSink`], when `REDIS_URL` is set): a
+//!   [`tessera_revocation::Message`] on the channel [`tessera_revocation::REDIS_KEY`] and the
+//!   ids in the sorted set of the same name, so a guard that (re)connects catches up;
 //! - **the HTTP feed** (`GET /api/auth/revocations?since=<cursor>`, see
-//!   [`crate::AuthState::revocation_feed`]): built from the audit log, so it needs no publisher
-//!   at all and every auth server process sharing the database serves the same feed; guards
-//!   poll it.
+//!   [`crate::AuthState::revocation_feed`]): read from the revocation records, so it needs no
+//!   publisher at all and every auth server process sharing the database serves the same feed;
+//!   guards poll it.
 //!
-//! An id is only worth announcing while tokens minted for it can still be valid: for the JWT
-//! lifetime plus [`LEEWAY_SECS`] (the largest clock-skew leeway a guard accepts). Every form of
-//! the announcement carries that horizon, and everything older is forgotten.
+//! The formats, names and rules are the `tessera-revocation` crate's, shared with the guards.
+//! An id is only worth announcing while tokens minted for it can still be valid: for the
+//! retention horizon ([`tessera_revocation::retention_secs`]: the JWT lifetime plus a minute of
+//! leeway). Every form of the announcement carries it, and records past it are pruned.
 
 mod feed;
+mod record;
 mod redis;
 
 use std::fmt;
@@ -32,17 +36,8 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
-pub use feed::RevocationFeed;
+pub use record::{RevocationRecord, RevocationStamp};
 pub use redis::RedisRevocationSink;
-
-/// The Redis channel revocations are published on, and the name of the sorted set kept for
-/// catching up (Redis keeps channels and keys apart). A message is JSON
-/// `{"revoked": ["<sid>", …], "until": <unix seconds>}`.
-pub const REDIS_CHANNEL: &str = "tessera:revocations";
-
-/// Clock-skew leeway a guard may grant after `exp` (tessera-guard caps it at 60 seconds): a
-/// revoked id is kept this much longer than the token lifetime.
-pub const LEEWAY_SECS: i64 = 60;
 
 /// How long one sink may take to accept a publication before it is given up (logged).
 const PUBLISH_TIMEOUT: StdDuration = StdDuration::from_secs(2);
@@ -50,7 +45,7 @@ const PUBLISH_TIMEOUT: StdDuration = StdDuration::from_secs(2);
 /// Why a sink could not take a publication.
 #[derive(Debug, thiserror::Error)]
 #[error("revocation not published: {0}")]
-pub struct RevocationError(pub String);
+pub struct RevocationError(#[from] ::redis::RedisError);
 
 /// A destination for ended session ids.
 #[async_trait]
@@ -82,10 +77,12 @@ pub struct Revocations {
 }
 
 impl Revocations {
-    /// Announcements that matter for `jwt_lifetime` plus [`LEEWAY_SECS`]; no sink yet.
+    /// Announcements that matter for the retention horizon of `jwt_lifetime`; no sink yet.
     pub fn new(jwt_lifetime: Duration) -> Self {
+        let lifetime = u64::try_from(jwt_lifetime.num_seconds()).unwrap_or(0);
+        let keep = i64::try_from(tessera_revocation::retention_secs(lifetime)).unwrap_or(i64::MAX);
         Self {
-            keep: jwt_lifetime + Duration::seconds(LEEWAY_SECS),
+            keep: Duration::seconds(keep),
             sinks: RwLock::new(Vec::new()),
         }
     }
@@ -93,6 +90,14 @@ impl Revocations {
     /// How long after a session ends its id still matters: the JWT lifetime plus leeway.
     pub fn keep(&self) -> Duration {
         self.keep
+    }
+
+    /// The stamp of sessions ending at `now`: refused until the horizon.
+    pub fn stamp(&self, now: DateTime<Utc>) -> RevocationStamp {
+        RevocationStamp {
+            at: now,
+            until: now + self.keep,
+        }
     }
 
     /// Calls `subscriber` with every batch of ended session ids and the Unix second until
@@ -110,15 +115,16 @@ impl Revocations {
             .push(sink);
     }
 
-    /// Announces that `sids` ended at `now`, to each sink in the order they were added. Never
-    /// fails: the sessions are already gone from the database (and the HTTP feed reads them
-    /// from there); a sink that fails or takes longer than two seconds is logged and skipped.
-    pub async fn publish(&self, sids: &[String], now: DateTime<Utc>) {
+    /// Announces that `sids` ended as `stamp` says, to each sink in the order they were added.
+    /// Never fails: the sessions are already gone from the database and their revocation
+    /// records written (the HTTP feed reads them); a sink that fails or takes longer than two
+    /// seconds is logged and skipped.
+    pub async fn publish(&self, sids: &[String], stamp: RevocationStamp) {
         if sids.is_empty() {
             return;
         }
-        let at = now.timestamp();
-        let until = (now + self.keep).timestamp();
+        let at = stamp.at.timestamp();
+        let until = stamp.until.timestamp();
         let sinks = self
             .sinks
             .read()
@@ -169,9 +175,9 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
         revocations.subscribe(move |sids, until| sink.lock().unwrap().push((sids.to_vec(), until)));
-        let now = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
-        revocations.publish(&[], now).await;
-        revocations.publish(&["a".into(), "b".into()], now).await;
+        let stamp = revocations.stamp(Utc.timestamp_opt(1_800_000_000, 0).unwrap());
+        revocations.publish(&[], stamp).await;
+        revocations.publish(&["a".into(), "b".into()], stamp).await;
         assert_eq!(
             *seen.lock().unwrap(),
             [(

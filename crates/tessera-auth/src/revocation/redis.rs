@@ -3,12 +3,12 @@
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
-use serde_json::json;
+use tessera_revocation::{Message, REDIS_KEY};
 
-use super::{REDIS_CHANNEL, RevocationError, RevocationSink};
+use super::{RevocationError, RevocationSink};
 
-/// Publishes on [`REDIS_CHANNEL`] and keeps the sorted set of the same name (member: session
-/// id, score: the Unix second until which it must be refused) for subscribers that catch up.
+/// Publishes a [`Message`] on [`REDIS_KEY`] and keeps the sorted set of the same name (member:
+/// session id, score: the message's `until`) for subscribers that catch up.
 /// Each publication is one `MULTI`: add the ids, drop the entries that no longer matter, publish.
 /// The set therefore never holds more than one token lifetime of revocations (plus, once
 /// publications stop, that last window's entries, which subscribers skip by their score).
@@ -26,9 +26,8 @@ impl std::fmt::Debug for RedisRevocationSink {
 impl RedisRevocationSink {
     /// Connects (the manager reconnects by itself afterwards).
     pub async fn connect(url: &str) -> Result<Self, RevocationError> {
-        let err = |e: redis::RedisError| RevocationError(e.to_string());
-        let client = redis::Client::open(url).map_err(err)?;
-        let conn = ConnectionManager::new(client).await.map_err(err)?;
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
         Ok(Self { conn })
     }
 }
@@ -39,22 +38,26 @@ impl RevocationSink for RedisRevocationSink {
         let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();
         pipe.atomic();
-        let zadd = pipe.cmd("ZADD").arg(REDIS_CHANNEL);
+        let zadd = pipe.cmd("ZADD").arg(REDIS_KEY);
         for sid in sids {
             zadd.arg(until).arg(sid);
         }
         pipe.ignore()
             .cmd("ZREMRANGEBYSCORE")
-            .arg(REDIS_CHANNEL)
+            .arg(REDIS_KEY)
             .arg("-inf")
             .arg(at)
             .ignore()
             .cmd("PUBLISH")
-            .arg(REDIS_CHANNEL)
-            .arg(json!({ "revoked": sids, "until": until }).to_string())
+            .arg(REDIS_KEY)
+            .arg(
+                Message {
+                    revoked: sids.to_vec(),
+                    until,
+                }
+                .encode(),
+            )
             .ignore();
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| RevocationError(e.to_string()))
+        Ok(pipe.query_async::<()>(&mut conn).await?)
     }
 }

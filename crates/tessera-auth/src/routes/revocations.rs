@@ -8,8 +8,8 @@
 //! claim), and learns from the feed only that the session ended — what the guard's 401 would
 //! tell them anyway. Requiring a shared secret would instead add a secret to distribute to every
 //! resource server and rotate, for no gain in what stays hidden. The endpoint is cheap (one
-//! bounded range read on the audit table's primary key) and sits behind the same rate limits
-//! as every other path.
+//! bounded range read on the revocation table's primary key) and sits behind the same rate
+//! limits as every other path.
 
 use std::collections::HashMap;
 
@@ -27,13 +27,13 @@ pub(super) fn router() -> Router<AuthState> {
     Router::new().route("/revocations", get(feed))
 }
 
-/// `{"revoked": [sid…], "cursor": "…", "more": bool, "ttl": seconds}`, never cached.
+/// One [`tessera_revocation::FeedPage`], never cached.
 async fn feed(
     State(state): State<AuthState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let page = state
-        .revocation_feed(query.get("since").map(String::as_str))
+        .revocation_feed(query.get(tessera_revocation::SINCE).map(String::as_str))
         .await?;
     let mut response = reply(page, Vec::new());
     response

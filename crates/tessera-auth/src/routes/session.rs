@@ -114,9 +114,10 @@ async fn sign_out(
             .audit_event(AuditKind::SignOut, &meta)
             .user(&user.id)
             .session(&session.id);
-        if let Some(ended) = state.store.delete_session(&token, &event).await? {
+        let stamp = state.revocation_stamp();
+        if let Some(ended) = state.store.delete_session(&token, &event, stamp).await? {
             event.emit();
-            state.sessions_ended(&[ended]).await;
+            state.sessions_ended(&[ended], stamp).await;
         }
     }
     Ok(reply(
@@ -157,13 +158,14 @@ async fn revoke_session(
         .user(&auth.user.id)
         .reason("revoke_session")
         .detail(json!({ "by_session": auth.session.id }));
+    let stamp = state.revocation_stamp();
     if let Some(ended) = state
         .store
-        .delete_user_session(&auth.user.id, &token, &event)
+        .delete_user_session(&auth.user.id, &token, &event, stamp)
         .await?
     {
         event.session(&ended).emit();
-        state.sessions_ended(&[ended]).await;
+        state.sessions_ended(&[ended], stamp).await;
     }
     Ok(reply(json!({ "status": true }), auth.cookies))
 }
@@ -180,13 +182,14 @@ async fn revoke_sessions(
         .user(&auth.user.id)
         .session(&auth.session.id)
         .reason("revoke_sessions");
+    let stamp = state.revocation_stamp();
     let ended = state
         .store
-        .delete_user_sessions(&auth.user.id, None, &event)
+        .delete_user_sessions(&auth.user.id, None, &event, stamp)
         .await?;
     if !ended.is_empty() {
         event.with_ended_sessions(&ended).emit();
-        state.sessions_ended(&ended).await;
+        state.sessions_ended(&ended, stamp).await;
     }
     Ok(reply(
         json!({ "status": true }),
@@ -205,13 +208,14 @@ async fn revoke_other_sessions(
         .user(&auth.user.id)
         .session(&auth.session.id)
         .reason("revoke_other_sessions");
+    let stamp = state.revocation_stamp();
     let ended = state
         .store
-        .delete_user_sessions(&auth.user.id, Some(&auth.session.token), &event)
+        .delete_user_sessions(&auth.user.id, Some(&auth.session.token), &event, stamp)
         .await?;
     if !ended.is_empty() {
         event.with_ended_sessions(&ended).emit();
-        state.sessions_ended(&ended).await;
+        state.sessions_ended(&ended, stamp).await;
     }
     Ok(reply(json!({ "status": true }), auth.cookies))
 }

@@ -9,6 +9,8 @@
 //!
 //! Methods that perform an audited action take its [`AuditEvent`] and write it in the same
 //! transaction (see [`crate::audit`]); they do not emit its `tracing` line, the caller does.
+//! Methods that delete sessions also take a [`RevocationStamp`] and write one revocation record
+//! per session deleted, in the same transaction (see [`crate::revocation`]).
 
 mod models;
 mod session_cache;
@@ -24,6 +26,7 @@ use chrono::{DateTime, Utc};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
+use crate::revocation::{RevocationRecord, RevocationStamp};
 
 pub use models::{Account, JwkRow, Session, User};
 pub use session_cache::SessionCache;
@@ -122,24 +125,32 @@ pub trait SessionStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// Deletes a session by token; returns the id of the session deleted, if one was. `audit`
-    /// is written in the same transaction when one was.
-    async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>>;
+    /// and its revocation record (`stamp`) are written in the same transaction when one was.
+    async fn delete_session(
+        &self,
+        token: &str,
+        audit: &AuditEvent,
+        stamp: RevocationStamp,
+    ) -> StoreResult<Option<String>>;
     /// Deletes a session by token only if it belongs to `user_id`; returns its id if one was
-    /// deleted, and then writes `audit`, naming that session, in the same transaction.
+    /// deleted, and then writes `audit`, naming that session, and its revocation record in the
+    /// same transaction.
     async fn delete_user_session(
         &self,
         user_id: &str,
         token: &str,
         audit: &AuditEvent,
+        stamp: RevocationStamp,
     ) -> StoreResult<Option<String>>;
     /// Deletes every session of a user except, optionally, one; returns the ids deleted. When
-    /// any was, writes `audit` naming them ([`AuditEvent::with_ended_sessions`]) in the same
-    /// transaction.
+    /// any was, writes `audit` naming them ([`AuditEvent::with_ended_sessions`]) and one
+    /// revocation record each in the same transaction.
     async fn delete_user_sessions(
         &self,
         user_id: &str,
         except_token: Option<&str>,
         audit: &AuditEvent,
+        stamp: RevocationStamp,
     ) -> StoreResult<Vec<String>>;
     /// The user's sessions that expire after `now`.
     async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>>;
@@ -152,7 +163,13 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn insert_audit(&self, event: &AuditEvent) -> StoreResult<()>;
     /// Reads the audit log, newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>>;
-    /// The revocation feed's source: audit events that ended sessions (`sign_out`,
-    /// `session_revoked`) whose id sorts after `after`, in id order, at most `limit`.
-    async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>>;
+    /// The revocation feed's source: revocation records whose id sorts after `after` and whose
+    /// horizon is after `now`, in id order, at most `limit`.
+    async fn list_revocations(
+        &self,
+        after: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<RevocationRecord>>;
+
 }

@@ -29,6 +29,7 @@ use crate::audit::{AuditEvent, AuditFilter};
 use crate::clock::Clock;
 use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
+use crate::revocation::{RevocationRecord, RevocationStamp};
 
 /// At most this many sessions are remembered.
 const CAPACITY: usize = 16_384;
@@ -153,30 +154,40 @@ impl SessionStore for SessionCache {
         let _evict = self.evict_token_after(token);
         self.inner.extend_session(token, expires_at, now).await
     }
-    async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
+
+    async fn delete_session(
+        &self,
+        token: &str,
+        audit: &AuditEvent,
+        stamp: RevocationStamp,
+    ) -> StoreResult<Option<String>> {
         let _evict = self.evict_token_after(token);
-        self.inner.delete_session(token, audit).await
+        self.inner.delete_session(token, audit, stamp).await
     }
     async fn delete_user_session(
         &self,
         user_id: &str,
         token: &str,
         audit: &AuditEvent,
+        stamp: RevocationStamp,
     ) -> StoreResult<Option<String>> {
         // `token` may be a value `list-sessions` listed (a stored digest) rather than the raw
         // token this cache is keyed by: evict all of the user's sessions, which covers either.
         let _evict = self.evict_user_after(user_id);
-        self.inner.delete_user_session(user_id, token, audit).await
+        self.inner
+            .delete_user_session(user_id, token, audit, stamp)
+            .await
     }
     async fn delete_user_sessions(
         &self,
         user_id: &str,
         except_token: Option<&str>,
         audit: &AuditEvent,
+        stamp: RevocationStamp,
     ) -> StoreResult<Vec<String>> {
         let _evict = self.evict_user_after(user_id);
         self.inner
-            .delete_user_sessions(user_id, except_token, audit)
+            .delete_user_sessions(user_id, except_token, audit, stamp)
             .await
     }
     async fn create_session(&self, session: &Session, audit: &AuditEvent) -> StoreResult<()> {
@@ -214,7 +225,13 @@ impl AuditStore for SessionCache {
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         self.inner.list_audit(filter).await
     }
-    async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        self.inner.list_session_endings(after, limit).await
+
+    async fn list_revocations(
+        &self,
+        after: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<RevocationRecord>> {
+        self.inner.list_revocations(after, now, limit).await
     }
 }

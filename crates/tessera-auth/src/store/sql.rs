@@ -22,6 +22,8 @@ use super::{
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
+use crate::ids::ordered_id;
+use crate::revocation::{RevocationRecord, RevocationStamp};
 
 /// A store over a sqlx pool of either backend.
 #[derive(Debug, Clone)]
@@ -108,6 +110,34 @@ macro_rules! sql_store {
                     .bind(&event.user_agent)
                     .bind(&event.detail)
                     .execute(conn)
+                    .await?;
+                Ok(())
+            }
+
+            /// Writes one revocation record per session in `ended` (all of `user_id`), then prunes
+            /// the records whose horizon has passed, on `conn` (the deleting transaction).
+            async fn write_revocations(
+                conn: &mut <$db as Database>::Connection,
+                user_id: &str,
+                ended: &[String],
+                stamp: RevocationStamp,
+            ) -> Result<(), sqlx::Error> {
+                for session_id in ended {
+                    sqlx::query(
+                        r#"INSERT INTO "revocation" ("id", "session_id", "user_id", "revoked_at", "until")
+                           VALUES ($1, $2, $3, $4, $5)"#,
+                    )
+                    .bind(ordered_id(stamp.at))
+                    .bind(session_id)
+                    .bind(user_id)
+                    .bind(DbTime::from(stamp.at))
+                    .bind(DbTime::from(stamp.until))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                sqlx::query(r#"DELETE FROM "revocation" WHERE "until" <= $1"#)
+                    .bind(DbTime::from(stamp.at))
+                    .execute(&mut *conn)
                     .await?;
                 Ok(())
             }
@@ -289,19 +319,34 @@ macro_rules! sql_store {
                     .await?;
                 Ok(())
             }
-            async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
+
+            async fn delete_session(
+                &self,
+                token: &str,
+                audit: &AuditEvent,
+                stamp: RevocationStamp,
+            ) -> StoreResult<Option<String>> {
                 let mut tx = self.pool.begin().await?;
-                let deleted: Option<String> = sqlx::query_scalar(r#"DELETE FROM "session" WHERE "token" = $1 RETURNING "id""#)
-                    .bind(token)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if deleted.is_some() {
+                let deleted: Option<(String, String)> =
+                    sqlx::query_as(r#"DELETE FROM "session" WHERE "token" = $1 RETURNING "id", "userId""#)
+                        .bind(token)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some((id, user_id)) = &deleted {
                     Self::write_audit(&mut *tx, audit).await?;
+                    Self::write_revocations(&mut tx, user_id, std::slice::from_ref(id), stamp).await?;
                 }
                 tx.commit().await?;
-                Ok(deleted)
+                Ok(deleted.map(|(id, _)| id))
             }
-            async fn delete_user_session(&self, user_id: &str, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
+
+            async fn delete_user_session(
+                &self,
+                user_id: &str,
+                token: &str,
+                audit: &AuditEvent,
+                stamp: RevocationStamp,
+            ) -> StoreResult<Option<String>> {
                 let mut tx = self.pool.begin().await?;
                 let deleted: Option<String> = sqlx::query_scalar(
                     r#"DELETE FROM "session" WHERE "token" = $1 AND "userId" = $2 RETURNING "id""#,
@@ -313,6 +358,7 @@ macro_rules! sql_store {
                 // The row deleted names itself: the caller cannot look a listed digest up.
                 if let Some(id) = &deleted {
                     Self::write_audit(&mut *tx, &audit.clone().session(id)).await?;
+                    Self::write_revocations(&mut tx, user_id, std::slice::from_ref(id), stamp).await?;
                 }
                 tx.commit().await?;
                 Ok(deleted)
@@ -322,6 +368,7 @@ macro_rules! sql_store {
                 user_id: &str,
                 except_token: Option<&str>,
                 audit: &AuditEvent,
+                stamp: RevocationStamp,
             ) -> StoreResult<Vec<String>> {
                 let mut tx = self.pool.begin().await?;
                 let mut deleted: Vec<String> = sqlx::query_scalar(
@@ -334,6 +381,7 @@ macro_rules! sql_store {
                 deleted.sort();
                 if !deleted.is_empty() {
                     Self::write_audit(&mut *tx, &audit.with_ended_sessions(&deleted)).await?;
+                    Self::write_revocations(&mut tx, user_id, &deleted, stamp).await?;
                 }
                 tx.commit().await?;
                 Ok(deleted)
@@ -416,15 +464,20 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?)
             }
-            async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-                // A range read on the primary key: ids start with the event's time in hex.
-                Ok(sqlx::query_as::<_, AuditEvent>(
-                    r#"SELECT "id", "at", "event", "outcome", "reason", "user_id", "session_id", "ip", "user_agent", "detail"
-                       FROM "audit_event"
-                       WHERE "id" > $1 AND "event" IN ('sign_out', 'session_revoked')
-                       ORDER BY "id" LIMIT $2"#,
+
+            async fn list_revocations(
+                &self,
+                after: &str,
+                now: DateTime<Utc>,
+                limit: u32,
+            ) -> StoreResult<Vec<RevocationRecord>> {
+                // A range read on the primary key: ids start with the time the session ended.
+                Ok(sqlx::query_as::<_, RevocationRecord>(
+                    r#"SELECT "id", "session_id", "user_id", "revoked_at", "until" FROM "revocation"
+                       WHERE "id" > $1 AND "until" > $2 ORDER BY "id" LIMIT $3"#,
                 )
                 .bind(after)
+                .bind(DbTime::from(now))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?)

@@ -29,6 +29,7 @@ use super::{
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
+use crate::revocation::{RevocationRecord, RevocationStamp};
 
 /// How the `session.token` column holds each session token (`TESSERA_SESSION_TOKEN_STORAGE`).
 ///
@@ -184,8 +185,16 @@ impl SessionStore for HashedTokens {
             .extend_session(&stored_form(token), expires_at, now)
             .await
     }
-    async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
-        self.inner.delete_session(&stored_form(token), audit).await
+
+    async fn delete_session(
+        &self,
+        token: &str,
+        audit: &AuditEvent,
+        stamp: RevocationStamp,
+    ) -> StoreResult<Option<String>> {
+        self.inner
+            .delete_session(&stored_form(token), audit, stamp)
+            .await
     }
     /// `revoke-session`: `token` is either a raw token (the client's own, or one from a sign-in
     /// answer) or a value `list-sessions` listed, which is what the column holds (a digest, or
@@ -197,14 +206,19 @@ impl SessionStore for HashedTokens {
         user_id: &str,
         token: &str,
         audit: &AuditEvent,
+        stamp: RevocationStamp,
     ) -> StoreResult<Option<String>> {
         let by_digest = self
             .inner
-            .delete_user_session(user_id, &stored_form(token), audit)
+            .delete_user_session(user_id, &stored_form(token), audit, stamp)
             .await?;
         match by_digest {
             Some(id) => Ok(Some(id)),
-            None => self.inner.delete_user_session(user_id, token, audit).await,
+            None => {
+                self.inner
+                    .delete_user_session(user_id, token, audit, stamp)
+                    .await
+            }
         }
     }
     async fn delete_user_sessions(
@@ -212,10 +226,11 @@ impl SessionStore for HashedTokens {
         user_id: &str,
         except_token: Option<&str>,
         audit: &AuditEvent,
+        stamp: RevocationStamp,
     ) -> StoreResult<Vec<String>> {
         let except = except_token.map(stored_form);
         self.inner
-            .delete_user_sessions(user_id, except.as_deref(), audit)
+            .delete_user_sessions(user_id, except.as_deref(), audit, stamp)
             .await
     }
     /// The rows as stored: each `token` is the session's digest, not a credential (presented
@@ -255,8 +270,14 @@ impl AuditStore for HashedTokens {
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         self.inner.list_audit(filter).await
     }
-    async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
-        self.inner.list_session_endings(after, limit).await
+
+    async fn list_revocations(
+        &self,
+        after: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<RevocationRecord>> {
+        self.inner.list_revocations(after, now, limit).await
     }
 }
 

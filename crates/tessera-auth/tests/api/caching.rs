@@ -37,7 +37,7 @@ on_both_backends! {
         assert!(session_of(&app, &user).await.body["session"].is_object());
         let other = app.other_process_store().await;
         let event = AuditEvent::system(AuditKind::SessionRevoked, app.clock.now()).reason("test");
-        assert!(other.delete_session(&user.token, &event).await.unwrap().is_some());
+        assert!(other.delete_session(&user.token, &event, app.state.revocations.stamp(app.state.clock.now())).await.unwrap().is_some());
         assert!(session_of(&app, &user).await.body["session"].is_object(), "still within the TTL");
         app.clock.advance(app.state.config.session.cache_ttl);
         assert_eq!(session_of(&app, &user).await.text, "null");
@@ -108,7 +108,11 @@ async fn with_the_cache_ttl_at_zero_another_process_ending_a_session_is_seen_at_
     let event = AuditEvent::system(AuditKind::SessionRevoked, app.clock.now()).reason("test");
     assert!(
         other
-            .delete_session(&user.token, &event)
+            .delete_session(
+                &user.token,
+                &event,
+                app.state.revocations.stamp(app.state.clock.now())
+            )
             .await
             .unwrap()
             .is_some()

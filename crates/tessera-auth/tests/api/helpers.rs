@@ -239,6 +239,28 @@ impl TestApp {
         }
     }
 
+    /// Runs one statement with plain SQL past every store layer and returns its first column
+    /// as text (nothing for a statement that returns no rows).
+    pub async fn raw_sql(&self, sql: &str) -> Vec<String> {
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(sql)
+                .fetch_all(&mut conn)
+                .await
+                .expect(sql)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(sql)
+                .fetch_all(&mut conn)
+                .await
+                .expect(sql)
+        }
+    }
+
     /// Absolute URL of an auth path such as `/sign-in/email`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}/api/auth{path}", self.addr)

@@ -9,6 +9,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use tessera_auth::audit::{AuditEvent, AuditKind};
 use tessera_auth::revocation::RedisRevocationSink;
+use tessera_auth::store::{DbTime, Session};
 
 use crate::helpers::*;
 
@@ -142,7 +143,7 @@ on_both_backends! {
         assert_eq!((expired.event.as_str(), expired.session_id.as_deref()), ("session_revoked", Some(reopened_id.as_str())));
     }
 
-    async fn the_feed_lists_what_the_audit_log_says_ended(app) {
+    async fn the_feed_lists_the_revocation_records_even_with_no_audit_row(app) {
         let user = app.sign_up().await;
         let first = session_id(&app, &user).await;
         let second = app.sign_in(&user.email, PASSWORD).await;
@@ -150,6 +151,8 @@ on_both_backends! {
         let others = sorted(vec![session_id(&app, &second).await, session_id(&app, &third).await]);
         app.post_as(&user, "/revoke-other-sessions", json!({})).await;
         app.post_as(&user, "/sign-out", json!({})).await;
+        // The audit log is for people: the feed does not read it.
+        app.raw_sql(r#"DELETE FROM "audit_event""#).await;
         let (revoked, _, more) = feed(&app, None).await;
         let mut expected = others;
         expected.push(first);
@@ -162,20 +165,39 @@ on_both_backends! {
     }
 
     async fn the_feed_pages_by_cursor_and_rereads_only_the_last_seconds(app) {
+        let user = app.sign_up().await;
         let now = app.state.clock.now();
         for n in 0..501 {
-            let event = AuditEvent::system(AuditKind::SessionRevoked, now).session(&format!("sid{n:04}"));
-            app.state.store.insert_audit(&event).await.unwrap();
+            let session = Session {
+                id: format!("sid{n:04}"),
+                expires_at: DbTime::from(now + Duration::days(1)),
+                token: format!("token{n:04}"),
+                created_at: DbTime::from(now),
+                updated_at: DbTime::from(now),
+                ip_address: None,
+                user_agent: None,
+                user_id: user.id.clone(),
+            };
+            let opened = AuditEvent::system(AuditKind::SignIn, now).session(&session.id);
+            app.state.store.create_session(&session, &opened).await.unwrap();
         }
-        // Noise the feed must skip: other events, and a sign-in naming a session.
-        let noise = AuditEvent::system(AuditKind::SignIn, now).session("live");
+        let own = session_id(&app, &user).await;
+        app.post_as(&user, "/revoke-sessions", json!({})).await;
+        // Noise the feed must skip: an audit row naming a session that did not end.
+        let noise = AuditEvent::system(AuditKind::SessionRevoked, now).session("live");
         app.state.store.insert_audit(&noise).await.unwrap();
+        let mut all = (0..501).map(|n| format!("sid{n:04}")).collect::<Vec<_>>();
+        all.push(own);
+        all.sort();
         app.clock.advance(Duration::seconds(6));
 
-        let (page, cursor, more) = feed(&app, None).await;
-        assert_eq!((page.len(), page[0].as_str(), page[499].as_str(), more), (500, "sid0000", "sid0499", true));
-        let (page, cursor, more) = feed(&app, Some(&cursor)).await;
-        assert_eq!((page, more), (vec!["sid0500".to_owned()], false));
+        // One transaction, 502 records with ids in creation order, not sid order: compare sets.
+        let (mut page, cursor, more) = feed(&app, None).await;
+        assert_eq!((page.len(), more), (500, true));
+        let (rest, cursor, more) = feed(&app, Some(&cursor)).await;
+        assert_eq!((rest.len(), more), (2, false));
+        page.extend(rest);
+        assert_eq!(sorted(page), all);
         let (page, settled, _) = feed(&app, Some(&cursor)).await;
         assert!(page.is_empty());
         assert_eq!(settled, cursor, "caught up and settled: the cursor stays");
@@ -208,6 +230,28 @@ on_both_backends! {
         assert!(page.is_empty(), "every token of it has expired");
         assert!(feed(&app, Some("0")).await.0.is_empty(), "an old cursor is clamped");
         assert!(feed(&app, Some(&cursor)).await.0.is_empty());
+        let other = app.sign_up().await;
+        app.post_as(&other, "/sign-out", json!({})).await;
+        let held = app.raw_sql(r#"SELECT "session_id" FROM "revocation""#).await;
+        assert_eq!(held.len(), 1, "the expired record was pruned by the next write: {held:?}");
+    }
+
+    async fn a_session_end_writes_exactly_one_revocation_record_in_its_transaction(app) {
+        let user = app.sign_up().await;
+        let sid = session_id(&app, &user).await;
+        let records = r#"SELECT "session_id" || ' ' || "user_id" FROM "revocation""#;
+        assert!(app.raw_sql(records).await.is_empty());
+        assert_eq!(app.post_as(&user, "/sign-out", json!({})).await.status, 200);
+        assert_eq!(app.raw_sql(records).await, [format!("{sid} {}", user.id)]);
+        app.post_as(&user, "/sign-out", json!({})).await;
+        assert_eq!(app.raw_sql(records).await.len(), 1, "nothing ended, nothing recorded");
+
+        // Without the table the deletion cannot commit: the session survives the failed sign-out.
+        let again = app.sign_in(&user.email, PASSWORD).await;
+        app.raw_sql(r#"DROP TABLE "revocation""#).await;
+        let resp = app.post_as(&again, "/sign-out", json!({})).await;
+        assert_eq!(resp.status, 500, "{}", resp.text);
+        assert_eq!(app.stored_session_tokens(&user.id).await.len(), 1, "rolled back");
     }
 }
 

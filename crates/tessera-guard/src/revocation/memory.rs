@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{MAX_SID_LEN, RevocationList};
+use super::RevocationList;
+use super::protocol::is_session_id;
 use crate::Clock;
 
 /// Entries held at most by default: 100,000 sessions ended within one token lifetime (over a
@@ -115,7 +116,7 @@ impl MemoryRevocations {
             }
             for sid in sids {
                 let sid = sid.as_ref();
-                if sid.is_empty() || sid.len() > MAX_SID_LEN {
+                if !is_session_id(sid) {
                     continue;
                 }
                 match entries.until.get(sid).copied() {
@@ -251,7 +252,13 @@ mod tests {
         let changes = set.changes();
         let until = Clock::system().now() + 60;
         assert_eq!(
-            set.revoke_many(["", &"x".repeat(MAX_SID_LEN + 1)], until),
+            set.revoke_many(
+                [
+                    "",
+                    &"x".repeat(super::super::protocol::MAX_SESSION_ID_LEN + 1)
+                ],
+                until
+            ),
             0
         );
         assert!(!changes.has_changed().unwrap());

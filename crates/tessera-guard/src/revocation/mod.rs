@@ -13,8 +13,11 @@
 //! - `RevocationPoller` (feature `remote`): polls the auth server's
 //!   `GET /api/auth/revocations?since=<cursor>` feed, every 500 ms by default;
 //! - `RedisRevocations` (feature `redis`): subscribes to the auth servers' Redis channel
-//!   `tessera:revocations`, catching up from the sorted set of the same name on every
+//!   ([`protocol::REDIS_KEY`]), catching up from the sorted set of the same name on every
 //!   (re)connection.
+//!
+//! The wire formats, channel, cursor rules and retention horizon are the auth server's too:
+//! both sides take them from the `tessera-revocation` crate, re-exported here as [`protocol`].
 //!
 //! An entry is kept until the last token of its session has expired anyway: the auth server
 //! says how long (the JWT lifetime plus a minute of leeway), so the set never grows beyond the
@@ -35,15 +38,8 @@ pub use memory::MemoryRevocations;
 pub use poll::{FeedError, RevocationPoller, RevocationPollerBuilder};
 #[cfg(feature = "redis")]
 pub use redis::{RedisRevocations, RedisRevocationsBuilder};
-
-/// The Redis channel revocations are published on, and the sorted set (member: session id,
-/// score: Unix second until which it stays revoked) kept for subscribers catching up. Each
-/// message is JSON: `{"revoked": ["<sid>", …], "until": <unix seconds>}`.
-pub const REDIS_CHANNEL: &str = "tessera:revocations";
-
-/// How long a revoked session id is kept when its source does not say: Tessera's default JWT
-/// lifetime (15 minutes) plus the largest leeway a guard allows (60 seconds).
-pub const DEFAULT_RETENTION_SECS: u64 = 15 * 60 + 60;
+/// The revocation protocol this guard follows (channel, message, feed page, cursor, horizon).
+pub use tessera_revocation as protocol;
 
 /// Answers whether a session has been revoked. Consulted once per verified token that carries
 /// a `sid`, on the request path: implementations answer from memory, without I/O.
@@ -57,6 +53,3 @@ impl<T: RevocationList + ?Sized> RevocationList for Arc<T> {
         (**self).is_revoked(sid)
     }
 }
-
-/// Session ids are opaque strings; anything absurdly long is not one of ours.
-pub(crate) const MAX_SID_LEN: usize = 256;

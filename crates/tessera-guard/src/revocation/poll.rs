@@ -1,10 +1,9 @@
 //! [`RevocationPoller`]: follows the auth server's revocation feed over HTTP (feature `remote`).
 //!
-//! The feed is `GET <url>?since=<cursor>`, answering
-//! `{"revoked": ["<sid>", …], "cursor": "<opaque>", "more": <bool>, "ttl": <seconds>}`:
-//! the sessions ended after `cursor`, the cursor to send next, whether another page is waiting
-//! right now, and how long a listed id must be kept (`more` and `ttl` are optional). Tessera
-//! serves it at `/api/auth/revocations`.
+//! The feed is `GET <url>?since=<cursor>`, answering one [`FeedPage`]: the sessions ended after
+//! `cursor`, the cursor to send next, whether another page is waiting right now, and how long a
+//! listed id must be kept (see [`super::protocol::feed`] for the rules). Tessera serves it at
+//! `/api/auth/revocations`.
 //!
 //! Polling is cheap for both sides (one indexed range read per poll) and needs nothing but the
 //! URL. A poll that fails — the auth server restarting, a timeout — changes nothing: ids already
@@ -17,11 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::{Client, Url};
-use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::{DEFAULT_RETENTION_SECS, MAX_SID_LEN, MemoryRevocations, RevocationList};
+use super::protocol::{Cursor, DEFAULT_RETENTION_SECS, FeedPage, SINCE};
+use super::{MemoryRevocations, RevocationList};
 use crate::ConfigError;
 use crate::http::{GetError, SetupError, client_for, get_capped};
 
@@ -30,8 +29,6 @@ use crate::http::{GetError, SetupError, client_for, get_capped};
 const MAX_PAGES_PER_POLL: usize = 20;
 /// The longest an id is kept whatever the feed says, so a confused feed cannot pin entries.
 const MAX_TTL_SECS: u64 = 30 * 24 * 3600;
-/// Cursors are short opaque strings; a longer one is not from a Tessera feed.
-const MAX_CURSOR_LEN: usize = 128;
 
 /// Why one poll of the feed failed. The poller logs it and tries again on the next tick.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +62,7 @@ pub struct RevocationPoller {
     interval: Duration,
     default_ttl: Duration,
     list: Arc<MemoryRevocations>,
-    cursor: Mutex<Option<String>>,
+    cursor: Mutex<Option<Cursor>>,
     /// Single-flight: one poll at a time, so cursors are never raced.
     gate: tokio::sync::Mutex<()>,
 }
@@ -81,15 +78,6 @@ pub struct RevocationPollerBuilder {
     allow_http: bool,
     default_ttl: Duration,
     list: Option<Arc<MemoryRevocations>>,
-}
-
-/// One page of the feed.
-#[derive(Debug)]
-struct Page {
-    revoked: Vec<String>,
-    cursor: String,
-    more: bool,
-    ttl: Option<Duration>,
 }
 
 impl RevocationPoller {
@@ -120,11 +108,11 @@ impl RevocationPoller {
     }
 
     /// The cursor the next poll sends (`None` before the first successful poll).
-    pub fn cursor(&self) -> Option<String> {
+    pub fn cursor(&self) -> Option<Cursor> {
         self.lock_cursor().clone()
     }
 
-    fn lock_cursor(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+    fn lock_cursor(&self) -> std::sync::MutexGuard<'_, Option<Cursor>> {
         self.cursor
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -138,10 +126,10 @@ impl RevocationPoller {
         let mut added = 0;
         for _ in 0..MAX_PAGES_PER_POLL {
             let since = self.cursor();
-            let page = self.fetch(since.as_deref()).await?;
+            let page = self.fetch(since.as_ref()).await?;
             let ttl = page
                 .ttl
-                .unwrap_or(self.default_ttl)
+                .map_or(self.default_ttl, Duration::from_secs)
                 .min(Duration::from_secs(MAX_TTL_SECS));
             added += self.list.revoke_many(&page.revoked, self.list.until(ttl));
             *self.lock_cursor() = Some(page.cursor);
@@ -193,10 +181,10 @@ impl RevocationPoller {
         })
     }
 
-    async fn fetch(&self, since: Option<&str>) -> Result<Page, FeedError> {
+    async fn fetch(&self, since: Option<&Cursor>) -> Result<FeedPage, FeedError> {
         let mut url = self.url.clone();
         if let Some(since) = since {
-            url.query_pairs_mut().append_pair("since", since);
+            url.query_pairs_mut().append_pair(SINCE, since.as_str());
         }
         let (_, body) = get_capped(&self.client, url, self.max_bytes)
             .await
@@ -207,40 +195,8 @@ impl RevocationPoller {
                     limit: self.max_bytes,
                 },
             })?;
-        parse_page(&body)
+        FeedPage::decode(&body).map_err(|e| FeedError::InvalidDocument(e.to_string()))
     }
-}
-
-fn parse_page(body: &[u8]) -> Result<Page, FeedError> {
-    let invalid = |what: &str| FeedError::InvalidDocument(what.to_owned());
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| FeedError::InvalidDocument(e.to_string()))?;
-    let revoked = value
-        .get("revoked")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("no \"revoked\" array"))?
-        .iter()
-        .filter_map(Value::as_str)
-        .filter(|sid| !sid.is_empty() && sid.len() <= MAX_SID_LEN)
-        .map(str::to_owned)
-        .collect();
-    let cursor = value
-        .get("cursor")
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty() && c.len() <= MAX_CURSOR_LEN)
-        .ok_or_else(|| invalid("no usable \"cursor\""))?
-        .to_owned();
-    let more = value.get("more").and_then(Value::as_bool).unwrap_or(false);
-    let ttl = value
-        .get("ttl")
-        .and_then(Value::as_u64)
-        .map(Duration::from_secs);
-    Ok(Page {
-        revoked,
-        cursor,
-        more,
-        ttl,
-    })
 }
 
 impl RevocationList for RevocationPoller {
@@ -342,25 +298,6 @@ impl fmt::Debug for RevocationPollerBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_page_is_read_leniently_but_needs_revoked_and_cursor() {
-        let page = parse_page(br#"{"revoked":["a",1,"","b"],"cursor":"c1","more":true,"ttl":960}"#)
-            .unwrap();
-        assert_eq!(page.revoked, ["a", "b"]);
-        assert_eq!((page.cursor.as_str(), page.more), ("c1", true));
-        assert_eq!(page.ttl, Some(Duration::from_secs(960)));
-        let minimal = parse_page(br#"{"revoked":[],"cursor":"c2"}"#).unwrap();
-        assert_eq!((minimal.more, minimal.ttl), (false, None));
-        for bad in [
-            &br#"{"cursor":"c"}"#[..],
-            br#"{"revoked":[],"cursor":""}"#,
-            br#"{"revoked":{},"cursor":"c"}"#,
-            b"not json",
-        ] {
-            assert!(parse_page(bad).is_err());
-        }
-    }
 
     #[test]
     fn plain_http_is_refused_except_to_loopback_or_when_allowed() {

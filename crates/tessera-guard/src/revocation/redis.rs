@@ -1,7 +1,7 @@
 //! [`RedisRevocations`]: revocations pushed through Redis pub/sub (feature `redis`).
 //!
 //! Tessera auth servers with `REDIS_URL` publish every ended session on the channel
-//! [`REDIS_CHANNEL`] and add it to the sorted set of the same name (score: the Unix second until
+//! [`REDIS_KEY`] and add it to the sorted set of the same name (score: the Unix second until
 //! which it must stay revoked). A subscriber first subscribes, then reads the sorted set, so
 //! nothing published between the two is missed; it does both again after every reconnection,
 //! which recovers whatever was published while it was away. A ping every few seconds notices a
@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use redis::aio::{PubSubSink, PubSubStream};
-use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{MemoryRevocations, REDIS_CHANNEL, RevocationList};
+use super::protocol::{Message, REDIS_KEY};
+use super::{MemoryRevocations, RevocationList};
 use crate::ConfigError;
 
 /// Settings of a [`RedisRevocations`].
@@ -186,7 +186,7 @@ impl Follower {
             .map_err(within("connect"))?
             .map_err(|e| e.to_string())?;
         let (mut sink, stream) = pubsub.split();
-        tokio::time::timeout(timeout, sink.subscribe(REDIS_CHANNEL))
+        tokio::time::timeout(timeout, sink.subscribe(REDIS_KEY))
             .await
             .map_err(within("subscribe"))?
             .map_err(|e| e.to_string())?;
@@ -199,7 +199,7 @@ impl Follower {
         let held: Vec<(String, i64)> = tokio::time::timeout(
             timeout,
             redis::cmd("ZRANGEBYSCORE")
-                .arg(REDIS_CHANNEL)
+                .arg(REDIS_KEY)
                 .arg(format!("({now}"))
                 .arg("+inf")
                 .arg("WITHSCORES")
@@ -240,20 +240,15 @@ impl Follower {
         }
     }
 
-    /// `{"revoked": ["<sid>", …], "until": <unix seconds>}`; anything else is ignored.
+    /// A [`Message`]; anything else is ignored.
     fn apply(&self, payload: &[u8]) {
-        let Ok(message) = serde_json::from_slice::<Value>(payload) else {
-            tracing::debug!(target: "tessera_guard", "ignored a malformed revocation message");
-            return;
-        };
-        let (Some(revoked), Some(until)) = (
-            message.get("revoked").and_then(Value::as_array),
-            message.get("until").and_then(Value::as_i64),
-        ) else {
-            tracing::debug!(target: "tessera_guard", "ignored a malformed revocation message");
-            return;
-        };
-        let sids = revoked.iter().filter_map(Value::as_str);
-        self.list.revoke_many(sids, until);
+        match Message::decode(payload) {
+            Some(message) => {
+                self.list.revoke_many(&message.revoked, message.until);
+            }
+            None => {
+                tracing::debug!(target: "tessera_guard", "ignored a malformed revocation message")
+            }
+        }
     }
 }

@@ -279,7 +279,7 @@ mod feed {
             server.feed().requests,
             [None, Some("0002".into()), Some("0004".into())]
         );
-        assert_eq!(poller.cursor().as_deref(), Some("0005"));
+        assert_eq!(poller.cursor().map(String::from).as_deref(), Some("0005"));
     }
 
     #[tokio::test]
@@ -338,9 +338,8 @@ mod redis_channel {
 
     use ring::rand::SecureRandom as _;
     use serde_json::json;
-    use tessera_guard::revocation::{
-        MemoryRevocations, REDIS_CHANNEL, RedisRevocations, RevocationList,
-    };
+    use tessera_guard::revocation::protocol::REDIS_KEY;
+    use tessera_guard::revocation::{MemoryRevocations, RedisRevocations, RevocationList};
 
     fn redis_url() -> String {
         std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -393,7 +392,7 @@ mod redis_channel {
         let (before, expired, after) = (fresh_sid(), fresh_sid(), fresh_sid());
         let until = unix_now() + 960;
         let _: () = redis::cmd("ZADD")
-            .arg(REDIS_CHANNEL)
+            .arg(REDIS_KEY)
             .arg(until)
             .arg(&before)
             .arg(unix_now() - 1)
@@ -418,7 +417,7 @@ mod redis_channel {
             let mut conn = conn.clone();
             async move {
                 let _: () = redis::cmd("PUBLISH")
-                    .arg(REDIS_CHANNEL)
+                    .arg(REDIS_KEY)
                     .arg(payload)
                     .query_async(&mut conn)
                     .await

@@ -88,13 +88,14 @@ async fn change_password(
         .user(&auth.user.id)
         .session(&auth.session.id)
         .reason("password_changed");
+    let stamp = state.revocation_stamp();
     let ended = state
         .store
-        .delete_user_sessions(&auth.user.id, None, &revoked)
+        .delete_user_sessions(&auth.user.id, None, &revoked, stamp)
         .await?;
     if !ended.is_empty() {
         revoked.with_ended_sessions(&ended).emit();
-        state.sessions_ended(&ended).await;
+        state.sessions_ended(&ended, stamp).await;
     }
     let audit = state
         .audit_event(AuditKind::SignIn, &meta)
