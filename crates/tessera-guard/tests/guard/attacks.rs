@@ -384,7 +384,16 @@ async fn a_token_validly_signed_by_a_trusted_key_but_naming_another_kid_finds_no
     get_me(&app, &eddsa_forged(&ED_PAIR, &plain, &claims()))
         .await
         .assert_accepted();
-    for kid in ["ED-1", "ed-1 ", "ed-1\u{0}", " ed-1", "ed-", "unknown", "", "ec-1"] {
+    for kid in [
+        "ED-1",
+        "ed-1 ",
+        "ed-1\u{0}",
+        " ed-1",
+        "ed-",
+        "unknown",
+        "",
+        "ec-1",
+    ] {
         let header = json!({ "alg": "EdDSA", "kid": kid });
         get_me(&app, &eddsa_forged(&ED_PAIR, &header, &claims()))
             .await

@@ -873,13 +873,17 @@ async fn a_better_auth_email_verification_token_is_not_an_access_token() {
     let app = app(hs256_guard(&clock()));
     let with_sub = forge(
         &json!({ "alg": "HS256", "typ": "JWT" }),
-        &object(json!({ "email": "ada@example.com", "iss": ISSUER, "sub": USER, "iat": NOW, "exp": NOW + 3600 })),
+        &object(
+            json!({ "email": "ada@example.com", "iss": ISSUER, "sub": USER, "iat": NOW, "exp": NOW + 3600 }),
+        ),
         Signer::Hs(SECRET),
     );
     get_me(&app, &with_sub).await.assert_accepted();
     let token = forge(
         &json!({ "alg": "HS256", "typ": "JWT" }),
-        &object(json!({ "email": "ada@example.com", "iss": ISSUER, "iat": NOW, "exp": NOW + 3600 })),
+        &object(
+            json!({ "email": "ada@example.com", "iss": ISSUER, "iat": NOW, "exp": NOW + 3600 }),
+        ),
         Signer::Hs(SECRET),
     );
     get_me(&app, &token).await.assert_invalid_token();
