@@ -794,11 +794,26 @@ mod tests {
         assert!(found.matches);
     }
 
-    /// Waits (without a deadline of its own: the test runner's applies) until `ready` holds.
+    /// Far longer than any step here takes: a step still waiting then is a failure, not a hang.
+    const BOUND: Duration = Duration::from_secs(30);
+
+    /// Waits until `ready` holds, failing after [`BOUND`].
     async fn until(ready: impl Fn() -> bool) {
-        while !ready() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let wait = async {
+            while !ready() {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        };
+        tokio::time::timeout(BOUND, wait)
+            .await
+            .expect("the queue reached the expected state");
+    }
+
+    /// `work`'s outcome, which must come without waiting for the held hashing thread.
+    async fn at_once<T>(work: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(BOUND, work)
+            .await
+            .expect("answered at once, not queued behind the held hashing thread")
     }
 
     #[tokio::test]
@@ -824,12 +839,14 @@ mod tests {
         }
         // The only thread is held, so these answers cannot have waited for a hash.
         let password = Password::candidate("correct horse".into());
-        let unknown = hasher.for_client(&flood).verify(&password, None).await;
-        let known = hasher
-            .for_client(&flood)
-            .verify(&password, Some(stored.clone()))
-            .await;
-        let new_hash = hasher.for_client(&flood).hash(&password).await;
+        let unknown = at_once(hasher.for_client(&flood).verify(&password, None)).await;
+        let known = at_once(
+            hasher
+                .for_client(&flood)
+                .verify(&password, Some(stored.clone())),
+        )
+        .await;
+        let new_hash = at_once(hasher.for_client(&flood).hash(&password)).await;
         for refused in [unknown.map(|_| ()), known.map(|_| ()), new_hash.map(|_| ())] {
             assert!(
                 matches!(
