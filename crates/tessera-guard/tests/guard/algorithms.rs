@@ -108,3 +108,21 @@ async fn a_static_jwks_document_is_a_key_source() {
     assert!(StaticKeys::from_jwks_json(r#"{"keys":[]}"#).is_err());
     assert!(StaticKeys::from_jwks_json("not json").is_err());
 }
+
+#[tokio::test]
+async fn a_header_naming_another_allowed_algorithm_than_its_keys_is_refused() {
+    let clock = clock();
+    let app = app(asymmetric_guard(&clock));
+    // Validly signed by `ed-1`, so only the key↔algorithm binding can refuse the renamed ones:
+    // ES256 and RS256 are in this guard's allow-list, just not `ed-1`'s algorithm.
+    let bound = json!({ "alg": "EdDSA", "kid": "ed-1" });
+    get_me(&app, &eddsa_forged(&ED_PAIR, &bound, &claims()))
+        .await
+        .assert_accepted();
+    for alg in ["ES256", "RS256"] {
+        let renamed = json!({ "alg": alg, "kid": "ed-1" });
+        get_me(&app, &eddsa_forged(&ED_PAIR, &renamed, &claims()))
+            .await
+            .assert_invalid_token();
+    }
+}

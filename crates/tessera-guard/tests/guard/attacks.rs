@@ -374,3 +374,34 @@ async fn bad_base64_or_a_wrong_number_of_parts_is_refused() {
         get_me(&app, &token).await.assert_invalid_token();
     }
 }
+
+#[tokio::test]
+async fn a_token_validly_signed_by_a_trusted_key_but_naming_another_kid_finds_no_key() {
+    let clock = clock();
+    let app = app(asymmetric_guard(&clock));
+    // Signed by the trusted key `ed-1`, so only the kid lookup can refuse these.
+    let plain = json!({ "alg": "EdDSA", "kid": "ed-1" });
+    get_me(&app, &eddsa_forged(&ED_PAIR, &plain, &claims()))
+        .await
+        .assert_accepted();
+    for kid in [
+        "ED-1",
+        "ed-1 ",
+        "ed-1\u{0}",
+        " ed-1",
+        "ed-",
+        "unknown",
+        "",
+        "ec-1",
+    ] {
+        let header = json!({ "alg": "EdDSA", "kid": kid });
+        get_me(&app, &eddsa_forged(&ED_PAIR, &header, &claims()))
+            .await
+            .assert_invalid_token();
+    }
+    // Without a kid it is matched only against kid-less keys, and this ring has none.
+    let kidless = json!({ "alg": "EdDSA" });
+    get_me(&app, &eddsa_forged(&ED_PAIR, &kidless, &claims()))
+        .await
+        .assert_invalid_token();
+}

@@ -173,3 +173,27 @@ async fn an_optional_user_is_none_without_a_header_but_a_bad_token_is_still_refu
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn a_path_id_differing_from_sub_by_case_a_nul_or_a_space_is_another_user() {
+    let clock = clock();
+    let app = app(asymmetric_guard(&clock));
+    let token = format!("Bearer {}", sign(&ED, &claims()));
+    assert_eq!(
+        get_with(&app, &format!("/api/{USER}/things"), Some(&token))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    for path in [
+        "/api/USER-1/things",
+        "/api/User-1/things",
+        "/api/user-1%00/things",
+        "/api/user-1%20/things",
+        "/api/%20user-1/things",
+        "/api/user-/things",
+    ] {
+        let reply = get_with(&app, path, Some(&token)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+    }
+}

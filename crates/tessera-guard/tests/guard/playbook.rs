@@ -867,18 +867,30 @@ async fn the_size_cap_is_exactly_8_kib() {
 async fn a_better_auth_email_verification_token_is_not_an_access_token() {
     // RFC 8725 §3.12: Better Auth signs its email-verification JWTs with the same shared
     // secret (`{email, iat, exp}`, no `sub`); the HS256 guard must not take one for an access
-    // token. Requiring a non-empty `sub` is what keeps the kinds apart.
+    // token. Requiring a non-empty `sub` is what keeps the kinds apart. The tokens carry the
+    // pinned `iss`, so only the `sub` rule can refuse them (the guard pins its issuer, which
+    // Better Auth's verification tokens lack: that alone would hide a missing `sub` check).
     let app = app(hs256_guard(&clock()));
+    let with_sub = forge(
+        &json!({ "alg": "HS256", "typ": "JWT" }),
+        &object(
+            json!({ "email": "ada@example.com", "iss": ISSUER, "sub": USER, "iat": NOW, "exp": NOW + 3600 }),
+        ),
+        Signer::Hs(SECRET),
+    );
+    get_me(&app, &with_sub).await.assert_accepted();
     let token = forge(
         &json!({ "alg": "HS256", "typ": "JWT" }),
-        &object(json!({ "email": "ada@example.com", "iat": NOW, "exp": NOW + 3600 })),
+        &object(
+            json!({ "email": "ada@example.com", "iss": ISSUER, "iat": NOW, "exp": NOW + 3600 }),
+        ),
         Signer::Hs(SECRET),
     );
     get_me(&app, &token).await.assert_invalid_token();
     let update = forge(
         &json!({ "alg": "HS256", "typ": "JWT" }),
         &object(
-            json!({ "email": "ada@example.com", "updateTo": "evil@example.com", "iat": NOW, "exp": NOW + 3600 }),
+            json!({ "email": "ada@example.com", "updateTo": "evil@example.com", "iss": ISSUER, "sub": "", "iat": NOW, "exp": NOW + 3600 }),
         ),
         Signer::Hs(SECRET),
     );
