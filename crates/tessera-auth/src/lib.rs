@@ -11,7 +11,6 @@ pub mod clock;
 pub mod common_passwords;
 pub mod config;
 pub mod cookies;
-pub mod cors;
 pub mod domain;
 pub mod error;
 pub mod features;

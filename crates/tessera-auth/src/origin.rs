@@ -6,6 +6,8 @@
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Map, Value};
 
+use tessera_http::origin::origin_matches;
+
 use crate::error::{ApiError, codes};
 
 /// The set of origins allowed to make credentialed requests.
@@ -29,13 +31,7 @@ impl TrustedOrigins {
 
     /// Whether `origin` (scheme://host[:port]) is trusted: an exact match, or a `*` pattern.
     pub fn contains(&self, origin: &str) -> bool {
-        self.patterns.iter().any(|p| {
-            if p.contains('*') || p.contains('?') {
-                glob_match(p.as_bytes(), origin.as_bytes())
-            } else {
-                p == origin
-            }
-        })
+        self.patterns.iter().any(|p| origin_matches(p, origin))
     }
 
     /// Whether a callback URL is safe to send a user to: a same-site relative path, or an
@@ -136,44 +132,8 @@ pub fn is_safe_relative_path(path: &str) -> bool {
         && !path.chars().any(char::is_control)
 }
 
-/// The origin (`scheme://host[:port]`) of an absolute http(s) URL.
-pub fn origin_of(raw: &str) -> Option<String> {
-    let url = url::Url::parse(raw).ok()?;
-    match url.origin() {
-        origin @ url::Origin::Tuple(..) => Some(origin.ascii_serialization()),
-        url::Origin::Opaque(_) => None,
-    }
-}
-
-/// `*` matches any run of bytes, `?` one byte. Iterative, backtracking only to the last `*`:
-/// O(pattern × text) time and constant stack, because `text` is the attacker's `Origin` header
-/// (a recursive matcher overflowed the stack on a 60 KiB one; tests/api/attacks.rs).
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut last_star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                last_star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match last_star {
-                // Let the last `*` swallow one more byte and retry from there.
-                Some((star, swallowed)) => {
-                    p = star + 1;
-                    t = swallowed + 1;
-                    last_star = Some((star, swallowed + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
-}
+/// The origin (`scheme://host[:port]`) of an absolute http(s) URL (shared with `tessera api`).
+pub use tessera_http::origin::origin_of;
 
 /// The request's claimed origin: `Origin`, else the origin of `Referer`. `None` when absent or `null`.
 fn request_origin(headers: &HeaderMap) -> Option<String> {

@@ -1,19 +1,11 @@
-//! `tessera`: serve the auth server (and, with it, the tasks API and web app), or migrate.
+//! `tessera`: serve the auth server (and, with it, the tasks API and web app), or the tasks API
+//! alone; migrate; manage keys; read the audit log. The servers are assembled by
+//! `tessera-server` and `tessera-api`; this binary parses the command line into their settings.
 #![forbid(unsafe_code)]
 
-mod access_log;
 mod admin;
-mod api;
 mod cli;
-mod edge;
-mod log_writer;
-mod logging;
-mod revocations;
-mod serve;
-mod server;
 mod settings;
-mod tasks;
-mod web;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -21,11 +13,28 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
-    let (_flush_logs_on_exit, access_log) = logging::init().context("starting the log writer")?;
+    let (_flush_logs_on_exit, access_log) =
+        tessera_http::logging::init().context("starting the log writer")?;
     match cli.command.unwrap_or(cli::Command::Serve(cli.serve)) {
-        cli::Command::Serve(args) => serve::run(args, access_log).await,
-        cli::Command::Migrate(args) => serve::migrate(args).await,
-        cli::Command::Api(args) => api::run(args, access_log).await,
+        cli::Command::Serve(args) => {
+            let app =
+                tessera_server::Application::build(settings::server(&args, access_log)?).await?;
+            println!("Tessera listening on http://{}", app.local_addr()?);
+            app.run(tessera_http::shutdown_signal()).await
+        }
+        cli::Command::Migrate(args) => {
+            tessera_server::migrate(&settings::database_url(&args)?).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        cli::Command::Api(args) => {
+            let api = tessera_api::Api::build(settings::api(&args, access_log)?).await?;
+            println!(
+                "Tessera tasks API listening on http://{}",
+                api.local_addr()?
+            );
+            api.run(tessera_http::shutdown_signal()).await
+        }
         cli::Command::Keys(command) => admin::keys(command).await,
         cli::Command::Audit(args) => admin::audit(args).await,
     }

@@ -10,13 +10,15 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use chrono::Duration;
+use tessera_api::{ApiSettings, KeySettings, TasksSettings};
 use tessera_auth::AuthConfig;
 use tessera_auth::password::{HashFormat, HashPriority};
-use tessera_auth::secret::{Secret, SecretSet};
-
 use tessera_auth::rate_limit::TrustedProxies;
+use tessera_auth::secret::{Secret, SecretSet};
+use tessera_http::{AccessLog, ConnectionLimits};
+use tessera_server::ServerSettings;
 
-use crate::cli::{DatabaseArgs, Env, ServeArgs, Toggle};
+use crate::cli::{ApiArgs, ConnectionArgs, DatabaseArgs, Env, ServeArgs, TasksCacheArgs, Toggle};
 
 /// The smallest secret accepted, in bytes.
 const MIN_SECRET_BYTES: usize = 32;
@@ -24,6 +26,65 @@ const MIN_SECRET_BYTES: usize = 32;
 /// threshold, at which it only warns): see [`estimated_entropy_bits`].
 const MIN_SECRET_ENTROPY_BITS: f64 = 120.0;
 const SECRET_FILE: &str = ".tessera-secret";
+
+/// `tessera serve`'s settings.
+pub fn server(args: &ServeArgs, access_log: AccessLog) -> anyhow::Result<ServerSettings> {
+    Ok(ServerSettings {
+        addr: args.addr,
+        auth: auth_config(args)?,
+        database_url: database_url(&args.database)?,
+        redis_url: args.redis_url.clone(),
+        tasks: tasks(&args.tasks_caches),
+        hsts: args.hsts == Toggle::On,
+        limits: limits(&args.connections),
+        access_log,
+    })
+}
+
+/// `tessera api`'s settings.
+pub fn api(args: &ApiArgs, access_log: AccessLog) -> anyhow::Result<ApiSettings> {
+    let keys = match (&args.jwks_url, &args.secret) {
+        (Some(url), _) => KeySettings::Jwks {
+            url: url.clone(),
+            cooldown: std::time::Duration::from_secs(args.jwks_cooldown),
+        },
+        (None, Some(secret)) => KeySettings::Secret(secret.clone()),
+        (None, None) => KeySettings::Missing,
+    };
+    Ok(ApiSettings {
+        addr: args.addr,
+        database_url: database_url(&args.database)?,
+        keys,
+        issuers: args.issuer.clone(),
+        audiences: args.audience.clone(),
+        leeway: std::time::Duration::from_secs(args.leeway),
+        allow_insecure_http: args.allow_insecure_jwks_http,
+        revocations_url: args.revocations_url.clone(),
+        redis_url: args.redis_url.clone(),
+        cors_origins: args.cors_origins.clone(),
+        tasks: tasks(&args.tasks_caches),
+        limits: limits(&args.connections),
+        access_log,
+    })
+}
+
+fn tasks(args: &TasksCacheArgs) -> TasksSettings {
+    TasksSettings {
+        token_cache: args.token_cache,
+        list_cache_ttl: args.tasks_cache_ttl,
+    }
+}
+
+fn limits(args: &ConnectionArgs) -> ConnectionLimits {
+    let seconds = std::time::Duration::from_secs;
+    ConnectionLimits {
+        header_read_timeout: seconds(args.header_read_timeout),
+        idle_timeout: seconds(args.idle_timeout),
+        body_timeout: seconds(args.body_timeout),
+        handler_timeout: seconds(args.handler_timeout),
+        max_connections: args.max_connections,
+    }
+}
 
 /// The database URL: the given one, or `tessera.db` in the data directory.
 pub fn database_url(args: &DatabaseArgs) -> anyhow::Result<String> {

@@ -1,8 +1,7 @@
-//! Connection hygiene and start-up refusals, against the real `tessera` binary over real
-//! sockets: a client that never finishes its headers is cut off, so is a silent kept-alive
-//! connection, the open-connection cap makes further clients wait rather than fail, running out
-//! of file descriptors only pauses the accept loop, HSTS follows the base URL's scheme, and
-//! production refuses weak settings with a message that says why.
+//! Process behaviour of the real `tessera` binary over real sockets: running out of file
+//! descriptors (under `prlimit`) only pauses the accept loop, and production refuses weak
+//! settings with a message that says why. The connection timeouts and the cap are tested on
+//! the assembled server in process (`crates/tessera-server/tests/app/connections.rs`).
 //!
 //! Timeouts are set to a second through the settings; every wait is bounded, and what is
 //! waited for is an event (the server closing the socket, a log line, an answer).
@@ -87,23 +86,6 @@ fn free_addr() -> String {
     listener.local_addr().unwrap().to_string()
 }
 
-/// Reads until the server closes the connection, within [`BOUND`]; returns what it sent.
-async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
-    let mut received = Vec::new();
-    let read = timeout(BOUND, async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => received.extend_from_slice(&buf[..n]),
-            }
-        }
-    });
-    read.await
-        .expect("the server kept the connection open past every timeout");
-    received
-}
-
 /// Reads one answer to [`REQUEST`] (its body is `{"ok":true}`).
 async fn read_ok_answer(stream: &mut TcpStream) {
     let mut received = Vec::new();
@@ -117,132 +99,6 @@ async fn read_ok_answer(stream: &mut TcpStream) {
         received.extend_from_slice(&buf[..n]);
     }
     assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
-}
-
-async fn answered(server: &Server) -> TcpStream {
-    let mut stream = TcpStream::connect(&server.addr).await.unwrap();
-    stream.write_all(REQUEST).await.unwrap();
-    read_ok_answer(&mut stream).await;
-    stream
-}
-
-/// A throwaway PostgreSQL database on `TEST_DATABASE_URL`'s server (the local default when
-/// unset), for a server that must run on PostgreSQL; [`drop_pg_database`] removes it.
-async fn pg_database() -> (String, String) {
-    use sqlx::Connection as _;
-    let admin = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!(
-        "tessera_conn_{}",
-        tessera_auth::ids::generate_id(12).to_lowercase()
-    );
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("PostgreSQL at TEST_DATABASE_URL answers (scripts/test.sh starts one)");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    (url.to_string(), name)
-}
-
-async fn drop_pg_database(name: &str) {
-    use sqlx::Connection as _;
-    let admin = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-}
-
-/// Half a request line, then silence: the server closes the connection after the header-read
-/// timeout without answering the request.
-async fn assert_a_half_sent_request_is_cut_off(server: &Server) {
-    let mut stream = TcpStream::connect(&server.addr).await.unwrap();
-    stream.write_all(b"GET /api/auth/ok HT").await.unwrap();
-    let started = Instant::now();
-    let received = read_until_closed(&mut stream).await;
-    // Hyper may say 408 before closing; it must not have answered the request.
-    assert!(
-        received.is_empty() || received.starts_with(b"HTTP/1.1 408"),
-        "{}",
-        String::from_utf8_lossy(&received)
-    );
-    assert!(started.elapsed() >= Duration::from_millis(900));
-}
-
-#[tokio::test]
-async fn a_client_that_never_finishes_its_headers_is_disconnected() {
-    let server = serve(&[], &["--header-read-timeout", "1"], &[]).await;
-    assert_a_half_sent_request_is_cut_off(&server).await;
-}
-
-#[tokio::test]
-async fn a_client_that_never_finishes_its_headers_is_disconnected_on_postgres_too() {
-    let (url, name) = pg_database().await;
-    let server = serve(
-        &[],
-        &["--header-read-timeout", "1"],
-        &[("DATABASE_URL", url.as_str())],
-    )
-    .await;
-    assert_a_half_sent_request_is_cut_off(&server).await;
-    // The server still answers a whole request on PostgreSQL.
-    drop(answered(&server).await);
-    drop(server);
-    drop_pg_database(&name).await;
-}
-
-#[tokio::test]
-async fn a_kept_alive_connection_with_no_traffic_is_closed_after_the_idle_timeout() {
-    let server = serve(
-        &[],
-        &["--idle-timeout", "1", "--header-read-timeout", "30"],
-        &[],
-    )
-    .await;
-    let mut stream = answered(&server).await;
-    let started = Instant::now();
-    assert!(read_until_closed(&mut stream).await.is_empty());
-    assert!(started.elapsed() >= Duration::from_millis(900));
-}
-
-#[tokio::test]
-async fn a_request_body_that_stops_arriving_fails_after_the_body_timeout() {
-    let server = serve(&[], &["--body-timeout", "1"], &[]).await;
-    let mut stream = TcpStream::connect(&server.addr).await.unwrap();
-    let head = format!(
-        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: 100\r\norigin: http://{}\r\n\r\n{{\"email\":",
-        server.addr
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let received = read_until_closed(&mut stream).await;
-    let received = String::from_utf8_lossy(&received);
-    assert!(received.starts_with("HTTP/1.1 4"), "{received}");
-}
-
-#[tokio::test]
-async fn with_the_connection_cap_reached_a_further_client_waits_until_one_closes() {
-    let server = serve(&[], &["--max-connections", "2"], &[]).await;
-    let first = answered(&server).await;
-    let _second = answered(&server).await;
-    let mut third = TcpStream::connect(&server.addr).await.unwrap();
-    third.write_all(REQUEST).await.unwrap();
-    // Not accepted while both slots are held: no answer at all in half a second, where an
-    // accepted request is answered in milliseconds.
-    let mut buf = [0u8; 1];
-    assert!(
-        timeout(Duration::from_millis(500), third.peek(&mut buf))
-            .await
-            .is_err(),
-        "answered beyond the connection cap"
-    );
-    drop(first);
-    read_ok_answer(&mut third).await;
 }
 
 #[tokio::test]
@@ -298,35 +154,6 @@ async fn out_of_file_descriptors_the_server_backs_off_and_answers_again_once_the
     .await
     .expect("the server stopped answering after running out of descriptors");
     read_ok_answer(&mut stream).await;
-}
-
-/// `Strict-Transport-Security` of `GET /api/auth/ok` on a server started with `base_url`.
-async fn hsts_with(base_url: &str, env: &[(&str, &str)]) -> Option<String> {
-    let server = serve(&[], &["--base-url", base_url], env).await;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let response = client
-        .get(format!("http://{}/api/auth/ok", server.addr))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response
-        .headers()
-        .get("strict-transport-security")
-        .map(|v| v.to_str().unwrap().to_owned())
-}
-
-#[tokio::test]
-async fn hsts_is_sent_with_an_https_base_url_unless_turned_off_and_never_with_http() {
-    assert_eq!(
-        hsts_with("https://auth.example.com", &[]).await.as_deref(),
-        Some("max-age=31536000; includeSubDomains")
-    );
-    assert_eq!(
-        hsts_with("https://auth.example.com", &[("TESSERA_HSTS", "off")]).await,
-        None
-    );
-    assert_eq!(hsts_with("http://auth.example.com", &[]).await, None);
 }
 
 /// Runs `tessera serve` in production with `env` and returns its error output, asserting that

@@ -30,7 +30,7 @@ use crate::revocation::{RevocationRecord, RevocationStamp};
 
 pub use models::{Account, JwkRow, Session, User};
 pub use session_cache::SessionCache;
-pub use sql::{SqlStore, connect};
+pub use sql::{AnyPool, SqlStore, connect, open_pool};
 pub use time::DbTime;
 pub use token_storage::{HashedTokens, TokenStorage};
 

@@ -43,18 +43,28 @@ impl<DB: Database> SqlStore<DB> {
     }
 }
 
+/// A pool on either backend: what [`connect`] opens, and what a process holding several stores
+/// over one database (`tessera serve`: auth and tasks) shares between them.
+#[derive(Debug, Clone)]
+pub enum AnyPool {
+    /// `sqlite:` URLs.
+    Sqlite(Pool<Sqlite>),
+    /// `postgres://` and `postgresql://` URLs.
+    Postgres(Pool<Postgres>),
+}
+
 /// Opens the database named by `url`: `postgres://…` or `sqlite://path`.
 ///
 /// SQLite gets WAL, a busy timeout and foreign keys; both get a short acquire timeout so a
 /// database that stopped answering turns into a prompt 503 instead of a hung request.
-pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+pub async fn open_pool(url: &str) -> StoreResult<AnyPool> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(3))
             .connect(url)
             .await?;
-        Ok(Arc::new(SqlStore::<Postgres>::new(pool)))
+        Ok(AnyPool::Postgres(pool))
     } else if url.starts_with("sqlite:") {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
@@ -68,12 +78,20 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
             .await?;
-        Ok(Arc::new(SqlStore::<Sqlite>::new(pool)))
+        Ok(AnyPool::Sqlite(pool))
     } else {
         Err(StoreError::Other(
             "DATABASE_URL must start with sqlite: or postgres://".into(),
         ))
     }
+}
+
+/// The store over a new pool on `url` (see [`open_pool`]).
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    Ok(match open_pool(url).await? {
+        AnyPool::Sqlite(pool) => Arc::new(SqlStore::<Sqlite>::new(pool)),
+        AnyPool::Postgres(pool) => Arc::new(SqlStore::<Postgres>::new(pool)),
+    })
 }
 
 macro_rules! select_user_where {

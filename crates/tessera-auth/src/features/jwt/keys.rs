@@ -12,14 +12,18 @@
 //! key for up to one re-check interval after another process retired it, and every token it
 //! signed must stay verifiable until it expires.
 //!
+//! The manager also keeps the published keys as a verifying [`KeyRing`]
+//! ([`KeyManager::published_keys`]), rebuilt whenever it reads the store, so a guard in the same
+//! process verifies with them in memory instead of fetching its own `/jwks`.
+//!
 //! In HS256 mode nothing is stored: tokens are signed with the current secret and the JWKS is
 //! empty (a symmetric key is never published).
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use tessera_jwt::{Algorithm, Jwk, JwkSet, SigningKey, sealed};
+use tessera_jwt::{Algorithm, Jwk, JwkSet, KeyRing, SigningKey, sealed};
 use tokio::sync::{Mutex, RwLock};
 
 use super::KeyStore;
@@ -120,6 +124,9 @@ pub struct KeyManager {
     grace_period: Duration,
     recheck: Duration,
     current: RwLock<Option<Cached>>,
+    /// What `/jwks` publishes, as verifying keys, as of the last read of the store. A plain
+    /// lock: read on every guarded request, held only to clone the `Arc`.
+    published: std::sync::RwLock<Arc<KeyRing>>,
     // Serialises key creation and refresh so concurrent first requests mint one key, not
     // several (Better Auth issue #5663).
     mint: Mutex<()>,
@@ -165,6 +172,7 @@ impl KeyManager {
             grace_period,
             recheck,
             current: RwLock::new(None),
+            published: std::sync::RwLock::new(Arc::new(KeyRing::new(Vec::new()))),
             mint: Mutex::new(()),
         }
     }
@@ -232,6 +240,7 @@ impl KeyManager {
             .find(|row| row_alg(row) == Some(alg) && is_unexpired(row, now));
         let (key, kid, expires_at) = match live {
             Some(row) => {
+                self.publish(&rows, now);
                 let cached = self.current.read().await;
                 let key = match cached.as_ref().filter(|c| c.kid == row.id) {
                     Some(same) => Arc::clone(&same.key),
@@ -256,6 +265,7 @@ impl KeyManager {
                 };
                 store.insert_jwk(&row, &event).await?;
                 event.emit();
+                self.publish(&store.list_jwks().await?, now);
                 (Arc::new(key), row.id, row.expires_at.map(|t| t.0))
             }
         };
@@ -306,6 +316,7 @@ impl KeyManager {
             }));
         store.rotate_jwk(&row, &retired, now, &event).await?;
         event.emit();
+        self.publish(&store.list_jwks().await?, now);
         if alg == self.alg {
             *self.current.write().await = Some(Cached {
                 key: Arc::new(key),
@@ -360,13 +371,54 @@ impl KeyManager {
         }
         // Like Better Auth, the first request creates the first key.
         self.signing_key(store, now).await?;
-        let rows = store.list_jwks().await?;
-        let keys = rows
-            .iter()
-            .filter(|row| self.is_published(row, now))
-            .filter_map(public_entry)
-            .collect();
-        Ok(JwkSet { keys })
+        Ok(self.publish(&store.list_jwks().await?, now))
+    }
+
+    /// The keys `/jwks` publishes, as the verifying ring a guard in this process checks tokens
+    /// against: as of this manager's last read of the store (each signing-key refresh, at most
+    /// every [`KEY_RECHECK_SECS`], each rotation, each `/jwks`). Empty before the first read,
+    /// and always in HS256 mode (the secrets verify).
+    pub fn published_keys(&self) -> Arc<KeyRing> {
+        Arc::clone(
+            &self
+                .published
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Reads the store again (creating the first key on first use, as `/jwks` does) and
+    /// returns the new [`Self::published_keys`]: for a token naming a key this process has not
+    /// seen, rotated in by another process.
+    ///
+    /// # Errors
+    /// When the store fails or a key cannot be created.
+    pub async fn reload_published_keys(
+        &self,
+        store: &dyn KeyStore,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<KeyRing>, KeyError> {
+        self.jwks(store, now).await?;
+        Ok(self.published_keys())
+    }
+
+    /// The published subset of `rows` (the store's, newest first) as a JWKS, kept in memory as
+    /// the verifying ring too.
+    fn publish(&self, rows: &[JwkRow], now: DateTime<Utc>) -> JwkSet {
+        let set = JwkSet {
+            keys: rows
+                .iter()
+                .filter(|row| self.is_published(row, now))
+                .filter_map(public_entry)
+                .collect(),
+        };
+        // A row that does not parse as a verifying key is skipped, as a remote guard would.
+        let (ring, _skipped) = KeyRing::from_jwks(&set);
+        *self
+            .published
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(ring);
+        set
     }
 
     fn is_published(&self, row: &JwkRow, now: DateTime<Utc>) -> bool {

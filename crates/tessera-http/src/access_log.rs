@@ -25,6 +25,15 @@ pub enum AccessLog {
     Tracing,
 }
 
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Batched(_) => "AccessLog::Batched",
+            Self::Tracing => "AccessLog::Tracing",
+        })
+    }
+}
+
 thread_local! {
     /// This thread's line, reused from one request to the next.
     static LINE: RefCell<Line> = RefCell::new(Line::default());

@@ -1,9 +1,9 @@
 //! The revocation lists of the guards `tessera` runs (instant revocation).
 //!
-//! `tessera serve`: always on. The auth server hands every ended session straight to its tasks
-//! guard's list, in process, before answering the request that ended it; with `REDIS_URL` the
-//! guard also follows the Redis channel, so sessions ended by *other* processes sharing the
-//! database are refused too.
+//! `tessera serve`: always on ([`GuardRevocations::local`]). The auth server hands every ended
+//! session straight to its tasks guard's list, in process, before answering the request that
+//! ended it; with `REDIS_URL` the guard also follows the Redis channel, so sessions ended by
+//! *other* processes sharing the database are refused too.
 //!
 //! `tessera api`: opt-in, with `--revocations-url` (the auth server's HTTP feed, polled every
 //! 500 ms) and/or `--redis-url` (pub/sub). Without either, tokens stay valid until their `exp`.
@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tessera_auth::AuthState;
 use tessera_guard::RevocationList;
 use tessera_guard::revocation::{MemoryRevocations, RedisRevocations, RevocationPoller};
 
@@ -32,13 +31,13 @@ impl RevocationList for GuardRevocations {
 }
 
 impl GuardRevocations {
-    /// `tessera serve`'s: fed by `auth` in process, and by Redis when `redis_url` is set.
-    pub fn in_process(auth: &AuthState, redis_url: Option<&str>) -> anyhow::Result<Self> {
+    /// `tessera serve`'s: fed in process through [`Self::list`] by the auth server it runs
+    /// beside, and by Redis when `redis_url` is set.
+    ///
+    /// # Errors
+    /// When `redis_url` is not a Redis URL.
+    pub fn local(redis_url: Option<&str>) -> anyhow::Result<Self> {
         let list = Arc::new(MemoryRevocations::new());
-        let feed = Arc::clone(&list);
-        auth.revocations.subscribe(move |sids, until| {
-            feed.revoke_many(sids, until);
-        });
         let redis = redis_url
             .map(|url| {
                 RedisRevocations::builder(url)
@@ -54,9 +53,17 @@ impl GuardRevocations {
         })
     }
 
+    /// The list itself, for an in-process source to revoke into.
+    pub fn list(&self) -> Arc<MemoryRevocations> {
+        Arc::clone(&self.list)
+    }
+
     /// `tessera api`'s: `None` unless a feed URL or a Redis URL is given. Waits briefly for
     /// the first poll / subscription so start-up can say whether they work; a source that is
     /// down is not fatal (the auth server may start later), it is retried in the background.
+    ///
+    /// # Errors
+    /// When a URL is not usable (not http(s), plain http to a remote host, not Redis).
     pub async fn remote(
         feed_url: Option<&str>,
         allow_insecure_http: bool,

@@ -20,11 +20,11 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use tessera_auth::cors::Cors;
 use tower::Service;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::access_log::AccessLog;
+use crate::cors::Cors;
 
 /// `Strict-Transport-Security`: a year, subdomains included (no `preload`: that is a
 /// commitment only the domain's owner can make).
@@ -157,7 +157,6 @@ mod tests {
 
     use axum::body::Body;
     use axum::routing::get;
-    use tessera_auth::origin::TrustedOrigins;
     use tower::ServiceExt as _;
 
     use axum::http::{Method, StatusCode};
@@ -173,7 +172,7 @@ mod tests {
     }
 
     fn edge(app: Router) -> Edge {
-        let cors = Cors::new(TrustedOrigins::new(FRONTEND, &[]));
+        let cors = Cors::new(|origin| origin == FRONTEND);
         Edge::new(app, Some(cors), teapot, AccessLog::Tracing)
     }
 

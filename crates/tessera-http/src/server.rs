@@ -2,7 +2,7 @@
 //! and silent clients are cut off, a cap on open connections, and an accept loop that backs off
 //! when the process runs out of file descriptors instead of stalling or spinning.
 //!
-//! What bounds each way a client could hold a connection (settings in [`ConnectionArgs`]):
+//! What bounds each way a client could hold a connection (settings in [`ConnectionLimits`]):
 //! - headers sent slowly, or never: hyper's header-read timeout, which also runs while a
 //!   kept-alive connection waits for its next request;
 //! - a body sent slowly: a timeout between two of its pieces ([`TimeoutBody`]), and the handler
@@ -35,13 +35,70 @@ use tokio::time::Instant;
 use tower::Service as _;
 use tower_http::timeout::TimeoutBody;
 
-use crate::cli::ConnectionArgs;
 use crate::edge::Edge;
 
 /// How long the accept loop waits after an error that is not the client's (out of file
 /// descriptors, out of memory) before trying again: long enough not to spin on a limit that
 /// holds, short enough to answer again soon after descriptors free up.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
+
+/// How long a client may take over each part of a connection, and how many may be open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// To send a request's headers, from when the connection is ready for one.
+    pub header_read_timeout: Duration,
+    /// With no byte moving while no request is being handled.
+    pub idle_timeout: Duration,
+    /// Between two pieces of a request body.
+    pub body_timeout: Duration,
+    /// From a request's headers to its answer's headers: then 503.
+    pub handler_timeout: Duration,
+    /// Connections open at once; further clients wait in the listen queue.
+    pub max_connections: u32,
+}
+
+/// A listener bound to its address with the service it will serve: what a server is between
+/// start-up (which must know the port, e.g. after binding port 0) and [`Self::run`].
+pub struct Bound {
+    listener: TcpListener,
+    edge: Edge,
+    limits: ConnectionLimits,
+}
+
+impl Bound {
+    /// Binds `addr` for `edge`, to be served within `limits`.
+    ///
+    /// # Errors
+    /// When the address cannot be bound (in use, not local, no permission).
+    pub async fn bind(
+        addr: std::net::SocketAddr,
+        edge: Edge,
+        limits: ConnectionLimits,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            listener,
+            edge,
+            limits,
+        })
+    }
+
+    /// The bound address (the port the system chose, when asked for port 0).
+    ///
+    /// # Errors
+    /// When the socket cannot say (it is gone).
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves; see [`serve`].
+    ///
+    /// # Errors
+    /// Only when the listener itself is unusable.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        serve(self.listener, self.edge, &self.limits, shutdown).await
+    }
+}
 
 /// Serves `edge` on `listener` within the `limits` until `shutdown` resolves, then stops
 /// accepting, lets every open connection finish its request (each is bounded by the timeouts
@@ -52,22 +109,22 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(200);
 pub async fn serve(
     listener: TcpListener,
     edge: Edge,
-    limits: &ConnectionArgs,
+    limits: &ConnectionLimits,
     shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let edge = edge.time_limited(Duration::from_secs(limits.handler_timeout));
-    let body_timeout = Duration::from_secs(limits.body_timeout);
-    let idle_timeout = Duration::from_secs(limits.idle_timeout);
+) -> io::Result<()> {
+    let edge = edge.time_limited(limits.handler_timeout);
+    let body_timeout = limits.body_timeout;
+    let idle_timeout = limits.idle_timeout;
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(limits.header_read_timeout))
+        .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
         let slot = tokio::select! {
-            slot = Arc::clone(&slots).acquire_owned() => slot?,
+            slot = Arc::clone(&slots).acquire_owned() => slot.map_err(io::Error::other)?,
             () = &mut shutdown => break,
         };
         let (stream, peer) = tokio::select! {
@@ -249,5 +306,26 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, for graceful shutdown.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
     }
 }

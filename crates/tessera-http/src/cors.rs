@@ -11,12 +11,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::Response;
-
-use crate::origin::TrustedOrigins;
 
 /// The methods a preflight admits.
 const ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET,POST,PUT,PATCH,DELETE");
@@ -30,15 +27,24 @@ const VARY: HeaderValue = HeaderValue::from_static(
 );
 const TRUE: HeaderValue = HeaderValue::from_static("true");
 
+/// Whether an `Origin` may read answers.
+type Trusts = dyn Fn(&str) -> bool + Send + Sync;
+
 /// The CORS policy: which origins may read answers, with cookies and the `Authorization`
 /// header. Cloning shares it.
-#[derive(Clone, Debug)]
-pub struct Cors(Arc<TrustedOrigins>);
+#[derive(Clone)]
+pub struct Cors(Arc<Trusts>);
+
+impl std::fmt::Debug for Cors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cors").finish_non_exhaustive()
+    }
+}
 
 impl Cors {
-    /// A policy admitting `trusted` origins.
-    pub fn new(trusted: TrustedOrigins) -> Self {
-        Self(Arc::new(trusted))
+    /// A policy admitting the origins `trusts` says yes to (exactly as sent in `Origin`).
+    pub fn new(trusts: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(trusts))
     }
 
     /// Whether `request` is a preflight, to be answered by [`Self::preflight`] without reaching
@@ -75,20 +81,8 @@ impl Cors {
     }
 
     fn trusts(&self, origin: &HeaderValue) -> bool {
-        origin.to_str().is_ok_and(|o| self.0.contains(o))
+        origin.to_str().is_ok_and(|o| (self.0)(o))
     }
-}
-
-/// The policy as middleware, for a router on its own:
-/// `.layer(axum::middleware::from_fn_with_state(cors, tessera_auth::cors::middleware))`.
-pub async fn middleware(State(cors): State<Cors>, request: Request, next: Next) -> Response {
-    let origin = request.headers().get(header::ORIGIN).cloned();
-    if Cors::is_preflight(&request) {
-        return cors.preflight(origin.as_ref());
-    }
-    let mut response = next.run(request).await;
-    cors.decorate(origin.as_ref(), &mut response);
-    response
 }
 
 #[cfg(test)]
@@ -100,7 +94,7 @@ mod tests {
     const TRUSTED: &str = "https://app.example.com";
 
     fn cors() -> Cors {
-        Cors::new(TrustedOrigins::new(TRUSTED, &[]))
+        Cors::new(|origin| origin == TRUSTED)
     }
 
     fn values(response: &Response, name: HeaderName) -> Vec<&str> {

@@ -1,0 +1,160 @@
+//! The composition root of `tessera serve`: [`Application::build`] opens one database pool for
+//! the auth server and the tasks API, builds the auth state, the tasks guard over the auth
+//! server's own keys and revocations ([`tasks`]), mounts the web app ([`web`]), the tasks API
+//! and the auth router behind the edge, and binds the listener. The binary calls it with the
+//! settings it parsed; the whole-stack tests call it through `spawn_app()` on port 0.
+#![forbid(unsafe_code)]
+
+mod tasks;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tessera_api::TasksSettings;
+use tessera_auth::clock::SystemClock;
+use tessera_auth::origin::TrustedOrigins;
+use tessera_auth::revocation::RedisRevocationSink;
+use tessera_auth::store::{AnyPool, SqlStore, Store};
+use tessera_auth::{AuthConfig, AuthState};
+use tessera_http::{AccessLog, Bound, ConnectionLimits, Cors, Edge};
+use tessera_tasks::store::{SqlTaskStore, TaskStore};
+
+/// Everything `tessera serve` is configured with.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address to listen on (port 0: any free port, see [`Application::local_addr`]).
+    pub addr: SocketAddr,
+    /// The auth server's configuration.
+    pub auth: AuthConfig,
+    /// The database both the auth server and the tasks API keep their tables in.
+    pub database_url: String,
+    /// Redis for rate-limit counters and revocations shared by every process.
+    pub redis_url: Option<String>,
+    /// The tasks API's caches.
+    pub tasks: TasksSettings,
+    /// `Strict-Transport-Security` on every answer (only honoured with an https base URL).
+    pub hsts: bool,
+    /// Limits on client connections.
+    pub limits: ConnectionLimits,
+    /// Where access lines go.
+    pub access_log: AccessLog,
+}
+
+/// `tessera serve`, assembled and bound: [`Self::run`] serves it.
+pub struct Application {
+    server: Bound,
+    state: AuthState,
+}
+
+impl Application {
+    /// Opens and migrates the database, connects Redis when configured, builds every router
+    /// and binds the address.
+    ///
+    /// # Errors
+    /// A database or Redis that cannot be reached or migrated, an address that cannot be bound.
+    pub async fn build(settings: ServerSettings) -> anyhow::Result<Self> {
+        let config = settings.auth;
+        let (auth_store, task_store) = open_stores(&settings.database_url).await?;
+        let sqlite = settings.database_url.starts_with("sqlite:");
+        let task_store = tessera_api::with_list_cache(task_store, sqlite, &settings.tasks)?;
+        let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
+        let hsts = settings.hsts && config.secure_cookies();
+        let redis_url = settings.redis_url.as_deref();
+        let counters = tessera_auth::rate_limit::counters(redis_url)
+            .await
+            .context("connecting to Redis")?;
+        let state = AuthState::with_counters(config, auth_store, Arc::new(SystemClock), counters);
+        // The tasks guard subscribes to revocations first: it hears of them before Redis does.
+        let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)?;
+        if let Some(redis_url) = redis_url {
+            let sink = RedisRevocationSink::connect(redis_url)
+                .await
+                .context("connecting to Redis")?;
+            state.revocations.add_sink(Arc::new(sink));
+        }
+        let app = Router::new()
+            .merge(web::router(state.clone()))
+            .merge(tessera_tasks::router(tasks))
+            .nest("/api/auth", tessera_auth::router(state.clone()));
+        let cors = Cors::new(move |origin| trusted.contains(origin));
+        let mut edge = Edge::new(app, Some(cors), panic_response, settings.access_log);
+        if hsts {
+            edge = edge.with_hsts();
+        }
+        let server = Bound::bind(settings.addr, edge, settings.limits)
+            .await
+            .with_context(|| format!("binding {}", settings.addr))?;
+        Ok(Self { server, state })
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// When the socket cannot say.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.server.local_addr()
+    }
+
+    /// The auth server's state (for operator tasks and tests that inspect it).
+    pub fn auth(&self) -> &AuthState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    ///
+    /// # Errors
+    /// Only when the listener itself is unusable.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        Ok(self.server.run(shutdown).await?)
+    }
+}
+
+/// The auth and tasks stores over ONE pool on `database_url`, both migrated.
+async fn open_stores(database_url: &str) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn TaskStore>)> {
+    let pool = tessera_auth::store::open_pool(database_url)
+        .await
+        .context("connecting to the database")?;
+    let (auth, tasks): (Arc<dyn Store>, Arc<dyn TaskStore>) = match pool {
+        AnyPool::Sqlite(pool) => (
+            Arc::new(SqlStore::new(pool.clone())),
+            Arc::new(SqlTaskStore::new(pool)),
+        ),
+        AnyPool::Postgres(pool) => (
+            Arc::new(SqlStore::new(pool.clone())),
+            Arc::new(SqlTaskStore::new(pool)),
+        ),
+    };
+    auth.migrate().await.context("migrating")?;
+    tasks.migrate().await.context("migrating the tasks store")?;
+    Ok((auth, tasks))
+}
+
+/// `tessera migrate`: the auth server's and the tasks API's migrations.
+///
+/// # Errors
+/// When the database cannot be reached or migrated.
+pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+    let (auth, tasks) = open_stores(database_url).await?;
+    // One pool: closing it through either store closes it for both.
+    drop(tasks);
+    auth.close().await;
+    Ok(())
+}
+
+/// A panic becomes a plain JSON 500: no message, no backtrace reaches the client.
+fn panic_response() -> Response {
+    let mut response = (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"message": "Internal Server Error", "code": "INTERNAL_SERVER_ERROR"})),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,120 @@
+//! Connection hygiene of the assembled server: a client that never finishes its headers is cut
+//! off (on both backends), so is a silent kept-alive connection and a body that stops arriving,
+//! and the open-connection cap makes further clients wait rather than fail.
+//!
+//! Timeouts are set to a second; every wait is bounded, and what is waited for is an event (the
+//! server closing the socket, an answer).
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::helpers::{
+    BOUND, ORIGIN, TestApp, drop_pg_database, pg_database, read_until_closed, spawn_app_with,
+};
+
+const REQUEST: &[u8] = b"GET /api/auth/ok HTTP/1.1\r\nhost: tessera\r\n\r\n";
+const SECOND: Duration = Duration::from_secs(1);
+
+/// Reads one answer to [`REQUEST`] (its body is `{"ok":true}`).
+async fn read_ok_answer(stream: &mut TcpStream) {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !received.ends_with(br#"{"ok":true}"#) {
+        let n = timeout(BOUND, stream.read(&mut buf))
+            .await
+            .expect("no answer")
+            .unwrap();
+        assert_ne!(n, 0, "closed before answering");
+        received.extend_from_slice(&buf[..n]);
+    }
+    assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
+}
+
+async fn answered(app: &TestApp) -> TcpStream {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(REQUEST).await.unwrap();
+    read_ok_answer(&mut stream).await;
+    stream
+}
+
+/// Half a request line, then silence: the server closes the connection after the header-read
+/// timeout without answering the request.
+async fn assert_a_half_sent_request_is_cut_off(app: &TestApp) {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(b"GET /api/auth/ok HT").await.unwrap();
+    let started = Instant::now();
+    let received = read_until_closed(&mut stream).await;
+    // Hyper may say 408 before closing; it must not have answered the request.
+    assert!(
+        received.is_empty() || received.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let app = spawn_app_with(|s| s.limits.header_read_timeout = SECOND).await;
+    assert_a_half_sent_request_is_cut_off(&app).await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected_on_postgres_too() {
+    let (url, name) = pg_database().await;
+    let app = spawn_app_with(|s| {
+        s.limits.header_read_timeout = SECOND;
+        s.database_url = url;
+    })
+    .await;
+    assert_a_half_sent_request_is_cut_off(&app).await;
+    // The server still answers a whole request on PostgreSQL.
+    drop(answered(&app).await);
+    drop(app);
+    drop_pg_database(&name).await;
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_with_no_traffic_is_closed_after_the_idle_timeout() {
+    let app = spawn_app_with(|s| s.limits.idle_timeout = SECOND).await;
+    let mut stream = answered(&app).await;
+    let started = Instant::now();
+    assert!(read_until_closed(&mut stream).await.is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn a_request_body_that_stops_arriving_fails_after_the_body_timeout() {
+    let app = spawn_app_with(|s| s.limits.body_timeout = SECOND).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: 100\r\norigin: {ORIGIN}\r\n\r\n{{\"email\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let received = read_until_closed(&mut stream).await;
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 4"), "{received}");
+}
+
+#[tokio::test]
+async fn with_the_connection_cap_reached_a_further_client_waits_until_one_closes() {
+    let app = spawn_app_with(|s| s.limits.max_connections = 2).await;
+    let first = answered(&app).await;
+    let _second = answered(&app).await;
+    let mut third = TcpStream::connect(app.addr).await.unwrap();
+    third.write_all(REQUEST).await.unwrap();
+    // Not accepted while both slots are held: no answer at all in half a second, where an
+    // accepted request is answered in milliseconds.
+    let mut buf = [0u8; 1];
+    assert!(
+        timeout(Duration::from_millis(500), third.peek(&mut buf))
+            .await
+            .is_err(),
+        "answered beyond the connection cap"
+    );
+    drop(first);
+    read_ok_answer(&mut third).await;
+}

@@ -1,0 +1,251 @@
+//! [`spawn_app`]: the production stack on a free port over a throwaway database, and the raw
+//! HTTP/1.1 client the tests read answers with.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tessera_api::TasksSettings;
+use tessera_auth::AuthConfig;
+use tessera_auth::secret::{Secret, SecretSet};
+use tessera_http::{AccessLog, ConnectionLimits};
+use tessera_server::{Application, ServerSettings};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+
+/// The auth server's public origin in every test: browsers' requests carry it in `Origin`.
+pub const ORIGIN: &str = "http://tessera.test";
+/// A second origin the tests trust, as a frontend on another port would be.
+pub const FRONTEND: &str = "http://localhost:5173";
+const SECRET: &str = "app-test-secret-0123456789abcdef0123456789";
+/// Far longer than any timeout under test: reaching it means the server did not act.
+pub const BOUND: Duration = Duration::from_secs(15);
+
+/// A running application; stopped (gracefully) when dropped, its database removed with it.
+pub struct TestApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its database.
+    pub database_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// `tessera serve`'s defaults (those of the command line) on a SQLite file in `dir`.
+fn settings(dir: &tempfile::TempDir) -> ServerSettings {
+    ServerSettings {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        auth: auth_config(),
+        database_url: format!("sqlite://{}", dir.path().join("tessera.db").display()),
+        redis_url: None,
+        tasks: TasksSettings {
+            token_cache: 4096,
+            list_cache_ttl: None,
+        },
+        hsts: true,
+        limits: ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(10),
+            handler_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        },
+        access_log: AccessLog::Tracing,
+    }
+}
+
+/// The auth configuration of every test app: [`ORIGIN`], trusting [`FRONTEND`] and
+/// `https://*.example.com`.
+pub fn auth_config() -> AuthConfig {
+    let mut auth = AuthConfig::new(SecretSet::single(Secret::new(SECRET)), ORIGIN.to_owned());
+    auth.trusted_origins = vec![FRONTEND.to_owned(), "https://*.example.com".to_owned()];
+    auth
+}
+
+/// The application with the default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The application with the settings `configure` leaves.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(&dir);
+    configure(&mut settings);
+    let database_url = settings.database_url.clone();
+    let app = Application::build(settings).await.unwrap();
+    let addr = app.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        database_url,
+        stop: Some(stop),
+        _dir: dir,
+    }
+}
+
+/// A throwaway PostgreSQL database on `TEST_DATABASE_URL`'s server (the local default when
+/// unset); dropped by [`drop_pg_database`].
+pub async fn pg_database() -> (String, String) {
+    use sqlx::Connection as _;
+    let name = format!(
+        "tessera_app_{}",
+        tessera_auth::ids::generate_id(12).to_lowercase()
+    );
+    let mut conn = sqlx::PgConnection::connect(&pg_admin())
+        .await
+        .expect("PostgreSQL at TEST_DATABASE_URL answers (scripts/test.sh starts one)");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&pg_admin()).unwrap();
+    url.set_path(&name);
+    (url.to_string(), name)
+}
+
+/// Removes a database made by [`pg_database`].
+pub async fn drop_pg_database(name: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(&pg_admin()).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+fn pg_admin() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// One answer, as read off the socket.
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Every header, in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body (`Connection: close`, so everything after the head).
+    pub body: String,
+}
+
+impl Reply {
+    /// The first value of `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// `method path` with the `extra` headers and `body`, on a connection of its own.
+pub async fn request(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: tessera.test\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let raw = String::from_utf8_lossy(&read_until_closed(&mut stream).await).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// `GET path`, with `cookie` when given.
+pub async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Reply {
+    match cookie {
+        Some(c) => request(app, "GET", path, &[("Cookie", c)], "").await,
+        None => request(app, "GET", path, &[], "").await,
+    }
+}
+
+/// Reads until the server closes the connection, within [`BOUND`]; returns what it sent.
+pub async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let read = timeout(BOUND, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    read.await
+        .expect("the server kept the connection open past every timeout");
+    received
+}
+
+/// Signs a new user up; returns the `name=value` of the session cookie and the user's id.
+pub async fn signed_up(app: &TestApp) -> (String, String) {
+    let reply = request(
+        app,
+        "POST",
+        "/api/auth/sign-up/email",
+        &[("Content-Type", "application/json"), ("Origin", ORIGIN)],
+        r#"{"name":"Web","email":"web@example.com","password":"tessera web test zq8-xw2p"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let cookie = reply
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("better-auth.session_token="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    (cookie, body["user"]["id"].as_str().unwrap().to_owned())
+}
