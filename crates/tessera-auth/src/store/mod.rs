@@ -171,5 +171,4 @@ pub trait AuditStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<RevocationRecord>>;
-
 }
