@@ -203,14 +203,22 @@ async fn build_template(
     crate::migrate(&database, sets.iter().map(|set| set()))
         .await
         .expect("the migrations apply");
-    // A template cannot be cloned, nor renamed, while anyone is connected to it.
+    // A template cannot be cloned, nor renamed, while anyone is connected to it. The server
+    // ends a closed connection's session a moment after the client left, so the rename is
+    // retried until those sessions are gone (a poll of the server, not of the test's clock).
     database.close().await;
-    sqlx::query(&format!(
-        r#"ALTER DATABASE "{building}" RENAME TO "{name}""#
-    ))
-    .execute(&mut *admin)
-    .await
-    .expect("the template is renamed into place");
+    let rename = format!(r#"ALTER DATABASE "{building}" RENAME TO "{name}""#);
+    for attempt in 0.. {
+        match sqlx::query(&rename).execute(&mut *admin).await {
+            Ok(_) => return,
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("55006") && attempt < 500 =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("the template is renamed into place: {e}"),
+        }
+    }
 }
 
 /// `tessera_template_<hash>`: the hash covers every migration's version and checksum (sqlx's
