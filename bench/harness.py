@@ -848,12 +848,19 @@ def servers(args):
                 "better-auth",
                 [
                     "node",
-                    str(BENCH_DIR / "peers" / "better-auth" / "server.mjs"),
+                    str(BENCH_DIR.parent / "interop" / "better-auth-server.mjs"),
                     "serve",
                     "--addr",
                     "127.0.0.1:{port}",
                 ],
-                {"BETTER_AUTH_SECRET": secret, "BETTER_AUTH_TELEMETRY": "0"},
+                # SQLite in the server's own directory (its working directory), and no rate limit,
+                # as TESSERA_RATE_LIMIT=off is for Tessera: wrk measures the endpoints, not the limiter.
+                {
+                    "BETTER_AUTH_SECRET": secret,
+                    "BETTER_AUTH_TELEMETRY": "0",
+                    "DATABASE_URL": "sqlite:better-auth.db",
+                    "TESSERA_RATE_LIMIT": "off",
+                },
                 "/api/auth/ok",
                 ["ok", "get-session", "token", "sign-in"],
             )
@@ -1105,7 +1112,7 @@ def machine_info(args):
         )
         lines.append(f"- FastAPI peer: {versions}, stdlib sqlite3")
     if "better-auth" in args.peers:
-        pkg_dir = BENCH_DIR / "peers" / "better-auth" / "node_modules"
+        pkg_dir = BENCH_DIR.parent / "interop" / "node_modules"
 
         def version(name):
             try:

@@ -17,15 +17,18 @@
 #
 # The server is pinned to CPU 1 and wrk (-t1) to CPU 0 with taskset; everything binds to
 # 127.0.0.1; every process started is stopped by PID. Installs what is missing: wrk (Debian),
-# a venv in bench/.venv (bench/peers/fastapi/requirements.txt), npm ci in bench/peers/better-auth.
+# a venv in bench/.venv (bench/peers/fastapi/requirements.txt), npm ci in interop/ (the Better
+# Auth peer is interop/better-auth-server.mjs, the one the compat tests run).
 # Results go to bench/results/<UTC time>-<mode>/results.{md,json}.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
+SCRIPT_NAME=bench/run.sh
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 BENCH=$ROOT/bench
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 VENV=$BENCH/.venv
-BA_DIR=$BENCH/peers/better-auth
 FASTAPI_DIR=$BENCH/peers/fastapi
 
 MODE=full
@@ -62,39 +65,10 @@ done
 if [[ -z $PEERS ]]; then [[ $MODE == full ]] && PEERS=1 || PEERS=0; fi
 if [[ -z $PROFILE ]]; then [[ $MODE == full ]] && PROFILE=release || PROFILE=debug; fi
 
-note() { printf -- '--> %s\n' "$*"; }
-die() {
-  printf 'bench/run.sh: error: %s\n' "$*" >&2
-  exit 1
-}
-have() { command -v "$1" >/dev/null 2>&1; }
-
-APT_UPDATED=0
-apt_install() {
-  local sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    have sudo || die "need root or sudo to install: $*"
-    sudo=(sudo -n)
-  fi
-  have apt-get || die "apt-get not found; install these by hand: $*"
-  if [[ $APT_UPDATED -eq 0 ]]; then
-    note "apt-get update"
-    "${sudo[@]}" apt-get update -qq </dev/null
-    APT_UPDATED=1
-  fi
-  note "apt-get install $*"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null
-}
-
-sha256_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
-
 # ------------------------------------------------------------------------------------------------
 # Tools
 
-if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
-  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-fi
-have cargo || die "cargo not found: install the Rust toolchain with rustup"
+ensure_cargo
 pkgs=()
 have python3 || pkgs+=(python3)
 if [[ $LOAD -eq 1 ]]; then
@@ -104,11 +78,6 @@ fi
 have cc || pkgs+=(gcc libc6-dev)
 if [[ $LOAD -eq 1 && $PEERS -eq 1 ]]; then
   python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv)
-  have node || pkgs+=(nodejs)
-  have npm || pkgs+=(npm)
-  # better-sqlite3 compiles its addon when no prebuilt binary can be downloaded.
-  have g++ || pkgs+=(g++)
-  have make || pkgs+=(make)
 fi
 if [[ ${#pkgs[@]} -gt 0 ]]; then apt_install "${pkgs[@]}"; fi
 
@@ -151,36 +120,10 @@ FLOOR_BIN=$TARGET_DIR/$PROFILE/examples/http_floor
 
 PEER_LIST=""
 if [[ $PEERS -eq 1 ]]; then
-  # The FastAPI peer: bench/.venv from the pinned requirements, redone only when they change.
-  stamp=$VENV/.tessera-requirements.sha256
-  want_sum=$( (cat "$FASTAPI_DIR/requirements.txt"; python3 --version) | sha256sum | cut -d' ' -f1)
-  if [[ -f $stamp && $(<"$stamp") == "$want_sum" ]] &&
-    "$VENV/bin/python" -c 'import fastapi, jose, uvicorn' >/dev/null 2>&1; then
-    note "bench/.venv: up to date"
-  else
-    note "bench/.venv: python3 -m venv + pip install -r bench/peers/fastapi/requirements.txt"
-    python3 -m venv --clear "$VENV"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-      -r "$FASTAPI_DIR/requirements.txt" </dev/null
-    printf '%s\n' "$want_sum" >"$stamp"
-  fi
-
-  # The Better Auth peer: npm ci, redone only when package-lock.json changes.
-  node -e 'const [a, b] = process.versions.node.split(".").map(Number);
-    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
-    die "Node.js >= 20.19 is needed (found $(node --version))"
-  stamp=$BA_DIR/node_modules/.tessera-lock.sha256
-  want_sum=$( (cat "$BA_DIR/package-lock.json"; node --version) | sha256sum | cut -d' ' -f1)
-  if [[ -f $stamp && $(<"$stamp") == "$want_sum" && -d $BA_DIR/node_modules/better-sqlite3/build ]]; then
-    note "bench/peers/better-auth: node_modules up to date"
-  else
-    note "bench/peers/better-auth: npm ci (better-sqlite3 may compile its addon: a few minutes)"
-    # Debian's nodejs ships its headers in /usr/include/node: node-gyp needs no download then.
-    nodedir=()
-    [[ -f /usr/include/node/node.h ]] && nodedir=(--nodedir=/usr)
-    (cd "$BA_DIR" && npm ci --no-audit --no-fund --loglevel=error "${nodedir[@]}" </dev/null)
-    printf '%s\n' "$want_sum" >"$stamp"
-  fi
+  # The FastAPI peer from its pinned requirements; the Better Auth peer's dependencies (npm ci in
+  # interop/; better-sqlite3 may compile its addon: a few minutes).
+  ensure_venv "$VENV" "$FASTAPI_DIR/requirements.txt" fastapi,jose,uvicorn
+  ensure_interop_node_deps
   PEER_LIST=fastapi,better-auth
 fi
 

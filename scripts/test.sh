@@ -38,11 +38,14 @@
 #                      seconds per fuzz target in the security stage (default 20).
 #   TESSERA_INTEROP_SERVER=better-auth
 #                      run the interop scenarios against a real Better Auth 1.7.25
-#                      (interop/node/reference-server.mjs) instead of Tessera, to check the
+#                      (interop/better-auth-server.mjs) instead of Tessera, to check the
 #                      scenarios themselves.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
+SCRIPT_NAME=test.sh
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 ALL_STAGES=(fmt clippy lint test security interop clients compat browser bench)
 NODE_DIR=$ROOT/interop/node
@@ -65,7 +68,6 @@ CURRENT_STAGE=startup
 SUMMARY=()
 TOTAL_PASSED=0
 TOTAL_SKIPPED=0
-APT_UPDATED=0
 PG_DIR=""
 PG_RUN=()
 PG_BIN=""
@@ -83,13 +85,6 @@ banner() {
   CURRENT_STAGE=$1
   printf '\n==> [%d/%d] %s  (t=%ds)\n' "$STAGE_NO" "$STAGE_COUNT" "$2" "$SECONDS"
 }
-note() { printf -- '--> %s\n' "$*"; }
-die() {
-  printf 'test.sh: error: %s\n' "$*" >&2
-  exit 1
-}
-have() { command -v "$1" >/dev/null 2>&1; }
-
 on_exit() {
   local rc=$?
   set +e
@@ -107,29 +102,6 @@ trap 'exit 143' TERM
 
 # ------------------------------------------------------------------------------------------------
 # Installing what is missing
-
-apt_install() {
-  local sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    have sudo || die "need root or sudo to install: $*"
-    sudo=(sudo -n)
-  fi
-  have apt-get || die "apt-get not found; install these by hand: $*"
-  if [[ $APT_UPDATED -eq 0 ]]; then
-    note "apt-get update"
-    "${sudo[@]}" apt-get update -qq </dev/null
-    APT_UPDATED=1
-  fi
-  note "apt-get install $*"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "$@" </dev/null
-}
-
-# True if `node` is at least 20.19 (better-auth's @noble/* dependencies need it).
-node_ok() {
-  have node && node -e 'const [a, b] = process.versions.node.split(".").map(Number);
-    process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
-}
 
 # Installs the Debian packages the selected stages need, in one apt run, then checks the toolchain.
 ensure_tools() {
@@ -164,10 +136,7 @@ ensure_tools() {
   if [[ ${#pkgs[@]} -gt 0 ]]; then apt_install "${pkgs[@]}"; fi
 
   if want fmt || want clippy || want test || want security || want interop || want clients; then
-    if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
-      export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-    fi
-    have cargo || die "cargo not found: install the Rust toolchain with rustup (Debian's is too old)"
+    ensure_cargo
     local component
     for component in fmt clippy; do
       if want "$component" && ! cargo "$component" --version >/dev/null 2>&1; then
@@ -178,48 +147,7 @@ ensure_tools() {
       fi
     done
   fi
-  if want interop || want clients; then
-    node_ok || die "Node.js >= 20.19 is needed (found $(node --version 2>/dev/null || echo none))"
-  fi
-}
-
-sha256_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
-
-# npm ci in interop/node, skipped when node_modules matches package-lock.json.
-ensure_node_deps() {
-  local stamp=$NODE_DIR/node_modules/.tessera-lock.sha256 want_sum
-  want_sum=$(sha256_of "$NODE_DIR/package-lock.json")
-  if [[ -f $stamp && $(<"$stamp") == "$want_sum" && -d $NODE_DIR/node_modules/better-auth ]]; then
-    note "interop/node: node_modules up to date"
-    return
-  fi
-  note "interop/node: npm ci"
-  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
-  printf '%s\n' "$want_sum" >"$stamp"
-}
-
-# .venv with interop/python/requirements.txt, skipped when already installed from the same file.
-ensure_python_venv() {
-  local stamp=$VENV/.tessera-requirements.sha256 want_sum
-  want_sum=$( (cat "$PY_DIR/requirements.txt"; python3 --version) | sha256sum | cut -d' ' -f1)
-  if [[ -f $stamp && $(<"$stamp") == "$want_sum" ]] &&
-    "$VENV/bin/python" -c 'import jose, jwt' >/dev/null 2>&1; then
-    note ".venv: up to date"
-    return
-  fi
-  note ".venv: python3 -m venv + pip install -r interop/python/requirements.txt"
-  python3 -m venv --clear "$VENV"
-  # One retry: a registry hiccup should not fail the whole run.
-  local attempt
-  for attempt in 1 2; do
-    if "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-      -r "$PY_DIR/requirements.txt" </dev/null; then
-      break
-    fi
-    [[ $attempt -lt 2 ]] || die "pip install -r interop/python/requirements.txt failed twice"
-    note "pip install failed; retrying once"
-  done
-  printf '%s\n' "$want_sum" >"$stamp"
+  if want interop || want clients; then ensure_node; fi
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -380,7 +308,7 @@ start_server() {
   SERVER_URL=http://127.0.0.1:$port
   case $INTEROP_SERVER in
     tessera) cmd=("$TARGET_DIR/debug/tessera" serve --addr "127.0.0.1:$port") ;;
-    better-auth) cmd=(node "$NODE_DIR/reference-server.mjs" serve --addr "127.0.0.1:$port") ;;
+    better-auth) cmd=(node "$ROOT/interop/better-auth-server.mjs" serve --addr "127.0.0.1:$port") ;;
     *) die "TESSERA_INTEROP_SERVER must be tessera or better-auth, not $INTEROP_SERVER" ;;
   esac
   (
@@ -562,7 +490,7 @@ interop_stage() {
 # browser module's (node --test), each against real tessera processes the tests start themselves
 # (free loopback ports, fresh data dirs), the example's on a throwaway database in
 # TEST_DATABASE_URL's cluster; tessera-fastapi's tests also verify tokens minted by a real Better
-# Auth 1.7.25 (interop/diff/better-auth-server.mjs, so interop/diff's node_modules are installed).
+# Auth 1.7.25 (interop/better-auth-server.mjs, so interop's node_modules are installed).
 # The venv is refreshed from the working tree on every run (pip skips what is already installed);
 # clients/js has no dependencies.
 clients_stage() {
@@ -570,19 +498,11 @@ clients_stage() {
   cargo build -p tessera
   [[ -x $TARGET_DIR/debug/tessera ]] || die "$TARGET_DIR/debug/tessera was not built"
   # A real Better Auth for test_better_auth.py: without it that test fails (it never skips).
-  ensure_diff_node_deps
+  ensure_interop_node_deps
   ensure_postgres
   [[ -x $CLIENTS_VENV/bin/python ]] || python3 -m venv "$CLIENTS_VENV"
   note ".venv-clients: pip install ./python/tessera-fastapi[test] -r examples/fastapi-tasks/requirements.txt"
-  local attempt
-  for attempt in 1 2; do
-    if "$CLIENTS_VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-      "$ROOT/python/tessera-fastapi[test]" -r "$ROOT/examples/fastapi-tasks/requirements.txt" </dev/null; then
-      break
-    fi
-    [[ $attempt -lt 2 ]] || die "pip install for the clients stage failed twice"
-    note "pip install failed; retrying once"
-  done
+  pip_install "$CLIENTS_VENV" "$ROOT/python/tessera-fastapi[test]" -r "$ROOT/examples/fastapi-tasks/requirements.txt"
   # The package under test is the working tree's, even when its version number did not change.
   "$CLIENTS_VENV/bin/python" -m pip install --disable-pip-version-check --no-input -q --no-deps \
     --force-reinstall "$ROOT/python/tessera-fastapi" </dev/null
@@ -638,40 +558,14 @@ run_pytest() {
   SUMMARY+=("pytest $name: $passed passed, ${skipped:-0} skipped")
 }
 
-# npm ci in interop/diff (Better Auth 1.7.25 and its database drivers, for the compat stage and the
-# clients stage's Better Auth test), skipped when node_modules matches package-lock.json and the
-# installed Node. better-sqlite3 is a native module, built here from source against the installed
-# Node's headers (its prebuilt download is offline).
-ensure_diff_node_deps() {
-  local dir=$ROOT/interop/diff stamp want_sum nodedir
-  { have node && have npm; } || apt_install nodejs npm
-  node_ok || die "Node.js >= 20.19 is needed (found $(node --version 2>/dev/null || echo none))"
-  { have make && have g++; } || apt_install make g++
-  nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
-  [[ -f $nodedir/include/node/node_api.h ]] || apt_install libnode-dev
-  [[ -f $nodedir/include/node/node_api.h ]] || nodedir=/usr
-  stamp=$dir/node_modules/.tessera-lock.sha256
-  want_sum=$( (cat "$dir/package-lock.json"; node --version) | sha256sum | cut -d' ' -f1)
-  if [[ -f $stamp && $(<"$stamp") == "$want_sum" && -d $dir/node_modules/better-sqlite3/build ]]; then
-    note "interop/diff: node_modules up to date"
-  else
-    note "interop/diff: npm ci (builds better-sqlite3 against $nodedir/include/node)"
-    (cd "$dir" && npm_config_nodedir=$nodedir npm ci --no-audit --no-fund --loglevel=error </dev/null)
-    printf '%s\n' "$want_sum" >"$stamp"
-  fi
-}
-
 # Compatibility with Better Auth 1.7.25 (interop/diff; the list of accepted differences is
 # docs/compatibility.md). Each script starts and stops its own servers (Better Auth through
-# interop/diff/better-auth-server.mjs, Tessera from target/) on free loopback ports and prints
-# "N passed, 0 failed". interop/diff has its own lock file (ensure_diff_node_deps).
+# interop/better-auth-server.mjs, Tessera from target/) on free loopback ports and prints
+# "N passed, 0 failed". Its dependencies are interop/'s (ensure_interop_node_deps).
 compat_stage() {
   local dir=$ROOT/interop/diff work
-  ensure_diff_node_deps
-  if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
-    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-  fi
-  have cargo || die "cargo not found: install the Rust toolchain with rustup"
+  ensure_interop_node_deps
+  ensure_cargo
 
   note "cargo build -p tessera; cargo build -p tessera-guard --example verify_token"
   cargo build -p tessera
@@ -716,28 +610,14 @@ run_compat() {
 # item 5 against one whose JWTs live 3 s. Screenshots of every page (1280 and 360 px wide) go to
 # target/screenshots/.
 browser_stage() {
-  local dir=$ROOT/interop/browser chromium=/usr/bin/chromium stamp want_sum
+  local dir=$ROOT/interop/browser chromium=/usr/bin/chromium
   local INTEROP_SERVER=tessera # the web app is Tessera's own; Better Auth has none
   [[ -x $chromium ]] || apt_install chromium
   [[ -x $chromium ]] || die "$chromium missing after apt-get install chromium"
-  { have node && have npm; } || apt_install nodejs npm
-  node_ok || die "Node.js >= 20.19 is needed (found $(node --version 2>/dev/null || echo none))"
-  if ! have cargo && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
-    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-  fi
-  have cargo || die "cargo not found: install the Rust toolchain with rustup"
+  ensure_node
+  ensure_cargo
   have cc || apt_install gcc libc6-dev
-
-  # npm ci, skipped when node_modules matches package-lock.json; never downloads a browser.
-  stamp=$dir/node_modules/.tessera-lock.sha256
-  want_sum=$(sha256_of "$dir/package-lock.json")
-  if [[ -f $stamp && $(<"$stamp") == "$want_sum" && -d $dir/node_modules/playwright-core ]]; then
-    note "interop/browser: node_modules up to date"
-  else
-    note "interop/browser: npm ci"
-    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error </dev/null)
-    printf '%s\n' "$want_sum" >"$stamp"
-  fi
+  ensure_npm_deps "$dir" playwright-core
 
   note "cargo build -p tessera"
   cargo build -p tessera
@@ -795,8 +675,8 @@ STAGE_COUNT=$((${#STAGES[@]} + 1))
 banner setup "prerequisites (installing only what is missing)"
 ensure_tools
 if want interop; then
-  ensure_node_deps
-  ensure_python_venv
+  ensure_interop_node_deps
+  ensure_venv "$VENV" "$PY_DIR/requirements.txt" jose,jwt
 fi
 
 for stage in "${STAGES[@]}"; do

@@ -14,8 +14,8 @@ pub mod cookies;
 pub mod cors;
 pub mod domain;
 pub mod error;
+pub mod features;
 pub mod ids;
-pub mod keys;
 pub mod origin;
 pub mod password;
 pub mod rate_limit;
@@ -25,7 +25,6 @@ pub mod secret;
 pub mod session;
 mod state;
 pub mod store;
-pub mod tokens;
 
 pub use config::{AuthConfig, SessionPolicy};
 pub use routes::router;

@@ -1,4 +1,5 @@
-//! The shared application state every handler receives.
+//! The shared application state every handler receives: the core's parts, and one struct per
+//! feature ([`EmailPasswordState`], [`JwtState`]).
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -6,13 +7,12 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::cookies::CookieNames;
-use crate::keys::KeyManager;
+use crate::features::email_password::EmailPasswordState;
+use crate::features::jwt::JwtState;
 use crate::origin::TrustedOrigins;
-use crate::password::PasswordHasher;
 use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
 use crate::revocation::Revocations;
 use crate::store::{SessionCache, Store};
-use crate::tokens::MintedTokens;
 
 /// Cheap-to-clone handle on the auth server's state.
 #[derive(Clone)]
@@ -24,10 +24,6 @@ pub struct AuthApp {
     pub config: AuthConfig,
     /// Persistence.
     pub store: Arc<dyn Store>,
-    /// The bounded password hasher.
-    pub hasher: PasswordHasher,
-    /// Signing keys.
-    pub keys: KeyManager,
     /// The time source.
     pub clock: Arc<dyn Clock>,
     /// Cookie names for this deployment.
@@ -45,8 +41,10 @@ pub struct AuthApp {
     /// Where ended sessions are announced (instant revocation); sinks are attached after
     /// construction.
     pub revocations: Revocations,
-    /// Recently minted JWTs, handed out again to the same session for a short while.
-    pub minted: MintedTokens,
+    /// The email-and-password feature's parts.
+    pub email_password: EmailPasswordState,
+    /// The jwt feature's parts.
+    pub jwt: JwtState,
 }
 
 impl AuthState {
@@ -73,25 +71,17 @@ impl AuthState {
         } else {
             store
         };
-        let hasher = PasswordHasher::with_limits(
-            config.password_hash,
-            config.hash_concurrency,
-            config.hash_priority,
-            config.hash_queue,
-        );
-        let keys = KeyManager::new(&config);
         let cookies = CookieNames::new(config.secure_cookies(), config.host_only_cookies);
         let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
         let rate_limiter = RateLimiter::new(Arc::clone(&counters), config.rate_limit);
         let login_throttle = LoginThrottle::new(counters);
         let proxies = config.trusted_proxies.clone();
-        let revocations = Revocations::new(config.jwt_expires_in);
-        let minted = MintedTokens::new(config.jwt_expires_in);
+        let revocations = Revocations::new(config.jwt.expires_in);
+        let email_password = EmailPasswordState::new(&config.email_password);
+        let jwt = JwtState::new(&config);
         Self(Arc::new(AuthApp {
             config,
             store,
-            hasher,
-            keys,
             clock,
             cookies,
             trusted,
@@ -100,7 +90,8 @@ impl AuthState {
             proxies,
             refusals: crate::audit::RefusalGate::default(),
             revocations,
-            minted,
+            email_password,
+            jwt,
         }))
     }
 
@@ -110,7 +101,7 @@ impl AuthState {
     /// The announcement runs as a task of its own, so a client hanging up (which drops the
     /// request's future) cannot cancel it half-way; the request is answered once it is done.
     pub(crate) async fn sessions_ended(&self, ids: &[String]) {
-        self.minted.forget(ids);
+        self.jwt.minted.forget(ids);
         let state = self.clone();
         let ids = ids.to_vec();
         let announce = tokio::spawn(async move {

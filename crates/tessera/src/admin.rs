@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tessera_auth::audit::{AuditEvent, AuditFilter};
 use tessera_auth::clock::{Clock as _, SystemClock, iso_millis};
-use tessera_auth::keys::{KeyInfo, KeyManager};
+use tessera_auth::features::jwt::{KeyInfo, KeyManager};
 use tessera_auth::store::Store;
 
 use crate::cli::{AuditArgs, DatabaseArgs, KeysCommand};
@@ -33,7 +33,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                 Some(name) => name
                     .parse()
                     .map_err(|_| anyhow::anyhow!("--alg must be EdDSA, ES256 or RS256"))?,
-                None => config.jwt_alg,
+                None => config.jwt.alg,
             };
             manager.rotate(store.as_ref(), alg, now).await.map(|r| {
                 let retired = if r.retired.is_empty() {
@@ -204,7 +204,7 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
 mod tests {
     use chrono::{TimeZone as _, Utc};
     use tessera_auth::audit::AuditKind;
-    use tessera_auth::keys::KeyStatus;
+    use tessera_auth::features::jwt::KeyStatus;
 
     use super::*;
 

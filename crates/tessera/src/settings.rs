@@ -81,18 +81,19 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         .map_err(|e: String| anyhow::anyhow!("TESSERA_HASH_PRIORITY: {e}"))?;
     let mut config = AuthConfig::new(secrets, base_origin);
     config.trusted_origins = trusted;
-    config.jwt_alg = jwt_alg;
-    config.jwt_expires_in = Duration::seconds(args.jwt_expires_in);
-    config.jwks_rotation_interval = match args.jwks_rotation_interval {
+    config.jwt.alg = jwt_alg;
+    config.jwt.expires_in = Duration::seconds(args.jwt_expires_in);
+    config.jwt.rotation_interval = match args.jwks_rotation_interval {
         Some(0) => bail!("TESSERA_JWKS_ROTATION_INTERVAL must be a positive number of seconds"),
         Some(secs) => Some(seconds(secs, "TESSERA_JWKS_ROTATION_INTERVAL")?),
         None => None,
     };
     // KeyManager raises a grace period shorter than the JWT lifetime, with a warning.
-    config.jwks_grace_period = seconds(args.jwks_grace_period, "TESSERA_JWKS_GRACE_PERIOD")?;
-    config.password_hash = password_hash;
-    config.hash_priority = hash_priority;
-    config.hash_queue.max_wait = std::time::Duration::from_millis(args.hash_queue_max_wait_ms);
+    config.jwt.grace_period = seconds(args.jwks_grace_period, "TESSERA_JWKS_GRACE_PERIOD")?;
+    config.email_password.password_hash = password_hash;
+    config.email_password.hash_priority = hash_priority;
+    config.email_password.hash_queue.max_wait =
+        std::time::Duration::from_millis(args.hash_queue_max_wait_ms);
     let session_cache_ttl = args.session_cache_ttl.unwrap_or_else(|| {
         default_session_cache_ttl(
             args.database.database_url.as_deref(),

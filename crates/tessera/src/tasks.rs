@@ -77,7 +77,7 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
 /// since (at most once a second, so garbage `kid`s cannot turn into a query per request).
 fn own_keys_guard(auth: &AuthState, revocations: GuardRevocations, token_cache: usize) -> Guard {
     let origin = auth.config.base_origin.clone();
-    if auth.keys.alg() == Algorithm::HS256 {
+    if auth.jwt.keys.alg() == Algorithm::HS256 {
         let keys = auth
             .config
             .secrets
@@ -97,6 +97,7 @@ fn own_keys_guard(auth: &AuthState, revocations: GuardRevocations, token_cache: 
         let auth = auth_state.clone();
         async move {
             let keys = auth
+                .jwt
                 .keys
                 .jwks(auth.store.as_ref(), auth.clock.now())
                 .await
@@ -108,7 +109,7 @@ fn own_keys_guard(auth: &AuthState, revocations: GuardRevocations, token_cache: 
         }
     })
     .with_cooldown(Duration::from_secs(1))
-    .with_default_max_age(Duration::from_secs(u64::from(auth.config.jwks_max_age)));
+    .with_default_max_age(Duration::from_secs(u64::from(auth.config.jwt.jwks_max_age)));
     Guard::builder(source)
         .issuer(origin.clone())
         .audience(origin)

@@ -1,5 +1,5 @@
 // Starting and stopping the two servers under test: a real Better Auth 1.7.25
-// (better-auth-server.mjs) and Tessera (target/debug/tessera), with the same command line and
+// (interop/better-auth-server.mjs) and Tessera (target/debug/tessera), with the same command line and
 // environment, each on a free loopback port, stopped by PID.
 //
 // Environment read here:
@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(HERE, "../../..");
 export const TESSERA_BIN = process.env.TESSERA_BIN || join(REPO, "target/debug/tessera");
-const BETTER_AUTH_SERVER = join(HERE, "../better-auth-server.mjs");
+const BETTER_AUTH_SERVER = join(HERE, "../../better-auth-server.mjs");
 export const WORK = process.env.COMPAT_WORK || mkdtempSync(join(tmpdir(), "tessera-compat-"));
 mkdirSync(WORK, { recursive: true });
 

@@ -1,10 +1,10 @@
-"""A real Better Auth 1.7.25 server for the tests (interop/diff/better-auth-server.mjs, on its
+"""A real Better Auth 1.7.25 server for the tests (interop/better-auth-server.mjs, on its
 memory adapter), and what a browser does against it: sign up with an ``Origin`` header, then
 trade the session cookie for a JWT at ``/api/auth/token``.
 
 It is started like ``TesseraServer``: a free 127.0.0.1 port, a fresh temporary directory for its
 log, ``BETTER_AUTH_SECRET``/``BETTER_AUTH_URL``/``BETTER_AUTH_TRUSTED_ORIGINS`` and
-``TESSERA_JWT_ALG`` in the environment, stopped by its PID. It needs ``npm ci`` in interop/diff
+``TESSERA_JWT_ALG`` in the environment, stopped by its PID. It needs ``npm ci`` in interop
 (scripts/test.sh's clients stage runs it); without it the tests fail instead of skipping, so a
 broken setup is never reported as a pass.
 """
@@ -16,14 +16,13 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from http.cookies import SimpleCookie
 from pathlib import Path
 
-from helpers import REPO, START_DEADLINE_SECONDS, free_port, http_call
+from helpers import REPO, free_port, http_call, start_server_process, stop_process
 
-DIFF_DIR = REPO / "interop" / "diff"
-SCRIPT = DIFF_DIR / "better-auth-server.mjs"
+INTEROP_DIR = REPO / "interop"
+SCRIPT = INTEROP_DIR / "better-auth-server.mjs"
 # The frontend's origin: trusted by the server, sent on the sign-up the way a browser sends it.
 FRONTEND_ORIGIN = "http://app.localhost:5173"
 SESSION_COOKIE = "better-auth.session_token"
@@ -33,8 +32,8 @@ class BetterAuthServer:
     """One ``node better-auth-server.mjs serve`` process (memory adapter: its users die with it)."""
 
     def __init__(self, alg: str = "EdDSA") -> None:
-        if not (DIFF_DIR / "node_modules" / "better-auth").is_dir():
-            raise RuntimeError(f"no node_modules in {DIFF_DIR}: run `npm ci` there (scripts/test.sh clients does)")
+        if not (INTEROP_DIR / "node_modules" / "better-auth").is_dir():
+            raise RuntimeError(f"no node_modules in {INTEROP_DIR}: run `npm ci` there (scripts/test.sh clients does)")
         self.alg = alg
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -49,42 +48,15 @@ class BetterAuthServer:
             BETTER_AUTH_TRUSTED_ORIGINS=FRONTEND_ORIGIN,
             TESSERA_JWT_ALG=self.alg,
         )
-        log = open(Path(self.work_dir) / "server.log", "ab")  # noqa: SIM115 - the process owns it
-        self.process = subprocess.Popen(
-            ["node", str(SCRIPT), "serve", "--addr", f"127.0.0.1:{self.port}"],
-            env=env,
-            cwd=DIFF_DIR,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Better Auth exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if http_call("GET", f"{self.url}/api/auth/ok", timeout=2).status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"Better Auth did not answer within {START_DEADLINE_SECONDS} s:\n{self.log_tail()}")
+        command = ["node", str(SCRIPT), "serve", "--addr", f"127.0.0.1:{self.port}"]
+        self.process = start_server_process("Better Auth", command, env, Path(self.work_dir), self.url)
+        return self
 
     def close(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process)
             self.process = None
         shutil.rmtree(self.work_dir, ignore_errors=True)
-
-    def log_tail(self) -> str:
-        path = Path(self.work_dir) / "server.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     @property
     def jwks_url(self) -> str:

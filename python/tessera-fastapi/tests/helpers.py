@@ -43,6 +43,46 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_server_process(
+    name: str, command: list[str], env: dict[str, str], work_dir: Path, url: str
+) -> subprocess.Popen[bytes]:
+    """Starts a server (tessera or Better Auth: the same command line) in ``work_dir``, its output
+    in ``work_dir/server.log``, and waits until ``GET {url}/api/auth/ok`` answers 200; a server
+    that exits or stays silent for ``START_DEADLINE_SECONDS`` fails with its log's tail."""
+    log_path = work_dir / "server.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=work_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + START_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log_tail(log_path)}")
+        try:
+            if http_call("GET", f"{url}/api/auth/ok", timeout=2).status == 200:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop_process(process)
+    raise RuntimeError(f"{name} did not answer within {START_DEADLINE_SECONDS} s:\n{log_tail(log_path)}")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s; returns once the process is gone."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def log_tail(path: Path) -> str:
+    """The last 4,000 characters of a server log, or nothing when there is none."""
+    return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
 class TesseraServer:
     """One ``tessera serve`` process with its own data directory; ``stop``/``start`` keep both."""
 
@@ -68,46 +108,21 @@ class TesseraServer:
         return env
 
     def start(self) -> TesseraServer:
-        log = open(Path(self.data_dir) / "server.log", "ab")  # noqa: SIM115 - the process owns it
-        self.process = subprocess.Popen(
-            [tessera_binary(), "serve", "--addr", f"127.0.0.1:{self.port}"],
-            env=self.env(),
-            cwd=self.data_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"tessera exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if http_call("GET", f"{self.url}/api/auth/ok", timeout=2).status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"tessera did not answer within {START_DEADLINE_SECONDS} s:\n{self.log_tail()}")
+        command = [tessera_binary(), "serve", "--addr", f"127.0.0.1:{self.port}"]
+        self.process = start_server_process("tessera", command, self.env(), Path(self.data_dir), self.url)
+        return self
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
 
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def log_tail(self) -> str:
-        path = Path(self.data_dir) / "server.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+        return log_tail(Path(self.data_dir) / "server.log")
 
     def rotate_keys(self) -> str:
         """``tessera keys rotate`` with the server's own settings; returns its output."""

@@ -1,11 +1,9 @@
-//! The `/api/auth` router: Better Auth's email-and-password, session, bearer and jwt endpoints.
+//! The `/api/auth` router: the core's endpoints (sessions, the user, the revocation feed,
+//! `/ok`) and every feature's ([`crate::features`]), inside the core's middleware.
 
-mod account;
-mod jwt;
 mod revocations;
 mod session;
-mod sign_in;
-mod sign_up;
+mod user;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -21,12 +19,10 @@ use crate::state::AuthState;
 /// The auth router, to be nested at `/api/auth`.
 pub fn router(state: AuthState) -> Router {
     Router::new()
-        .merge(sign_up::router())
-        .merge(sign_in::router())
         .merge(session::router())
-        .merge(account::router())
-        .merge(jwt::router())
+        .merge(user::router())
         .merge(revocations::router())
+        .merge(crate::features::routes())
         .route("/ok", axum::routing::get(ok))
         // Better Auth answers unknown paths and methods alike with an empty 404.
         .fallback(|| async { StatusCode::NOT_FOUND })
@@ -102,9 +98,7 @@ async fn check_origin(state: &AuthState, request: Request) -> Result<Request, Re
     ) {
         return Ok(request);
     }
-    let path = request.uri().path();
-    let is_login = path.ends_with("/sign-in/email") || path.ends_with("/sign-up/email");
-    let verdict = if is_login {
+    let verdict = if crate::features::is_login_path(request.uri().path()) {
         check_login_request(request.headers(), &state.trusted)
     } else {
         check_cookie_request(request.headers(), &state.trusted)

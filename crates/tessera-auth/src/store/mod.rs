@@ -1,4 +1,6 @@
-//! Storage behind one trait, with a SQLite and a PostgreSQL implementation.
+//! Storage behind one trait per area ([`UserStore`], [`SessionStore`], [`AuditStore`] here;
+//! each feature's in its module), gathered by [`Store`], with a SQLite and a PostgreSQL
+//! implementation.
 //!
 //! Tables and columns are Better Auth 1.7.25's (`user`, `session`, `account`, `verification`,
 //! `jwks`, camelCase columns), so a Better Auth database is used in place. Both backends share
@@ -19,6 +21,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::features::email_password::CredentialStore;
+use crate::features::jwt::KeyStore;
 
 pub use models::{Account, JwkRow, Session, User};
 pub use session_cache::SessionCache;
@@ -26,20 +30,22 @@ pub use sql::{SqlStore, connect, migrations, open};
 pub use tessera_db::{DbTime, StoreError, StoreResult};
 pub use token_storage::{HashedTokens, TokenStorage};
 
-/// Everything the auth server persists.
+/// Everything the auth server persists: the core's stores and every feature's, over one
+/// database. `Arc<dyn Store>` is what [`AuthState`](crate::AuthState) holds; a feature's code
+/// asks only for its own trait (a `&dyn Store` coerces to any of them).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: UserStore + SessionStore + AuditStore + CredentialStore + KeyStore {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
+    /// Checks the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Closes the pool.
+    async fn close(&self);
+}
 
-    /// Creates a user and its credential account, and writes `audit`, in one transaction:
-    /// all or nothing.
-    async fn create_user_with_account(
-        &self,
-        user: &User,
-        account: &Account,
-        audit: &AuditEvent,
-    ) -> StoreResult<()>;
+/// The core's users (Better Auth's `user` table).
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
     /// Finds a user by (lower-cased) email.
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Finds a user by id.
@@ -52,19 +58,11 @@ pub trait Store: Send + Sync + 'static {
         image: Option<Option<&str>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>>;
+}
 
-    /// The user's `credential` account (which holds the password hash), if any.
-    async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>>;
-    /// Replaces the password hash of an account, writing `audit` (if any) in the same
-    /// transaction. A rehash on sign-in passes `None`: it changes the encoding, not the password.
-    async fn update_password(
-        &self,
-        account_id: &str,
-        hash: &str,
-        now: DateTime<Utc>,
-        audit: Option<&AuditEvent>,
-    ) -> StoreResult<()>;
-
+/// The core's sessions (the `session` table).
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
     /// Inserts a session and writes `audit` in the same transaction.
     async fn create_session(&self, session: &Session, audit: &AuditEvent) -> StoreResult<()>;
     /// Looks a session up by its token, with its user. Shared rows: a cache hands out the
@@ -102,21 +100,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<String>>;
     /// The user's sessions that expire after `now`.
     async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>>;
+}
 
-    /// Every JWKS row, newest first.
-    async fn list_jwks(&self) -> StoreResult<Vec<JwkRow>>;
-    /// Inserts a JWKS row and writes `audit` (`key_created` / `key_rotated`) in one transaction.
-    async fn insert_jwk(&self, row: &JwkRow, audit: &AuditEvent) -> StoreResult<()>;
-    /// Rotation: inserts `row`, sets `expiresAt = at` on the keys named in `retire` (so they stop
-    /// signing and stay published for the grace period), and writes `audit`, in one transaction.
-    async fn rotate_jwk(
-        &self,
-        row: &JwkRow,
-        retire: &[String],
-        at: DateTime<Utc>,
-        audit: &AuditEvent,
-    ) -> StoreResult<()>;
-
+/// The core's audit log (the `audit_event` table), and the revocation feed read from it.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
     /// Writes an audit event that goes with no other change.
     async fn insert_audit(&self, event: &AuditEvent) -> StoreResult<()>;
     /// Reads the audit log, newest first.
@@ -124,9 +112,4 @@ pub trait Store: Send + Sync + 'static {
     /// The revocation feed's source: audit events that ended sessions (`sign_out`,
     /// `session_revoked`) whose id sorts after `after`, in id order, at most `limit`.
     async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>>;
-
-    /// Checks the database answers.
-    async fn ping(&self) -> StoreResult<()>;
-    /// Closes the pool.
-    async fn close(&self);
 }

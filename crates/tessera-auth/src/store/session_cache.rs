@@ -22,9 +22,13 @@ use chrono::{DateTime, Duration, Utc};
 use tessera_cache::{Lookup, ReadCache};
 
 use super::token_storage::sha256;
-use super::{Account, JwkRow, Session, Store, StoreResult, User};
+use super::{
+    Account, AuditStore, JwkRow, Session, SessionStore, Store, StoreResult, User, UserStore,
+};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::clock::Clock;
+use crate::features::email_password::CredentialStore;
+use crate::features::jwt::KeyStore;
 
 /// At most this many sessions are remembered.
 const CAPACITY: usize = 16_384;
@@ -61,8 +65,72 @@ impl SessionCache {
     }
 }
 
+// A method that neither reads sessions nor changes a session or a user row passes straight
+// through.
 #[async_trait]
 impl Store for SessionCache {
+    async fn migrate(&self) -> StoreResult<()> {
+        self.inner.migrate().await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+}
+
+#[async_trait]
+impl UserStore for SessionCache {
+    async fn update_user(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        image: Option<Option<&str>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let _evict = self.evict_user_after(id);
+        self.inner.update_user(id, name, image, now).await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_email(email).await
+    }
+    async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_id(id).await
+    }
+}
+
+#[async_trait]
+impl CredentialStore for SessionCache {
+    async fn create_user_with_account(
+        &self,
+        user: &User,
+        account: &Account,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.inner
+            .create_user_with_account(user, account, audit)
+            .await
+    }
+    async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>> {
+        self.inner.find_credential_account(user_id).await
+    }
+    async fn update_password(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<()> {
+        self.inner
+            .update_password(account_id, hash, now, audit)
+            .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SessionCache {
     async fn find_session(&self, token: &str) -> StoreResult<Option<(Arc<Session>, Arc<User>)>> {
         let digest = sha256(token);
         let ticket = match self.sessions.get(&digest, self.clock.now()) {
@@ -76,7 +144,6 @@ impl Store for SessionCache {
         }
         Ok(found)
     }
-
     async fn extend_session(
         &self,
         token: &str,
@@ -86,12 +153,10 @@ impl Store for SessionCache {
         let _evict = self.evict_token_after(token);
         self.inner.extend_session(token, expires_at, now).await
     }
-
     async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
         let _evict = self.evict_token_after(token);
         self.inner.delete_session(token, audit).await
     }
-
     async fn delete_user_session(
         &self,
         user_id: &str,
@@ -103,7 +168,6 @@ impl Store for SessionCache {
         let _evict = self.evict_user_after(user_id);
         self.inner.delete_user_session(user_id, token, audit).await
     }
-
     async fn delete_user_sessions(
         &self,
         user_id: &str,
@@ -115,75 +179,22 @@ impl Store for SessionCache {
             .delete_user_sessions(user_id, except_token, audit)
             .await
     }
-
-    async fn update_user(
-        &self,
-        id: &str,
-        name: Option<&str>,
-        image: Option<Option<&str>>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<User>> {
-        let _evict = self.evict_user_after(id);
-        self.inner.update_user(id, name, image, now).await
-    }
-
-    // Everything below neither reads sessions nor changes a session or a user row.
-
-    async fn migrate(&self) -> StoreResult<()> {
-        self.inner.migrate().await
-    }
-
-    async fn create_user_with_account(
-        &self,
-        user: &User,
-        account: &Account,
-        audit: &AuditEvent,
-    ) -> StoreResult<()> {
-        self.inner
-            .create_user_with_account(user, account, audit)
-            .await
-    }
-
-    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        self.inner.find_user_by_email(email).await
-    }
-
-    async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
-        self.inner.find_user_by_id(id).await
-    }
-
-    async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>> {
-        self.inner.find_credential_account(user_id).await
-    }
-
-    async fn update_password(
-        &self,
-        account_id: &str,
-        hash: &str,
-        now: DateTime<Utc>,
-        audit: Option<&AuditEvent>,
-    ) -> StoreResult<()> {
-        self.inner
-            .update_password(account_id, hash, now, audit)
-            .await
-    }
-
     async fn create_session(&self, session: &Session, audit: &AuditEvent) -> StoreResult<()> {
         self.inner.create_session(session, audit).await
     }
-
     async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>> {
         self.inner.list_sessions(user_id, now).await
     }
+}
 
+#[async_trait]
+impl KeyStore for SessionCache {
     async fn list_jwks(&self) -> StoreResult<Vec<JwkRow>> {
         self.inner.list_jwks().await
     }
-
     async fn insert_jwk(&self, row: &JwkRow, audit: &AuditEvent) -> StoreResult<()> {
         self.inner.insert_jwk(row, audit).await
     }
-
     async fn rotate_jwk(
         &self,
         row: &JwkRow,
@@ -193,24 +204,17 @@ impl Store for SessionCache {
     ) -> StoreResult<()> {
         self.inner.rotate_jwk(row, retire, at, audit).await
     }
+}
 
+#[async_trait]
+impl AuditStore for SessionCache {
     async fn insert_audit(&self, event: &AuditEvent) -> StoreResult<()> {
         self.inner.insert_audit(event).await
     }
-
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         self.inner.list_audit(filter).await
     }
-
     async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         self.inner.list_session_endings(after, limit).await
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
-
-    async fn close(&self) {
-        self.inner.close().await;
     }
 }

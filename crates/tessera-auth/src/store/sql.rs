@@ -12,8 +12,12 @@ use sqlx::sqlite::Sqlite;
 use sqlx::{Pool, Row};
 use tessera_db::{Database, Migrations};
 
-use super::{Account, DbTime, JwkRow, Session, Store, StoreResult, User};
+use super::{
+    Account, AuditStore, DbTime, JwkRow, Session, SessionStore, Store, StoreResult, User, UserStore,
+};
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::features::email_password::CredentialStore;
+use crate::features::jwt::KeyStore;
 
 /// A store over a sqlx pool of either backend.
 #[derive(Debug, Clone)]
@@ -98,7 +102,49 @@ macro_rules! sql_store {
             async fn migrate(&self) -> StoreResult<()> {
                 tessera_db::migrate(&Database::from(self.pool.clone()), [migrations()]).await
             }
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
 
+        #[async_trait]
+        impl UserStore for SqlStore<$db> {
+            async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+                Ok(sqlx::query_as::<_, User>(select_user_where!("email")).bind(email).fetch_optional(&self.pool).await?)
+            }
+            async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+                Ok(sqlx::query_as::<_, User>(select_user_where!("id")).bind(id).fetch_optional(&self.pool).await?)
+            }
+            async fn update_user(
+                &self,
+                id: &str,
+                name: Option<&str>,
+                image: Option<Option<&str>>,
+                now: DateTime<Utc>,
+            ) -> StoreResult<Option<User>> {
+                // COALESCE keeps a field that was not sent; `image` distinguishes "not sent"
+                // from "set to null" with a separate flag.
+                sqlx::query(
+                    r#"UPDATE "user" SET "name" = COALESCE($2, "name"),
+                       "image" = CASE WHEN $3 THEN $4 ELSE "image" END, "updatedAt" = $5 WHERE "id" = $1"#,
+                )
+                .bind(id)
+                .bind(name)
+                .bind(image.is_some())
+                .bind(image.flatten())
+                .bind(DbTime::from(now))
+                .execute(&self.pool)
+                .await?;
+                self.find_user_by_id(id).await
+            }
+        }
+
+        #[async_trait]
+        impl CredentialStore for SqlStore<$db> {
             async fn create_user_with_account(&self, user: &User, account: &Account, audit: &AuditEvent) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
@@ -131,38 +177,6 @@ macro_rules! sql_store {
                 tx.commit().await?;
                 Ok(())
             }
-
-            async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-                Ok(sqlx::query_as::<_, User>(select_user_where!("email")).bind(email).fetch_optional(&self.pool).await?)
-            }
-
-            async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
-                Ok(sqlx::query_as::<_, User>(select_user_where!("id")).bind(id).fetch_optional(&self.pool).await?)
-            }
-
-            async fn update_user(
-                &self,
-                id: &str,
-                name: Option<&str>,
-                image: Option<Option<&str>>,
-                now: DateTime<Utc>,
-            ) -> StoreResult<Option<User>> {
-                // COALESCE keeps a field that was not sent; `image` distinguishes "not sent"
-                // from "set to null" with a separate flag.
-                sqlx::query(
-                    r#"UPDATE "user" SET "name" = COALESCE($2, "name"),
-                       "image" = CASE WHEN $3 THEN $4 ELSE "image" END, "updatedAt" = $5 WHERE "id" = $1"#,
-                )
-                .bind(id)
-                .bind(name)
-                .bind(image.is_some())
-                .bind(image.flatten())
-                .bind(DbTime::from(now))
-                .execute(&self.pool)
-                .await?;
-                self.find_user_by_id(id).await
-            }
-
             async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>> {
                 Ok(sqlx::query_as::<_, Account>(
                     r#"SELECT "id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt"
@@ -172,7 +186,6 @@ macro_rules! sql_store {
                 .fetch_optional(&self.pool)
                 .await?)
             }
-
             async fn update_password(
                 &self,
                 account_id: &str,
@@ -193,7 +206,10 @@ macro_rules! sql_store {
                 tx.commit().await?;
                 Ok(())
             }
+        }
 
+        #[async_trait]
+        impl SessionStore for SqlStore<$db> {
             async fn create_session(&self, s: &Session, audit: &AuditEvent) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
@@ -214,7 +230,6 @@ macro_rules! sql_store {
                 tx.commit().await?;
                 Ok(())
             }
-
             async fn find_session(
                 &self,
                 token: &str,
@@ -243,7 +258,6 @@ macro_rules! sql_store {
                 let user = <User as sqlx::FromRow<'_, _>>::from_row(&row)?;
                 Ok(Some((Arc::new(session), Arc::new(user))))
             }
-
             async fn extend_session(&self, token: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<()> {
                 sqlx::query(r#"UPDATE "session" SET "expiresAt" = $2, "updatedAt" = $3 WHERE "token" = $1"#)
                     .bind(token)
@@ -253,7 +267,6 @@ macro_rules! sql_store {
                     .await?;
                 Ok(())
             }
-
             async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
                 let mut tx = self.pool.begin().await?;
                 let deleted: Option<String> = sqlx::query_scalar(r#"DELETE FROM "session" WHERE "token" = $1 RETURNING "id""#)
@@ -266,7 +279,6 @@ macro_rules! sql_store {
                 tx.commit().await?;
                 Ok(deleted)
             }
-
             async fn delete_user_session(&self, user_id: &str, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
                 let mut tx = self.pool.begin().await?;
                 let deleted: Option<String> = sqlx::query_scalar(
@@ -283,7 +295,6 @@ macro_rules! sql_store {
                 tx.commit().await?;
                 Ok(deleted)
             }
-
             async fn delete_user_sessions(
                 &self,
                 user_id: &str,
@@ -305,7 +316,6 @@ macro_rules! sql_store {
                 tx.commit().await?;
                 Ok(deleted)
             }
-
             async fn list_sessions(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<Vec<Session>> {
                 Ok(sqlx::query_as::<_, Session>(
                     r#"SELECT "id", "expiresAt", "token", "createdAt", "updatedAt", "ipAddress", "userAgent", "userId"
@@ -316,7 +326,10 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?)
             }
+        }
 
+        #[async_trait]
+        impl KeyStore for SqlStore<$db> {
             async fn list_jwks(&self) -> StoreResult<Vec<JwkRow>> {
                 Ok(sqlx::query_as::<_, JwkRow>(
                     r#"SELECT "id", "publicKey", "privateKey", "createdAt", "expiresAt", "alg", "crv"
@@ -325,11 +338,9 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?)
             }
-
             async fn insert_jwk(&self, row: &JwkRow, audit: &AuditEvent) -> StoreResult<()> {
                 self.rotate_jwk(row, &[], audit.at.0, audit).await
             }
-
             async fn rotate_jwk(
                 &self,
                 row: &JwkRow,
@@ -362,12 +373,14 @@ macro_rules! sql_store {
                 tx.commit().await?;
                 Ok(())
             }
+        }
 
+        #[async_trait]
+        impl AuditStore for SqlStore<$db> {
             async fn insert_audit(&self, event: &AuditEvent) -> StoreResult<()> {
                 Self::write_audit(&self.pool, event).await?;
                 Ok(())
             }
-
             async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
                 Ok(sqlx::query_as::<_, AuditEvent>(
                     r#"SELECT "id", "at", "event", "outcome", "reason", "user_id", "session_id", "ip", "user_agent", "detail"
@@ -381,7 +394,6 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?)
             }
-
             async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
                 // A range read on the primary key: ids start with the event's time in hex.
                 Ok(sqlx::query_as::<_, AuditEvent>(
@@ -394,15 +406,6 @@ macro_rules! sql_store {
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?)
-            }
-
-            async fn ping(&self) -> StoreResult<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
-                Ok(())
-            }
-
-            async fn close(&self) {
-                self.pool.close().await;
             }
         }
     };

@@ -23,8 +23,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Account, JwkRow, Session, Store, StoreResult, User};
+use super::{
+    Account, AuditStore, JwkRow, Session, SessionStore, Store, StoreResult, User, UserStore,
+};
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::features::email_password::CredentialStore;
+use crate::features::jwt::KeyStore;
 
 /// How the `session.token` column holds each session token (`TESSERA_SESSION_TOKEN_STORAGE`).
 ///
@@ -92,6 +96,66 @@ pub struct HashedTokens {
 
 #[async_trait]
 impl Store for HashedTokens {
+    async fn migrate(&self) -> StoreResult<()> {
+        self.inner.migrate().await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+}
+
+#[async_trait]
+impl UserStore for HashedTokens {
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_email(email).await
+    }
+    async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_id(id).await
+    }
+    async fn update_user(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        image: Option<Option<&str>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        self.inner.update_user(id, name, image, now).await
+    }
+}
+
+#[async_trait]
+impl CredentialStore for HashedTokens {
+    async fn create_user_with_account(
+        &self,
+        user: &User,
+        account: &Account,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.inner
+            .create_user_with_account(user, account, audit)
+            .await
+    }
+    async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>> {
+        self.inner.find_credential_account(user_id).await
+    }
+    async fn update_password(
+        &self,
+        account_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+        audit: Option<&AuditEvent>,
+    ) -> StoreResult<()> {
+        self.inner
+            .update_password(account_id, hash, now, audit)
+            .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for HashedTokens {
     async fn create_session(&self, session: &Session, audit: &AuditEvent) -> StoreResult<()> {
         let stored = Session {
             token: stored_form(&session.token),
@@ -99,7 +163,6 @@ impl Store for HashedTokens {
         };
         self.inner.create_session(&stored, audit).await
     }
-
     /// The row found by the presented token's digest, carrying the presented (raw) token again:
     /// callers re-sign it into refreshed cookies and return it from `get-session`, as with
     /// plain storage. A stored digest presented as a token finds nothing (it is hashed again).
@@ -111,7 +174,6 @@ impl Store for HashedTokens {
             (Arc::new(session), user)
         }))
     }
-
     async fn extend_session(
         &self,
         token: &str,
@@ -122,11 +184,9 @@ impl Store for HashedTokens {
             .extend_session(&stored_form(token), expires_at, now)
             .await
     }
-
     async fn delete_session(&self, token: &str, audit: &AuditEvent) -> StoreResult<Option<String>> {
         self.inner.delete_session(&stored_form(token), audit).await
     }
-
     /// `revoke-session`: `token` is either a raw token (the client's own, or one from a sign-in
     /// answer) or a value `list-sessions` listed, which is what the column holds (a digest, or
     /// a raw token of a row from before the switch). The raw reading is tried first, then the
@@ -147,7 +207,6 @@ impl Store for HashedTokens {
             None => self.inner.delete_user_session(user_id, token, audit).await,
         }
     }
-
     async fn delete_user_sessions(
         &self,
         user_id: &str,
@@ -159,7 +218,6 @@ impl Store for HashedTokens {
             .delete_user_sessions(user_id, except.as_deref(), audit)
             .await
     }
-
     /// The rows as stored: each `token` is the session's digest, not a credential (presented
     /// as one it finds nothing), but accepted by `revoke-session` to end that session. Better
     /// Auth lists raw tokens here; clients that tell the current session apart compare `id`.
@@ -168,64 +226,16 @@ impl Store for HashedTokens {
     }
 
     // Everything below involves no session token.
+}
 
-    async fn migrate(&self) -> StoreResult<()> {
-        self.inner.migrate().await
-    }
-
-    async fn create_user_with_account(
-        &self,
-        user: &User,
-        account: &Account,
-        audit: &AuditEvent,
-    ) -> StoreResult<()> {
-        self.inner
-            .create_user_with_account(user, account, audit)
-            .await
-    }
-
-    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        self.inner.find_user_by_email(email).await
-    }
-
-    async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
-        self.inner.find_user_by_id(id).await
-    }
-
-    async fn update_user(
-        &self,
-        id: &str,
-        name: Option<&str>,
-        image: Option<Option<&str>>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<User>> {
-        self.inner.update_user(id, name, image, now).await
-    }
-
-    async fn find_credential_account(&self, user_id: &str) -> StoreResult<Option<Account>> {
-        self.inner.find_credential_account(user_id).await
-    }
-
-    async fn update_password(
-        &self,
-        account_id: &str,
-        hash: &str,
-        now: DateTime<Utc>,
-        audit: Option<&AuditEvent>,
-    ) -> StoreResult<()> {
-        self.inner
-            .update_password(account_id, hash, now, audit)
-            .await
-    }
-
+#[async_trait]
+impl KeyStore for HashedTokens {
     async fn list_jwks(&self) -> StoreResult<Vec<JwkRow>> {
         self.inner.list_jwks().await
     }
-
     async fn insert_jwk(&self, row: &JwkRow, audit: &AuditEvent) -> StoreResult<()> {
         self.inner.insert_jwk(row, audit).await
     }
-
     async fn rotate_jwk(
         &self,
         row: &JwkRow,
@@ -235,25 +245,18 @@ impl Store for HashedTokens {
     ) -> StoreResult<()> {
         self.inner.rotate_jwk(row, retire, at, audit).await
     }
+}
 
+#[async_trait]
+impl AuditStore for HashedTokens {
     async fn insert_audit(&self, event: &AuditEvent) -> StoreResult<()> {
         self.inner.insert_audit(event).await
     }
-
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
         self.inner.list_audit(filter).await
     }
-
     async fn list_session_endings(&self, after: &str, limit: u32) -> StoreResult<Vec<AuditEvent>> {
         self.inner.list_session_endings(after, limit).await
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
-
-    async fn close(&self) {
-        self.inner.close().await;
     }
 }
 

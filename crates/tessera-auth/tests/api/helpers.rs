@@ -121,7 +121,7 @@ impl TestApp {
         config.session.cache_ttl = chrono::Duration::seconds(5);
         // Never shed a hash unless a test asks (tests/api/load_shedding.rs): how long hashes
         // take on a shared test host must not decide what a test sees.
-        config.hash_queue.max_wait = std::time::Duration::MAX;
+        config.email_password.hash_queue.max_wait = std::time::Duration::MAX;
         adjust(&mut config);
         let clock = ManualClock::new(Utc::now());
         let state = AuthState::with_counters(config, store, Arc::new(clock.clone()), counters);

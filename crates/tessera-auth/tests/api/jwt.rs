@@ -48,7 +48,7 @@ on_both_backends! {
 }
 
 async fn hs256_tokens_are_signed_with_the_secret_and_carry_no_audience(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| c.jwt_alg = tessera_jwt::Algorithm::HS256).await;
+    let app = TestApp::spawn_with(backend, |c| c.jwt.alg = tessera_jwt::Algorithm::HS256).await;
     let user = app.sign_up().await;
     let token = app.get_as(&user, "/token").await.body["token"]
         .as_str()

@@ -6,7 +6,7 @@ use chrono::Duration;
 use serde_json::{Value, json};
 use tessera_auth::audit::{AuditFilter, AuditKind};
 use tessera_auth::clock::Clock as _;
-use tessera_auth::keys::{KEY_RECHECK_SECS, KeyError, KeyManager, KeyStatus};
+use tessera_auth::features::jwt::{KEY_RECHECK_SECS, KeyError, KeyManager, KeyStatus};
 use tessera_auth::secret::{Secret, SecretSet};
 use tessera_jwt::Algorithm;
 
@@ -59,8 +59,8 @@ fn with_interval_and_grace(
     interval: Duration,
     grace: Duration,
 ) {
-    config.jwks_rotation_interval = Some(interval);
-    config.jwks_grace_period = grace;
+    config.jwt.rotation_interval = Some(interval);
+    config.jwt.grace_period = grace;
 }
 
 async fn with_a_rotation_interval_a_new_key_signs_once_the_current_one_expires(backend: Backend) {
@@ -122,10 +122,10 @@ async fn automatic_rotation_on_postgres() {
 }
 
 async fn the_grace_period_never_ends_before_the_last_token_expires(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| c.jwks_grace_period = Duration::minutes(1)).await;
-    let lifetime = app.state.config.jwt_expires_in;
+    let app = TestApp::spawn_with(backend, |c| c.jwt.grace_period = Duration::minutes(1)).await;
+    let lifetime = app.state.config.jwt.expires_in;
     assert_eq!(
-        app.state.keys.grace_period(),
+        app.state.jwt.keys.grace_period(),
         lifetime + Duration::seconds(KEY_RECHECK_SECS),
         "raised to the JWT lifetime plus the re-check interval"
     );
@@ -133,6 +133,7 @@ async fn the_grace_period_never_ends_before_the_last_token_expires(backend: Back
     let old = kid_of_new_token(&app, &user).await;
     let now = app.clock.now();
     app.state
+        .jwt
         .keys
         .rotate(app.state.store.as_ref(), Algorithm::EdDSA, now)
         .await
@@ -165,7 +166,7 @@ on_both_backends! {
         assert_eq!(events.len(), 1);
         assert_eq!((events[0].event.as_str(), events[0].reason.as_deref(), events[0].outcome.as_str()), ("key_created", Some("first_use"), "success"));
         assert_eq!(events[0].detail_json().unwrap(), json!({"kid": kids[0], "alg": "EdDSA"}));
-        let list = app.state.keys.list(app.state.store.as_ref(), app.clock.now()).await.unwrap();
+        let list = app.state.jwt.keys.list(app.state.store.as_ref(), app.clock.now()).await.unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!((list[0].kid.as_str(), list[0].alg.as_str(), list[0].status, list[0].expires_at), (kids[0].as_str(), "EdDSA", KeyStatus::Current, None));
     }
@@ -175,7 +176,7 @@ on_both_backends! {
         let old = kid_of_new_token(&app, &user).await;
         app.clock.advance(Duration::seconds(1));
         let now = app.clock.now();
-        let rotation = app.state.keys.rotate(app.state.store.as_ref(), Algorithm::EdDSA, now).await.unwrap();
+        let rotation = app.state.jwt.keys.rotate(app.state.store.as_ref(), Algorithm::EdDSA, now).await.unwrap();
         assert_eq!(rotation.retired, std::slice::from_ref(&old));
         assert_eq!(kid_of_new_token(&app, &user).await, rotation.kid, "this process switches at once");
         let rows = app.state.store.list_jwks().await.unwrap();
@@ -188,11 +189,11 @@ on_both_backends! {
         assert_eq!((event.event.as_str(), event.reason.as_deref()), ("key_rotated", Some("manual")));
         assert_eq!(event.detail_json().unwrap(), json!({"kid": rotation.kid, "alg": "EdDSA", "retired": [old]}));
 
-        let list = app.state.keys.list(app.state.store.as_ref(), app.clock.now()).await.unwrap();
+        let list = app.state.jwt.keys.list(app.state.store.as_ref(), app.clock.now()).await.unwrap();
         let status = |kid: &str| list.iter().find(|k| k.kid == kid).unwrap().status;
         assert_eq!((status(&rotation.kid), status(&old)), (KeyStatus::Current, KeyStatus::Retiring));
-        app.clock.advance(app.state.keys.grace_period());
-        let list = app.state.keys.list(app.state.store.as_ref(), app.clock.now()).await.unwrap();
+        app.clock.advance(app.state.jwt.keys.grace_period());
+        let list = app.state.jwt.keys.list(app.state.store.as_ref(), app.clock.now()).await.unwrap();
         assert_eq!(list.iter().find(|k| k.kid == old).unwrap().status, KeyStatus::Expired);
         assert!(!published(&app).await.contains(&old));
     }
@@ -214,7 +215,7 @@ on_both_backends! {
         let user = app.sign_up().await;
         let eddsa = kid_of_new_token(&app, &user).await;
         app.clock.advance(Duration::seconds(1));
-        let es256 = app.state.keys.rotate(app.state.store.as_ref(), Algorithm::ES256, app.clock.now()).await.unwrap();
+        let es256 = app.state.jwt.keys.rotate(app.state.store.as_ref(), Algorithm::ES256, app.clock.now()).await.unwrap();
         assert!(es256.retired.is_empty(), "EdDSA keys are not touched");
         assert_eq!(kid_of_new_token(&app, &user).await, eddsa, "the server still signs with its configured algorithm");
         let keys = app.get("/jwks").await.body["keys"].clone();
@@ -222,12 +223,12 @@ on_both_backends! {
         assert_eq!(algs, ["ES256", "EdDSA"]);
         let event = key_events(&app).await.pop().unwrap();
         assert_eq!(event.event, AuditKind::KeyCreated.as_str(), "the first ES256 key is a creation");
-        let list = app.state.keys.list(app.state.store.as_ref(), app.clock.now()).await.unwrap();
+        let list = app.state.jwt.keys.list(app.state.store.as_ref(), app.clock.now()).await.unwrap();
         assert!(list.iter().all(|k| k.status == KeyStatus::Current));
     }
 
     async fn hs256_keys_cannot_be_rotated_here(app) {
-        let err = app.state.keys.rotate(app.state.store.as_ref(), Algorithm::HS256, app.clock.now()).await.unwrap_err();
+        let err = app.state.jwt.keys.rotate(app.state.store.as_ref(), Algorithm::HS256, app.clock.now()).await.unwrap_err();
         assert!(matches!(err, KeyError::Key(ref m) if m.contains("BETTER_AUTH_SECRETS")), "{err:?}");
         assert!(app.state.store.list_jwks().await.unwrap().is_empty());
     }
@@ -256,7 +257,7 @@ on_both_backends! {
         let legacy_row = store.list_jwks().await.unwrap().into_iter().find(|r| r.id == legacy_kid).unwrap();
         assert!(!legacy_row.private_key.contains("$ba$"));
         config.secrets = SecretSet::parse_versioned("3:third-secret-0123456789abcdef01234567890", Some(Secret::new("legacy-secret-0123456789abcdef0123456789"))).unwrap();
-        config.jwt_alg = Algorithm::ES256;
+        config.jwt.alg = Algorithm::ES256;
         assert_eq!(KeyManager::new(&config).signing_key(store, now).await.unwrap().kid(), Some(legacy_kid.as_str()));
 
         // Without the secret that sealed it, a key does not open.

@@ -22,8 +22,8 @@ const OTHER: &str = "203.0.113.9";
 /// client trusted as a proxy so `X-Forwarded-For` can stand for several addresses.
 fn queue_of_one(config: &mut AuthConfig, max_wait: Duration) {
     config.trusted_proxies = TrustedProxies::parse(&["127.0.0.1".into()]).unwrap();
-    config.hash_concurrency = 1;
-    config.hash_queue = QueueLimits {
+    config.email_password.hash_concurrency = 1;
+    config.email_password.hash_queue = QueueLimits {
         max_wait,
         cost: HashCost::Fixed(Duration::from_millis(100)),
     };
@@ -61,7 +61,7 @@ async fn post_from(app: &TestApp, path: &str, client: &str, body: Value) -> Resp
 /// Waits until `queued` hashes wait for a thread, within [`BOUND`].
 async fn until_queued(app: &TestApp, queued: usize) {
     let wait = async {
-        while app.state.hasher.queued() != queued {
+        while app.state.email_password.hasher.queued() != queued {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     };
@@ -99,7 +99,7 @@ async fn beyond_the_wait_bound_sign_ins_get_503_at_once_while_another_address_is
 ) {
     let app = TestApp::spawn_with(backend, |c| queue_of_one(c, Duration::from_secs(1))).await;
     let user = app.sign_up().await;
-    let hold = app.state.hasher.hold().await;
+    let hold = app.state.email_password.hasher.hold().await;
     // The held hash and the k queued before it: the k-th of the flood waits (k + 1) × 100 ms,
     // so ten fit in 1 s. Unknown emails, so the per-account throttle stays out of it.
     let mut flood = Vec::new();
@@ -127,8 +127,8 @@ async fn beyond_the_wait_bound_sign_ins_get_503_at_once_while_another_address_is
     .await;
     assert_too_busy(&unknown, "1");
     assert_too_busy(&known, "1");
-    assert_eq!(app.state.hasher.queued(), 10);
-    assert_eq!(app.state.hasher.shed_count(), 2);
+    assert_eq!(app.state.email_password.hasher.queued(), 10);
+    assert_eq!(app.state.email_password.hasher.shed_count(), 2);
     // Another address is admitted all the same: it waits for the held hash and one of the flood's.
     let other = spawn_post(
         &app,
@@ -144,7 +144,7 @@ async fn beyond_the_wait_bound_sign_ins_get_503_at_once_while_another_address_is
     for flooded in flood {
         assert_eq!(flooded.await.unwrap().0, 401);
     }
-    assert_eq!(app.state.hasher.shed_count(), 2);
+    assert_eq!(app.state.email_password.hasher.shed_count(), 2);
     // One row for the flooding address (identical refusals are coalesced), none for the other.
     let rows = overloaded_rows(&app).await;
     assert_eq!(rows.len(), 1, "{rows:#?}");
@@ -157,7 +157,7 @@ async fn beyond_the_wait_bound_sign_ins_get_503_at_once_while_another_address_is
 
 async fn a_sign_up_beyond_the_wait_bound_is_503_and_creates_no_user(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| queue_of_one(c, Duration::from_millis(100))).await;
-    let hold = app.state.hasher.hold().await;
+    let hold = app.state.email_password.hasher.hold().await;
     let queued = spawn_post(
         &app,
         "/sign-in/email",
@@ -177,7 +177,7 @@ async fn a_sign_up_beyond_the_wait_bound_is_503_and_creates_no_user(backend: Bac
             .unwrap()
             .is_none()
     );
-    assert_eq!(app.state.hasher.shed_count(), 1);
+    assert_eq!(app.state.email_password.hasher.shed_count(), 1);
     let rows = overloaded_rows(&app).await;
     assert_eq!(rows.len(), 1, "{rows:#?}");
     assert_eq!(

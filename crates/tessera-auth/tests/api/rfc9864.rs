@@ -19,7 +19,7 @@ fn header_of(token: &str) -> Value {
 }
 
 async fn ed25519_app(backend: Backend) -> TestApp {
-    TestApp::spawn_with(backend, |c| c.jwt_alg = Algorithm::Ed25519).await
+    TestApp::spawn_with(backend, |c| c.jwt.alg = Algorithm::Ed25519).await
 }
 
 async fn tokens_are_minted_under_the_name_ed25519_and_published_with_it(backend: Backend) {
@@ -80,6 +80,7 @@ async fn tokens_are_minted_under_the_name_ed25519_and_published_with_it(backend:
 
     let list = app
         .state
+        .jwt
         .keys
         .list(app.state.store.as_ref(), app.clock.now())
         .await
@@ -113,8 +114,8 @@ async fn switching_from_eddsa_to_ed25519_mints_a_new_key_and_keeps_the_old_one_p
     // TESSERA_JWT_ALG=Ed25519). Keys are chosen by their stored name, as Better Auth does, so a
     // new key is minted rather than the EdDSA one signing under a name it was not stored with.
     let mut config = app.state.config.clone();
-    config.jwt_alg = Algorithm::Ed25519;
-    let renamed = tessera_auth::keys::KeyManager::new(&config);
+    config.jwt.alg = Algorithm::Ed25519;
+    let renamed = tessera_auth::features::jwt::KeyManager::new(&config);
     let key = renamed
         .signing_key(app.state.store.as_ref(), app.clock.now())
         .await

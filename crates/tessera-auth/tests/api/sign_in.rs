@@ -84,7 +84,7 @@ on_both_backends! {
         // Every attempt in flight holds a slot of the per-account throttle (10 per account and
         // address), so the 25 successes are spread over three accounts to stay under it.
         let users = [app.sign_up().await, app.sign_up().await, app.sign_up().await];
-        let cap = app.state.hasher.cap();
+        let cap = app.state.email_password.hasher.cap();
         let app = &app;
         let attempts = (0..50).map(|i| {
             // Failures use distinct unknown emails so the per-account throttle stays out of it.
@@ -98,7 +98,7 @@ on_both_backends! {
         let statuses = futures::future::join_all(attempts).await;
         assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 25);
         assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 25);
-        let peak = app.state.hasher.peak_concurrency();
+        let peak = app.state.email_password.hasher.peak_concurrency();
         assert!(peak <= cap, "peak {peak} exceeded the cap {cap}");
         assert_eq!(peak, cap, "the cap was never reached, so this run proved nothing");
     }

@@ -1,17 +1,29 @@
-// A real Better Auth 1.7.25 server for the compatibility tests, taking the same command line and
-// environment as `tessera serve` (like interop/node/reference-server.mjs, plus real databases).
+// The one real Better Auth 1.7.25 server of this repository, taking the same command line and
+// environment as `tessera serve`, so every caller starts either server the same way:
+//   scripts/test.sh interop with TESSERA_INTEROP_SERVER=better-auth (memory, the four algorithms),
+//   interop/diff (compat stage: memory, SQLite and PostgreSQL, NODE_ENV=production for rate limits),
+//   python/tessera-fastapi's tests (memory; its tokens in the verifier),
+//   bench/harness.py (the Better Auth peer: SQLite, TESSERA_RATE_LIMIT=off).
 //
 //   node better-auth-server.mjs serve --addr 127.0.0.1:PORT
 //   env: BETTER_AUTH_SECRET, BETTER_AUTH_URL, BETTER_AUTH_TRUSTED_ORIGINS (read by Better Auth
-//        itself); TESSERA_JWT_ALG = EdDSA (default) | ES256 | RS256;
-//        DATABASE_URL = unset (memory adapter) | sqlite:///abs/path.db | postgres://…;
-//        NODE_ENV=production turns Better Auth's rate limiter on (its only switch for it).
+//          itself); NODE_ENV=production turns Better Auth's rate limiter on by default;
+//        TESSERA_JWT_ALG = EdDSA (default) | ES256 | RS256 | HS256;
+//        DATABASE_URL = unset (memory adapter) | sqlite:PATH (relative to the working directory,
+//          or sqlite:///abs/path.db) | postgres://…;
+//        TESSERA_RATE_LIMIT = on | off (default: Better Auth's own, on in production only).
 //
 // With a database it first runs Better Auth's own migrations (`(await auth.$context).runMigrations()`;
 // the `auth` CLI needs Node 22), so the tables are exactly the ones a Better Auth deployment has.
 // SQLite is opened through better-sqlite3 in WAL mode with a busy timeout, so a Tessera process can
 // share the file (the side-by-side test).
+//
+// Better Auth has no HS256 mode: for TESSERA_JWT_ALG=HS256 the jwt plugin's `jwt.sign` hook signs
+// with BETTER_AUTH_SECRET and leaves out `aud`, which is what Tessera must do for python-jose's
+// `jwt.decode(token, secret, algorithms=["HS256"])` (no audience argument) to accept the token;
+// /jwks then answers 404.
 
+import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import { betterAuth } from "better-auth";
 import { memoryAdapter } from "better-auth/adapters/memory";
@@ -38,12 +50,37 @@ const baseURL = process.env.BETTER_AUTH_URL;
 if (!secret || secret.length < 32) usage("BETTER_AUTH_SECRET must be set (>= 32 chars)");
 if (!baseURL) usage("BETTER_AUTH_URL must be set");
 const alg = process.env.TESSERA_JWT_ALG || "EdDSA";
-const keyPairConfigs = {
-  EdDSA: { alg: "EdDSA", crv: "Ed25519" },
-  ES256: { alg: "ES256" },
-  RS256: { alg: "RS256", modulusLength: 2048 },
-};
-if (!keyPairConfigs[alg]) usage(`unsupported TESSERA_JWT_ALG ${alg}`);
+
+/** Better Auth's `rateLimit` option for TESSERA_RATE_LIMIT; unset leaves Better Auth's default. */
+function rateLimitOption(value) {
+  if (value === undefined || value === "") return {};
+  if (value === "on" || value === "off") return { rateLimit: { enabled: value === "on" } };
+  usage(`TESSERA_RATE_LIMIT must be on or off, not ${value}`);
+}
+
+const base64url = (value) => Buffer.from(value).toString("base64url");
+function signHs256(payload) {
+  const { aud: _aud, ...claims } = payload;
+  const input = `${base64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${base64url(JSON.stringify(claims))}`;
+  return `${input}.${createHmac("sha256", secret).update(input).digest("base64url")}`;
+}
+
+/** The jwt plugin's options for TESSERA_JWT_ALG. */
+function jwtOptions(name) {
+  const keyPairConfigs = {
+    EdDSA: { alg: "EdDSA", crv: "Ed25519" },
+    ES256: { alg: "ES256" },
+    RS256: { alg: "RS256", modulusLength: 2048 },
+  };
+  if (name === "HS256") {
+    return {
+      jwt: { sign: async (payload) => signHs256(payload) },
+      jwks: { remoteUrl: `${baseURL}/api/auth/jwks-unavailable-in-hs256-mode`, keyPairConfig: { alg: "EdDSA" } },
+    };
+  }
+  if (!keyPairConfigs[name]) usage(`unsupported TESSERA_JWT_ALG ${name}`);
+  return { jwks: { keyPairConfig: keyPairConfigs[name] } };
+}
 
 /** The database handle Better Auth's Kysely adapter takes as is, or the memory adapter. */
 async function openDatabase(url) {
@@ -67,13 +104,16 @@ async function openDatabase(url) {
   usage(`unsupported DATABASE_URL ${url}`);
 }
 
+const plugins = [bearer(), jwt(jwtOptions(alg))];
+const rateLimit = rateLimitOption(process.env.TESSERA_RATE_LIMIT);
 const db = await openDatabase(process.env.DATABASE_URL);
 const auth = betterAuth({
   baseURL,
   secret,
   database: db.database,
   emailAndPassword: { enabled: true },
-  plugins: [bearer(), jwt({ jwks: { keyPairConfig: keyPairConfigs[alg] } })],
+  plugins,
+  ...rateLimit,
   telemetry: { enabled: false },
 });
 if (db.close) {

@@ -7,12 +7,12 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::json;
 
-use super::reply;
 use crate::audit::AuditKind;
 use crate::body::{Body, Fields, FormOrJsonBody};
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, codes};
 use crate::rate_limit::{CheckedRoute, PasswordAttempt};
+use crate::routes::reply;
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 
@@ -57,6 +57,7 @@ async fn sign_in_email(
     let stored = account.as_ref().and_then(|a| a.password.clone());
     let client_ip = attempt.client_ip().clone();
     let verified = match state
+        .email_password
         .hasher
         .for_client(&client_ip)
         .verify(&password, stored)
@@ -79,7 +80,13 @@ async fn sign_in_email(
     if verified.needs_rehash {
         // Upgrade a Better Auth scrypt hash now that the plain text is at hand. A failure here
         // must not fail the sign-in: the old hash still works.
-        match state.hasher.for_client(&client_ip).hash(&password).await {
+        match state
+            .email_password
+            .hasher
+            .for_client(&client_ip)
+            .hash(&password)
+            .await
+        {
             Ok(hash) => {
                 state
                     .store

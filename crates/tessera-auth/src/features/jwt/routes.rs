@@ -7,8 +7,8 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::json;
 
-use super::reply;
 use crate::error::ApiError;
+use crate::routes::reply;
 use crate::session::{AuthSession, ClientMeta};
 use crate::state::AuthState;
 
@@ -34,12 +34,13 @@ async fn token(
 /// need not refetch on every request; a new key is found through the unknown-`kid` refetch.
 async fn jwks(State(state): State<AuthState>) -> Result<Response, ApiError> {
     let set = state
+        .jwt
         .keys
         .jwks(state.store.as_ref(), state.clock.now())
         .await
         .map_err(|e| state.key_error(e))?;
     let mut response = reply(set, Vec::new());
-    let cache = format!("public, max-age={}", state.config.jwks_max_age);
+    let cache = format!("public, max-age={}", state.config.jwt.jwks_max_age);
     if let Ok(value) = HeaderValue::from_str(&cache) {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }

@@ -22,11 +22,12 @@ use serde_json::json;
 use tessera_jwt::{Algorithm, Jwk, JwkSet, SigningKey, sealed};
 use tokio::sync::{Mutex, RwLock};
 
+use super::KeyStore;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::config::AuthConfig;
 use crate::ids::generate_id;
 use crate::secret::{SecretSet, VersionedSecret};
-use crate::store::{DbTime, JwkRow, Store, StoreError};
+use crate::store::{DbTime, JwkRow, StoreError};
 
 /// How long a cached signing key is trusted before the store is asked again, in seconds.
 pub const KEY_RECHECK_SECS: i64 = 30;
@@ -135,16 +136,16 @@ impl std::fmt::Debug for KeyManager {
 }
 
 impl KeyManager {
-    /// A manager for `config.jwt_alg` keys sealed with `config.secrets`, rotating every
-    /// `jwks_rotation_interval` (if set) and publishing retired keys for `jwks_grace_period`,
+    /// A manager for `config.jwt.alg` keys sealed with `config.secrets`, rotating every
+    /// `config.jwt.rotation_interval` (if set) and publishing retired keys for `grace_period`,
     /// raised (with a warning) to the JWT lifetime plus the re-check interval when shorter.
     pub fn new(config: &AuthConfig) -> Self {
         let recheck = Duration::seconds(KEY_RECHECK_SECS);
-        let floor = config.jwt_expires_in + recheck;
-        let grace_period = if config.jwks_grace_period < floor {
-            if config.jwt_alg != Algorithm::HS256 {
+        let floor = config.jwt.expires_in + recheck;
+        let grace_period = if config.jwt.grace_period < floor {
+            if config.jwt.alg != Algorithm::HS256 {
                 tracing::warn!(
-                    configured_secs = config.jwks_grace_period.num_seconds(),
+                    configured_secs = config.jwt.grace_period.num_seconds(),
                     used_secs = floor.num_seconds(),
                     "the JWKS grace period is shorter than the JWT lifetime plus {KEY_RECHECK_SECS} s; \
                      raised so that every token stays verifiable until it expires"
@@ -152,13 +153,14 @@ impl KeyManager {
             }
             floor
         } else {
-            config.jwks_grace_period
+            config.jwt.grace_period
         };
         Self {
-            alg: config.jwt_alg,
+            alg: config.jwt.alg,
             secrets: config.secrets.clone(),
             rotation_interval: config
-                .jwks_rotation_interval
+                .jwt
+                .rotation_interval
                 .filter(|i| *i > Duration::zero()),
             grace_period,
             recheck,
@@ -184,7 +186,7 @@ impl KeyManager {
     /// [`KEY_RECHECK_SECS`] ago.
     pub async fn signing_key(
         &self,
-        store: &dyn Store,
+        store: &dyn KeyStore,
         now: DateTime<Utc>,
     ) -> Result<Arc<SigningKey>, KeyError> {
         if self.alg == Algorithm::HS256 {
@@ -220,7 +222,7 @@ impl KeyManager {
     /// Runs under the `mint` lock.
     async fn refresh(
         &self,
-        store: &dyn Store,
+        store: &dyn KeyStore,
         now: DateTime<Utc>,
     ) -> Result<Arc<SigningKey>, KeyError> {
         let rows = store.list_jwks().await?;
@@ -272,7 +274,7 @@ impl KeyManager {
     /// rotate` runs; other processes switch within [`KEY_RECHECK_SECS`].
     pub async fn rotate(
         &self,
-        store: &dyn Store,
+        store: &dyn KeyStore,
         alg: Algorithm,
         now: DateTime<Utc>,
     ) -> Result<Rotation, KeyError> {
@@ -322,7 +324,7 @@ impl KeyManager {
     /// Every stored key with its status; no private material.
     pub async fn list(
         &self,
-        store: &dyn Store,
+        store: &dyn KeyStore,
         now: DateTime<Utc>,
     ) -> Result<Vec<KeyInfo>, KeyError> {
         let rows = store.list_jwks().await?;
@@ -352,7 +354,7 @@ impl KeyManager {
     }
 
     /// The public keys to publish: every stored key not past its grace period.
-    pub async fn jwks(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<JwkSet, KeyError> {
+    pub async fn jwks(&self, store: &dyn KeyStore, now: DateTime<Utc>) -> Result<JwkSet, KeyError> {
         if self.alg == Algorithm::HS256 {
             return Ok(JwkSet { keys: Vec::new() });
         }

@@ -6,13 +6,13 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::json;
 
-use super::reply;
 use crate::audit::AuditKind;
 use crate::body::{Body, Fields, SignUpBody};
 use crate::domain::{ImageUrl, Password, UserName};
 use crate::error::{ApiError, codes};
 use crate::ids::generate_id;
 use crate::rate_limit::ClientIp;
+use crate::routes::reply;
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 use crate::store::{Account, DbTime, StoreError, User};
@@ -53,7 +53,13 @@ async fn sign_up_email(
         return Err(codes::user_already_exists());
     }
     let client_ip = meta.client_ip.clone().unwrap_or_else(ClientIp::unknown);
-    let hash = match state.hasher.for_client(&client_ip).hash(&password).await {
+    let hash = match state
+        .email_password
+        .hasher
+        .for_client(&client_ip)
+        .hash(&password)
+        .await
+    {
         Ok(hash) => hash,
         Err(err) => return Err(state.hashing_refused(err, &meta, "/sign-up/email").await),
     };

@@ -15,9 +15,9 @@ use axum::http::HeaderValue;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
+use super::KeyError;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
-use crate::keys::KeyError;
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 use crate::store::{Session, User};
@@ -36,11 +36,12 @@ impl AuthState {
     ) -> Result<Jwt, ApiError> {
         let now = self.clock.now();
         let key = self
+            .jwt
             .keys
             .signing_key(self.store.as_ref(), now)
             .await
             .map_err(|e| self.key_error(e))?;
-        if let Some(token) = self.minted.reusable(&session.id, user, key.kid(), now) {
+        if let Some(token) = self.jwt.minted.reusable(&session.id, user, key.kid(), now) {
             return Ok(token);
         }
         let iat = now.timestamp();
@@ -48,7 +49,7 @@ impl AuthState {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        let exp = iat + self.config.jwt_expires_in.num_seconds();
+        let exp = iat + self.config.jwt.expires_in.num_seconds();
         claims.insert("iat".into(), iat.into());
         claims.insert("sub".into(), user.id.clone().into());
         claims.insert("exp".into(), exp.into());
@@ -60,7 +61,7 @@ impl AuthState {
         // algorithms=["HS256"])` with no audience argument, and python-jose then rejects any
         // token that carries `aud`. HS256 tokens therefore leave it out; the asymmetric modes
         // keep Better Auth's `aud` so JWKS verifiers can pin it.
-        if self.keys.alg() != tessera_jwt::Algorithm::HS256 {
+        if self.jwt.keys.alg() != tessera_jwt::Algorithm::HS256 {
             claims.insert("aud".into(), self.config.base_origin.clone().into());
         }
         let token = key.sign(&claims).map_err(|e| {
@@ -77,7 +78,8 @@ impl AuthState {
             .session(&session.id)
             .detail(json!({ "kid": key.kid(), "alg": key.alg().as_str(), "exp": exp, "via": via }));
         self.audit(event).await?;
-        self.minted
+        self.jwt
+            .minted
             .remember(&session.id, user, key.kid(), now, &token);
         Ok(token)
     }

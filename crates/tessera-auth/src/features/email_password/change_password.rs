@@ -1,25 +1,22 @@
-//! Account endpoints: `change-password` and `update-user`.
+//! `POST /change-password`.
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::json;
 
-use super::reply;
 use crate::audit::AuditKind;
-use crate::body::{Body, Fields, JsonBody, RecordBody};
-use crate::domain::{ImageUrl, Password, UserName};
+use crate::body::{Body, Fields, JsonBody};
+use crate::domain::Password;
 use crate::error::{ApiError, codes};
 use crate::rate_limit::{CheckedRoute, PasswordAttempt};
+use crate::routes::reply;
 use crate::session::{AuthSession, ClientMeta};
 use crate::state::AuthState;
 
 pub(super) fn router() -> Router<AuthState> {
-    Router::new()
-        .route("/change-password", post(change_password))
-        .route("/update-user", post(update_user))
+    Router::new().route("/change-password", post(change_password))
 }
 
 /// Changes the password after checking the current one; optionally ends every other session.
@@ -48,7 +45,7 @@ async fn change_password(
         Ok(attempt) => attempt,
         Err(too_many) => return Ok(too_many),
     };
-    let hasher = state.hasher.for_client(attempt.client_ip());
+    let hasher = state.email_password.hasher.for_client(attempt.client_ip());
     let candidate = Password::candidate(current_password);
     let verified = match hasher.verify(&candidate, account.password.clone()).await {
         Ok(verified) => verified,
@@ -111,45 +108,4 @@ async fn change_password(
         json!({ "token": session.token, "user": auth.user }),
         cookies,
     ))
-}
-
-/// Updates the user's `name` and/or `image`; the email and verification flag are not writable here.
-async fn update_user(
-    State(state): State<AuthState>,
-    auth: AuthSession,
-    Body(body): RecordBody,
-) -> Result<Response, ApiError> {
-    if body.contains_key("email") {
-        return Err(codes::email_can_not_be_updated());
-    }
-    // `emailVerified` is an `input: false` field: Better Auth 1.7.25 drops it silently (so
-    // `{"emailVerified": true}` alone is "No fields to update"), like every unknown key.
-    // The same bounds as at sign-up: nothing stored here may outgrow a JWT or hold a NUL.
-    let mut fields = Fields::new(&body);
-    let name = fields.opt_text::<UserName>("name");
-    let image = fields.nullable_text::<ImageUrl>("image");
-    fields.finish()?;
-    if name.is_none() && image.is_none() {
-        return Err(ApiError::message_only(
-            StatusCode::BAD_REQUEST,
-            "No fields to update",
-        ));
-    }
-    state
-        .store
-        .update_user(
-            &auth.user.id,
-            name.map(UserName::into_inner).as_deref(),
-            image.as_ref().map(|i| i.as_ref().map(ImageUrl::as_str)),
-            state.clock.now(),
-        )
-        .await?;
-    // Better Auth re-sets the session cookie (same token) after an update.
-    let mut cookies = auth.cookies;
-    if cookies.is_empty() {
-        cookies = state.session_cookies(&auth.session, auth.dont_remember);
-        // The dont_remember marker is already in place; only the token cookie is re-sent.
-        cookies.truncate(1);
-    }
-    Ok(reply(json!({ "status": true }), cookies))
 }

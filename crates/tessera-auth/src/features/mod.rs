@@ -1,0 +1,45 @@
+//! Feature modules, organised the way Better Auth organises its plugins: the core (users,
+//! sessions, cookies, origin checks, rate limits, audit) lives at the crate's top level, and each
+//! feature here owns its routes, its storage trait and its settings.
+//!
+//! A feature is a unit struct implementing [`Feature`], mounted by its one line in [`FEATURES`].
+//! docs/architecture.md §7 lists the steps for adding one.
+
+pub mod email_password;
+pub mod jwt;
+
+use axum::Router;
+
+use crate::state::AuthState;
+
+/// What a feature contributes to the `/api/auth` router.
+pub(crate) trait Feature: Sync {
+    /// The feature's endpoints, relative to `/api/auth`; the core's middleware (rate limit,
+    /// origin check, bearer hook, `no-store`) wraps them like every other route.
+    fn routes(&self) -> Router<AuthState>;
+
+    /// Endpoints that open a session from credentials in the body (`/sign-in/email`): they get
+    /// the login-CSRF origin rule ([`crate::origin::check_login_request`]) instead of the
+    /// cookie rule, since no session cookie protects them yet.
+    fn login_paths(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// Every feature, in mounting order. Adding a feature is its module and one line here.
+const FEATURES: &[&dyn Feature] = &[&email_password::EmailPassword, &jwt::JwtPlugin];
+
+/// The routes of every feature.
+pub(crate) fn routes() -> Router<AuthState> {
+    FEATURES.iter().fold(Router::new(), |router, feature| {
+        router.merge(feature.routes())
+    })
+}
+
+/// Whether `path` (as the router sees it, or with a prefix) is a feature's login path.
+pub(crate) fn is_login_path(path: &str) -> bool {
+    FEATURES
+        .iter()
+        .flat_map(|feature| feature.login_paths())
+        .any(|login| path.ends_with(login))
+}
