@@ -22,7 +22,7 @@ const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The advisory-lock key under which template databases are created (any constant will do;
 /// it only has to be the same in every test process).
-const TEMPLATE_LOCK: i64 = 0x7465_7373_6572_61;
+const TEMPLATE_LOCK: i64 = 0x0074_6573_7365_7261;
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,6 +278,10 @@ fn with_database(url: &str, name: &str) -> String {
 /// - `name, other_name` makes the two tests of bodies `async fn name(app: TestApp)` defined
 ///   beside the macro.
 #[macro_export]
+#[expect(
+    clippy::crate_in_macro_def,
+    reason = "`crate::helpers::TestApp` is the calling test crate's app, on purpose"
+)]
 macro_rules! on_both_backends {
     (config = $adjust:ident; $(async fn $name:ident($app:ident) $body:block)*) => {$(
         async fn $name($app: crate::helpers::TestApp) $body
