@@ -162,12 +162,20 @@ pub mod codes {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
+            StoreError::Unavailable(_) => {
+                tracing::warn!(
+                    code = err.code(),
+                    error = &err as &dyn std::error::Error,
+                    "database unavailable"
+                );
                 Self::unavailable()
             }
-            other => {
-                tracing::error!(error = %other, "storage error");
+            _ => {
+                tracing::error!(
+                    code = err.code(),
+                    error = &err as &dyn std::error::Error,
+                    "storage error"
+                );
                 Self::internal()
             }
         }

@@ -19,10 +19,10 @@ use tessera_api::TasksSettings;
 use tessera_auth::clock::SystemClock;
 use tessera_auth::origin::TrustedOrigins;
 use tessera_auth::revocation::RedisRevocationSink;
-use tessera_auth::store::{AnyPool, SqlStore, Store};
+use tessera_auth::store::Store;
 use tessera_auth::{AuthConfig, AuthState};
 use tessera_http::{AccessLog, Bound, ConnectionLimits, Cors, Edge};
-use tessera_tasks::store::{SqlTaskStore, TaskStore};
+use tessera_tasks::store::TaskStore;
 
 /// Everything `tessera serve` is configured with.
 #[derive(Debug, Clone)]
@@ -116,19 +116,11 @@ impl Application {
 
 /// The auth and tasks stores over ONE pool on `database_url`, both migrated.
 async fn open_stores(database_url: &str) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn TaskStore>)> {
-    let pool = tessera_auth::store::open_pool(database_url)
+    let db = tessera_db::connect(database_url)
         .await
         .context("connecting to the database")?;
-    let (auth, tasks): (Arc<dyn Store>, Arc<dyn TaskStore>) = match pool {
-        AnyPool::Sqlite(pool) => (
-            Arc::new(SqlStore::new(pool.clone())),
-            Arc::new(SqlTaskStore::new(pool)),
-        ),
-        AnyPool::Postgres(pool) => (
-            Arc::new(SqlStore::new(pool.clone())),
-            Arc::new(SqlTaskStore::new(pool)),
-        ),
-    };
+    let auth = tessera_auth::store::open(db.clone());
+    let tasks = tessera_tasks::store::open(db);
     auth.migrate().await.context("migrating")?;
     tasks.migrate().await.context("migrating the tasks store")?;
     Ok((auth, tasks))

@@ -86,12 +86,20 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
+            StoreError::Unavailable(_) => {
+                tracing::warn!(
+                    code = err.code(),
+                    error = &err as &dyn std::error::Error,
+                    "database unavailable"
+                );
                 Self::Unavailable
             }
-            StoreError::Other(cause) => {
-                tracing::error!(error = %cause, "storage error");
+            _ => {
+                tracing::error!(
+                    code = err.code(),
+                    error = &err as &dyn std::error::Error,
+                    "storage error"
+                );
                 Self::Internal
             }
         }

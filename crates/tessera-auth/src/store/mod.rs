@@ -15,7 +15,6 @@
 mod models;
 mod session_cache;
 mod sql;
-mod time;
 mod token_storage;
 
 use std::sync::Arc;
@@ -30,51 +29,9 @@ use crate::revocation::{RevocationRecord, RevocationStamp};
 
 pub use models::{Account, JwkRow, Session, User};
 pub use session_cache::SessionCache;
-pub use sql::{AnyPool, SqlStore, connect, open_pool};
-pub use time::DbTime;
+pub use sql::{SqlStore, connect, migrations, open};
+pub use tessera_db::{DbTime, StoreError, StoreResult};
 pub use token_storage::{HashedTokens, TokenStorage};
-
-/// A storage failure, classified by what the caller can do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database did not answer (connection refused, pool timed out, closed): answer 503.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// A uniqueness rule was broken (e.g. the email is taken).
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// Anything else; logged, answered as 500 without detail.
-    #[error("database error: {0}")]
-    Other(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Self::Conflict(db.message().to_owned())
-            }
-            // Postgres "admin shutdown" / "cannot connect now" classes mean the server is going away.
-            sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
-            {
-                Self::Unavailable(err.to_string())
-            }
-            _ => Self::Other(err.to_string()),
-        }
-    }
-}
-
-/// Result alias for store calls.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the auth server persists: the core's stores and every feature's, over one
 /// database. `Arc<dyn Store>` is what [`AuthState`](crate::AuthState) holds; a feature's code

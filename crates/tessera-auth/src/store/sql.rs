@@ -3,21 +3,17 @@
 //! The statements are identical on SQLite and PostgreSQL; a macro stamps out the `Store` impl
 //! for each so neither backend can drift from the other.
 
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPoolOptions, Postgres};
-use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Database, Pool, Row};
+use sqlx::postgres::Postgres;
+use sqlx::sqlite::Sqlite;
+use sqlx::{Pool, Row};
+use tessera_db::{Database, Migrations};
 
 use super::{
-    Account, AuditStore, DbTime, JwkRow, Session, SessionStore, Store, StoreError, StoreResult,
-    User, UserStore,
+    Account, AuditStore, DbTime, JwkRow, Session, SessionStore, Store, StoreResult, User, UserStore,
 };
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
@@ -27,11 +23,11 @@ use crate::revocation::{RevocationRecord, RevocationStamp};
 
 /// A store over a sqlx pool of either backend.
 #[derive(Debug, Clone)]
-pub struct SqlStore<DB: Database> {
+pub struct SqlStore<DB: sqlx::Database> {
     pool: Pool<DB>,
 }
 
-impl<DB: Database> SqlStore<DB> {
+impl<DB: sqlx::Database> SqlStore<DB> {
     /// Wraps a pool.
     pub fn new(pool: Pool<DB>) -> Self {
         Self { pool }
@@ -43,55 +39,25 @@ impl<DB: Database> SqlStore<DB> {
     }
 }
 
-/// A pool on either backend: what [`connect`] opens, and what a process holding several stores
-/// over one database (`tessera serve`: auth and tasks) shares between them.
-#[derive(Debug, Clone)]
-pub enum AnyPool {
-    /// `sqlite:` URLs.
-    Sqlite(Pool<Sqlite>),
-    /// `postgres://` and `postgresql://` URLs.
-    Postgres(Pool<Postgres>),
-}
-
-/// Opens the database named by `url`: `postgres://…` or `sqlite://path`.
-///
-/// SQLite gets WAL, a busy timeout and foreign keys; both get a short acquire timeout so a
-/// database that stopped answering turns into a prompt 503 instead of a hung request.
-pub async fn open_pool(url: &str) -> StoreResult<AnyPool> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect(url)
-            .await?;
-        Ok(AnyPool::Postgres(pool))
-    } else if url.starts_with("sqlite:") {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect_with(options)
-            .await?;
-        Ok(AnyPool::Sqlite(pool))
-    } else {
-        Err(StoreError::Other(
-            "DATABASE_URL must start with sqlite: or postgres://".into(),
-        ))
+/// The auth server's migrations (versions 1 and up), for [`tessera_db::migrate`].
+pub fn migrations() -> Migrations {
+    Migrations {
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
     }
 }
 
-/// The store over a new pool on `url` (see [`open_pool`]).
+/// The store over `db`, a pool it may share with other stores.
+pub fn open(db: Database) -> Arc<dyn Store> {
+    match db {
+        Database::Sqlite(pool) => Arc::new(SqlStore::<Sqlite>::new(pool)),
+        Database::Postgres(pool) => Arc::new(SqlStore::<Postgres>::new(pool)),
+    }
+}
+
+/// Opens the database named by `url` ([`tessera_db::connect`]) and the store over it.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
-    Ok(match open_pool(url).await? {
-        AnyPool::Sqlite(pool) => Arc::new(SqlStore::<Sqlite>::new(pool)),
-        AnyPool::Postgres(pool) => Arc::new(SqlStore::<Postgres>::new(pool)),
-    })
+    Ok(open(tessera_db::connect(url).await?))
 }
 
 macro_rules! select_user_where {
@@ -109,7 +75,7 @@ const INSERT_AUDIT: &str = r#"INSERT INTO "audit_event"
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#;
 
 macro_rules! sql_store {
-    ($db:ty, $migrations:literal) => {
+    ($db:ty) => {
         impl SqlStore<$db> {
             /// Writes an audit row on `conn` (a transaction, or the pool for a standalone event).
             async fn write_audit<'c, E>(conn: E, event: &AuditEvent) -> Result<(), sqlx::Error>
@@ -135,7 +101,7 @@ macro_rules! sql_store {
             /// Writes one revocation record per session in `ended` (all of `user_id`), then prunes
             /// the records whose horizon has passed, on `conn` (the deleting transaction).
             async fn write_revocations(
-                conn: &mut <$db as Database>::Connection,
+                conn: &mut <$db as sqlx::Database>::Connection,
                 user_id: &str,
                 ended: &[String],
                 stamp: RevocationStamp,
@@ -164,13 +130,7 @@ macro_rules! sql_store {
         #[async_trait]
         impl Store for SqlStore<$db> {
             async fn migrate(&self) -> StoreResult<()> {
-                let mut migrator = sqlx::migrate!($migrations);
-                // Other crates (the tasks API) keep their own migrations in the same table.
-                migrator.set_ignore_missing(true);
-                migrator
-                    .run(&self.pool)
-                    .await
-                    .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+                tessera_db::migrate(&Database::from(self.pool.clone()), [migrations()]).await
             }
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -504,5 +464,5 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(Sqlite, "./migrations/sqlite");
-sql_store!(Postgres, "./migrations/postgres");
+sql_store!(Sqlite);
+sql_store!(Postgres);

@@ -254,9 +254,9 @@ on_both_backends! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_stops_answering_gets_503_with_a_json_error() {
-    let db = PgDatabase::create().await;
+    let db = TestDatabase::create(Backend::Postgres, &[tessera_auth::store::migrations]).await;
     let target: std::net::SocketAddr = {
-        let url = url::Url::parse(&db.url).unwrap();
+        let url = url::Url::parse(db.url()).unwrap();
         let host = url.host_str().unwrap().to_owned();
         tokio::net::lookup_host((host.as_str(), url.port().unwrap_or(5432)))
             .await
@@ -265,10 +265,9 @@ async fn a_database_that_stops_answering_gets_503_with_a_json_error() {
             .unwrap()
     };
     let proxy = CuttableProxy::start(target).await;
-    let url = via_proxy(&db.url, proxy.addr);
+    let url = via_proxy(db.url(), proxy.addr);
     let app = TestApp::spawn_on(
         &url,
-        None,
         Some(db),
         std::sync::Arc::new(tessera_auth::rate_limit::MemoryCounters::default()),
         |_| {},

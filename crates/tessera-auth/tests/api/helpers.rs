@@ -23,47 +23,7 @@ pub const FRONTEND: &str = "http://localhost:3001";
 /// The password test users sign up with.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// Which database a test runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs each test body once on SQLite and once on PostgreSQL; with `config = f;` first, on an
-/// app whose configuration `f` (a function in the calling module) adjusted.
-macro_rules! on_both_backends {
-    (config = $adjust:ident; $(async fn $name:ident($app:ident) $body:block)*) => {$(
-        async fn $name($app: $crate::helpers::TestApp) $body
-
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, super::$adjust).await;
-                super::$name(app).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                let app = $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Postgres, super::$adjust).await;
-                super::$name(app).await;
-            }
-        }
-    )*};
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
-        async fn $name($app: $crate::helpers::TestApp) $body
-
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await;
-            }
-        }
-    )*};
-}
+pub use tessera_db::testing::{Backend, TestDatabase};
 
 /// A response, read whole.
 #[derive(Debug)]
@@ -121,8 +81,7 @@ pub struct TestApp {
     url: String,
     client: reqwest::Client,
     server: JoinHandle<()>,
-    _sqlite_dir: Option<tempfile::TempDir>,
-    pg_database: Option<PgDatabase>,
+    _database: Option<TestDatabase>,
 }
 
 impl TestApp {
@@ -142,25 +101,15 @@ impl TestApp {
         counters: Arc<dyn CounterStore>,
         adjust: impl FnOnce(&mut AuthConfig),
     ) -> Self {
-        let (url, sqlite_dir, pg_database) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("auth.db").display());
-                (url, Some(dir), None)
-            }
-            Backend::Postgres => {
-                let db = PgDatabase::create().await;
-                (db.url.clone(), None, Some(db))
-            }
-        };
-        Self::spawn_on(&url, sqlite_dir, pg_database, counters, adjust).await
+        let database = TestDatabase::create(backend, &[tessera_auth::store::migrations]).await;
+        let url = database.url().to_owned();
+        Self::spawn_on(&url, Some(database), counters, adjust).await
     }
 
     /// Spawns the app on a given database URL.
     pub async fn spawn_on(
         url: &str,
-        sqlite_dir: Option<tempfile::TempDir>,
-        pg_database: Option<PgDatabase>,
+        database: Option<TestDatabase>,
         counters: Arc<dyn CounterStore>,
         adjust: impl FnOnce(&mut AuthConfig),
     ) -> Self {
@@ -197,8 +146,7 @@ impl TestApp {
             url: url.to_owned(),
             client,
             server,
-            _sqlite_dir: sqlite_dir,
-            pg_database,
+            _database: database,
         }
     }
 
@@ -372,9 +320,6 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-        if let Some(db) = self.pg_database.take() {
-            db.drop_blocking();
-        }
     }
 }
 
@@ -389,65 +334,6 @@ async fn read(response: reqwest::Response) -> Resp {
         text,
         body,
     }
-}
-
-/// The PostgreSQL server tests use: `TEST_DATABASE_URL`, or the local default.
-pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A throwaway PostgreSQL database, dropped when the test ends.
-pub struct PgDatabase {
-    pub url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    /// Creates a database with a random name on the test server.
-    pub async fn create() -> Self {
-        let admin = postgres_admin_url();
-        let name = format!(
-            "tessera_auth_test_{}",
-            tessera_auth::ids::generate_id(12).to_lowercase()
-        );
-        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL is not answering at {admin} ({e}); run scripts/test.sh, which starts one")
-        });
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let url = with_database(&admin, &name);
-        Self { url, name }
-    }
-
-    fn drop_blocking(self) {
-        let admin = postgres_admin_url();
-        let name = self.name;
-        // Drop runs outside any async context we can borrow; use a private runtime on a thread.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
-}
-
-/// Replaces the database name in a PostgreSQL URL.
-fn with_database(url: &str, name: &str) -> String {
-    let mut parsed = url::Url::parse(url).expect("TEST_DATABASE_URL is a URL");
-    parsed.set_path(&format!("/{name}"));
-    parsed.to_string()
 }
 
 /// A TCP relay between the app and PostgreSQL that a test can cut, to make the database "go away".

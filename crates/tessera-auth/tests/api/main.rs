@@ -1,13 +1,16 @@
 //! Integration tests for the auth server, each run on SQLite and on PostgreSQL.
 
+// `on_both_backends!`, shared with the other crates' tests.
 #[macro_use]
-mod helpers;
+extern crate tessera_db;
+
 mod account;
 mod attacks;
 mod audit;
 mod bad_input;
 mod caching;
 mod client_address;
+mod helpers;
 mod jwt;
 mod keys;
 mod load_shedding;

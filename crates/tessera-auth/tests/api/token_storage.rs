@@ -166,7 +166,7 @@ on_both_backends! {
 
     async fn switching_from_plain_to_sha256_storage_signs_out_the_sessions_stored_plain(app) {
         // `app` stores digests; `plain` is the same database before the switch.
-        let plain = TestApp::spawn_on(app.database_url(), None, None, Arc::new(MemoryCounters::default()), |_| {}).await;
+        let plain = TestApp::spawn_on(app.database_url(), None, Arc::new(MemoryCounters::default()), |_| {}).await;
         let old = plain.sign_up().await;
         assert_eq!(plain.stored_session_tokens(&old.id).await, vec![old.token.clone()]);
 

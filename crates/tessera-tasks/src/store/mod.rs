@@ -7,54 +7,16 @@
 
 mod list_cache;
 mod sql;
-mod time;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use list_cache::ListCache;
-pub use sql::{SqlTaskStore, connect};
-pub use time::DbTime;
+pub use sql::{SqlTaskStore, connect, migrations, open};
+pub use tessera_db::{DbTime, StoreError, StoreResult};
 
 use crate::UserId;
 use crate::domain::{NewTask, StatusFilter, Task, TaskChange, TaskList};
-
-/// A storage failure, classified by what the caller can do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database did not answer (refused, timed out, pool closed): answer 503.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else; logged, answered as 500 without detail.
-    #[error("database error: {0}")]
-    Other(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
-            // PostgreSQL classes 08 (connection exception) and 57P (operator intervention:
-            // shutdown, cannot connect now) mean the server is going away.
-            sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
-            {
-                Self::Unavailable(err.to_string())
-            }
-            _ => Self::Other(err.to_string()),
-        }
-    }
-}
-
-/// Result alias for store calls.
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the tasks API persists. Each call sees and touches only `user`'s tasks.
 #[async_trait]

@@ -5,29 +5,26 @@
 //! [`SqlTaskStore::begin_as`], which on PostgreSQL switches the transaction to the RLS-bound
 //! role and identity before any statement runs.
 
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPoolOptions, Postgres};
-use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Database, Pool, Transaction};
+use sqlx::postgres::Postgres;
+use sqlx::sqlite::Sqlite;
+use sqlx::{Pool, Transaction};
+use tessera_db::{Database, Migrations};
 
-use super::{DbTime, StoreError, StoreResult, TaskStore};
+use super::{DbTime, StoreResult, TaskStore};
 use crate::UserId;
 use crate::domain::{NewTask, StatusFilter, Task, TaskChange, TaskList};
 
 /// A task store over a sqlx pool of either backend.
 #[derive(Debug, Clone)]
-pub struct SqlTaskStore<DB: Database> {
+pub struct SqlTaskStore<DB: sqlx::Database> {
     pool: Pool<DB>,
 }
 
-impl<DB: Database> SqlTaskStore<DB> {
+impl<DB: sqlx::Database> SqlTaskStore<DB> {
     /// Wraps a pool.
     pub fn new(pool: Pool<DB>) -> Self {
         Self { pool }
@@ -63,36 +60,26 @@ impl SqlTaskStore<Sqlite> {
     }
 }
 
-/// Opens the database named by `url`: `postgres://…` or `sqlite:…`.
-///
-/// SQLite gets WAL and a busy timeout; both get a short acquire timeout so a database that
-/// stopped answering turns into a prompt 503 instead of a hung request.
-pub async fn connect(url: &str) -> StoreResult<Arc<dyn TaskStore>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect(url)
-            .await?;
-        Ok(Arc::new(SqlTaskStore::<Postgres>::new(pool)))
-    } else if url.starts_with("sqlite:") {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("bad SQLite URL: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect_with(options)
-            .await?;
-        Ok(Arc::new(SqlTaskStore::<Sqlite>::new(pool)))
-    } else {
-        Err(StoreError::Other(
-            "DATABASE_URL must start with sqlite: or postgres://".into(),
-        ))
+/// The tasks API's migrations (versions 1000 and up, clear of the auth server's), for
+/// [`tessera_db::migrate`].
+pub fn migrations() -> Migrations {
+    Migrations {
+        sqlite: sqlx::migrate!("./migrations/sqlite"),
+        postgres: sqlx::migrate!("./migrations/postgres"),
     }
+}
+
+/// The task store over `db`, a pool it may share with other stores.
+pub fn open(db: Database) -> Arc<dyn TaskStore> {
+    match db {
+        Database::Sqlite(pool) => Arc::new(SqlTaskStore::<Sqlite>::new(pool)),
+        Database::Postgres(pool) => Arc::new(SqlTaskStore::<Postgres>::new(pool)),
+    }
+}
+
+/// Opens the database named by `url` ([`tessera_db::connect`]) and the task store over it.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn TaskStore>> {
+    Ok(open(tessera_db::connect(url).await?))
 }
 
 /// The columns of a task, in `Task`'s order.
@@ -103,17 +90,11 @@ macro_rules! columns {
 }
 
 macro_rules! task_store {
-    ($db:ty, $migrations:literal) => {
+    ($db:ty) => {
         #[async_trait]
         impl TaskStore for SqlTaskStore<$db> {
             async fn migrate(&self) -> StoreResult<()> {
-                let mut migrator = sqlx::migrate!($migrations);
-                // The auth server keeps its migrations in the same `_sqlx_migrations` table.
-                migrator.set_ignore_missing(true);
-                migrator
-                    .run(&self.pool)
-                    .await
-                    .map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+                tessera_db::migrate(&Database::from(self.pool.clone()), [migrations()]).await
             }
 
             async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<TaskList> {
@@ -222,5 +203,5 @@ macro_rules! task_store {
     };
 }
 
-task_store!(Sqlite, "./migrations/sqlite");
-task_store!(Postgres, "./migrations/postgres");
+task_store!(Sqlite);
+task_store!(Postgres);

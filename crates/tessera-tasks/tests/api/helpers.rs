@@ -2,20 +2,19 @@
 //! PostgreSQL database created for the test and dropped after it), with an injected clock and
 //! a helper per endpoint.
 
-use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Map, Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
+use tessera_db::Database;
+pub use tessera_db::testing::Backend;
+use tessera_db::testing::TestDatabase;
 use tessera_guard::tessera_jwt::SigningKey;
 use tessera_guard::{Clock, Guard};
 use tessera_tasks::TasksState;
-use tessera_tasks::store::{ListCache, SqlTaskStore, TaskStore};
+use tessera_tasks::store::{ListCache, TaskStore};
 
 /// The shared HS256 secret of the tests.
 pub const SECRET: &[u8] = b"tessera-tasks-test-secret-0123456789";
@@ -25,15 +24,6 @@ pub const LIST_CACHE_TTL: chrono::Duration = chrono::Duration::seconds(1);
 /// The two users of most tests.
 pub const ALICE: &str = "user-alice";
 pub const BOB: &str = "user-bob";
-
-const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// A clock the test moves by hand; the API and the guard both read it.
 #[derive(Clone)]
@@ -60,71 +50,6 @@ impl TestClock {
     }
 }
 
-/// A fresh PostgreSQL database, dropped when this is.
-pub struct PgTestDb {
-    admin_url: String,
-    name: String,
-}
-
-impl PgTestDb {
-    async fn create() -> (Self, PgPool) {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let admin_url =
-            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "tessera_tasks_{}_{}_{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL at TEST_DATABASE_URL ({admin_url}) does not answer: {e}; scripts/test.sh starts one")
-        });
-        admin
-            .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let options = PgConnectOptions::from_str(&admin_url)
-            .unwrap()
-            .database(&name);
-        let pool = PgPoolOptions::new()
-            .max_connections(5)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .unwrap();
-        (Self { admin_url, name }, pool)
-    }
-}
-
-impl Drop for PgTestDb {
-    fn drop(&mut self) {
-        // Drop runs outside async code: a short-lived runtime on its own thread does the work.
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let mut admin = PgConnection::connect(&url).await?;
-                admin
-                    .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
-                    .await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}", self.name);
-        }
-    }
-}
-
 /// The API under test.
 pub struct TestApp {
     pub base: String,
@@ -135,8 +60,7 @@ pub struct TestApp {
     client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
     // Dropped after the server is stopped (fields drop in order, after `Drop::drop`).
-    _sqlite_dir: Option<tempfile::TempDir>,
-    _pg_db: Option<PgTestDb>,
+    _database: Option<TestDatabase>,
 }
 
 impl Drop for TestApp {
@@ -147,40 +71,36 @@ impl Drop for TestApp {
 
 impl TestApp {
     /// On a backend.
-    pub async fn on(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => Self::sqlite().await,
-            Backend::Postgres => Self::postgres().await,
-        }
+    pub async fn spawn(backend: Backend) -> Self {
+        let db = TestDatabase::create(backend, &[tessera_tasks::store::migrations]).await;
+        let store = tessera_tasks::store::open(db.database().clone());
+        // As shipped: SQLite behind the list cache, PostgreSQL without.
+        let (pg_pool, list_cache) = match db.database() {
+            Database::Sqlite(_) => (None, Some(LIST_CACHE_TTL)),
+            Database::Postgres(pool) => (Some(pool.clone()), None),
+        };
+        Self::serve(store, pg_pool, Some(db), list_cache).await
     }
 
     /// Over a fresh SQLite file.
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
-        let store = tessera_tasks::store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        Self::serve(store, None, Some(dir), None, Some(LIST_CACHE_TTL)).await
+        Self::spawn(Backend::Sqlite).await
     }
 
     /// Over a fresh PostgreSQL database.
     pub async fn postgres() -> Self {
-        let (db, pool) = PgTestDb::create().await;
-        let store: Arc<dyn TaskStore> = Arc::new(SqlTaskStore::new(pool.clone()));
-        store.migrate().await.unwrap();
-        Self::serve(store, Some(pool), None, Some(db), None).await
+        Self::spawn(Backend::Postgres).await
     }
 
     /// Serves `store` (which may be broken on purpose).
     pub async fn with_store(store: Arc<dyn TaskStore>) -> Self {
-        Self::serve(store, None, None, None, None).await
+        Self::serve(store, None, None, None).await
     }
 
     async fn serve(
         store: Arc<dyn TaskStore>,
         pg_pool: Option<PgPool>,
-        sqlite_dir: Option<tempfile::TempDir>,
-        pg_db: Option<PgTestDb>,
+        database: Option<TestDatabase>,
         list_cache: Option<chrono::Duration>,
     ) -> Self {
         let clock = TestClock::new();
@@ -214,8 +134,7 @@ impl TestApp {
             pg_pool,
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
             server,
-            _sqlite_dir: sqlite_dir,
-            _pg_db: pg_db,
+            _database: database,
         }
     }
 
@@ -369,23 +288,4 @@ pub async fn send(request: RequestBuilder) -> Reply {
     }
 }
 
-/// Declares an async test body `fn name(app: TestApp)` and runs it on both backends, as the
-/// tests `name::on_sqlite` and `name::on_postgres`, each on a fresh database.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn on_sqlite() {
-                    super::$name(crate::helpers::TestApp::sqlite().await).await;
-                }
-
-                #[tokio::test]
-                async fn on_postgres() {
-                    super::$name(crate::helpers::TestApp::postgres().await).await;
-                }
-            }
-        )*
-    };
-}
-pub(crate) use on_both_backends;
+pub(crate) use tessera_db::on_both_backends;

@@ -249,7 +249,7 @@ fn check(backend: Backend) {
         .enable_all()
         .build()
         .unwrap();
-    let app = runtime.block_on(TestApp::on(backend));
+    let app = runtime.block_on(TestApp::spawn(backend));
     let config = Config {
         cases: 24,
         failure_persistence: None,

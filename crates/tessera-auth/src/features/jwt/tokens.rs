@@ -20,7 +20,7 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::error::ApiError;
 use crate::session::ClientMeta;
 use crate::state::AuthState;
-use crate::store::{Session, StoreError, User};
+use crate::store::{Session, User};
 
 impl AuthState {
     /// A JWT for `user` in `session`: the one minted for it moments ago if still reusable (see
@@ -90,7 +90,7 @@ impl AuthState {
             KeyError::Store(store) => ApiError::from(store),
             other => {
                 tracing::error!(error = %other, "signing key unavailable");
-                ApiError::from(StoreError::Other(other.to_string()))
+                ApiError::internal()
             }
         }
     }

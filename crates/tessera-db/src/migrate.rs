@@ -1,0 +1,91 @@
+//! The migration runner: each crate keeps its own migrations directory and hands its migrators
+//! here.
+//!
+//! All crates record their migrations in the one `_sqlx_migrations` table, in disjoint version
+//! ranges (the auth server from 1, the tasks API from 1000), so each migrator runs with
+//! `ignore_missing`: the other crates' rows are not errors. A Better Auth database adopted in
+//! place has no such table yet; sqlx creates it, and the auth migrations' `IF NOT EXISTS` leave
+//! Better Auth's tables as they are.
+
+use sqlx::migrate::Migrator;
+
+use crate::{Database, StoreResult};
+
+/// One crate's migrations, one migrator per backend; build it with `sqlx::migrate!` on each of
+/// the crate's directories.
+#[derive(Debug)]
+pub struct Migrations {
+    /// The SQLite migrations.
+    pub sqlite: Migrator,
+    /// The PostgreSQL migrations.
+    pub postgres: Migrator,
+}
+
+impl Migrations {
+    /// The migrator for `db`'s backend.
+    pub fn for_database(&self, db: &Database) -> &Migrator {
+        match db {
+            Database::Sqlite(_) => &self.sqlite,
+            Database::Postgres(_) => &self.postgres,
+        }
+    }
+}
+
+/// Applies every pending migration of `sets`, in the order given (a crate whose schema refers to
+/// another's comes after it).
+pub async fn migrate(db: &Database, sets: impl IntoIterator<Item = Migrations>) -> StoreResult<()> {
+    for mut set in sets {
+        set.sqlite.set_ignore_missing(true);
+        set.postgres.set_ignore_missing(true);
+        match db {
+            Database::Sqlite(pool) => set.sqlite.run(pool).await?,
+            Database::Postgres(pool) => set.postgres.run(pool).await?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn migrations(dir: &std::path::Path, file: &str, sql: &str) -> Migrations {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(file), sql).unwrap();
+        Migrations {
+            sqlite: Migrator::new(dir).await.unwrap(),
+            postgres: Migrator::new(dir).await.unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn two_crates_migrations_share_one_table_and_each_ignores_the_others_rows() {
+        let root = tempfile_dir();
+        let url = format!("sqlite://{}", root.join("m.db").display());
+        let db = crate::connect(&url).await.unwrap();
+        let (auth_dir, tasks_dir) = (root.join("auth"), root.join("tasks"));
+        let auth = || migrations(&auth_dir, "0001_a.sql", "CREATE TABLE a (x TEXT);");
+        let tasks = || migrations(&tasks_dir, "1000_b.sql", "CREATE TABLE b (x TEXT);");
+        migrate(&db, [auth().await, tasks().await]).await.unwrap();
+        // Each alone again, as `tessera serve` and `tessera api` run them on one database.
+        migrate(&db, [tasks().await]).await.unwrap();
+        migrate(&db, [auth().await]).await.unwrap();
+        let Database::Sqlite(pool) = &db else {
+            unreachable!()
+        };
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        db.close().await;
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(versions, [1, 1000]);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tessera-db-migrate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
