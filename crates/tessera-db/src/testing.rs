@@ -203,12 +203,21 @@ async fn build_template(
     crate::migrate(&database, sets.iter().map(|set| set()))
         .await
         .expect("the migrations apply");
-    // A template cannot be cloned, nor renamed, while anyone is connected to it. The server
-    // ends a closed connection's session a moment after the client left, so the rename is
-    // retried until those sessions are gone (a poll of the server, not of the test's clock).
+    // A template cannot be cloned, nor renamed, while anyone is connected to it. Closing the
+    // pool does not always end its server sessions at once (a connection the migrator used was
+    // seen lingering, and each refused rename waits 5 s for it), so any session still on the
+    // building database, which only this process uses under the lock, is terminated first.
     database.close().await;
     let rename = format!(r#"ALTER DATABASE "{building}" RENAME TO "{name}""#);
     for attempt in 0.. {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&building)
+        .execute(&mut *admin)
+        .await
+        .expect("pg_stat_activity answers");
         match sqlx::query(&rename).execute(&mut *admin).await {
             Ok(_) => return,
             Err(sqlx::Error::Database(e))
