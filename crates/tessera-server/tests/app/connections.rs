@@ -11,9 +11,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::helpers::{
-    BOUND, ORIGIN, TestApp, drop_pg_database, pg_database, read_until_closed, spawn_app_with,
-};
+use crate::helpers::{BOUND, ORIGIN, TestApp, pg_database, read_until_closed, spawn_app_with};
 
 const REQUEST: &[u8] = b"GET /api/auth/ok HTTP/1.1\r\nhost: tessera\r\n\r\n";
 const SECOND: Duration = Duration::from_secs(1);
@@ -64,17 +62,17 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_disconnected_on_postgres_too() {
-    let (url, name) = pg_database().await;
+    let database = pg_database().await;
     let app = spawn_app_with(|s| {
         s.limits.header_read_timeout = SECOND;
-        s.database_url = url;
+        s.database_url = database.url().to_owned();
     })
     .await;
     assert_a_half_sent_request_is_cut_off(&app).await;
     // The server still answers a whole request on PostgreSQL.
     drop(answered(&app).await);
     drop(app);
-    drop_pg_database(&name).await;
+    drop(database);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tessera_api::TasksSettings;
 use tessera_auth::AuthConfig;
 use tessera_auth::secret::{Secret, SecretSet};
+use tessera_db::testing::{Backend, TestDatabase};
 use tessera_http::{AccessLog, ConnectionLimits};
 use tessera_server::{Application, ServerSettings};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -96,39 +97,17 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     }
 }
 
-/// A throwaway PostgreSQL database on `TEST_DATABASE_URL`'s server (the local default when
-/// unset); dropped by [`drop_pg_database`].
-pub async fn pg_database() -> (String, String) {
-    use sqlx::Connection as _;
-    let name = format!(
-        "tessera_app_{}",
-        tessera_auth::ids::generate_id(12).to_lowercase()
-    );
-    let mut conn = sqlx::PgConnection::connect(&pg_admin())
-        .await
-        .expect("PostgreSQL at TEST_DATABASE_URL answers (scripts/test.sh starts one)");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&pg_admin()).unwrap();
-    url.set_path(&name);
-    (url.to_string(), name)
-}
-
-/// Removes a database made by [`pg_database`].
-pub async fn drop_pg_database(name: &str) {
-    use sqlx::Connection as _;
-    let mut conn = sqlx::PgConnection::connect(&pg_admin()).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-}
-
-fn pg_admin() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+/// A fresh PostgreSQL database with the auth and tasks migrations, from `tessera-db`'s shared
+/// test helper (cloned from a migrated template; dropped with the value).
+pub async fn pg_database() -> TestDatabase {
+    TestDatabase::create(
+        Backend::Postgres,
+        &[
+            tessera_auth::store::migrations,
+            tessera_tasks::store::migrations,
+        ],
+    )
+    .await
 }
 
 /// One answer, as read off the socket.
