@@ -13,7 +13,18 @@
 mod error;
 mod mail;
 mod outbox;
+mod render;
+mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod transport;
+mod worker;
 
 pub use error::{MailError, MailResult};
 pub use mail::{Mail, MailKind, SecretUrl, UnknownMailKind};
 pub use outbox::{INSERT_OUTBOX, MailId, Now, Outbox, enqueue, migrations};
+pub use render::{Rendered, TemplateError, Templates};
+pub use settings::{MailSettings, MailSettingsError};
+pub use worker::{
+    DeliveryFailure, DeliveryHook, NoHook, Round, Worker, WorkerConfig, WorkerHandle,
+};

@@ -148,6 +148,16 @@ impl Payload {
             new_email: mail.new_email.clone(),
         }
     }
+
+    pub(crate) fn into_mail(self, kind: MailKind, to: String) -> Mail {
+        Mail {
+            to,
+            kind,
+            user_name: self.user_name,
+            url: SecretUrl(self.url),
+            new_email: self.new_email,
+        }
+    }
 }
 
 #[cfg(test)]
