@@ -16,12 +16,14 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_api::TasksSettings;
+use tessera_auth::clock::Clock as _;
 use tessera_auth::clock::SystemClock;
 use tessera_auth::origin::TrustedOrigins;
 use tessera_auth::revocation::RedisRevocationSink;
 use tessera_auth::store::Store;
 use tessera_auth::{AuthConfig, AuthState};
 use tessera_http::{AccessLog, Bound, ConnectionLimits, Cors, Edge};
+use tessera_mail::{MailSettings, Outbox, WorkerHandle};
 use tessera_tasks::store::TaskStore;
 
 /// Everything `tessera serve` is configured with.
@@ -43,12 +45,18 @@ pub struct ServerSettings {
     pub limits: ConnectionLimits,
     /// Where access lines go.
     pub access_log: AccessLog,
+    /// How mail is delivered (SMTP, webhook or `.eml` files).
+    pub mail: MailSettings,
 }
 
 /// `tessera serve`, assembled and bound: [`Self::run`] serves it.
 pub struct Application {
     server: Bound,
     state: AuthState,
+    outbox: Outbox,
+    /// The mail worker; dropped with the application, which stops it (a mail it held is
+    /// taken again after its lease, by this or another instance).
+    _mailer: WorkerHandle,
 }
 
 impl Application {
@@ -59,7 +67,7 @@ impl Application {
     /// A database or Redis that cannot be reached or migrated, an address that cannot be bound.
     pub async fn build(settings: ServerSettings) -> anyhow::Result<Self> {
         let config = settings.auth;
-        let (auth_store, task_store) = open_stores(&settings.database_url).await?;
+        let (db, auth_store, task_store) = open_stores(&settings.database_url).await?;
         let sqlite = settings.database_url.starts_with("sqlite:");
         let task_store = tessera_api::with_list_cache(task_store, sqlite, &settings.tasks)?;
         let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
@@ -69,6 +77,12 @@ impl Application {
             .await
             .context("connecting to Redis")?;
         let state = AuthState::with_counters(config, auth_store, Arc::new(SystemClock), counters);
+        let outbox = Outbox::new(db, || SystemClock.now());
+        let mailer = settings
+            .mail
+            .worker(outbox.clone())
+            .context("configuring mail delivery")?
+            .spawn();
         // The tasks guard subscribes to revocations first: it hears of them before Redis does.
         let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)?;
         if let Some(redis_url) = redis_url {
@@ -89,7 +103,12 @@ impl Application {
         let server = Bound::bind(settings.addr, edge, settings.limits)
             .await
             .with_context(|| format!("binding {}", settings.addr))?;
-        Ok(Self { server, state })
+        Ok(Self {
+            server,
+            state,
+            outbox,
+            _mailer: mailer,
+        })
     }
 
     /// The bound address.
@@ -105,6 +124,11 @@ impl Application {
         &self.state
     }
 
+    /// The mail outbox (the worker delivering it runs as long as the application).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
     ///
     /// # Errors
@@ -114,24 +138,29 @@ impl Application {
     }
 }
 
-/// The auth and tasks stores over ONE pool on `database_url`, both migrated.
-async fn open_stores(database_url: &str) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn TaskStore>)> {
+/// The auth and tasks stores and the mail outbox over ONE pool on `database_url`, all migrated.
+async fn open_stores(
+    database_url: &str,
+) -> anyhow::Result<(tessera_db::Database, Arc<dyn Store>, Arc<dyn TaskStore>)> {
     let db = tessera_db::connect(database_url)
         .await
         .context("connecting to the database")?;
     let auth = tessera_auth::store::open(db.clone());
-    let tasks = tessera_tasks::store::open(db);
+    let tasks = tessera_tasks::store::open(db.clone());
     auth.migrate().await.context("migrating")?;
     tasks.migrate().await.context("migrating the tasks store")?;
-    Ok((auth, tasks))
+    tessera_db::migrate(&db, [tessera_mail::migrations()])
+        .await
+        .context("migrating the mail outbox")?;
+    Ok((db, auth, tasks))
 }
 
-/// `tessera migrate`: the auth server's and the tasks API's migrations.
+/// `tessera migrate`: the auth server's, the tasks API's and the mail outbox's migrations.
 ///
 /// # Errors
 /// When the database cannot be reached or migrated.
 pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
-    let (auth, tasks) = open_stores(database_url).await?;
+    let (_, auth, tasks) = open_stores(database_url).await?;
     // One pool: closing it through either store closes it for both.
     drop(tasks);
     auth.close().await;

@@ -29,6 +29,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// Its database.
     pub database_url: String,
+    /// Its mail outbox (its worker runs as long as the app).
+    pub outbox: tessera_mail::Outbox,
     stop: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -61,6 +63,15 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             max_connections: 1024,
         },
         access_log: AccessLog::Tracing,
+        mail: tessera_mail::MailSettings {
+            smtp_url: None,
+            from: "Tessera <no-reply@tessera.test>".to_owned(),
+            webhook_url: None,
+            webhook_secret: None,
+            app_name: "Tessera".to_owned(),
+            templates: None,
+            eml_dir: dir.path().join("mail"),
+        },
     }
 }
 
@@ -85,6 +96,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     let database_url = settings.database_url.clone();
     let app = Application::build(settings).await.unwrap();
     let addr = app.local_addr().unwrap();
+    let outbox = app.outbox().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run(async {
         let _ = stopped.await;
@@ -92,6 +104,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     TestApp {
         addr,
         database_url,
+        outbox,
         stop: Some(stop),
         _dir: dir,
     }
