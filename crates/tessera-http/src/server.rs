@@ -5,8 +5,9 @@
 //! What bounds each way a client could hold a connection (settings in [`ConnectionLimits`]):
 //! - headers sent slowly, or never: hyper's header-read timeout, which also runs while a
 //!   kept-alive connection waits for its next request;
-//! - a body sent slowly: a timeout between two of its pieces ([`TimeoutBody`]), and the handler
-//!   timeout around the whole request ([`Edge::time_limited`]);
+//! - a body sent slowly: a timeout between two of its pieces, and the handler timeout around
+//!   the whole request (tower-http's `RequestBodyTimeoutLayer` and `TimeoutLayer`, in [`Edge`]);
+//! - a body sent in bulk: the edge's body limit (`RequestBodyLimitLayer`);
 //! - an answer never read, or a connection left silent: the idle timeout ([`Activity`]);
 //! - many connections at once: a semaphore, taken before `accept`, so the surplus waits in the
 //!   kernel's listen queue rather than costing a descriptor each.
@@ -32,8 +33,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tower::Service as _;
-use tower_http::timeout::TimeoutBody;
+use tower::ServiceExt as _;
 
 use crate::edge::Edge;
 
@@ -51,8 +51,11 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Between two pieces of a request body.
     pub body_timeout: Duration,
-    /// From a request's headers to its answer's headers: then 503.
+    /// From a request's headers to its answer's headers (its body read included): then 503.
     pub handler_timeout: Duration,
+    /// A request body's bytes: beyond, 413 before any handler. A backstop above every route's
+    /// own limit, which answers first with its own, more precise, 413.
+    pub max_body_bytes: usize,
     /// Connections open at once; further clients wait in the listen queue.
     pub max_connections: u32,
 }
@@ -112,8 +115,7 @@ pub async fn serve(
     limits: &ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let edge = edge.time_limited(limits.handler_timeout);
-    let body_timeout = limits.body_timeout;
+    let edge = edge.into_service(limits);
     let idle_timeout = limits.idle_timeout;
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -143,10 +145,9 @@ pub async fn serve(
             let edge = edge.clone();
             hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let handling = activity.handling();
-                let mut request =
-                    request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)));
+                let mut request = request.map(Body::new);
                 request.extensions_mut().insert(ConnectInfo(peer));
-                let answer = edge.clone().call(request);
+                let answer = edge.clone().oneshot(request);
                 async move {
                     let answer = answer.await;
                     drop(handling);

@@ -15,7 +15,7 @@ use tessera_auth::AuthConfig;
 use tessera_auth::password::{HashFormat, HashPriority};
 use tessera_auth::rate_limit::TrustedProxies;
 use tessera_auth::secret::{Secret, SecretSet};
-use tessera_http::{AccessLog, ConnectionLimits};
+use tessera_http::ConnectionLimits;
 use tessera_server::ServerSettings;
 
 use crate::cli::{ApiArgs, ConnectionArgs, DatabaseArgs, Env, ServeArgs, TasksCacheArgs, Toggle};
@@ -28,7 +28,7 @@ const MIN_SECRET_ENTROPY_BITS: f64 = 120.0;
 const SECRET_FILE: &str = ".tessera-secret";
 
 /// `tessera serve`'s settings.
-pub fn server(args: &ServeArgs, access_log: AccessLog) -> anyhow::Result<ServerSettings> {
+pub fn server(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
     Ok(ServerSettings {
         addr: args.addr,
         auth: auth_config(args)?,
@@ -37,12 +37,11 @@ pub fn server(args: &ServeArgs, access_log: AccessLog) -> anyhow::Result<ServerS
         tasks: tasks(&args.tasks_caches),
         hsts: args.hsts == Toggle::On,
         limits: limits(&args.connections),
-        access_log,
     })
 }
 
 /// `tessera api`'s settings.
-pub fn api(args: &ApiArgs, access_log: AccessLog) -> anyhow::Result<ApiSettings> {
+pub fn api(args: &ApiArgs) -> anyhow::Result<ApiSettings> {
     let keys = match (&args.jwks_url, &args.secret) {
         (Some(url), _) => KeySettings::Jwks {
             url: url.clone(),
@@ -64,7 +63,6 @@ pub fn api(args: &ApiArgs, access_log: AccessLog) -> anyhow::Result<ApiSettings>
         cors_origins: args.cors_origins.clone(),
         tasks: tasks(&args.tasks_caches),
         limits: limits(&args.connections),
-        access_log,
     })
 }
 
@@ -82,6 +80,8 @@ fn limits(args: &ConnectionArgs) -> ConnectionLimits {
         idle_timeout: seconds(args.idle_timeout),
         body_timeout: seconds(args.body_timeout),
         handler_timeout: seconds(args.handler_timeout),
+        // At most 1 GiB (the parser's range): fits `usize` on every supported target.
+        max_body_bytes: usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX),
         max_connections: args.max_connections,
     }
 }

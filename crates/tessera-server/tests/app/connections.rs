@@ -116,3 +116,58 @@ async fn with_the_connection_cap_reached_a_further_client_waits_until_one_closes
     drop(first);
     read_ok_answer(&mut third).await;
 }
+
+#[tokio::test]
+async fn a_request_whose_body_trickles_in_past_the_request_timeout_is_answered_503() {
+    // Each piece comes well within the body timeout; the whole request takes longer than the
+    // request (handler) timeout.
+    let app = spawn_app_with(|s| s.limits.handler_timeout = SECOND).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: 100\r\norigin: {ORIGIN}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = timeout(BOUND, reader.read(&mut buf))
+            .await
+            .expect("no answer")
+            .unwrap();
+        assert_ne!(n, 0, "closed before answering");
+        received.extend_from_slice(&buf[..n]);
+    }
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 503"), "{received}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    trickle.abort();
+}
+
+#[tokio::test]
+async fn a_body_larger_than_the_edge_limit_is_refused_413_before_it_is_sent() {
+    let app = spawn_app_with(|s| s.limits.max_body_bytes = 64 * 1024).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    // Announced, never sent: the edge answers from the headers alone.
+    let head = format!(
+        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: {}\r\norigin: {ORIGIN}\r\nconnection: close\r\n\r\n",
+        64 * 1024 + 1
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let received = read_until_closed(&mut stream).await;
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 413"), "{received}");
+}

@@ -8,7 +8,7 @@ use tessera_api::TasksSettings;
 use tessera_auth::AuthConfig;
 use tessera_auth::secret::{Secret, SecretSet};
 use tessera_db::testing::{Backend, TestDatabase};
-use tessera_http::{AccessLog, ConnectionLimits};
+use tessera_http::ConnectionLimits;
 use tessera_server::{Application, ServerSettings};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -58,9 +58,9 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             idle_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
             handler_timeout: Duration::from_secs(30),
+            max_body_bytes: 2 * 1024 * 1024,
             max_connections: 1024,
         },
-        access_log: AccessLog::Tracing,
     }
 }
 
