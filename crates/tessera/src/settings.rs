@@ -301,7 +301,59 @@ fn development_secret(data_dir: &Path) -> anyhow::Result<Secret> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser as _;
+
     use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// Why `tessera serve ARGS` in production at an https URL refuses to start, with every
+    /// cause (flags, not the environment: they win over whatever the test runner has set).
+    fn production_refusal(args: &[&str]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let fixed = [
+            "tessera",
+            "serve",
+            "--env",
+            "production",
+            "--base-url",
+            "https://auth.example.com",
+            "--data-dir",
+            data_dir,
+        ];
+        let cli = Cli::try_parse_from(fixed.iter().chain(args)).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else {
+            unreachable!("parsed as serve")
+        };
+        let refused = server(&serve).expect_err("production started");
+        format!("{refused:#}")
+    }
+
+    #[test]
+    fn production_refuses_a_low_entropy_secret_and_says_why() {
+        let said = production_refusal(&["--secret", &"a".repeat(40)]);
+        assert!(
+            said.contains("the secret looks low-entropy")
+                && said.contains("refusing to start in production"),
+            "{said}"
+        );
+        let said = production_refusal(&["--secret", &"tessera!".repeat(5)]);
+        assert!(said.contains("low-entropy"), "{said}");
+    }
+
+    #[test]
+    fn production_refuses_a_trusted_origin_that_matches_every_site_and_says_why() {
+        let said = production_refusal(&[
+            "--secret",
+            "connections-test-secret-0123456789abcdefXYZ",
+            "--trusted-origins",
+            "https://app.example.com,*",
+        ]);
+        assert!(
+            said.contains(r#"BETTER_AUTH_TRUSTED_ORIGINS: "*" would trust every site"#),
+            "{said}"
+        );
+    }
 
     #[test]
     fn a_repeated_or_few_character_secret_is_estimated_low_and_a_random_one_high() {
