@@ -2,9 +2,8 @@
 //! or stopped serving. Each variant keeps its cause (`#[source]`) and has a stable
 //! [`code`](ApiError::code) for scripts and tests; the message says which setting to fix.
 
-use std::net::SocketAddr;
-
 use tessera_guard::ConfigError;
+use tessera_http::ListenError;
 use tessera_tasks::store::StoreError;
 
 /// Start-up and serving errors of the tasks API.
@@ -38,18 +37,9 @@ pub enum ApiError {
     /// `TESSERA_TASKS_CACHE_TTL` does not fit a duration.
     #[error("TESSERA_TASKS_CACHE_TTL is too large")]
     CacheTtlTooLarge,
-    /// The listen address could not be bound.
-    #[error("binding {addr}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why (in use, not local, no permission).
-        #[source]
-        source: std::io::Error,
-    },
-    /// The listener failed while serving.
-    #[error("serving")]
-    Serve(#[source] std::io::Error),
+    /// The listener could not be bound, or failed while serving.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
 }
 
 impl ApiError {
@@ -62,8 +52,7 @@ impl ApiError {
             Self::Connect(_) => "API_DATABASE_UNREACHABLE",
             Self::Migrate(_) => "API_MIGRATION_FAILED",
             Self::CacheTtlTooLarge => "API_CACHE_TTL_TOO_LARGE",
-            Self::Bind { .. } => "API_BIND_FAILED",
-            Self::Serve(_) => "API_SERVE_FAILED",
+            Self::Listen(_) => "API_LISTEN_FAILED",
         }
     }
 }

@@ -115,10 +115,7 @@ impl Api {
             tessera_http::cors(move |origin| origins.iter().any(|p| origin_matches(p, origin)))
         });
         let edge = Edge::new(app, cors, panic_response);
-        let addr = settings.addr;
-        let server = Bound::bind(addr, edge, settings.limits)
-            .await
-            .map_err(|source| ApiError::Bind { addr, source })?;
+        let server = Bound::bind(settings.addr, edge, settings.limits).await?;
         Ok(Self { server })
     }
 
@@ -135,7 +132,7 @@ impl Api {
     /// # Errors
     /// Only when the listener itself is unusable.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ApiError> {
-        self.server.run(shutdown).await.map_err(ApiError::Serve)
+        Ok(self.server.run(shutdown).await?)
     }
 }
 

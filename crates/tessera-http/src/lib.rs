@@ -18,4 +18,4 @@ pub mod server;
 pub use edge::{Edge, cors};
 pub use logging::LogFormat;
 pub use origin::{origin_matches, origin_of};
-pub use server::{Bound, ConnectionLimits, shutdown_signal};
+pub use server::{Bound, ConnectionLimits, ListenError, shutdown_signal};

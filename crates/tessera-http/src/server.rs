@@ -60,6 +60,33 @@ pub struct ConnectionLimits {
     pub max_connections: u32,
 }
 
+/// Why the listener could not be bound or stopped serving: the HTTP plumbing's error type.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// The address could not be bound.
+    #[error("binding {addr}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why (in use, not local, no permission).
+        #[source]
+        source: io::Error,
+    },
+    /// The listener itself failed while serving (never a client's fault).
+    #[error("serving")]
+    Serve(#[source] io::Error),
+}
+
+impl ListenError {
+    /// A stable machine code, one per variant.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Bind { .. } => "HTTP_BIND_FAILED",
+            Self::Serve(_) => "HTTP_SERVE_FAILED",
+        }
+    }
+}
+
 /// A listener bound to its address with the service it will serve: what a server is between
 /// start-up (which must know the port, e.g. after binding port 0) and [`Self::run`].
 pub struct Bound {
@@ -77,8 +104,10 @@ impl Bound {
         addr: std::net::SocketAddr,
         edge: Edge,
         limits: ConnectionLimits,
-    ) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+    ) -> Result<Self, ListenError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ListenError::Bind { addr, source })?;
         Ok(Self {
             listener,
             edge,
@@ -98,8 +127,10 @@ impl Bound {
     ///
     /// # Errors
     /// Only when the listener itself is unusable.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        serve(self.listener, self.edge, &self.limits, shutdown).await
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ListenError> {
+        serve(self.listener, self.edge, &self.limits, shutdown)
+            .await
+            .map_err(ListenError::Serve)
     }
 }
 

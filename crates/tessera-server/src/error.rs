@@ -2,12 +2,11 @@
 //! serving. Each variant keeps its cause (`#[source]`) and has a stable
 //! [`code`](ServerError::code); the message names what was being done.
 
-use std::net::SocketAddr;
-
 use tessera_api::ApiError;
 use tessera_auth::rate_limit::CounterError;
 use tessera_auth::revocation::RevocationError;
 use tessera_db::StoreError;
+use tessera_http::ListenError;
 
 /// Start-up and serving errors of the composition root.
 #[derive(Debug, thiserror::Error)]
@@ -33,18 +32,9 @@ pub enum ServerError {
     /// The tasks half, shared with `tessera api`, refused its settings.
     #[error("setting up the tasks API")]
     Tasks(#[source] ApiError),
-    /// The listen address could not be bound.
-    #[error("binding {addr}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Why (in use, not local, no permission).
-        #[source]
-        source: std::io::Error,
-    },
-    /// The listener failed while serving.
-    #[error("serving")]
-    Serve(#[source] std::io::Error),
+    /// The listener could not be bound, or failed while serving.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
 }
 
 impl ServerError {
@@ -56,8 +46,7 @@ impl ServerError {
             Self::RedisCounters(_) => "SERVER_REDIS_COUNTERS_UNREACHABLE",
             Self::RedisRevocations(_) => "SERVER_REDIS_REVOCATIONS_UNREACHABLE",
             Self::Tasks(_) => "SERVER_TASKS_CONFIG",
-            Self::Bind { .. } => "SERVER_BIND_FAILED",
-            Self::Serve(_) => "SERVER_SERVE_FAILED",
+            Self::Listen(_) => "SERVER_LISTEN_FAILED",
         }
     }
 }

@@ -16,7 +16,7 @@
 //! | guard (`tessera-guard`) | `GuardError` (per request), `ConfigError` (start-up) | 401 / 503 by the tasks API; a cause of [`tessera_api::ApiError`] |
 //! | tasks API (`tessera-tasks`) | `tessera_tasks::error::ApiError` | its JSON answer (FastAPI's shape) |
 //! | auth server (`tessera-auth`) | `tessera_auth::error::ApiError`; `CounterError`, `RevocationError` | its JSON answer (Better Auth's shape); causes of [`ServerError`] |
-//! | HTTP plumbing (`tessera-http`) | `std::io::Error` (bind, serve) | a cause of the start-up errors below |
+//! | HTTP plumbing (`tessera-http`) | `tessera_http::ListenError` (bind, serve) | a cause of the start-up errors below |
 //! | `tessera api` start-up (`tessera-api`) | [`tessera_api::ApiError`] | the process's exit message |
 //! | `tessera serve` start-up (this crate) | [`ServerError`] | the process's exit message |
 //! | the binary (`tessera`: command line, admin commands) | `anyhow::Error` | printed with its chain of causes |
@@ -111,10 +111,7 @@ impl Application {
         if hsts {
             edge = edge.with_hsts();
         }
-        let addr = settings.addr;
-        let server = Bound::bind(addr, edge, settings.limits)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let server = Bound::bind(settings.addr, edge, settings.limits).await?;
         Ok(Self { server, state })
     }
 
@@ -136,7 +133,7 @@ impl Application {
     /// # Errors
     /// Only when the listener itself is unusable.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-        self.server.run(shutdown).await.map_err(ServerError::Serve)
+        Ok(self.server.run(shutdown).await?)
     }
 }
 

@@ -31,6 +31,17 @@ async fn read_ok_answer(stream: &mut TcpStream) {
     assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
 }
 
+/// A connection on which the headers of a sign-in announcing a `length`-byte body (plus
+/// `extra` header lines) were sent, and nothing of the body yet.
+async fn sign_in_announcing(app: &TestApp, length: usize, extra: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: {length}\r\norigin: {ORIGIN}\r\n{extra}\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
 async fn answered(app: &TestApp) -> TcpStream {
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
     stream.write_all(REQUEST).await.unwrap();
@@ -87,11 +98,8 @@ async fn a_kept_alive_connection_with_no_traffic_is_closed_after_the_idle_timeou
 #[tokio::test]
 async fn a_request_body_that_stops_arriving_fails_after_the_body_timeout() {
     let app = spawn_app_with(|s| s.limits.body_timeout = SECOND).await;
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    let head = format!(
-        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: 100\r\norigin: {ORIGIN}\r\n\r\n{{\"email\":"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut stream = sign_in_announcing(&app, 100, "").await;
+    stream.write_all(br#"{"email":"#).await.unwrap();
     let received = read_until_closed(&mut stream).await;
     let received = String::from_utf8_lossy(&received);
     assert!(received.starts_with("HTTP/1.1 4"), "{received}");
@@ -122,11 +130,7 @@ async fn a_request_whose_body_trickles_in_past_the_request_timeout_is_answered_5
     // Each piece comes well within the body timeout; the whole request takes longer than the
     // request (handler) timeout.
     let app = spawn_app_with(|s| s.limits.handler_timeout = SECOND).await;
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    let head = format!(
-        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: 100\r\norigin: {ORIGIN}\r\n\r\n"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let stream = sign_in_announcing(&app, 100, "").await;
     let started = Instant::now();
     let (mut reader, mut writer) = stream.into_split();
     let trickle = tokio::spawn(async move {
@@ -160,14 +164,27 @@ async fn a_request_whose_body_trickles_in_past_the_request_timeout_is_answered_5
 #[tokio::test]
 async fn a_body_larger_than_the_edge_limit_is_refused_413_before_it_is_sent() {
     let app = spawn_app_with(|s| s.limits.max_body_bytes = 64 * 1024).await;
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
     // Announced, never sent: the edge answers from the headers alone.
-    let head = format!(
-        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: {}\r\norigin: {ORIGIN}\r\nconnection: close\r\n\r\n",
-        64 * 1024 + 1
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut stream = sign_in_announcing(&app, 64 * 1024 + 1, "connection: close\r\n").await;
     let received = read_until_closed(&mut stream).await;
     let received = String::from_utf8_lossy(&received);
     assert!(received.starts_with("HTTP/1.1 413"), "{received}");
+}
+
+#[tokio::test]
+async fn an_address_in_use_fails_start_up_with_a_stable_code_and_the_os_error_as_its_cause() {
+    let app = spawn_app_with(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let taken = app.addr;
+    let refused = crate::helpers::build_with(&dir, |s| s.addr = taken)
+        .await
+        .err()
+        .expect("bound an address in use");
+    assert_eq!(refused.code(), "SERVER_LISTEN_FAILED");
+    assert_eq!(refused.to_string(), format!("binding {taken}"));
+    let cause = std::error::Error::source(&refused).expect("the cause was dropped");
+    let io = cause
+        .downcast_ref::<std::io::Error>()
+        .expect("the cause is the OS error");
+    assert_eq!(io.kind(), std::io::ErrorKind::AddrInUse);
 }

@@ -77,13 +77,26 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// `Application::build` with the settings `configure` leaves, over a database in `dir`.
+pub async fn build_with(
+    dir: &tempfile::TempDir,
+    configure: impl FnOnce(&mut ServerSettings),
+) -> Result<Application, tessera_server::ServerError> {
+    let mut settings = settings(dir);
+    configure(&mut settings);
+    Application::build(settings).await
+}
+
 /// The application with the settings `configure` leaves.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = settings(&dir);
-    configure(&mut settings);
-    let database_url = settings.database_url.clone();
-    let app = Application::build(settings).await.unwrap();
+    let mut database_url = String::new();
+    let app = build_with(&dir, |s| {
+        configure(s);
+        database_url.clone_from(&s.database_url);
+    })
+    .await
+    .unwrap();
     let addr = app.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run(async {
