@@ -172,6 +172,7 @@ mod tests {
         handler_timeout: Duration::from_secs(1),
         max_body_bytes: 1024,
         max_connections: 1,
+        shutdown_grace: Duration::from_secs(1),
     };
 
     fn teapot() -> Response {

@@ -31,7 +31,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 
@@ -58,6 +58,9 @@ pub struct ConnectionLimits {
     pub max_body_bytes: usize,
     /// Connections open at once; further clients wait in the listen queue.
     pub max_connections: u32,
+    /// After shutdown begins, how long the requests in flight may take to finish before
+    /// their connections are closed.
+    pub shutdown_grace: Duration,
 }
 
 /// Why the listener could not be bound or stopped serving: the HTTP plumbing's error type.
@@ -135,8 +138,8 @@ impl Bound {
 }
 
 /// Serves `edge` on `listener` within the `limits` until `shutdown` resolves, then stops
-/// accepting, lets every open connection finish its request (each is bounded by the timeouts
-/// above) and returns.
+/// accepting, lets every open connection finish its request within the shutdown grace, closes
+/// those still busy then, and returns.
 ///
 /// # Errors
 /// Never for a client's fault; only when the listener itself is unusable.
@@ -154,6 +157,8 @@ pub async fn serve(
         .keep_alive(true);
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let graceful = GracefulShutdown::new();
+    // Set when the shutdown grace is over: the connections still open then are closed.
+    let (grace_over, grace_over_rx) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -191,6 +196,7 @@ pub async fn serve(
             activity: Arc::clone(&activity),
         });
         let connection = graceful.watch(http.serve_connection(io, service));
+        let mut grace_over = grace_over_rx.clone();
         tokio::spawn(async move {
             tokio::select! {
                 // Hyper's errors here are the client's doing (a reset, a header timeout).
@@ -200,12 +206,22 @@ pub async fn serve(
                 () = activity.stalled(idle_timeout) => {
                     tracing::debug!(%peer, "closing a connection idle for the idle timeout");
                 }
+                _ = grace_over.wait_for(|over| *over) => {
+                    tracing::warn!(%peer, "closing a connection still busy when the shutdown grace ended");
+                }
             }
             drop(slot);
         });
     }
+    // Stop accepting: new clients are refused at once. Connections between requests close;
+    // those with a request in flight finish it, within the grace.
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        let _ = grace_over.send(true);
+    }
     Ok(())
 }
 

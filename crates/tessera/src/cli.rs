@@ -213,6 +213,10 @@ pub struct ConnectionArgs {
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+    /// Seconds the requests in flight at shutdown (SIGTERM, Ctrl-C) may take to finish; new
+    /// connections are refused from the start. The connections still busy then are closed.
+    #[arg(long, env = "TESSERA_SHUTDOWN_GRACE", default_value_t = 30)]
+    pub shutdown_grace: u64,
 }
 
 /// The tasks API's caches (in `tessera serve` and in `tessera api`).

@@ -11,7 +11,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::helpers::{BOUND, ORIGIN, TestApp, pg_database, read_until_closed, spawn_app_with};
+use crate::helpers::{
+    BOUND, ORIGIN, TestApp, pg_database, read_until_closed, spawn_app, spawn_app_with,
+};
 
 const REQUEST: &[u8] = b"GET /api/auth/ok HTTP/1.1\r\nhost: tessera\r\n\r\n";
 const SECOND: Duration = Duration::from_secs(1);
@@ -187,4 +189,72 @@ async fn an_address_in_use_fails_start_up_with_a_stable_code_and_the_os_error_as
         .downcast_ref::<std::io::Error>()
         .expect("the cause is the OS error");
     assert_eq!(io.kind(), std::io::ErrorKind::AddrInUse);
+}
+
+/// Waits for hyper's `100 Continue`: the handler has begun reading the body, so the request is
+/// in flight.
+async fn in_flight(stream: &mut TcpStream) {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 256];
+    while !received.ends_with(b"\r\n\r\n") {
+        let n = timeout(BOUND, stream.read(&mut buf))
+            .await
+            .expect("no 100 Continue")
+            .unwrap();
+        assert_ne!(n, 0, "closed before the body was asked for");
+        received.extend_from_slice(&buf[..n]);
+    }
+    assert!(received.starts_with(b"HTTP/1.1 100"), "{received:?}");
+}
+
+const SIGN_IN: &str = r#"{"email":"nobody@example.com","password":"not the password 42"}"#;
+
+#[tokio::test]
+async fn at_shutdown_new_clients_are_refused_and_a_request_in_flight_is_still_answered() {
+    let mut app = spawn_app().await;
+    let mut stream = sign_in_announcing(
+        &app,
+        SIGN_IN.len(),
+        "expect: 100-continue\r\nconnection: close\r\n",
+    )
+    .await;
+    in_flight(&mut stream).await;
+    let stopped = app.shut_down();
+    // The listener closes at once: a new client is refused (the wait is for that event).
+    timeout(BOUND, async {
+        while TcpStream::connect(app.addr).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("still accepting after shutdown began");
+    stream.write_all(SIGN_IN.as_bytes()).await.unwrap();
+    let received = read_until_closed(&mut stream).await;
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 401"), "{received}");
+    timeout(BOUND, stopped)
+        .await
+        .expect("run did not return after its last request")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_request_still_in_flight_when_the_shutdown_grace_ends_is_cut_off() {
+    let mut app = spawn_app_with(|s| s.limits.shutdown_grace = SECOND).await;
+    let mut stream = sign_in_announcing(&app, SIGN_IN.len(), "expect: 100-continue\r\n").await;
+    in_flight(&mut stream).await;
+    // The body never comes (the body timeout, 10 s, is far off): only the grace ends it.
+    let started = Instant::now();
+    timeout(BOUND, app.shut_down())
+        .await
+        .expect("run outlived the grace")
+        .unwrap()
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert!(read_until_closed(&mut stream).await.is_empty());
 }
