@@ -107,6 +107,9 @@ impl LoggingError {
 pub fn init(format: LogFormat) -> Result<FlushOnDrop, LoggingError> {
     let ansi = std::io::stdout().is_terminal();
     let (writer, guard) = log_writer::spawn(std::io::stdout()).map_err(LoggingError::Spawn)?;
+    if format == LogFormat::Text && !ansi {
+        crate::access_log::format_by_hand_into(writer.clone());
+    }
     tracing::subscriber::set_global_default(subscriber(format, filter_from_env(), writer, ansi))
         .map_err(LoggingError::AlreadyInstalled)?;
     Ok(guard)
