@@ -37,8 +37,9 @@ pub fn set_layer() -> SetRequestIdLayer<MakeId> {
 ///
 /// Request ids need to be unique, not secret: nothing is authorised by one, and a trusted proxy
 /// may choose them anyway. tower-http's `MakeRequestUuid` reads 16 bytes from the operating
-/// system's random source for every request, a system call on the request path (measured with
-/// the rest of the edge in BENCHMARKS.md, "tower-http edge, measured"); here the randomness is
+/// system's random source for every request, a system call on the request path (measured
+/// together with the access log and the log writer in BENCHMARKS.md, "tower-http edge,
+/// measured", not on its own); here the randomness is
 /// drawn once per process (std's OS-seeded `RandomState`), 60 bits of it once the UUID version
 /// bits are set, and the low 62 bits count requests, so ids never repeat within a process and
 /// two processes' ids collide only if their prefixes do.
