@@ -19,7 +19,8 @@ use tokio::time::timeout;
 pub const ORIGIN: &str = "http://tessera.test";
 /// A second origin the tests trust, as a frontend on another port would be.
 pub const FRONTEND: &str = "http://localhost:5173";
-const SECRET: &str = "app-test-secret-0123456789abcdef0123456789";
+/// The auth server's secret (in HS256 mode also the separate API's).
+pub const SECRET: &str = "app-test-secret-0123456789abcdef0123456789";
 /// Far longer than any timeout under test: reaching it means the server did not act.
 pub const BOUND: Duration = Duration::from_secs(15);
 
