@@ -54,14 +54,19 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             list_cache_ttl: None,
         },
         hsts: true,
-        limits: ConnectionLimits {
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
-            body_timeout: Duration::from_secs(10),
-            handler_timeout: Duration::from_secs(30),
-            max_connections: 1024,
-        },
+        limits: limits(),
         access_log: AccessLog::Tracing,
+    }
+}
+
+/// The command line's connection limits, for `tessera serve` and `tessera api` alike.
+pub fn limits() -> ConnectionLimits {
+    ConnectionLimits {
+        header_read_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(30),
+        body_timeout: Duration::from_secs(10),
+        handler_timeout: Duration::from_secs(30),
+        max_connections: 1024,
     }
 }
 

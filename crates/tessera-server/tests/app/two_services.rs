@@ -21,7 +21,7 @@ use tessera_http::AccessLog;
 use tessera_jwt::Algorithm;
 use tokio::sync::oneshot;
 
-use crate::helpers::{ORIGIN, SECRET, TestApp, spawn_app_with};
+use crate::helpers::{ORIGIN, SECRET, TestApp, limits, spawn_app_with};
 
 /// A running `tessera api`; stopped when dropped.
 struct TestApi {
@@ -63,13 +63,7 @@ async fn spawn_api(keys: KeySettings, configure: impl FnOnce(&mut ApiSettings)) 
             token_cache: 4096,
             list_cache_ttl: None,
         },
-        limits: tessera_http::ConnectionLimits {
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
-            body_timeout: Duration::from_secs(10),
-            handler_timeout: Duration::from_secs(30),
-            max_connections: 1024,
-        },
+        limits: limits(),
         access_log: AccessLog::Tracing,
     };
     configure(&mut settings);
