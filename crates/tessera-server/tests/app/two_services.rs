@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_api::{Api, ApiSettings, KeySettings, TasksSettings};
-use tessera_http::AccessLog;
 use tessera_jwt::Algorithm;
 use tokio::sync::oneshot;
 
@@ -64,7 +63,6 @@ async fn spawn_api(keys: KeySettings, configure: impl FnOnce(&mut ApiSettings)) 
             list_cache_ttl: None,
         },
         limits: limits(),
-        access_log: AccessLog::Tracing,
     };
     configure(&mut settings);
     let api = Api::build(settings).await.unwrap();
