@@ -5,6 +5,7 @@ mod connections;
 mod cookies;
 mod edge;
 mod helpers;
+mod mail;
 mod tasks;
 mod two_services;
 mod web;
