@@ -51,6 +51,8 @@ pub enum AuditKind {
     SessionRevoked,
     /// A password was changed.
     PasswordChanged,
+    /// A password set from a reset link (`POST /reset-password`).
+    PasswordReset,
     /// A JWT was minted (`/token`, or `set-auth-jwt` on get-session).
     TokenIssued,
     /// The first signing key of an algorithm was created.
@@ -76,6 +78,7 @@ impl AuditKind {
             Self::SignOut => "sign_out",
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
             Self::TokenIssued => "token_issued",
             Self::KeyCreated => "key_created",
             Self::KeyRotated => "key_rotated",

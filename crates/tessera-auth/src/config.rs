@@ -5,6 +5,7 @@ use chrono::Duration;
 
 use crate::features::email_password::EmailPasswordSettings;
 use crate::features::jwt::JwtSettings;
+use crate::features::password_reset::PasswordResetSettings;
 use crate::rate_limit::TrustedProxies;
 use crate::secret::SecretSet;
 use crate::store::TokenStorage;
@@ -60,6 +61,8 @@ pub struct AuthConfig {
     pub email_password: EmailPasswordSettings,
     /// The jwt feature's settings.
     pub jwt: JwtSettings,
+    /// The password-reset feature's settings.
+    pub password_reset: PasswordResetSettings,
     /// Use the `__Host-` cookie prefix (https only) instead of `__Secure-`.
     pub host_only_cookies: bool,
     /// Whether Better Auth's per-path request limits apply (on by default in production).
@@ -78,6 +81,7 @@ impl AuthConfig {
             session: SessionPolicy::default(),
             email_password: EmailPasswordSettings::default(),
             jwt: JwtSettings::default(),
+            password_reset: PasswordResetSettings::default(),
             host_only_cookies: false,
             rate_limit: false,
             trusted_proxies: TrustedProxies::default(),
