@@ -400,9 +400,14 @@ async function mainSuite(t) {
   await X.send("reset/token-number", { path: "/reset-password", json: { newPassword: NEW_PASSWORD, token: 5 } });
   await X.send("reset/no-body", { path: "/reset-password", method: "POST" });
   await X.send("reset/get", { path: "/reset-password" });
+  // Neither server has a mailer here (Better Auth: no sendResetPassword; Tessera: no mail worker).
+  await X.send("reset/request-known", { path: "/request-password-reset", json: { email: alice } });
+  await X.send("reset/request-unknown", { path: "/request-password-reset", json: { email: t.email("nobody"), redirectTo: "/reset" } });
+  await X.send("reset/request-bad-email", { path: "/request-password-reset", json: { email: "not-an-email" } });
+  await X.send("reset/request-untrusted-redirect", { path: "/request-password-reset", json: { email: alice, redirectTo: "https://evil.example/" } });
+  await X.send("reset/request-no-body", { path: "/request-password-reset", method: "POST" });
 
   // --- protocol endpoints beyond email+password sign-in (not configured here)
-  await X.send("other/request-password-reset", { path: "/request-password-reset", json: { email: alice } });
   await X.send("other/send-verification-email", { path: "/send-verification-email", json: { email: alice } });
   await X.send("other/verify-email-bad-token", { path: "/verify-email?token=abc" });
   await A.send("other/delete-user", { path: "/delete-user", json: {} });

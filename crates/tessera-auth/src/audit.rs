@@ -51,6 +51,8 @@ pub enum AuditKind {
     SessionRevoked,
     /// A password was changed.
     PasswordChanged,
+    /// A reset link asked for (`POST /request-password-reset`), for a known address or not.
+    PasswordResetRequested,
     /// A password set from a reset link (`POST /reset-password`).
     PasswordReset,
     /// A JWT was minted (`/token`, or `set-auth-jwt` on get-session).
@@ -79,6 +81,7 @@ impl AuditKind {
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
+            Self::PasswordResetRequested => "password_reset_requested",
             Self::TokenIssued => "token_issued",
             Self::KeyCreated => "key_created",
             Self::KeyRotated => "key_rotated",

@@ -32,6 +32,7 @@ use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
 use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
 use crate::revocation::{RevocationRecord, RevocationStamp};
+use tessera_mail::Mail;
 
 /// At most this many sessions are remembered.
 const CAPACITY: usize = 16_384;
@@ -243,6 +244,19 @@ impl AuditStore for SessionCache {
 
 #[async_trait]
 impl PasswordResetStore for SessionCache {
+    async fn request_password_reset(
+        &self,
+        identifier: &str,
+        user_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mail: &Mail,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.inner
+            .request_password_reset(identifier, user_id, expires_at, now, mail, audit)
+            .await
+    }
     async fn create_verification(
         &self,
         identifier: &str,

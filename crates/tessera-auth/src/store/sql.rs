@@ -22,6 +22,7 @@ use crate::features::jwt::KeyStore;
 use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
 use crate::ids::ordered_id;
 use crate::revocation::{RevocationRecord, RevocationStamp};
+use tessera_mail::Mail;
 
 /// A store over a sqlx pool of either backend.
 #[derive(Debug, Clone)]
@@ -100,6 +101,31 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Inserts a `verification` row on `conn`, as Better Auth's `createVerificationValue`.
+            async fn insert_verification<'c, E>(
+                conn: E,
+                identifier: &str,
+                value: &str,
+                expires_at: DateTime<Utc>,
+                now: DateTime<Utc>,
+            ) -> Result<(), sqlx::Error>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                sqlx::query(
+                    r#"INSERT INTO "verification" ("id", "identifier", "value", "expiresAt", "createdAt", "updatedAt")
+                       VALUES ($1, $2, $3, $4, $5, $5)"#,
+                )
+                .bind(crate::ids::generate_id(32))
+                .bind(identifier)
+                .bind(value)
+                .bind(DbTime::from(expires_at))
+                .bind(DbTime::from(now))
+                .execute(conn)
+                .await?;
+                Ok(())
+            }
+
             /// Writes one revocation record per session in `ended` (all of `user_id`), then prunes
             /// the records whose horizon has passed, on `conn` (the deleting transaction).
             async fn write_revocations(
@@ -132,7 +158,8 @@ macro_rules! sql_store {
         #[async_trait]
         impl Store for SqlStore<$db> {
             async fn migrate(&self) -> StoreResult<()> {
-                tessera_db::migrate(&Database::from(self.pool.clone()), [migrations()]).await
+                // The outbox lives in the same database: a token and its mail commit together.
+                tessera_db::migrate(&Database::from(self.pool.clone()), [migrations(), tessera_mail::migrations()]).await
             }
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -389,6 +416,22 @@ macro_rules! sql_store {
 
         #[async_trait]
         impl PasswordResetStore for SqlStore<$db> {
+            async fn request_password_reset(
+                &self,
+                identifier: &str,
+                user_id: &str,
+                expires_at: DateTime<Utc>,
+                now: DateTime<Utc>,
+                mail: &Mail,
+                audit: &AuditEvent,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
+                tessera_mail::enqueue(&mut *tx, mail, now).await?;
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
             async fn create_verification(
                 &self,
                 identifier: &str,
@@ -396,18 +439,7 @@ macro_rules! sql_store {
                 expires_at: DateTime<Utc>,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                sqlx::query(
-                    r#"INSERT INTO "verification" ("id", "identifier", "value", "expiresAt", "createdAt", "updatedAt")
-                       VALUES ($1, $2, $3, $4, $5, $5)"#,
-                )
-                .bind(crate::ids::generate_id(32))
-                .bind(identifier)
-                .bind(value)
-                .bind(DbTime::from(expires_at))
-                .bind(DbTime::from(now))
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                Ok(Self::insert_verification(&self.pool, identifier, value, expires_at, now).await?)
             }
             async fn find_verification_value(&self, identifier: &str, now: DateTime<Utc>) -> StoreResult<Option<String>> {
                 Ok(sqlx::query_scalar(

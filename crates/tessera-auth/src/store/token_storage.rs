@@ -32,6 +32,7 @@ use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
 use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
 use crate::revocation::{RevocationRecord, RevocationStamp};
+use tessera_mail::Mail;
 
 /// How the `session.token` column holds each session token (`TESSERA_SESSION_TOKEN_STORAGE`).
 ///
@@ -288,6 +289,19 @@ impl AuditStore for HashedTokens {
 
 #[async_trait]
 impl PasswordResetStore for HashedTokens {
+    async fn request_password_reset(
+        &self,
+        identifier: &str,
+        user_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mail: &Mail,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.inner
+            .request_password_reset(identifier, user_id, expires_at, now, mail, audit)
+            .await
+    }
     async fn create_verification(
         &self,
         identifier: &str,

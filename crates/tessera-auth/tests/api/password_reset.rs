@@ -41,6 +41,45 @@ fn revoke_on_reset(config: &mut AuthConfig) {
     config.password_reset.revoke_sessions = true;
 }
 
+fn with_mail(config: &mut AuthConfig) {
+    config.mail_delivery = true;
+}
+
+/// The link in the outbox row queued for `email`, once the request's task has written it
+/// (bounded: the write is a few statements on a local database).
+async fn queued_links(app: &TestApp, email: &str) -> Vec<String> {
+    let sql = format!(
+        r#"SELECT "payload" FROM "mail_outbox" WHERE "recipient" = '{email}' AND "kind" = 'reset-password' ORDER BY "id""#
+    );
+    app.raw_sql(&sql)
+        .await
+        .iter()
+        .map(|payload| {
+            serde_json::from_str::<serde_json::Value>(payload).unwrap()["url"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Waits (at most 10 s) until the audit log holds `n` `password_reset_requested` events: the
+/// request's task has then committed its writes.
+async fn requests_written(app: &TestApp, n: usize) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while audit_events(app, AuditKind::PasswordResetRequested)
+        .await
+        .len()
+        < n
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reset request was never written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 on_both_backends! {
     async fn a_reset_token_sets_the_new_password_once_and_keeps_the_sessions_by_default(app) {
         let user = app.sign_up().await;
@@ -157,5 +196,52 @@ on_both_backends! {
         assert_eq!(revoked[0].reason.as_deref(), Some("password_reset"));
         let feed = app.get("/revocations").await;
         assert_eq!(feed.body["revoked"].as_array().map(Vec::len), Some(2), "{}", feed.text);
+    }
+}
+
+on_both_backends! {
+    config = with_mail;
+
+    async fn a_reset_request_answers_the_same_for_any_address_and_queues_a_link_only_for_an_account(app) {
+        let user = app.sign_up().await;
+        let known = app.post("/request-password-reset", json!({"email": user.email, "redirectTo": "/reset?x=1"})).await;
+        let unknown = app.post("/request-password-reset", json!({"email": "nobody-here@example.com"})).await;
+        let expected = json!({"status": true, "message": "If this email exists in our system, check your email for the reset link"});
+        assert_eq!((known.status, &known.body), (200, &expected));
+        assert_eq!((unknown.status, &unknown.body), (200, &expected));
+        assert_eq!(known.set_cookies(), unknown.set_cookies());
+        requests_written(&app, 2).await;
+        assert!(queued_links(&app, "nobody-here@example.com").await.is_empty());
+        let links = queued_links(&app, &user.email).await;
+        assert_eq!(links.len(), 1);
+        let prefix = format!("{ORIGIN}/api/auth/reset-password/");
+        let rest = links[0].strip_prefix(&prefix).expect("Better Auth's link from the base URL");
+        let (token, query) = rest.split_once('?').unwrap();
+        assert_eq!(query, "callbackURL=%2Freset%3Fx%3D1", "encodeURIComponent of redirectTo");
+        assert_eq!(token.len(), 24);
+        assert!(token.chars().all(|c| c.is_ascii_alphanumeric()));
+        let rows = app.raw_sql(&format!(r#"SELECT "value" FROM "verification" WHERE "identifier" = 'reset-password:{token}'"#)).await;
+        assert_eq!(rows, [user.id.clone()], "Better Auth's verification row");
+        let landing = app.get(&links[0][ORIGIN.len() + "/api/auth".len()..]).await;
+        assert_eq!(landing.header("location"), Some(format!("{ORIGIN}/reset?x=1&token={token}").as_str()));
+        let reset = app.post("/reset-password", json!({"newPassword": "a brand new password", "token": token})).await;
+        assert_eq!(reset.status, 200, "{}", reset.text);
+    }
+
+    async fn a_reset_request_refuses_an_untrusted_redirect_and_a_bad_address(app) {
+        let evil = app.post("/request-password-reset", json!({"email": "a@example.com", "redirectTo": "https://evil.example/"})).await;
+        assert_eq!(evil.status, 403, "{}", evil.text);
+        let bad = app.post("/request-password-reset", json!({"email": "not-an-email"})).await;
+        assert_eq!(bad.status, 400);
+        assert!(audit_events(&app, AuditKind::PasswordResetRequested).await.is_empty());
+    }
+}
+
+on_both_backends! {
+    async fn without_mail_delivery_a_reset_request_is_better_auths_reset_password_disabled(app) {
+        let user = app.sign_up().await;
+        let resp = app.post("/request-password-reset", json!({"email": user.email})).await;
+        assert_eq!((resp.status, resp.body.clone()), (400, json!({"message": "Reset password isn't enabled", "code": "RESET_PASSWORD_DISABLED"})));
+        assert!(app.raw_sql(r#"SELECT "id" FROM "verification""#).await.is_empty());
     }
 }

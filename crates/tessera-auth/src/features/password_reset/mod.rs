@@ -3,6 +3,7 @@
 //! password, spending the token). Tokens are Better Auth's `verification` rows, so links a
 //! Better Auth deployment issued keep working here and the other way round.
 
+mod request;
 mod reset;
 mod settings;
 mod store;
@@ -25,6 +26,6 @@ pub(crate) struct PasswordReset;
 
 impl Feature for PasswordReset {
     fn routes(&self) -> Router<AuthState> {
-        reset::router()
+        reset::router().merge(request::router())
     }
 }

@@ -5,6 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use tessera_mail::Mail;
+
 use crate::audit::AuditEvent;
 use crate::revocation::RevocationStamp;
 use crate::store::{Account, StoreResult};
@@ -39,6 +41,18 @@ pub enum ResetOutcome {
 /// Reset tokens and the password write that spends them.
 #[async_trait]
 pub trait PasswordResetStore: Send + Sync + 'static {
+    /// Writes a reset token (a `verification` row named `identifier`, value `user_id`), the
+    /// mail carrying its link (the outbox, [`tessera_mail::enqueue`]) and `audit`, in one
+    /// transaction: no mail without its token, no token without its mail.
+    async fn request_password_reset(
+        &self,
+        identifier: &str,
+        user_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mail: &Mail,
+        audit: &AuditEvent,
+    ) -> StoreResult<()>;
     /// Inserts a `verification` row, as Better Auth's `createVerificationValue` does.
     async fn create_verification(
         &self,
