@@ -221,7 +221,7 @@ on_both_backends! {
         assert_eq!(token.len(), 24);
         assert!(token.chars().all(|c| c.is_ascii_alphanumeric()));
         let rows = app.raw_sql(&format!(r#"SELECT "value" FROM "verification" WHERE "identifier" = 'reset-password:{token}'"#)).await;
-        assert_eq!(rows, [user.id.clone()], "Better Auth's verification row");
+        assert_eq!(rows, std::slice::from_ref(&user.id), "Better Auth's verification row");
         let landing = app.get(&links[0][ORIGIN.len() + "/api/auth".len()..]).await;
         assert_eq!(landing.header("location"), Some(format!("{ORIGIN}/reset?x=1&token={token}").as_str()));
         let reset = app.post("/reset-password", json!({"newPassword": "a brand new password", "token": token})).await;
