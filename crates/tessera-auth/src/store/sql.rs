@@ -19,7 +19,9 @@ use super::{
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
-use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
+use crate::features::password_reset::{
+    PasswordResetStore, PasswordResetWrite, RESET_MAILS_PER_HOUR, ResetOutcome,
+};
 use crate::ids::ordered_id;
 use crate::revocation::{RevocationRecord, RevocationStamp};
 use tessera_mail::Mail;
@@ -424,13 +426,24 @@ macro_rules! sql_store {
                 now: DateTime<Utc>,
                 mail: &Mail,
                 audit: &AuditEvent,
-            ) -> StoreResult<()> {
+            ) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
+                let recent: i64 = sqlx::query_scalar(
+                    r#"SELECT COUNT(*) FROM "mail_outbox" WHERE "recipient" = $1 AND "kind" = $2 AND "created_at" > $3"#,
+                )
+                .bind(&mail.to)
+                .bind(mail.kind.as_str())
+                .bind(DbTime::from(now - chrono::Duration::hours(1)))
+                .fetch_one(&mut *tx)
+                .await?;
+                if recent >= RESET_MAILS_PER_HOUR {
+                    return Ok(false);
+                }
                 Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
                 tessera_mail::enqueue(&mut *tx, mail, now).await?;
                 Self::write_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(true)
             }
             async fn create_verification(
                 &self,

@@ -297,7 +297,7 @@ impl PasswordResetStore for HashedTokens {
         now: DateTime<Utc>,
         mail: &Mail,
         audit: &AuditEvent,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         self.inner
             .request_password_reset(identifier, user_id, expires_at, now, mail, audit)
             .await

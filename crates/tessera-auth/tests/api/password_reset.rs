@@ -228,6 +228,23 @@ on_both_backends! {
         assert_eq!(reset.status, 200, "{}", reset.text);
     }
 
+    async fn an_address_gets_at_most_three_reset_mails_an_hour_whoever_asks(app) {
+        let user = app.sign_up().await;
+        for sent in 1..=5 {
+            let resp = app.post("/request-password-reset", json!({"email": user.email})).await;
+            assert_eq!(resp.status, 200, "the answer never changes");
+            // One at a time, so the count each request sees is settled.
+            requests_written(&app, sent).await;
+        }
+        assert_eq!(queued_links(&app, &user.email).await.len(), 3);
+        let limited = audit_events(&app, AuditKind::PasswordResetRequested).await;
+        assert_eq!(limited.iter().filter(|e| e.reason.as_deref() == Some("recipient_limit")).count(), 2);
+        app.clock.advance(Duration::minutes(61));
+        app.post("/request-password-reset", json!({"email": user.email})).await;
+        requests_written(&app, 6).await;
+        assert_eq!(queued_links(&app, &user.email).await.len(), 4, "a new hour, a new allowance");
+    }
+
     async fn a_reset_request_refuses_an_untrusted_redirect_and_a_bad_address(app) {
         let evil = app.post("/request-password-reset", json!({"email": "a@example.com", "redirectTo": "https://evil.example/"})).await;
         assert_eq!(evil.status, 403, "{}", evil.text);

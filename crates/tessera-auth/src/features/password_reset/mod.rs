@@ -14,7 +14,7 @@ use super::Feature;
 use crate::state::AuthState;
 
 pub use settings::PasswordResetSettings;
-pub use store::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
+pub use store::{PasswordResetStore, PasswordResetWrite, RESET_MAILS_PER_HOUR, ResetOutcome};
 
 /// The identifier of a reset token's `verification` row, as Better Auth names it.
 pub fn reset_identifier(token: &str) -> String {

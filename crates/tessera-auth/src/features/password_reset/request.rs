@@ -89,7 +89,7 @@ async fn issue_reset(
         SecretUrl::new(url),
     );
     let audit = audit.user(&user.id).detail(json!({ "known": true }));
-    state
+    let written = state
         .store
         .request_password_reset(
             &reset_identifier(&token),
@@ -100,6 +100,13 @@ async fn issue_reset(
             &audit,
         )
         .await?;
+    if !written {
+        // The address's hourly allowance is spent: recorded, nothing sent, the same answer.
+        let limited = audit.reason("recipient_limit");
+        state.store.insert_audit(&limited).await?;
+        limited.emit();
+        return Ok(());
+    }
     audit.emit();
     Ok(())
 }

@@ -11,6 +11,9 @@ use crate::audit::AuditEvent;
 use crate::revocation::RevocationStamp;
 use crate::store::{Account, StoreResult};
 
+/// Reset mails one address may be sent in an hour, however many clients ask.
+pub const RESET_MAILS_PER_HOUR: i64 = 3;
+
 /// What a reset writes, in one transaction.
 #[derive(Debug)]
 pub struct PasswordResetWrite<'a> {
@@ -43,7 +46,9 @@ pub enum ResetOutcome {
 pub trait PasswordResetStore: Send + Sync + 'static {
     /// Writes a reset token (a `verification` row named `identifier`, value `user_id`), the
     /// mail carrying its link (the outbox, [`tessera_mail::enqueue`]) and `audit`, in one
-    /// transaction: no mail without its token, no token without its mail.
+    /// transaction: no mail without its token, no token without its mail. Unless the address
+    /// already had [`RESET_MAILS_PER_HOUR`] reset mails queued in the hour before `now`: then
+    /// nothing is written and the answer is `false` (the mailer cannot be turned on an inbox).
     async fn request_password_reset(
         &self,
         identifier: &str,
@@ -52,7 +57,7 @@ pub trait PasswordResetStore: Send + Sync + 'static {
         now: DateTime<Utc>,
         mail: &Mail,
         audit: &AuditEvent,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
     /// Inserts a `verification` row, as Better Auth's `createVerificationValue` does.
     async fn create_verification(
         &self,
