@@ -16,6 +16,7 @@
 //! | guard (`tessera-guard`) | `GuardError` (per request), `ConfigError` (start-up) | 401 / 503 by the tasks API; a cause of [`tessera_api::ApiError`] |
 //! | tasks API (`tessera-tasks`) | `tessera_tasks::error::ApiError` | its JSON answer (FastAPI's shape) |
 //! | auth server (`tessera-auth`) | `tessera_auth::error::ApiError`; `CounterError`, `RevocationError` | its JSON answer (Better Auth's shape); causes of [`ServerError`] |
+//! | mail (`tessera-mail`) | `tessera_mail::MailError` (outbox storage), `MailSettingsError` (start-up), `SendError` (one send: a code stored on the row) | logged by the worker; `MailSettingsError` a cause of [`ServerError`]; never an HTTP answer |
 //! | HTTP plumbing (`tessera-http`) | `tessera_http::ListenError` (bind, serve) | a cause of the start-up errors below |
 //! | `tessera api` start-up (`tessera-api`) | [`tessera_api::ApiError`] | the process's exit message |
 //! | `tessera serve` start-up (this crate) | [`ServerError`] | the process's exit message |
@@ -36,12 +37,14 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_api::TasksSettings;
+use tessera_auth::clock::Clock as _;
 use tessera_auth::clock::SystemClock;
 use tessera_auth::origin::TrustedOrigins;
 use tessera_auth::revocation::RedisRevocationSink;
 use tessera_auth::store::Store;
 use tessera_auth::{AuthConfig, AuthState};
 use tessera_http::{Bound, ConnectionLimits, Edge};
+use tessera_mail::{MailSettings, Outbox, WorkerHandle};
 use tessera_tasks::store::TaskStore;
 
 pub use error::ServerError;
@@ -63,12 +66,18 @@ pub struct ServerSettings {
     pub hsts: bool,
     /// Limits on client connections.
     pub limits: ConnectionLimits,
+    /// How mail is delivered (SMTP, webhook or `.eml` files).
+    pub mail: MailSettings,
 }
 
 /// `tessera serve`, assembled and bound: [`Self::run`] serves it.
 pub struct Application {
     server: Bound,
     state: AuthState,
+    outbox: Outbox,
+    /// The mail worker; dropped with the application, which stops it (a mail it held is
+    /// taken again after its lease, by this or another instance).
+    _mailer: WorkerHandle,
 }
 
 impl Application {
@@ -79,7 +88,7 @@ impl Application {
     /// A database or Redis that cannot be reached or migrated, an address that cannot be bound.
     pub async fn build(settings: ServerSettings) -> Result<Self, ServerError> {
         let config = settings.auth;
-        let (auth_store, task_store) = open_stores(&settings.database_url).await?;
+        let (db, auth_store, task_store) = open_stores(&settings.database_url).await?;
         let sqlite = settings.database_url.starts_with("sqlite:");
         let task_store = tessera_api::with_list_cache(task_store, sqlite, &settings.tasks)
             .map_err(ServerError::Tasks)?;
@@ -90,6 +99,12 @@ impl Application {
             .await
             .map_err(ServerError::RedisCounters)?;
         let state = AuthState::with_counters(config, auth_store, Arc::new(SystemClock), counters);
+        let outbox = Outbox::new(db, || SystemClock.now());
+        let mailer = settings
+            .mail
+            .worker(outbox.clone())
+            .map_err(ServerError::Mail)?
+            .spawn();
         // The tasks guard subscribes to revocations first: it hears of them before Redis does.
         let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)
             .map_err(ServerError::Tasks)?;
@@ -112,7 +127,12 @@ impl Application {
             edge = edge.with_hsts();
         }
         let server = Bound::bind(settings.addr, edge, settings.limits).await?;
-        Ok(Self { server, state })
+        Ok(Self {
+            server,
+            state,
+            outbox,
+            _mailer: mailer,
+        })
     }
 
     /// The bound address.
@@ -128,6 +148,11 @@ impl Application {
         &self.state
     }
 
+    /// The mail outbox (the worker delivering it runs as long as the application).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
     ///
     /// # Errors
@@ -137,27 +162,30 @@ impl Application {
     }
 }
 
-/// The auth and tasks stores over ONE pool on `database_url`, both migrated.
+/// The auth and tasks stores and the mail outbox over ONE pool on `database_url`, all migrated.
 async fn open_stores(
     database_url: &str,
-) -> Result<(Arc<dyn Store>, Arc<dyn TaskStore>), ServerError> {
+) -> Result<(tessera_db::Database, Arc<dyn Store>, Arc<dyn TaskStore>), ServerError> {
     let db = tessera_db::connect(database_url)
         .await
         .map_err(ServerError::Connect)?;
     let auth = tessera_auth::store::open(db.clone());
-    let tasks = tessera_tasks::store::open(db);
+    let tasks = tessera_tasks::store::open(db.clone());
     let failed = |store| move |source| ServerError::Migrate { store, source };
     auth.migrate().await.map_err(failed("auth"))?;
     tasks.migrate().await.map_err(failed("tasks"))?;
-    Ok((auth, tasks))
+    tessera_db::migrate(&db, [tessera_mail::migrations()])
+        .await
+        .map_err(failed("mail"))?;
+    Ok((db, auth, tasks))
 }
 
-/// `tessera migrate`: the auth server's and the tasks API's migrations.
+/// `tessera migrate`: the auth server's, the tasks API's and the mail outbox's migrations.
 ///
 /// # Errors
 /// When the database cannot be reached or migrated.
 pub async fn migrate(database_url: &str) -> Result<(), ServerError> {
-    let (auth, tasks) = open_stores(database_url).await?;
+    let (_, auth, tasks) = open_stores(database_url).await?;
     // One pool: closing it through either store closes it for both.
     drop(tasks);
     auth.close().await;

@@ -30,6 +30,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// Its database.
     pub database_url: String,
+    /// Its mail outbox (its worker runs as long as the app).
+    pub outbox: tessera_mail::Outbox,
     stop: Option<oneshot::Sender<()>>,
     running: Option<JoinHandle<Result<(), ServerError>>>,
     _dir: tempfile::TempDir,
@@ -75,6 +77,15 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             max_connections: 1024,
             shutdown_grace: Duration::from_secs(30),
         },
+        mail: tessera_mail::MailSettings {
+            smtp_url: None,
+            from: "Tessera <no-reply@tessera.test>".to_owned(),
+            webhook_url: None,
+            webhook_secret: None,
+            app_name: "Tessera".to_owned(),
+            templates: None,
+            eml_dir: dir.path().join("mail"),
+        },
     }
 }
 
@@ -112,6 +123,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     .await
     .unwrap();
     let addr = app.local_addr().unwrap();
+    let outbox = app.outbox().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn(app.run(async {
         let _ = stopped.await;
@@ -119,6 +131,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     TestApp {
         addr,
         database_url,
+        outbox,
         stop: Some(stop),
         running: Some(running),
         _dir: dir,

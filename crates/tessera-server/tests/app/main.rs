@@ -4,5 +4,6 @@
 mod connections;
 mod edge;
 mod helpers;
+mod mail;
 mod tasks;
 mod web;
