@@ -428,6 +428,9 @@ macro_rules! sql_store {
                 audit: &AuditEvent,
             ) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
+                // The write comes first: a SQLite transaction that reads before it writes can
+                // fail to upgrade its lock when another writer is busy (SQLITE_BUSY at once).
+                Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
                 let recent: i64 = sqlx::query_scalar(
                     r#"SELECT COUNT(*) FROM "mail_outbox" WHERE "recipient" = $1 AND "kind" = $2 AND "created_at" > $3"#,
                 )
@@ -439,7 +442,6 @@ macro_rules! sql_store {
                 if recent >= RESET_MAILS_PER_HOUR {
                     return Ok(false);
                 }
-                Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
                 tessera_mail::enqueue(&mut *tx, mail, now).await?;
                 Self::write_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
