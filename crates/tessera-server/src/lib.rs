@@ -87,7 +87,10 @@ impl Application {
     /// # Errors
     /// A database or Redis that cannot be reached or migrated, an address that cannot be bound.
     pub async fn build(settings: ServerSettings) -> Result<Self, ServerError> {
-        let config = settings.auth;
+        let mut config = settings.auth;
+        // The mail worker below always runs (SMTP, a webhook or `.eml` files), so the endpoints
+        // that send mail are served.
+        config.mail_delivery = true;
         let (db, auth_store, task_store) = open_stores(&settings.database_url).await?;
         let sqlite = settings.database_url.starts_with("sqlite:");
         let task_store = tessera_api::with_list_cache(task_store, sqlite, &settings.tasks)
