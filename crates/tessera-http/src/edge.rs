@@ -38,6 +38,7 @@ pub struct Edge {
     on_panic: fn() -> Response,
     access_log: AccessLog,
     hsts: bool,
+    unlogged: &'static [&'static str],
 }
 
 impl Edge {
@@ -56,7 +57,15 @@ impl Edge {
             on_panic,
             access_log,
             hsts: false,
+            unlogged: &[],
         }
+    }
+
+    /// Keeps requests to `paths` out of the access log (health probes: a balancer's probe every
+    /// second or two would drown the lines worth reading). They still reach the app as any other.
+    pub fn unlogged(mut self, paths: &'static [&'static str]) -> Self {
+        self.unlogged = paths;
+        self
     }
 
     /// Sends `Strict-Transport-Security` on every answer, for a server whose public URL is
@@ -111,7 +120,7 @@ impl Service<Request> for Edge {
         }
         let on_panic = self.on_panic;
         let hsts = self.hsts;
-        let access_log = self.access_log.clone();
+        let access_log = (!self.unlogged.contains(&path.as_str())).then(|| self.access_log.clone());
         // Routing alone should not panic, and handlers run when the future is polled; both are
         // caught all the same, so no panic ever reaches hyper (which would drop the connection).
         let routed = catch_unwind(AssertUnwindSafe(|| self.app.call(request)));
@@ -139,7 +148,9 @@ impl Service<Request> for Edge {
                     .headers_mut()
                     .insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
             }
-            access_log.record(&method, &path, response.status(), started.elapsed());
+            if let Some(access_log) = access_log {
+                access_log.record(&method, &path, response.status(), started.elapsed());
+            }
             Ok(response)
         })
     }

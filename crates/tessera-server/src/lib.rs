@@ -5,6 +5,7 @@
 //! settings it parsed; the whole-stack tests call it through `spawn_app()` on port 0.
 #![forbid(unsafe_code)]
 
+pub mod health;
 mod tasks;
 pub mod web;
 
@@ -59,7 +60,7 @@ impl Application {
     /// A database or Redis that cannot be reached or migrated, an address that cannot be bound.
     pub async fn build(settings: ServerSettings) -> anyhow::Result<Self> {
         let config = settings.auth;
-        let (auth_store, task_store) = open_stores(&settings.database_url).await?;
+        let (db, auth_store, task_store) = open_stores(&settings.database_url).await?;
         let sqlite = settings.database_url.starts_with("sqlite:");
         let task_store = tessera_api::with_list_cache(task_store, sqlite, &settings.tasks)?;
         let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
@@ -77,12 +78,15 @@ impl Application {
                 .context("connecting to Redis")?;
             state.revocations.add_sink(Arc::new(sink));
         }
+        let health = health::Health::new(db, health_redis(redis_url).await?);
         let app = Router::new()
+            .merge(health::router(health))
             .merge(web::router(state.clone()))
             .merge(tessera_tasks::router(tasks))
             .nest("/api/auth", tessera_auth::router(state.clone()));
         let cors = Cors::new(move |origin| trusted.contains(origin));
-        let mut edge = Edge::new(app, Some(cors), panic_response, settings.access_log);
+        let mut edge = Edge::new(app, Some(cors), panic_response, settings.access_log)
+            .unlogged(health::PROBE_PATHS);
         if hsts {
             edge = edge.with_hsts();
         }
@@ -114,16 +118,32 @@ impl Application {
     }
 }
 
-/// The auth and tasks stores over ONE pool on `database_url`, both migrated.
-async fn open_stores(database_url: &str) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn TaskStore>)> {
+/// The pool on `database_url` and the auth and tasks stores over it, both migrated.
+async fn open_stores(
+    database_url: &str,
+) -> anyhow::Result<(tessera_db::Database, Arc<dyn Store>, Arc<dyn TaskStore>)> {
     let db = tessera_db::connect(database_url)
         .await
         .context("connecting to the database")?;
     let auth = tessera_auth::store::open(db.clone());
-    let tasks = tessera_tasks::store::open(db);
+    let tasks = tessera_tasks::store::open(db.clone());
     auth.migrate().await.context("migrating")?;
     tasks.migrate().await.context("migrating the tasks store")?;
-    Ok((auth, tasks))
+    Ok((db, auth, tasks))
+}
+
+/// The connection `/readyz` pings Redis on, when one is configured.
+async fn health_redis(
+    redis_url: Option<&str>,
+) -> anyhow::Result<Option<redis::aio::ConnectionManager>> {
+    let Some(url) = redis_url else {
+        return Ok(None);
+    };
+    let client = redis::Client::open(url).context("connecting to Redis")?;
+    let conn = redis::aio::ConnectionManager::new(client)
+        .await
+        .context("connecting to Redis")?;
+    Ok(Some(conn))
 }
 
 /// `tessera migrate`: the auth server's and the tasks API's migrations.
@@ -131,7 +151,7 @@ async fn open_stores(database_url: &str) -> anyhow::Result<(Arc<dyn Store>, Arc<
 /// # Errors
 /// When the database cannot be reached or migrated.
 pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
-    let (auth, tasks) = open_stores(database_url).await?;
+    let (_, auth, tasks) = open_stores(database_url).await?;
     // One pool: closing it through either store closes it for both.
     drop(tasks);
     auth.close().await;

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tessera_api::TasksSettings;
-use tessera_auth::AuthConfig;
 use tessera_auth::secret::{Secret, SecretSet};
+use tessera_auth::{AuthConfig, AuthState};
 use tessera_db::testing::{Backend, TestDatabase};
 use tessera_http::{AccessLog, ConnectionLimits};
 use tessera_server::{Application, ServerSettings};
@@ -29,6 +29,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// Its database.
     pub database_url: String,
+    /// The auth server's state (its store closes the one pool, as an outage would).
+    pub auth: AuthState,
     stop: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -85,6 +87,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     let database_url = settings.database_url.clone();
     let app = Application::build(settings).await.unwrap();
     let addr = app.local_addr().unwrap();
+    let auth = app.auth().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run(async {
         let _ = stopped.await;
@@ -92,6 +95,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     TestApp {
         addr,
         database_url,
+        auth,
         stop: Some(stop),
         _dir: dir,
     }

@@ -3,6 +3,7 @@
 
 mod connections;
 mod edge;
+mod health;
 mod helpers;
 mod tasks;
 mod web;
