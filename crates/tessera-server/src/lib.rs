@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod health;
+pub mod instances;
 mod tasks;
 pub mod web;
 
@@ -50,6 +51,8 @@ pub struct ServerSettings {
 pub struct Application {
     server: Bound,
     state: AuthState,
+    /// Follows the other instances through Redis, while the application lives.
+    _follower: Option<instances::Follower>,
 }
 
 impl Application {
@@ -78,6 +81,10 @@ impl Application {
                 .context("connecting to Redis")?;
             state.revocations.add_sink(Arc::new(sink));
         }
+        let follower = redis_url
+            .map(|url| instances::follow(state.clone(), url))
+            .transpose()
+            .context("REDIS_URL")?;
         let health = health::Health::new(db, health_redis(redis_url).await?);
         let app = Router::new()
             .merge(health::router(health))
@@ -93,7 +100,11 @@ impl Application {
         let server = Bound::bind(settings.addr, edge, settings.limits)
             .await
             .with_context(|| format!("binding {}", settings.addr))?;
-        Ok(Self { server, state })
+        Ok(Self {
+            server,
+            state,
+            _follower: follower,
+        })
     }
 
     /// The bound address.

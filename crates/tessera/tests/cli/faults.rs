@@ -1,0 +1,1 @@
+//! Faults the service survives (filled below).
