@@ -32,11 +32,6 @@ impl Drop for Instance {
 }
 
 impl Instance {
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id().expect("still running")
-    }
-
     /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().is_ok_and(|status| status.is_none())
@@ -232,4 +227,177 @@ pub fn pg_bin_dir() -> PathBuf {
         .collect();
     versions.sort();
     versions.pop().expect("pg_ctl in /usr/lib/postgresql/*/bin")
+}
+
+/// A PostgreSQL cluster of the test's own (initdb in a temporary directory, 127.0.0.1 on a
+/// free port), which the test stops and starts again; stopped by its PID when dropped.
+pub struct ThrowawayPostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl ThrowawayPostgres {
+    /// initdb and start.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = pg_bin_dir();
+        let pg = Self {
+            dir,
+            bin,
+            port: free_port(),
+        };
+        // PostgreSQL refuses to run as root: as root, the cluster belongs to `postgres`.
+        if is_root() {
+            run(std::process::Command::new("chown")
+                .arg("postgres:")
+                .arg(pg.dir.path()));
+        }
+        let data = pg.data();
+        run(pg.command("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]));
+        pg.resume();
+        pg
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, tool: &str) -> std::process::Command {
+        let path = self.bin.join(tool);
+        let mut command = if is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            std::process::Command::new(path)
+        };
+        command
+            .current_dir(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts it again (on the same port and data), waiting until it accepts connections.
+    pub fn resume(&self) {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("postgres.log");
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(log)
+            .args(["-w", "-t", "60", "-o", &options, "start"]));
+    }
+
+    /// Stops it at once, as a crash or a lost host would (`pg_ctl stop -m immediate`).
+    pub fn halt(&self) {
+        run(self.command("pg_ctl").arg("-D").arg(self.data()).args([
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ]));
+    }
+
+    fn pid(&self) -> Option<String> {
+        let pidfile = std::fs::read_to_string(self.data().join("postmaster.pid")).ok()?;
+        pidfile.lines().next().map(str::to_owned)
+    }
+}
+
+impl Drop for ThrowawayPostgres {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+        }
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn run(command: &mut std::process::Command) {
+    let status = command.status().unwrap();
+    assert!(status.success(), "{command:?}: {status}");
+}
+
+/// A redis-server of the test's own on a free port of 127.0.0.1, which the test stops and
+/// starts again (same port); stopped by its PID when dropped.
+pub struct ThrowawayRedis {
+    child: Option<std::process::Child>,
+    port: u16,
+}
+
+impl ThrowawayRedis {
+    /// Starts one.
+    pub fn start() -> Self {
+        let mut redis = Self {
+            child: None,
+            port: free_port(),
+        };
+        redis.resume();
+        redis
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again), waiting until it accepts connections.
+    pub fn resume(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + BOUND;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills it.
+    pub fn halt(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        self.halt();
+    }
 }
