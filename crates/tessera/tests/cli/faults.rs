@@ -13,7 +13,7 @@ use tessera_db::Database;
 
 use crate::helpers::{
     BOUND, Instance, ORIGIN, PASSWORD, ThrowawayPostgres, ThrowawayRedis, client, eventually,
-    get_with_cookie, serve, sign_up, sign_up_raw, unique_email,
+    get_with_cookie, serve, sign_out, sign_up, sign_up_raw, unique_email,
 };
 
 /// `GET /readyz`: the status and the checks.
@@ -28,6 +28,14 @@ async fn readyz(client: &reqwest::Client, at: &Instance) -> (StatusCode, Value) 
         status,
         response.json::<Value>().await.unwrap()["checks"].clone(),
     )
+}
+
+/// `/readyz` answers 503 with `failed` not ok; the checks.
+async fn assert_unready(client: &reqwest::Client, at: &Instance, failed: &str) -> Value {
+    let (status, checks) = readyz(client, at).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{checks}");
+    assert_ne!(checks[failed], "ok", "{checks}");
+    checks
 }
 
 /// Two clients asking for the session over and over until told to stop: the load the
@@ -95,9 +103,7 @@ async fn postgres_stopped_under_load_gives_fast_503s_and_the_server_recovers_by_
             response.status()
         );
     }
-    let (status, checks) = readyz(&client, &instance).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{checks}");
-    assert_ne!(checks["database"], "ok");
+    assert_unready(&client, &instance, "database").await;
     assert!(instance.is_running());
     let before = answered.load(Ordering::Relaxed);
 
@@ -157,19 +163,15 @@ async fn redis_stopped_falls_back_without_a_crash_and_comes_back_with_redis() {
         "{:?}",
         started.elapsed()
     );
-    let (status, checks) = readyz(&client, &instance).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{checks}");
-    assert_eq!(checks["database"], "ok");
-    assert_ne!(checks["redis"], "ok");
+    assert_eq!(
+        assert_unready(&client, &instance, "redis").await["database"],
+        "ok"
+    );
     // Signing out still works, and the session is gone on this instance at once.
-    let out = client
-        .post(format!("{}/api/auth/sign-out", instance.url))
-        .header("origin", ORIGIN)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status(), StatusCode::OK);
+    assert_eq!(
+        sign_out(&client, &instance.url, &cookie).await,
+        StatusCode::OK
+    );
     assert_eq!(
         get_with_cookie(&client, &instance.url, "/api/auth/get-session", &cookie)
             .await

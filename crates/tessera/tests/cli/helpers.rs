@@ -149,6 +149,18 @@ pub async fn sign_up(client: &reqwest::Client, at: &str, email: &str) -> String 
     session_cookie(&response).expect("a session cookie")
 }
 
+/// Signs `cookie`'s session out on `at`; the status.
+pub async fn sign_out(client: &reqwest::Client, at: &str, cookie: &str) -> StatusCode {
+    client
+        .post(format!("{at}/api/auth/sign-out"))
+        .header("origin", ORIGIN)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 /// The `name=value` of the session cookie `response` sets.
 pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response

@@ -12,7 +12,7 @@ use tessera_db::testing::{Backend, TestDatabase};
 
 use crate::helpers::{
     ORIGIN, PASSWORD, client, eventually, get_with_cookie, get_with_token, redis_url, serve,
-    sign_up, tessera, unique_email,
+    sign_out, sign_up, tessera, unique_email,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -72,14 +72,7 @@ async fn three_instances_on_one_postgres_and_redis_act_as_one_service() {
     );
 
     // Sign out on A: C refuses the JWT and B's get-session is null, within a second.
-    let signed_out = client
-        .post(format!("{}/api/auth/sign-out", a.url))
-        .header("origin", ORIGIN)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_out.status(), StatusCode::OK);
+    assert_eq!(sign_out(&client, &a.url, &cookie).await, StatusCode::OK);
     eventually(SECOND, "C refuses the signed-out session's JWT", || async {
         get_with_token(&client, &c.url, "/api/me", &jwt).await == StatusCode::UNAUTHORIZED
     })
