@@ -187,6 +187,47 @@ mod tests {
         Edge::new(app, Some(cors), teapot, AccessLog::Tracing)
     }
 
+    /// Lines the access log writes, collected.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn unlogged_paths_are_answered_but_left_out_of_the_access_log() {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(std::io::sink)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let lines = Lines::default();
+        let (writer, flush) = crate::log_writer::spawn(lines.clone()).unwrap();
+        let app = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/api/me", get(|| async { "me" }));
+        let edge = Edge::new(app, None, teapot, AccessLog::Batched(writer)).unlogged(&["/healthz"]);
+        assert_eq!(
+            send(edge.clone(), Method::GET, "/healthz").await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(edge, Method::GET, "/api/me").await.status(),
+            StatusCode::OK
+        );
+        drop(flush);
+        let written = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(written.contains("path=/api/me"), "{written}");
+        assert!(!written.contains("/healthz"), "{written}");
+    }
+
     /// `method path` from the trusted frontend, through `edge`.
     async fn send(edge: Edge, method: Method, path: &str) -> Response {
         let request = Request::builder()
