@@ -138,11 +138,14 @@ impl AuthState {
     }
 
     /// Announcements may have been missed (the channel was down, or just came back): nothing
-    /// cached about sessions is trusted any more.
-    pub fn announcements_missed(&self) {
+    /// cached about sessions is trusted any more, and the signing key is re-read at its next
+    /// use. Nothing is read here: at start-up several instances would otherwise race to create
+    /// the first key.
+    pub async fn announcements_missed(&self) {
         if let Some(cache) = &self.session_cache {
             cache.evict_all();
         }
+        self.jwt.keys.recheck_now().await;
     }
 
     /// Another process rotated the signing keys: re-read them now, so this process signs with

@@ -10,7 +10,7 @@
 //!   as the fallback.
 //!
 //! Whenever the subscription is (re)established, messages may have been missed, so the whole
-//! session cache is dropped and the keys re-read. While Redis is down the cache TTL bounds how
+//! session cache is dropped and the signing key re-read at its next use. While Redis is down the cache TTL bounds how
 //! long another instance's sign-out can go unseen, and the periodic re-check bounds a rotation.
 //! A ping every few seconds notices a connection that died silently.
 
@@ -59,8 +59,7 @@ async fn run(client: redis::Client, state: AuthState) {
                 }
                 failing = false;
                 backoff = Duration::from_millis(100);
-                state.announcements_missed();
-                state.keys_rotated_elsewhere().await;
+                state.announcements_missed().await;
                 follow_until_lost(&state, sink, stream).await
             }
             Err(error) => Err(error),
