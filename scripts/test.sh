@@ -59,6 +59,9 @@ DEFAULT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
 DEFAULT_REDIS_URL=redis://127.0.0.1:6379
 REDIS_PID=""
 REDIS_DIR=""
+SMTP_VENV=$ROOT/.venv-smtp
+SMTP_PID=""
+SMTP_DIR=""
 INTEROP_SERVER=${TESSERA_INTEROP_SERVER:-tessera}
 # The browser origin the interop clients claim to be; the servers trust it.
 INTEROP_ORIGIN=http://127.0.0.1:3001
@@ -91,6 +94,7 @@ on_exit() {
   stop_server
   stop_postgres
   stop_redis
+  stop_smtp
   if [[ $rc -ne 0 ]]; then
     printf '\n==> FAILED in stage "%s" after %ds (exit %d)\n' "$CURRENT_STAGE" "$SECONDS" "$rc" >&2
   fi
@@ -226,6 +230,37 @@ stop_redis() {
   wait "$REDIS_PID" 2>/dev/null
   rm -rf "$REDIS_DIR"
   REDIS_PID=""
+}
+
+# A real SMTP server for the mail tests: aiosmtpd (PyPI, its own venv) on a free loopback port,
+# writing every mail it accepts into a Maildir the tests read (tessera-mail's `testing` helper).
+# Exports TEST_SMTP_URL and TEST_MAILDIR; stopped by PID on exit.
+smtp_answers() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 3 <&3" 2>/dev/null | grep -qx 220; }
+
+ensure_smtp() {
+  ensure_venv "$SMTP_VENV" "$ROOT/scripts/smtp/requirements.txt" aiosmtpd
+  SMTP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tessera-smtp.XXXXXX")
+  local port tries=0
+  port=$(free_port)
+  "$SMTP_VENV/bin/python" -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox \
+    "$SMTP_DIR/maildir" >"$SMTP_DIR/smtp.log" 2>&1 &
+  SMTP_PID=$!
+  until smtp_answers "$port"; do
+    tries=$((tries + 1))
+    kill -0 "$SMTP_PID" 2>/dev/null || { cat "$SMTP_DIR/smtp.log" >&2; die "aiosmtpd exited"; }
+    [[ $tries -lt 100 ]] || die "the test SMTP server does not answer"
+    sleep 0.1
+  done
+  export TEST_SMTP_URL=smtp://127.0.0.1:$port TEST_MAILDIR=$SMTP_DIR/maildir
+  note "SMTP: aiosmtpd on $TEST_SMTP_URL, Maildir $TEST_MAILDIR (pid $SMTP_PID)"
+}
+
+stop_smtp() {
+  [[ -n $SMTP_PID ]] || return 0
+  kill "$SMTP_PID" 2>/dev/null
+  wait "$SMTP_PID" 2>/dev/null
+  rm -rf "$SMTP_DIR"
+  SMTP_PID=""
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -415,6 +450,7 @@ lint_stage() {
 test_stage() {
   ensure_postgres
   ensure_redis
+  ensure_smtp
   local log
   log=$(mktemp "${TMPDIR:-/tmp}/tessera-cargo-test.XXXXXX")
   if ! cargo test --workspace 2>&1 | tee "$log"; then
@@ -425,6 +461,7 @@ test_stage() {
   rm -f "$log"
   stop_postgres
   stop_redis
+  stop_smtp
 }
 
 # The attack suites run in the test stage too; here they run by name, so `scripts/test.sh

@@ -5,23 +5,27 @@
 //! Nothing here knows the auth server's code: `cargo tree -p tessera-api` shows no
 //! `tessera-auth`. `tessera serve` reuses the tasks half ([`tasks_store`], [`TasksSettings`],
 //! [`GuardRevocations`]) with a guard over its own keys.
+//!
+//! Errors: [`ApiError`], one type for start-up and serving (the error map is in
+//! tessera-server's crate documentation).
 #![forbid(unsafe_code)]
 
+mod error;
 mod revocations;
 mod tasks;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_guard::keys::{HttpJwksFetcher, JwksCache};
 use tessera_guard::{Guard, GuardBuilder};
-use tessera_http::{AccessLog, Bound, ConnectionLimits, Cors, Edge, origin_matches, origin_of};
+use tessera_http::{Bound, ConnectionLimits, Edge, origin_matches, origin_of};
 use tessera_tasks::TasksState;
 
+pub use error::ApiError;
 pub use revocations::GuardRevocations;
 pub use tasks::{TasksSettings, tasks_store, with_list_cache};
 
@@ -82,8 +86,6 @@ pub struct ApiSettings {
     pub tasks: TasksSettings,
     /// Limits on client connections.
     pub limits: ConnectionLimits,
-    /// Where access lines go.
-    pub access_log: AccessLog,
 }
 
 /// The resource server, bound and ready to [`run`](Self::run).
@@ -97,7 +99,7 @@ impl Api {
     /// # Errors
     /// A missing or unusable key source, a database or Redis that cannot be reached, an
     /// address that cannot be bound.
-    pub async fn build(settings: ApiSettings) -> anyhow::Result<Self> {
+    pub async fn build(settings: ApiSettings) -> Result<Self, ApiError> {
         let (guard, issuers) = guard(&settings).await?;
         let store = tasks_store(&settings.database_url, &settings.tasks).await?;
         let app: Router = tessera_tasks::router(TasksState::new(store, guard));
@@ -109,12 +111,11 @@ impl Api {
             .map(|o| o.trim().trim_end_matches('/').to_owned())
             .filter(|o| !o.is_empty())
             .collect();
-        let cors = (!origins.is_empty())
-            .then(|| Cors::new(move |origin| origins.iter().any(|p| origin_matches(p, origin))));
-        let edge = Edge::new(app, cors, panic_response, settings.access_log);
-        let server = Bound::bind(settings.addr, edge, settings.limits)
-            .await
-            .with_context(|| format!("binding {}", settings.addr))?;
+        let cors = (!origins.is_empty()).then(|| {
+            tessera_http::cors(move |origin| origins.iter().any(|p| origin_matches(p, origin)))
+        });
+        let edge = Edge::new(app, cors, panic_response);
+        let server = Bound::bind(settings.addr, edge, settings.limits).await?;
         Ok(Self { server })
     }
 
@@ -130,7 +131,7 @@ impl Api {
     ///
     /// # Errors
     /// Only when the listener itself is unusable.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ApiError> {
         Ok(self.server.run(shutdown).await?)
     }
 }
@@ -146,15 +147,15 @@ fn panic_response() -> Response {
 }
 
 /// The guard the settings describe, and the issuer origins it accepts.
-async fn guard(settings: &ApiSettings) -> anyhow::Result<(Guard, Vec<String>)> {
+async fn guard(settings: &ApiSettings) -> Result<(Guard, Vec<String>), ApiError> {
     let mut issuers = settings.issuers.clone();
     let mut audiences = settings.audiences.clone();
     let builder: GuardBuilder = match &settings.keys {
         KeySettings::Jwks { url, cooldown } => {
             // Better Auth's convention: `iss` = `aud` = the origin of its base URL, which is
             // also the origin of its JWKS URL.
-            let origin = origin_of(url)
-                .with_context(|| format!("--jwks-url {url:?} is not an http(s) URL"))?;
+            let origin =
+                origin_of(url).ok_or_else(|| ApiError::JwksUrlNotHttp { url: url.clone() })?;
             if issuers.is_empty() {
                 issuers.push(origin.clone());
             }
@@ -164,7 +165,10 @@ async fn guard(settings: &ApiSettings) -> anyhow::Result<(Guard, Vec<String>)> {
             let fetcher = HttpJwksFetcher::builder(url)
                 .allow_insecure_http(settings.allow_insecure_http)
                 .build()
-                .context("--jwks-url")?;
+                .map_err(|source| ApiError::Guard {
+                    setting: "--jwks-url",
+                    source,
+                })?;
             let source = JwksCache::new(fetcher).with_cooldown(*cooldown);
             if let Err(err) = source.prefetch().await {
                 // Not fatal: the auth server may simply start later; requests will retry.
@@ -173,11 +177,12 @@ async fn guard(settings: &ApiSettings) -> anyhow::Result<(Guard, Vec<String>)> {
             Guard::builder(source)
         }
         KeySettings::Secret(secret) => {
-            Guard::hs256([secret.as_bytes()]).context("--secret / BETTER_AUTH_SECRET")?
+            Guard::hs256([secret.as_bytes()]).map_err(|source| ApiError::Guard {
+                setting: "--secret / BETTER_AUTH_SECRET",
+                source,
+            })?
         }
-        KeySettings::Missing => {
-            bail!("tessera api needs --jwks-url URL (key pairs) or --secret SECRET (HS256)")
-        }
+        KeySettings::Missing => return Err(ApiError::NoKeySource),
     };
     let mut builder = builder
         .leeway(settings.leeway)

@@ -11,9 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tessera_guard::RevocationList;
 use tessera_guard::revocation::{MemoryRevocations, RedisRevocations, RevocationPoller};
+
+use crate::ApiError;
 
 /// One guard's revocation sources, all filling one list, which answers the guard.
 pub struct GuardRevocations {
@@ -36,14 +37,17 @@ impl GuardRevocations {
     ///
     /// # Errors
     /// When `redis_url` is not a Redis URL.
-    pub fn local(redis_url: Option<&str>) -> anyhow::Result<Self> {
+    pub fn local(redis_url: Option<&str>) -> Result<Self, ApiError> {
         let list = Arc::new(MemoryRevocations::new());
         let redis = redis_url
             .map(|url| {
                 RedisRevocations::builder(url)
                     .list(Arc::clone(&list))
                     .spawn()
-                    .context("REDIS_URL")
+                    .map_err(|source| ApiError::Guard {
+                        setting: "REDIS_URL",
+                        source,
+                    })
             })
             .transpose()?;
         Ok(Self {
@@ -68,7 +72,7 @@ impl GuardRevocations {
         feed_url: Option<&str>,
         allow_insecure_http: bool,
         redis_url: Option<&str>,
-    ) -> anyhow::Result<Option<Self>> {
+    ) -> Result<Option<Self>, ApiError> {
         if feed_url.is_none() && redis_url.is_none() {
             return Ok(None);
         }
@@ -80,7 +84,10 @@ impl GuardRevocations {
                         .allow_insecure_http(allow_insecure_http)
                         .list(Arc::clone(&list))
                         .build()
-                        .context("--revocations-url")?,
+                        .map_err(|source| ApiError::Guard {
+                            setting: "--revocations-url",
+                            source,
+                        })?,
                 );
                 if let Err(error) = poller.poll_once().await {
                     tracing::warn!(%error, %url, "could not read the revocation feed yet; retrying every 500 ms");
@@ -95,7 +102,10 @@ impl GuardRevocations {
                 let redis = RedisRevocations::builder(url)
                     .list(Arc::clone(&list))
                     .spawn()
-                    .context("--redis-url")?;
+                    .map_err(|source| ApiError::Guard {
+                        setting: "--redis-url",
+                        source,
+                    })?;
                 if !redis.wait_synced(Duration::from_secs(3)).await {
                     tracing::warn!("could not subscribe to revocations in Redis yet; retrying");
                 }

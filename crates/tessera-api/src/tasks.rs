@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use tessera_tasks::store::{ListCache, TaskStore};
 use tessera_tasks::system_clock;
+
+use crate::ApiError;
 
 /// The tasks API's caches (in `tessera serve` and in `tessera api`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,11 +24,11 @@ pub struct TasksSettings {
 pub async fn tasks_store(
     database_url: &str,
     settings: &TasksSettings,
-) -> anyhow::Result<Arc<dyn TaskStore>> {
+) -> Result<Arc<dyn TaskStore>, ApiError> {
     let store = tessera_tasks::store::connect(database_url)
         .await
-        .context("connecting the tasks store")?;
-    store.migrate().await.context("migrating the tasks store")?;
+        .map_err(ApiError::Connect)?;
+    store.migrate().await.map_err(ApiError::Migrate)?;
     with_list_cache(store, database_url.starts_with("sqlite:"), settings)
 }
 
@@ -40,7 +41,7 @@ pub fn with_list_cache(
     store: Arc<dyn TaskStore>,
     sqlite: bool,
     settings: &TasksSettings,
-) -> anyhow::Result<Arc<dyn TaskStore>> {
+) -> Result<Arc<dyn TaskStore>, ApiError> {
     let ttl = settings.list_cache_ttl.unwrap_or(u64::from(sqlite));
     if ttl == 0 {
         return Ok(store);
@@ -48,6 +49,6 @@ pub fn with_list_cache(
     let ttl = i64::try_from(ttl)
         .ok()
         .and_then(chrono::Duration::try_seconds)
-        .context("TESSERA_TASKS_CACHE_TTL is too large")?;
+        .ok_or(ApiError::CacheTtlTooLarge)?;
     Ok(Arc::new(ListCache::new(store, system_clock(), ttl)))
 }

@@ -1,71 +1,85 @@
-//! The edge: what every request meets before routing, as one service around the router — a
-//! panic turned into a plain 500, CORS, HSTS when served over https, the handler timeout, and
-//! one access log line ([`AccessLog`]).
+//! The edge: what every request meets before routing, as a stack of tower-http layers around
+//! the router (outermost first):
 //!
-//! One service rather than a stack of tower layers: hyper clones the service for every request
-//! and each layer adds a clone, a boxed future and a poll, which on a cached route is a good
-//! part of what a request costs. Here a request costs a few `Arc` clones and one box.
+//! 1. `SetSensitiveHeadersLayer`: `Authorization`, `Cookie`, `Set-Cookie` and the token headers
+//!    Better Auth's plugins send (`set-auth-token`, `set-auth-jwt`) are marked sensitive, so
+//!    any log of headers prints `Sensitive` instead of their value.
+//! 2. The request id ([`crate::request_id`]): `x-request-id` from a trusted proxy, else a new
+//!    UUID; echoed in the answer (`PropagateRequestIdLayer`).
+//! 3. `TraceLayer`: one span per request carrying its id, method and path (handlers' events
+//!    are logged inside it), and one access line when it is answered ([`crate::access_log`]).
+//! 4. HSTS when served over https (`SetResponseHeaderLayer`).
+//! 5. `CorsLayer` for trusted origins ([`cors`]): preflights are answered here.
+//! 6. `CatchPanicLayer`: a panic becomes the server's plain 500 — still with CORS headers and
+//!    its access line, so a browser frontend can read the (generic) error.
+//! 7. `TimeoutLayer`: a request not answered within the request timeout (its body included)
+//!    gets 503; `RequestBodyTimeoutLayer`: a body that stops arriving fails;
+//!    `RequestBodyLimitLayer`: a body past the edge's limit gets 413 before any handler.
 //!
-//! Unlike the layers it replaces, a panicking request's 500 also carries the CORS headers and
-//! gets its access line, so a browser frontend can read the (generic) error.
+//! Each is a kept crate's layer; what is Tessera's own is which ones, in which order, and the
+//! few lines that configure them.
 
 use std::convert::Infallible;
-use std::future::{Future, poll_fn};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use tower::Service;
-use tower_http::timeout::TimeoutLayer;
+use tower::util::BoxCloneSyncService;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::{RequestBodyLimitLayer, ResponseBody as LimitedBody};
+use tower_http::request_id::PropagateRequestIdLayer;
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
-use crate::access_log::AccessLog;
-use crate::cors::Cors;
+use crate::access_log;
+use crate::request_id::{self, TrustsPeer};
+use crate::server::ConnectionLimits;
 
 /// `Strict-Transport-Security`: a year, subdomains included (no `preload`: that is a
 /// commitment only the domain's owner can make).
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
-/// The service in front of the router: panics, CORS, HSTS, the handler timeout, the access log.
+/// The headers whose values never reach a log: credentials and the tokens Better Auth's
+/// plugins hand out in headers.
+const SENSITIVE: [HeaderName; 5] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    header::SET_COOKIE,
+    HeaderName::from_static("set-auth-token"),
+    HeaderName::from_static("set-auth-jwt"),
+];
+
+/// The service hyper calls for each request: the whole edge around the router.
+pub type EdgeService = BoxCloneSyncService<Request, Response, Infallible>;
+
+/// The edge's configuration; [`Self::into_service`] stacks the layers.
 #[derive(Clone)]
 pub struct Edge {
     app: Router,
-    cors: Option<Cors>,
+    cors: Option<CorsLayer>,
     on_panic: fn() -> Response,
-    access_log: AccessLog,
     hsts: bool,
-    unlogged: &'static [&'static str],
+    trusts_peer: Option<TrustsPeer>,
 }
 
 impl Edge {
-    /// `app` behind the edge; `cors` when browsers on other origins may call it; `on_panic`
-    /// answers a request whose handler panicked (no message, no backtrace: they stay in the
-    /// log); every answer is logged to `access_log`.
-    pub fn new(
-        app: Router,
-        cors: Option<Cors>,
-        on_panic: fn() -> Response,
-        access_log: AccessLog,
-    ) -> Self {
+    /// `app` behind the edge; `cors` when browsers on other origins may call it ([`cors`]);
+    /// `on_panic` answers a request whose handler panicked (no message, no backtrace: the log
+    /// says a handler panicked).
+    pub fn new(app: Router, cors: Option<CorsLayer>, on_panic: fn() -> Response) -> Self {
         Self {
             app,
             cors,
             on_panic,
-            access_log,
             hsts: false,
-            unlogged: &[],
+            trusts_peer: None,
         }
-    }
-
-    /// Keeps requests to `paths` out of the access log (health probes: a balancer's probe every
-    /// second or two would drown the lines worth reading). They still reach the app as any other.
-    pub fn unlogged(mut self, paths: &'static [&'static str]) -> Self {
-        self.unlogged = paths;
-        self
     }
 
     /// Sends `Strict-Transport-Security` on every answer, for a server whose public URL is
@@ -75,90 +89,70 @@ impl Edge {
         self
     }
 
-    /// Answers 503 to a request not answered within `limit` (reading its body included), so a
-    /// stuck handler or a client trickling its body cannot hold the request forever. The
-    /// answer still gets CORS headers and its access line. [`crate::server::serve`] applies it.
-    pub fn time_limited(mut self, limit: Duration) -> Self {
-        self.app = self.app.layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            limit,
-        ));
+    /// Believes an `x-request-id` sent by a peer `trusts` says yes to (the reverse proxies in
+    /// front); every other request gets an id of its own.
+    pub fn trusting_request_ids_from(mut self, trusts: TrustsPeer) -> Self {
+        self.trusts_peer = Some(trusts);
         self
     }
-}
 
-impl Service<Request> for Edge {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let path = request.uri().path().to_owned();
-        let cors = self.cors.clone();
-        let origin = cors
-            .as_ref()
-            .and_then(|_| request.headers().get(header::ORIGIN).cloned());
-        if let Some(cors) = &cors
-            && Cors::is_preflight(&request)
-        {
-            let mut response = cors.preflight(origin.as_ref());
-            if self.hsts {
-                response
-                    .headers_mut()
-                    .insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
-            }
-            let latency = started.elapsed();
-            self.access_log
-                .record(&method, &path, response.status(), latency);
-            return Box::pin(std::future::ready(Ok(response)));
-        }
+    /// The edge as one service, within `limits` (the request and body timeouts, the body
+    /// limit). [`crate::server::serve`] calls it.
+    pub fn into_service(self, limits: &ConnectionLimits) -> EdgeService {
         let on_panic = self.on_panic;
-        let hsts = self.hsts;
-        let access_log = (!self.unlogged.contains(&path.as_str())).then(|| self.access_log.clone());
-        // Routing alone should not panic, and handlers run when the future is polled; both are
-        // caught all the same, so no panic ever reaches hyper (which would drop the connection).
-        let routed = catch_unwind(AssertUnwindSafe(|| self.app.call(request)));
-        Box::pin(async move {
-            let mut response = match routed {
-                Ok(future) => {
-                    let mut future = pin!(future);
-                    poll_fn(|cx| {
-                        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                            Ok(Poll::Pending) => Poll::Pending,
-                            Ok(Poll::Ready(Ok(response))) => Poll::Ready(response),
-                            Ok(Poll::Ready(Err(never))) => match never {},
-                            Err(_) => Poll::Ready(panicked(on_panic)),
-                        }
-                    })
-                    .await
-                }
-                Err(_) => panicked(on_panic),
-            };
-            if let Some(cors) = &cors {
-                cors.decorate(origin.as_ref(), &mut response);
-            }
-            if hsts {
-                response
-                    .headers_mut()
-                    .insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
-            }
-            if let Some(access_log) = access_log {
-                access_log.record(&method, &path, response.status(), started.elapsed());
-            }
-            Ok(response)
-        })
+        let service = ServiceBuilder::new()
+            .layer(SetSensitiveHeadersLayer::new(SENSITIVE))
+            .map_request(request_id::accept_from(self.trusts_peer))
+            .layer(request_id::set_layer())
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(access_log::layer())
+            .option_layer(self.hsts.then(|| {
+                SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, HSTS)
+            }))
+            .option_layer(self.cors)
+            .layer(CatchPanicLayer::custom(move |_| {
+                tracing::error!("request handler panicked");
+                on_panic()
+            }))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                limits.handler_timeout,
+            ))
+            .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
+            // The layers above need a body with a default (CORS's preflight, the timeout's 503).
+            .map_response(|response: axum::http::Response<LimitedBody<Body>>| {
+                response.map(Body::new)
+            })
+            .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+            .service(self.app);
+        BoxCloneSyncService::new(ServiceExt::<Request>::map_response(service, |response| {
+            response.map(Body::new)
+        }))
     }
 }
 
-fn panicked(on_panic: fn() -> Response) -> Response {
-    tracing::error!("request handler panicked");
-    on_panic()
+/// CORS for a frontend on another origin: trusted origins only, with credentials.
+///
+/// Better Auth leaves CORS to its host framework; Tessera is the host, so it answers preflights
+/// (every `OPTIONS` request: no route answers `OPTIONS` itself) and echoes the exact trusted
+/// origin, never `*`, which browsers refuse with credentials. `Access-Control-Expose-Headers`
+/// is set per response by the endpoints that send `set-auth-token` / `set-auth-jwt`, as
+/// Better Auth's plugins do. `trusts` sees the `Origin` exactly as sent.
+pub fn cors(trusts: impl Fn(&str) -> bool + Send + Sync + 'static) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(&trusts)
+        }))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .max_age(Duration::from_secs(600))
 }
 
 #[cfg(test)]
@@ -166,15 +160,20 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use axum::body::Body;
     use axum::routing::get;
-    use tower::ServiceExt as _;
-
-    use axum::http::{Method, StatusCode};
 
     use super::*;
 
     const FRONTEND: &str = "http://localhost:5173";
+    const LIMITS: ConnectionLimits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(1),
+        body_timeout: Duration::from_secs(1),
+        handler_timeout: Duration::from_secs(1),
+        max_body_bytes: 1024,
+        max_connections: 1,
+        shutdown_grace: Duration::from_secs(1),
+    };
 
     fn teapot() -> Response {
         let mut response = Response::default();
@@ -183,49 +182,7 @@ mod tests {
     }
 
     fn edge(app: Router) -> Edge {
-        let cors = Cors::new(|origin| origin == FRONTEND);
-        Edge::new(app, Some(cors), teapot, AccessLog::Tracing)
-    }
-
-    /// Lines the access log writes, collected.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[tokio::test]
-    async fn unlogged_paths_are_answered_but_left_out_of_the_access_log() {
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(std::io::sink)
-            .finish();
-        let _default = tracing::subscriber::set_default(subscriber);
-        let lines = Lines::default();
-        let (writer, flush) = crate::log_writer::spawn(lines.clone()).unwrap();
-        let app = Router::new()
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/api/me", get(|| async { "me" }));
-        let edge = Edge::new(app, None, teapot, AccessLog::Batched(writer)).unlogged(&["/healthz"]);
-        assert_eq!(
-            send(edge.clone(), Method::GET, "/healthz").await.status(),
-            StatusCode::OK
-        );
-        assert_eq!(
-            send(edge, Method::GET, "/api/me").await.status(),
-            StatusCode::OK
-        );
-        drop(flush);
-        let written = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        assert!(written.contains("path=/api/me"), "{written}");
-        assert!(!written.contains("/healthz"), "{written}");
+        Edge::new(app, Some(cors(|origin| origin == FRONTEND)), teapot)
     }
 
     /// `method path` from the trusted frontend, through `edge`.
@@ -236,7 +193,7 @@ mod tests {
             .header(header::ORIGIN, FRONTEND)
             .body(Body::empty())
             .unwrap();
-        edge.oneshot(request).await.unwrap()
+        edge.into_service(&LIMITS).oneshot(request).await.unwrap()
     }
 
     fn allowed_origin(response: &Response) -> Option<&str> {
@@ -244,6 +201,15 @@ mod tests {
             .headers()
             .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
             .map(|v| v.to_str().unwrap())
+    }
+
+    fn values(response: &Response, name: HeaderName) -> Vec<&str> {
+        response
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
     }
 
     #[tokio::test]
@@ -274,17 +240,27 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(allowed_origin(&response), Some(FRONTEND));
         assert_eq!(calls.load(Ordering::SeqCst), 0);
+        let headers = response.headers();
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+        assert_eq!(
+            headers[header::ACCESS_CONTROL_ALLOW_METHODS],
+            "GET,POST,PUT,PATCH,DELETE"
+        );
+        assert_eq!(
+            headers[header::ACCESS_CONTROL_ALLOW_HEADERS],
+            "content-type,authorization"
+        );
+        assert_eq!(headers[header::ACCESS_CONTROL_MAX_AGE], "600");
+        assert_eq!(
+            values(&response, header::VARY),
+            ["origin, access-control-request-method, access-control-request-headers"]
+        );
     }
 
     #[tokio::test]
     async fn without_a_cors_policy_nothing_is_granted_and_options_reaches_the_app() {
         let app = Router::new().fallback(|| async { StatusCode::METHOD_NOT_ALLOWED });
-        let response = send(
-            Edge::new(app, None, teapot, AccessLog::Tracing),
-            Method::OPTIONS,
-            "/api/me",
-        )
-        .await;
+        let response = send(Edge::new(app, None, teapot), Method::OPTIONS, "/api/me").await;
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(allowed_origin(&response), None);
         assert!(!response.headers().contains_key(header::VARY));
@@ -299,8 +275,7 @@ mod tests {
                 "too late"
             }),
         );
-        let limited = edge(app).time_limited(Duration::from_secs(1));
-        let response = send(limited, Method::GET, "/slow").await;
+        let response = send(edge(app), Method::GET, "/slow").await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(allowed_origin(&response), Some(FRONTEND));
     }
@@ -323,18 +298,85 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_answer_passes_through_with_cors_headers_added() {
-        let app = Router::new().route("/ok", get(|| async { "fine" }));
+    async fn an_answer_keeps_the_apps_vary_and_expose_headers_and_gains_cors_headers() {
+        let app = Router::new().route(
+            "/ok",
+            get(|| async {
+                (
+                    [
+                        (header::VARY, "accept-encoding"),
+                        (header::ACCESS_CONTROL_EXPOSE_HEADERS, "set-auth-jwt"),
+                    ],
+                    "fine",
+                )
+            }),
+        );
         let response = send(edge(app), Method::GET, "/ok").await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(allowed_origin(&response), Some(FRONTEND));
         assert_eq!(
-            response.headers()[header::ACCESS_CONTROL_ALLOW_CREDENTIALS],
-            "true"
+            values(&response, header::ACCESS_CONTROL_ALLOW_CREDENTIALS),
+            ["true"]
+        );
+        assert_eq!(
+            values(&response, header::ACCESS_CONTROL_EXPOSE_HEADERS),
+            ["set-auth-jwt"]
+        );
+        assert_eq!(
+            values(&response, header::VARY),
+            [
+                "accept-encoding",
+                "origin, access-control-request-method, access-control-request-headers"
+            ]
         );
         let body = axum::body::to_bytes(response.into_body(), 1024)
             .await
             .unwrap();
         assert_eq!(&body[..], b"fine");
+    }
+
+    #[tokio::test]
+    async fn an_untrusted_or_missing_origin_is_never_echoed() {
+        let app = || Router::new().route("/ok", get(|| async { "fine" }));
+        for origin in [
+            Some(HeaderValue::from_static("https://evil.example")),
+            Some(HeaderValue::from_static("null")),
+            Some(HeaderValue::from_bytes(b"http://localhost:5173\xff").unwrap()),
+            None,
+        ] {
+            for method in [Method::GET, Method::OPTIONS] {
+                let mut request = Request::builder().method(method).uri("/ok");
+                if let Some(origin) = &origin {
+                    request = request.header(header::ORIGIN, origin);
+                }
+                let response = edge(app())
+                    .into_service(&LIMITS)
+                    .oneshot(request.body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                assert_eq!(allowed_origin(&response), None, "{origin:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_past_the_limit_is_refused_413_before_the_handler() {
+        let app = Router::new().route(
+            "/echo",
+            axum::routing::post(|body: String| async move { body }),
+        );
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/echo")
+            .header(header::CONTENT_LENGTH, "2048")
+            .body(Body::from(vec![b'x'; 2048]))
+            .unwrap();
+        let response = edge(app)
+            .into_service(&LIMITS)
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(allowed_origin(&response), None);
     }
 }

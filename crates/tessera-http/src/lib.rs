@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by `tessera serve` and `tessera api`, and by nothing else in Tessera:
 //! the hardened HTTP/1.1 server ([`server`]), what every request meets before routing
-//! ([`edge`], [`cors`]), the access log and process logging ([`logging`]), and the origin
+//! ([`edge`]: tower-http's layers, configured), the request id ([`request_id`]), the span and
+//! access line of each request ([`access_log`]), process logging ([`logging`]), and the origin
 //! parsing and matching both servers' CORS policies start from ([`origin`]).
 //!
 //! It depends on no other Tessera crate, so a resource server built on it carries none of the
@@ -8,15 +9,13 @@
 #![forbid(unsafe_code)]
 
 pub mod access_log;
-pub mod cors;
 pub mod edge;
-mod log_writer;
 pub mod logging;
 pub mod origin;
+pub mod request_id;
 pub mod server;
 
-pub use access_log::AccessLog;
-pub use cors::Cors;
-pub use edge::Edge;
+pub use edge::{Edge, cors};
+pub use logging::LogFormat;
 pub use origin::{origin_matches, origin_of};
-pub use server::{Bound, ConnectionLimits, shutdown_signal};
+pub use server::{Bound, ConnectionLimits, ListenError, shutdown_signal};

@@ -5,8 +5,9 @@
 //! What bounds each way a client could hold a connection (settings in [`ConnectionLimits`]):
 //! - headers sent slowly, or never: hyper's header-read timeout, which also runs while a
 //!   kept-alive connection waits for its next request;
-//! - a body sent slowly: a timeout between two of its pieces ([`TimeoutBody`]), and the handler
-//!   timeout around the whole request ([`Edge::time_limited`]);
+//! - a body sent slowly: a timeout between two of its pieces, and the handler timeout around
+//!   the whole request (tower-http's `RequestBodyTimeoutLayer` and `TimeoutLayer`, in [`Edge`]);
+//! - a body sent in bulk: the edge's body limit (`RequestBodyLimitLayer`);
 //! - an answer never read, or a connection left silent: the idle timeout ([`Activity`]);
 //! - many connections at once: a semaphore, taken before `accept`, so the surplus waits in the
 //!   kernel's listen queue rather than costing a descriptor each.
@@ -30,10 +31,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
-use tower::Service as _;
-use tower_http::timeout::TimeoutBody;
+use tower::ServiceExt as _;
 
 use crate::edge::Edge;
 
@@ -51,10 +51,43 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Between two pieces of a request body.
     pub body_timeout: Duration,
-    /// From a request's headers to its answer's headers: then 503.
+    /// From a request's headers to its answer's headers (its body read included): then 503.
     pub handler_timeout: Duration,
+    /// A request body's bytes: beyond, 413 before any handler. A backstop above every route's
+    /// own limit, which answers first with its own, more precise, 413.
+    pub max_body_bytes: usize,
     /// Connections open at once; further clients wait in the listen queue.
     pub max_connections: u32,
+    /// After shutdown begins, how long the requests in flight may take to finish before
+    /// their connections are closed.
+    pub shutdown_grace: Duration,
+}
+
+/// Why the listener could not be bound or stopped serving: the HTTP plumbing's error type.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// The address could not be bound.
+    #[error("binding {addr}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why (in use, not local, no permission).
+        #[source]
+        source: io::Error,
+    },
+    /// The listener itself failed while serving (never a client's fault).
+    #[error("serving")]
+    Serve(#[source] io::Error),
+}
+
+impl ListenError {
+    /// A stable machine code, one per variant.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Bind { .. } => "HTTP_BIND_FAILED",
+            Self::Serve(_) => "HTTP_SERVE_FAILED",
+        }
+    }
 }
 
 /// A listener bound to its address with the service it will serve: what a server is between
@@ -74,8 +107,10 @@ impl Bound {
         addr: std::net::SocketAddr,
         edge: Edge,
         limits: ConnectionLimits,
-    ) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+    ) -> Result<Self, ListenError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ListenError::Bind { addr, source })?;
         Ok(Self {
             listener,
             edge,
@@ -95,14 +130,16 @@ impl Bound {
     ///
     /// # Errors
     /// Only when the listener itself is unusable.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        serve(self.listener, self.edge, &self.limits, shutdown).await
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ListenError> {
+        serve(self.listener, self.edge, &self.limits, shutdown)
+            .await
+            .map_err(ListenError::Serve)
     }
 }
 
 /// Serves `edge` on `listener` within the `limits` until `shutdown` resolves, then stops
-/// accepting, lets every open connection finish its request (each is bounded by the timeouts
-/// above) and returns.
+/// accepting, lets every open connection finish its request within the shutdown grace, closes
+/// those still busy then, and returns.
 ///
 /// # Errors
 /// Never for a client's fault; only when the listener itself is unusable.
@@ -112,8 +149,7 @@ pub async fn serve(
     limits: &ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let edge = edge.time_limited(limits.handler_timeout);
-    let body_timeout = limits.body_timeout;
+    let edge = edge.into_service(limits);
     let idle_timeout = limits.idle_timeout;
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -121,6 +157,8 @@ pub async fn serve(
         .keep_alive(true);
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
     let graceful = GracefulShutdown::new();
+    // Set when the shutdown grace is over: the connections still open then are closed.
+    let (grace_over, grace_over_rx) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -143,10 +181,9 @@ pub async fn serve(
             let edge = edge.clone();
             hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let handling = activity.handling();
-                let mut request =
-                    request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)));
+                let mut request = request.map(Body::new);
                 request.extensions_mut().insert(ConnectInfo(peer));
-                let answer = edge.clone().call(request);
+                let answer = edge.clone().oneshot(request);
                 async move {
                     let answer = answer.await;
                     drop(handling);
@@ -159,6 +196,7 @@ pub async fn serve(
             activity: Arc::clone(&activity),
         });
         let connection = graceful.watch(http.serve_connection(io, service));
+        let mut grace_over = grace_over_rx.clone();
         tokio::spawn(async move {
             tokio::select! {
                 // Hyper's errors here are the client's doing (a reset, a header timeout).
@@ -168,12 +206,22 @@ pub async fn serve(
                 () = activity.stalled(idle_timeout) => {
                     tracing::debug!(%peer, "closing a connection idle for the idle timeout");
                 }
+                _ = grace_over.wait_for(|over| *over) => {
+                    tracing::warn!(%peer, "closing a connection still busy when the shutdown grace ended");
+                }
             }
             drop(slot);
         });
     }
+    // Stop accepting: new clients are refused at once. Connections between requests close;
+    // those with a request in flight finish it, within the grace.
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        let _ = grace_over.send(true);
+    }
     Ok(())
 }
 

@@ -19,9 +19,7 @@ use axum::routing::get;
 use redis::aio::ConnectionManager;
 use serde_json::json;
 use tessera_db::Database;
-
-/// The paths the probes answer on (kept out of the access log at info level).
-pub const PROBE_PATHS: &[&str] = &["/healthz", "/readyz"];
+use tessera_http::access_log::Quiet;
 
 /// How long one readiness check may take before it counts as failed: well under the 5 s a load
 /// balancer's probe typically waits.
@@ -107,10 +105,12 @@ async fn readyz(State(health): State<Health>) -> Response {
     no_store(response)
 }
 
-/// Probes are never cached: a proxy answering from cache would hide an outage.
+/// Probes are never cached (a proxy answering from cache would hide an outage), and their
+/// access lines are at `debug` only.
 fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.extensions_mut().insert(Quiet);
     response
 }

@@ -43,7 +43,7 @@ impl Drop for Follower {
 ///
 /// # Errors
 /// When `url` is not a Redis URL.
-pub fn follow(state: AuthState, url: &str) -> anyhow::Result<Follower> {
+pub fn follow(state: AuthState, url: &str) -> Result<Follower, redis::RedisError> {
     let client = redis::Client::open(url)?;
     Ok(Follower(tokio::spawn(run(client, state))))
 }
@@ -132,7 +132,7 @@ async fn follow_until_lost(
 /// # Errors
 /// When Redis cannot be reached within [`CONNECT_TIMEOUT`]; the instances then pick the key
 /// up at their periodic re-check.
-pub async fn announce_rotation(url: &str, kid: &str) -> anyhow::Result<()> {
+pub async fn announce_rotation(url: &str, kid: &str) -> Result<(), redis::RedisError> {
     let client = redis::Client::open(url)?;
     let publish = async {
         let mut conn = client.get_multiplexed_async_connection().await?;
@@ -142,8 +142,12 @@ pub async fn announce_rotation(url: &str, kid: &str) -> anyhow::Result<()> {
             .query_async::<i64>(&mut conn)
             .await
     };
+    let timed_out = || {
+        let message = format!("Redis did not answer within {CONNECT_TIMEOUT:?}");
+        redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, message))
+    };
     tokio::time::timeout(CONNECT_TIMEOUT, publish)
         .await
-        .map_err(|_| anyhow::anyhow!("Redis did not answer within {CONNECT_TIMEOUT:?}"))??;
+        .map_err(|_| timed_out())??;
     Ok(())
 }

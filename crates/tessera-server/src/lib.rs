@@ -3,8 +3,29 @@
 //! server's own keys and revocations ([`tasks`]), mounts the web app ([`web`]), the tasks API
 //! and the auth router behind the edge, and binds the listener. The binary calls it with the
 //! settings it parsed; the whole-stack tests call it through `spawn_app()` on port 0.
+//!
+//! # The error map
+//!
+//! One error type per layer; each keeps its cause (`#[source]`, never flattened into a string)
+//! and has a stable `code()`. From the bottom up:
+//!
+//! | Layer | Type | Meets the outside as |
+//! |---|---|---|
+//! | database (`tessera-db`) | `tessera_db::StoreError` | a cause of the errors above it |
+//! | tokens (`tessera-jwt`) | `tessera_jwt::JwtError` | a cause; never shown to a client |
+//! | guard (`tessera-guard`) | `GuardError` (per request), `ConfigError` (start-up) | 401 / 503 by the tasks API; a cause of [`tessera_api::ApiError`] |
+//! | tasks API (`tessera-tasks`) | `tessera_tasks::error::ApiError` | its JSON answer (FastAPI's shape) |
+//! | auth server (`tessera-auth`) | `tessera_auth::error::ApiError`; `CounterError`, `RevocationError` | its JSON answer (Better Auth's shape); causes of [`ServerError`] |
+//! | HTTP plumbing (`tessera-http`) | `tessera_http::ListenError` (bind, serve) | a cause of the start-up errors below |
+//! | `tessera api` start-up (`tessera-api`) | [`tessera_api::ApiError`] | the process's exit message |
+//! | `tessera serve` start-up (this crate) | [`ServerError`] | the process's exit message |
+//! | the binary (`tessera`: command line, admin commands) | `anyhow::Error` | printed with its chain of causes |
+//!
+//! Only the binary, at the very top, uses `anyhow`: what it prints is the chain the layers
+//! kept.
 #![forbid(unsafe_code)]
 
+mod error;
 pub mod health;
 pub mod instances;
 mod tasks;
@@ -13,7 +34,6 @@ pub mod web;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,8 +43,10 @@ use tessera_auth::origin::TrustedOrigins;
 use tessera_auth::revocation::RedisRevocationSink;
 use tessera_auth::store::Store;
 use tessera_auth::{AuthConfig, AuthState};
-use tessera_http::{AccessLog, Bound, ConnectionLimits, Cors, Edge};
+use tessera_http::{Bound, ConnectionLimits, Edge};
 use tessera_tasks::store::TaskStore;
+
+pub use error::ServerError;
 
 /// Everything `tessera serve` is configured with.
 #[derive(Debug, Clone)]
@@ -43,8 +65,6 @@ pub struct ServerSettings {
     pub hsts: bool,
     /// Limits on client connections.
     pub limits: ConnectionLimits,
-    /// Where access lines go.
-    pub access_log: AccessLog,
 }
 
 /// `tessera serve`, assembled and bound: [`Self::run`] serves it.
@@ -61,45 +81,47 @@ impl Application {
     ///
     /// # Errors
     /// A database or Redis that cannot be reached or migrated, an address that cannot be bound.
-    pub async fn build(settings: ServerSettings) -> anyhow::Result<Self> {
+    pub async fn build(settings: ServerSettings) -> Result<Self, ServerError> {
         let config = settings.auth;
         let (db, auth_store, task_store) = open_stores(&settings.database_url).await?;
         let sqlite = settings.database_url.starts_with("sqlite:");
-        let task_store = tessera_api::with_list_cache(task_store, sqlite, &settings.tasks)?;
+        let task_store = tessera_api::with_list_cache(task_store, sqlite, &settings.tasks)
+            .map_err(ServerError::Tasks)?;
         let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
         let hsts = settings.hsts && config.secure_cookies();
         let redis_url = settings.redis_url.as_deref();
         let counters = tessera_auth::rate_limit::counters(redis_url)
             .await
-            .context("connecting to Redis")?;
+            .map_err(ServerError::RedisCounters)?;
         let state = AuthState::with_counters(config, auth_store, Arc::new(SystemClock), counters);
         // The tasks guard subscribes to revocations first: it hears of them before Redis does.
-        let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)?;
+        let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)
+            .map_err(ServerError::Tasks)?;
         if let Some(redis_url) = redis_url {
             let sink = RedisRevocationSink::connect(redis_url)
                 .await
-                .context("connecting to Redis")?;
+                .map_err(ServerError::RedisRevocations)?;
             state.revocations.add_sink(Arc::new(sink));
         }
         let follower = redis_url
             .map(|url| instances::follow(state.clone(), url))
             .transpose()
-            .context("REDIS_URL")?;
+            .map_err(ServerError::RedisHealth)?;
         let health = health::Health::new(db, health_redis(redis_url).await?);
         let app = Router::new()
             .merge(health::router(health))
             .merge(web::router(state.clone()))
             .merge(tessera_tasks::router(tasks))
             .nest("/api/auth", tessera_auth::router(state.clone()));
-        let cors = Cors::new(move |origin| trusted.contains(origin));
-        let mut edge = Edge::new(app, Some(cors), panic_response, settings.access_log)
-            .unlogged(health::PROBE_PATHS);
+        let cors = tessera_http::cors(move |origin| trusted.contains(origin));
+        // `x-request-id` is believed from the proxies the client address is taken from.
+        let proxies = state.proxies.clone();
+        let mut edge = Edge::new(app, Some(cors), panic_response)
+            .trusting_request_ids_from(Arc::new(move |peer| proxies.trusts(peer)));
         if hsts {
             edge = edge.with_hsts();
         }
-        let server = Bound::bind(settings.addr, edge, settings.limits)
-            .await
-            .with_context(|| format!("binding {}", settings.addr))?;
+        let server = Bound::bind(settings.addr, edge, settings.limits).await?;
         Ok(Self {
             server,
             state,
@@ -124,7 +146,7 @@ impl Application {
     ///
     /// # Errors
     /// Only when the listener itself is unusable.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
         Ok(self.server.run(shutdown).await?)
     }
 }
@@ -132,28 +154,29 @@ impl Application {
 /// The pool on `database_url` and the auth and tasks stores over it, both migrated.
 async fn open_stores(
     database_url: &str,
-) -> anyhow::Result<(tessera_db::Database, Arc<dyn Store>, Arc<dyn TaskStore>)> {
+) -> Result<(tessera_db::Database, Arc<dyn Store>, Arc<dyn TaskStore>), ServerError> {
     let db = tessera_db::connect(database_url)
         .await
-        .context("connecting to the database")?;
+        .map_err(ServerError::Connect)?;
     let auth = tessera_auth::store::open(db.clone());
     let tasks = tessera_tasks::store::open(db.clone());
-    auth.migrate().await.context("migrating")?;
-    tasks.migrate().await.context("migrating the tasks store")?;
+    let failed = |store| move |source| ServerError::Migrate { store, source };
+    auth.migrate().await.map_err(failed("auth"))?;
+    tasks.migrate().await.map_err(failed("tasks"))?;
     Ok((db, auth, tasks))
 }
 
 /// The connection `/readyz` pings Redis on, when one is configured.
 async fn health_redis(
     redis_url: Option<&str>,
-) -> anyhow::Result<Option<redis::aio::ConnectionManager>> {
+) -> Result<Option<redis::aio::ConnectionManager>, ServerError> {
     let Some(url) = redis_url else {
         return Ok(None);
     };
-    let client = redis::Client::open(url).context("connecting to Redis")?;
+    let client = redis::Client::open(url).map_err(ServerError::RedisHealth)?;
     let conn = redis::aio::ConnectionManager::new(client)
         .await
-        .context("connecting to Redis")?;
+        .map_err(ServerError::RedisHealth)?;
     Ok(Some(conn))
 }
 
@@ -161,7 +184,7 @@ async fn health_redis(
 ///
 /// # Errors
 /// When the database cannot be reached or migrated.
-pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+pub async fn migrate(database_url: &str) -> Result<(), ServerError> {
     let (_, auth, tasks) = open_stores(database_url).await?;
     // One pool: closing it through either store closes it for both.
     drop(tasks);

@@ -27,7 +27,7 @@ pub fn in_process(
     store: Arc<dyn TaskStore>,
     redis_url: Option<&str>,
     settings: &TasksSettings,
-) -> anyhow::Result<TasksState> {
+) -> Result<TasksState, tessera_api::ApiError> {
     let revocations = GuardRevocations::local(redis_url)?;
     let list = revocations.list();
     auth.revocations.subscribe(move |sids, until| {

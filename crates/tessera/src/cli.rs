@@ -15,6 +15,28 @@ pub struct Cli {
     /// The settings of `serve`, when it runs as the default command.
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// How log lines are written: `text` (colours on a terminal) or `json` (one object per
+    /// line, the request span's id in each, for log shippers).
+    #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<LogFormat> for tessera_http::LogFormat {
+    fn from(format: LogFormat) -> Self {
+        match format {
+            LogFormat::Text => Self::Text,
+            LogFormat::Json => Self::Json,
+        }
+    }
 }
 
 /// Subcommands.
@@ -181,11 +203,20 @@ pub struct ConnectionArgs {
     #[arg(long, env = "TESSERA_HANDLER_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub handler_timeout: u64,
+    /// Most bytes a request body may have: a larger one is answered 413 before any handler
+    /// reads it. A backstop: every route has its own, smaller limit (1 MiB), answered first.
+    #[arg(long, env = "TESSERA_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1024 * 1024 * 1024))]
+    pub max_body_bytes: u64,
     /// Most connections open at once; further clients wait in the listen queue until one
     /// closes. Keep it below the process's open-file limit (`ulimit -n`).
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+    /// Seconds the requests in flight at shutdown (SIGTERM, Ctrl-C) may take to finish; new
+    /// connections are refused from the start. The connections still busy then are closed.
+    #[arg(long, env = "TESSERA_SHUTDOWN_GRACE", default_value_t = 30)]
+    pub shutdown_grace: u64,
 }
 
 /// The tasks API's caches (in `tessera serve` and in `tessera api`).

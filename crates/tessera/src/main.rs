@@ -13,14 +13,13 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
-    let (_flush_logs_on_exit, access_log) =
-        tessera_http::logging::init().context("starting the log writer")?;
+    let _flush_logs_on_exit =
+        tessera_http::logging::init(cli.log_format.into()).context("installing the logger")?;
     match cli.command.unwrap_or(cli::Command::Serve(cli.serve)) {
         cli::Command::Serve(args) => {
-            let app =
-                tessera_server::Application::build(settings::server(&args, access_log)?).await?;
+            let app = tessera_server::Application::build(settings::server(&args)?).await?;
             println!("Tessera listening on http://{}", app.local_addr()?);
-            app.run(tessera_http::shutdown_signal()).await
+            Ok(app.run(tessera_http::shutdown_signal()).await?)
         }
         cli::Command::Migrate(args) => {
             tessera_server::migrate(&settings::database_url(&args)?).await?;
@@ -28,12 +27,12 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         cli::Command::Api(args) => {
-            let api = tessera_api::Api::build(settings::api(&args, access_log)?).await?;
+            let api = tessera_api::Api::build(settings::api(&args)?).await?;
             println!(
                 "Tessera tasks API listening on http://{}",
                 api.local_addr()?
             );
-            api.run(tessera_http::shutdown_signal()).await
+            Ok(api.run(tessera_http::shutdown_signal()).await?)
         }
         cli::Command::Keys(command) => admin::keys(command).await,
         cli::Command::Audit(args) => admin::audit(args).await,

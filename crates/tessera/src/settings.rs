@@ -15,7 +15,7 @@ use tessera_auth::AuthConfig;
 use tessera_auth::password::{HashFormat, HashPriority};
 use tessera_auth::rate_limit::TrustedProxies;
 use tessera_auth::secret::{Secret, SecretSet};
-use tessera_http::{AccessLog, ConnectionLimits};
+use tessera_http::ConnectionLimits;
 use tessera_server::ServerSettings;
 
 use crate::cli::{ApiArgs, ConnectionArgs, DatabaseArgs, Env, ServeArgs, TasksCacheArgs, Toggle};
@@ -28,7 +28,7 @@ const MIN_SECRET_ENTROPY_BITS: f64 = 120.0;
 const SECRET_FILE: &str = ".tessera-secret";
 
 /// `tessera serve`'s settings.
-pub fn server(args: &ServeArgs, access_log: AccessLog) -> anyhow::Result<ServerSettings> {
+pub fn server(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
     Ok(ServerSettings {
         addr: args.addr,
         auth: auth_config(args)?,
@@ -37,12 +37,11 @@ pub fn server(args: &ServeArgs, access_log: AccessLog) -> anyhow::Result<ServerS
         tasks: tasks(&args.tasks_caches),
         hsts: args.hsts == Toggle::On,
         limits: limits(&args.connections),
-        access_log,
     })
 }
 
 /// `tessera api`'s settings.
-pub fn api(args: &ApiArgs, access_log: AccessLog) -> anyhow::Result<ApiSettings> {
+pub fn api(args: &ApiArgs) -> anyhow::Result<ApiSettings> {
     let keys = match (&args.jwks_url, &args.secret) {
         (Some(url), _) => KeySettings::Jwks {
             url: url.clone(),
@@ -64,7 +63,6 @@ pub fn api(args: &ApiArgs, access_log: AccessLog) -> anyhow::Result<ApiSettings>
         cors_origins: args.cors_origins.clone(),
         tasks: tasks(&args.tasks_caches),
         limits: limits(&args.connections),
-        access_log,
     })
 }
 
@@ -82,7 +80,10 @@ fn limits(args: &ConnectionArgs) -> ConnectionLimits {
         idle_timeout: seconds(args.idle_timeout),
         body_timeout: seconds(args.body_timeout),
         handler_timeout: seconds(args.handler_timeout),
+        // At most 1 GiB (the parser's range): fits `usize` on every supported target.
+        max_body_bytes: usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX),
         max_connections: args.max_connections,
+        shutdown_grace: seconds(args.shutdown_grace),
     }
 }
 
@@ -301,7 +302,59 @@ fn development_secret(data_dir: &Path) -> anyhow::Result<Secret> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser as _;
+
     use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// Why `tessera serve ARGS` in production at an https URL refuses to start, with every
+    /// cause (flags, not the environment: they win over whatever the test runner has set).
+    fn production_refusal(args: &[&str]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let fixed = [
+            "tessera",
+            "serve",
+            "--env",
+            "production",
+            "--base-url",
+            "https://auth.example.com",
+            "--data-dir",
+            data_dir,
+        ];
+        let cli = Cli::try_parse_from(fixed.iter().chain(args)).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else {
+            unreachable!("parsed as serve")
+        };
+        let refused = server(&serve).expect_err("production started");
+        format!("{refused:#}")
+    }
+
+    #[test]
+    fn production_refuses_a_low_entropy_secret_and_says_why() {
+        let said = production_refusal(&["--secret", &"a".repeat(40)]);
+        assert!(
+            said.contains("the secret looks low-entropy")
+                && said.contains("refusing to start in production"),
+            "{said}"
+        );
+        let said = production_refusal(&["--secret", &"tessera!".repeat(5)]);
+        assert!(said.contains("low-entropy"), "{said}");
+    }
+
+    #[test]
+    fn production_refuses_a_trusted_origin_that_matches_every_site_and_says_why() {
+        let said = production_refusal(&[
+            "--secret",
+            "connections-test-secret-0123456789abcdefXYZ",
+            "--trusted-origins",
+            "https://app.example.com,*",
+        ]);
+        assert!(
+            said.contains(r#"BETTER_AUTH_TRUSTED_ORIGINS: "*" would trust every site"#),
+            "{said}"
+        );
+    }
 
     #[test]
     fn a_repeated_or_few_character_secret_is_estimated_low_and_a_random_one_high() {

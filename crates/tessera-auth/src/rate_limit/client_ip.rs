@@ -121,7 +121,8 @@ impl TrustedProxies {
         self
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is one of the trusted proxies (the edge believes their `x-request-id`).
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         self.ranges
             .iter()
             .any(|(net, bits)| in_range(ip, *net, *bits))

@@ -11,7 +11,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::helpers::{BOUND, ORIGIN, TestApp, pg_database, read_until_closed, spawn_app_with};
+use crate::helpers::{
+    BOUND, ORIGIN, TestApp, pg_database, read_until_closed, spawn_app, spawn_app_with,
+};
 
 const REQUEST: &[u8] = b"GET /api/auth/ok HTTP/1.1\r\nhost: tessera\r\n\r\n";
 const SECOND: Duration = Duration::from_secs(1);
@@ -29,6 +31,17 @@ async fn read_ok_answer(stream: &mut TcpStream) {
         received.extend_from_slice(&buf[..n]);
     }
     assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
+}
+
+/// A connection on which the headers of a sign-in announcing a `length`-byte body (plus
+/// `extra` header lines) were sent, and nothing of the body yet.
+async fn sign_in_announcing(app: &TestApp, length: usize, extra: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: {length}\r\norigin: {ORIGIN}\r\n{extra}\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
 }
 
 async fn answered(app: &TestApp) -> TcpStream {
@@ -87,11 +100,8 @@ async fn a_kept_alive_connection_with_no_traffic_is_closed_after_the_idle_timeou
 #[tokio::test]
 async fn a_request_body_that_stops_arriving_fails_after_the_body_timeout() {
     let app = spawn_app_with(|s| s.limits.body_timeout = SECOND).await;
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
-    let head = format!(
-        "POST /api/auth/sign-in/email HTTP/1.1\r\nhost: tessera\r\ncontent-type: application/json\r\ncontent-length: 100\r\norigin: {ORIGIN}\r\n\r\n{{\"email\":"
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut stream = sign_in_announcing(&app, 100, "").await;
+    stream.write_all(br#"{"email":"#).await.unwrap();
     let received = read_until_closed(&mut stream).await;
     let received = String::from_utf8_lossy(&received);
     assert!(received.starts_with("HTTP/1.1 4"), "{received}");
@@ -115,4 +125,136 @@ async fn with_the_connection_cap_reached_a_further_client_waits_until_one_closes
     );
     drop(first);
     read_ok_answer(&mut third).await;
+}
+
+#[tokio::test]
+async fn a_request_whose_body_trickles_in_past_the_request_timeout_is_answered_503() {
+    // Each piece comes well within the body timeout; the whole request takes longer than the
+    // request (handler) timeout.
+    let app = spawn_app_with(|s| s.limits.handler_timeout = SECOND).await;
+    let stream = sign_in_announcing(&app, 100, "").await;
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = timeout(BOUND, reader.read(&mut buf))
+            .await
+            .expect("no answer")
+            .unwrap();
+        assert_ne!(n, 0, "closed before answering");
+        received.extend_from_slice(&buf[..n]);
+    }
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 503"), "{received}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    trickle.abort();
+}
+
+#[tokio::test]
+async fn a_body_larger_than_the_edge_limit_is_refused_413_before_it_is_sent() {
+    let app = spawn_app_with(|s| s.limits.max_body_bytes = 64 * 1024).await;
+    // Announced, never sent: the edge answers from the headers alone.
+    let mut stream = sign_in_announcing(&app, 64 * 1024 + 1, "connection: close\r\n").await;
+    let received = read_until_closed(&mut stream).await;
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 413"), "{received}");
+}
+
+#[tokio::test]
+async fn an_address_in_use_fails_start_up_with_a_stable_code_and_the_os_error_as_its_cause() {
+    let app = spawn_app_with(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let taken = app.addr;
+    let refused = crate::helpers::build_with(&dir, |s| s.addr = taken)
+        .await
+        .err()
+        .expect("bound an address in use");
+    assert_eq!(refused.code(), "SERVER_LISTEN_FAILED");
+    assert_eq!(refused.to_string(), format!("binding {taken}"));
+    let cause = std::error::Error::source(&refused).expect("the cause was dropped");
+    let io = cause
+        .downcast_ref::<std::io::Error>()
+        .expect("the cause is the OS error");
+    assert_eq!(io.kind(), std::io::ErrorKind::AddrInUse);
+}
+
+/// Waits for hyper's `100 Continue`: the handler has begun reading the body, so the request is
+/// in flight.
+async fn in_flight(stream: &mut TcpStream) {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 256];
+    while !received.ends_with(b"\r\n\r\n") {
+        let n = timeout(BOUND, stream.read(&mut buf))
+            .await
+            .expect("no 100 Continue")
+            .unwrap();
+        assert_ne!(n, 0, "closed before the body was asked for");
+        received.extend_from_slice(&buf[..n]);
+    }
+    assert!(received.starts_with(b"HTTP/1.1 100"), "{received:?}");
+}
+
+const SIGN_IN: &str = r#"{"email":"nobody@example.com","password":"not the password 42"}"#;
+
+#[tokio::test]
+async fn at_shutdown_new_clients_are_refused_and_a_request_in_flight_is_still_answered() {
+    let mut app = spawn_app().await;
+    let mut stream = sign_in_announcing(
+        &app,
+        SIGN_IN.len(),
+        "expect: 100-continue\r\nconnection: close\r\n",
+    )
+    .await;
+    in_flight(&mut stream).await;
+    let stopped = app.shut_down();
+    // The listener closes at once: a new client is refused (the wait is for that event).
+    timeout(BOUND, async {
+        while TcpStream::connect(app.addr).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("still accepting after shutdown began");
+    stream.write_all(SIGN_IN.as_bytes()).await.unwrap();
+    let received = read_until_closed(&mut stream).await;
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 401"), "{received}");
+    timeout(BOUND, stopped)
+        .await
+        .expect("run did not return after its last request")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_request_still_in_flight_when_the_shutdown_grace_ends_is_cut_off() {
+    let mut app = spawn_app_with(|s| s.limits.shutdown_grace = SECOND).await;
+    let mut stream = sign_in_announcing(&app, SIGN_IN.len(), "expect: 100-continue\r\n").await;
+    in_flight(&mut stream).await;
+    // The body never comes (the body timeout, 10 s, is far off): only the grace ends it.
+    let started = Instant::now();
+    timeout(BOUND, app.shut_down())
+        .await
+        .expect("run outlived the grace")
+        .unwrap()
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert!(read_until_closed(&mut stream).await.is_empty());
 }

@@ -71,3 +71,108 @@ async fn hsts_is_sent_with_an_https_base_url_unless_turned_off_and_never_with_ht
     assert_eq!(hsts_with("https://auth.example.com", false).await, None);
     assert_eq!(hsts_with("http://auth.example.com", true).await, None);
 }
+
+/// The `x-request-id` of the answer to `GET /api/auth/ok` sent with `extra` headers.
+async fn echoed_id(app: &crate::helpers::TestApp, extra: &[(&str, &str)]) -> String {
+    let reply = request(app, "GET", "/api/auth/ok", extra, "").await;
+    assert_eq!(reply.status, 200);
+    reply
+        .header("x-request-id")
+        .expect("no request id in the answer")
+        .to_owned()
+}
+
+fn is_uuid(id: &str) -> bool {
+    id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_one_sent_by_an_untrusted_peer_is_replaced() {
+    let app = spawn_app().await;
+    let first = echoed_id(&app, &[]).await;
+    let second = echoed_id(&app, &[]).await;
+    assert!(is_uuid(&first) && is_uuid(&second), "{first} {second}");
+    assert_ne!(first, second);
+    // No proxy is trusted: a client cannot choose the id its requests are logged under.
+    let spoofed = echoed_id(&app, &[("x-request-id", "chosen-by-the-client")]).await;
+    assert!(is_uuid(&spoofed), "{spoofed}");
+}
+
+#[tokio::test]
+async fn a_request_id_from_a_trusted_proxy_is_kept_and_echoed() {
+    let app = spawn_app_with(|s| {
+        s.auth.trusted_proxies =
+            tessera_auth::rate_limit::TrustedProxies::parse(&["127.0.0.1".to_owned()]).unwrap();
+    })
+    .await;
+    let kept = echoed_id(&app, &[("x-request-id", "lb-7f3a-42")]).await;
+    assert_eq!(kept, "lb-7f3a-42");
+    // Even a trusted proxy's id must be a short token, or it is replaced.
+    let long = "x".repeat(200);
+    let replaced = echoed_id(&app, &[("x-request-id", &long)]).await;
+    assert!(is_uuid(&replaced), "{replaced}");
+}
+
+/// What the subscriber writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+// Single-threaded runtime: the server's tasks run on this thread, under the subscriber set
+// here.
+#[tokio::test(flavor = "current_thread")]
+async fn a_json_log_line_carries_the_request_id_and_no_cookie_or_authorization_value() {
+    const COOKIE: &str = "better-auth.session_token=cookie-value-never-logged";
+    const BEARER: &str = "Bearer bearer-value-never-logged";
+    let captured = Captured::default();
+    let subscriber = tessera_http::logging::subscriber(
+        tessera_http::LogFormat::Json,
+        // `debug` logs every request's headers: the sensitive ones must be masked.
+        tracing_subscriber::EnvFilter::new("debug"),
+        {
+            let captured = captured.clone();
+            move || captured.clone()
+        },
+        false,
+    );
+    let _installed = tracing::subscriber::set_default(subscriber);
+    let app = spawn_app().await;
+    let id = echoed_id(&app, &[("Cookie", COOKIE), ("Authorization", BEARER)]).await;
+    drop(app);
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        !log.contains("never-logged"),
+        "a secret reached the log:\n{log}"
+    );
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let access = lines
+        .iter()
+        .find(|line| line["target"] == "http" && line["fields"]["status"] == 200)
+        .unwrap_or_else(|| panic!("no access line in:\n{log}"));
+    assert_eq!(access["span"]["id"], id.as_str(), "{access}");
+    assert_eq!(access["span"]["path"], "/api/auth/ok");
+    assert!(access["fields"]["latency_us"].is_u64(), "{access}");
+    // The headers were logged (at debug), masked.
+    let headers = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "request" && line["span"]["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no headers line in:\n{log}"));
+    assert!(
+        headers["fields"]["headers"]
+            .as_str()
+            .is_some_and(|h| h.contains("\"cookie\": Sensitive")),
+        "{headers}"
+    );
+}

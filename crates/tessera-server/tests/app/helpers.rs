@@ -8,11 +8,12 @@ use tessera_api::TasksSettings;
 use tessera_auth::secret::{Secret, SecretSet};
 use tessera_auth::{AuthConfig, AuthState};
 use tessera_db::testing::{Backend, TestDatabase};
-use tessera_http::{AccessLog, ConnectionLimits};
-use tessera_server::{Application, ServerSettings};
+use tessera_http::ConnectionLimits;
+use tessera_server::{Application, ServerError, ServerSettings};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 /// The auth server's public origin in every test: browsers' requests carry it in `Origin`.
@@ -32,7 +33,19 @@ pub struct TestApp {
     /// The auth server's state (its store closes the one pool, as an outage would).
     pub auth: AuthState,
     stop: Option<oneshot::Sender<()>>,
+    running: Option<JoinHandle<Result<(), ServerError>>>,
     _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Begins a graceful shutdown, as SIGTERM does in the binary; the handle resolves when
+    /// `run` has returned.
+    pub fn shut_down(&mut self) -> JoinHandle<Result<(), ServerError>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.running.take().expect("already shut down")
+    }
 }
 
 impl Drop for TestApp {
@@ -60,9 +73,10 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             idle_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(10),
             handler_timeout: Duration::from_secs(30),
+            max_body_bytes: 2 * 1024 * 1024,
             max_connections: 1024,
+            shutdown_grace: Duration::from_secs(30),
         },
-        access_log: AccessLog::Tracing,
     }
 }
 
@@ -79,17 +93,30 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// `Application::build` with the settings `configure` leaves, over a database in `dir`.
+pub async fn build_with(
+    dir: &tempfile::TempDir,
+    configure: impl FnOnce(&mut ServerSettings),
+) -> Result<Application, ServerError> {
+    let mut settings = settings(dir);
+    configure(&mut settings);
+    Application::build(settings).await
+}
+
 /// The application with the settings `configure` leaves.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = settings(&dir);
-    configure(&mut settings);
-    let database_url = settings.database_url.clone();
-    let app = Application::build(settings).await.unwrap();
+    let mut database_url = String::new();
+    let app = build_with(&dir, |s| {
+        configure(s);
+        database_url.clone_from(&s.database_url);
+    })
+    .await
+    .unwrap();
     let addr = app.local_addr().unwrap();
     let auth = app.auth().clone();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run(async {
+    let running = tokio::spawn(app.run(async {
         let _ = stopped.await;
     }));
     TestApp {
@@ -97,6 +124,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
         database_url,
         auth,
         stop: Some(stop),
+        running: Some(running),
         _dir: dir,
     }
 }

@@ -1,0 +1,400 @@
+//! The delivery worker: claims due outbox rows, sends them, and records the outcome.
+//!
+//! A claim is a lease: the row's `claimed_until` moves into the future and `attempts` goes up
+//! in one statement, so a worker that dies mid-send (a crash, a restart) leaves a row another
+//! worker takes again once the lease runs out, and a mail that keeps killing its worker still
+//! runs out of attempts. On PostgreSQL the claim's row scan is `FOR UPDATE SKIP LOCKED`, so
+//! several instances on one database take disjoint rows without waiting for each other; on
+//! SQLite the single `UPDATE … RETURNING` runs under the database's one writer lock.
+//! Delivery is at least once: a worker stopped after the server accepted a mail but before
+//! recording it sends it again after the lease (a webhook receiver dedups on the id).
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use ring::rand::{SecureRandom, SystemRandom};
+use tessera_db::{Database, DbTime};
+use tokio::task::JoinHandle;
+
+use crate::mail::Payload;
+use crate::render::Templates;
+use crate::transport::{Outgoing, SendError, Transport};
+use crate::{MailId, MailKind, MailResult, Outbox};
+
+macro_rules! claim_sql {
+    ($lock:literal) => {
+        concat!(
+            r#"UPDATE "mail_outbox" SET "claimed_until" = $1, "claimed_by" = $2, "attempts" = "attempts" + 1
+            WHERE "id" IN ("#,
+            r#"SELECT "id" FROM "mail_outbox"
+    WHERE "sent_at" IS NULL AND "failed_at" IS NULL AND "next_attempt_at" <= $3
+      AND ("claimed_until" IS NULL OR "claimed_until" <= $3)
+    ORDER BY "next_attempt_at", "id" LIMIT $4"#,
+            $lock,
+            r#") RETURNING "id", "kind", "recipient", "payload", "attempts""#
+        )
+    };
+}
+
+/// SQLite's claim: one statement under the single writer.
+const CLAIM_SQLITE: &str = claim_sql!("");
+/// PostgreSQL's claim: rows another instance is claiming right now are skipped, not waited for.
+const CLAIM_POSTGRES: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
+
+const MARK_SENT: &str = r#"UPDATE "mail_outbox"
+    SET "sent_at" = $1, "payload" = '', "claimed_until" = NULL, "last_error" = NULL
+    WHERE "id" = $2 AND "claimed_by" = $3"#;
+const MARK_RETRY: &str = r#"UPDATE "mail_outbox"
+    SET "next_attempt_at" = $1, "last_error" = $2, "claimed_until" = NULL
+    WHERE "id" = $3 AND "claimed_by" = $4"#;
+const MARK_FAILED: &str = r#"UPDATE "mail_outbox"
+    SET "failed_at" = $1, "last_error" = $2, "payload" = '', "claimed_until" = NULL
+    WHERE "id" = $3 AND "claimed_by" = $4"#;
+
+/// How the worker paces itself.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The sender address (`TESSERA_MAIL_FROM`).
+    pub from: String,
+    /// Rows claimed per round.
+    pub batch: i64,
+    /// How long a claim holds before another worker may take the row (longer than any one
+    /// send can take: the transports time out well within it).
+    pub lease: Duration,
+    /// How often the worker looks without being woken (mails enqueued in a transaction, other
+    /// instances' retries).
+    pub poll: StdDuration,
+    /// Attempts before a mail is given up.
+    pub max_attempts: i32,
+    /// The wait after the first failure; doubled after each further one…
+    pub backoff: Duration,
+    /// …up to this.
+    pub max_backoff: Duration,
+}
+
+impl WorkerConfig {
+    /// The defaults, sending as `from`: 16 rows a round, a 2-minute lease, a 5-second poll,
+    /// 10 attempts, backoff 30 s doubling to 1 h (about 5 hours in all).
+    pub fn new(from: impl Into<String>) -> Self {
+        Self {
+            from: from.into(),
+            batch: 16,
+            lease: Duration::minutes(2),
+            poll: StdDuration::from_secs(5),
+            max_attempts: 10,
+            backoff: Duration::seconds(30),
+            max_backoff: Duration::hours(1),
+        }
+    }
+
+    /// The wait before the attempt after `attempts` failed ones.
+    pub fn backoff_after(&self, attempts: i32) -> Duration {
+        let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(0);
+        self.backoff
+            .checked_mul(1 << doublings)
+            .map_or(self.max_backoff, |d| d.min(self.max_backoff))
+    }
+}
+
+/// A mail given up after its last attempt, or refused for good. Holds no link.
+#[derive(Clone, Debug)]
+pub struct DeliveryFailure {
+    /// The outbox row.
+    pub id: MailId,
+    /// Which mail (unknown kinds are recorded by their stored name only in the log).
+    pub kind: Option<MailKind>,
+    /// The recipient.
+    pub recipient: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The last failure's machine code.
+    pub code: String,
+}
+
+/// Told of every mail given up, so the composition root can write an audit event without this
+/// crate depending on the auth server.
+#[async_trait]
+pub trait DeliveryHook: Send + Sync + 'static {
+    /// `failure` was given up.
+    async fn delivery_failed(&self, failure: &DeliveryFailure);
+}
+
+/// The hook that does nothing beyond the worker's own `mail delivery failed` log line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHook;
+
+#[async_trait]
+impl DeliveryHook for NoHook {
+    async fn delivery_failed(&self, _failure: &DeliveryFailure) {}
+}
+
+/// What one round did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Rows claimed.
+    pub claimed: usize,
+    /// Of those, sent.
+    pub sent: usize,
+    /// Of those, put back for a later attempt.
+    pub retried: usize,
+    /// Of those, given up.
+    pub failed: usize,
+}
+
+/// The worker: the outbox it drains, where mail goes, the templates, its pace and its hook.
+pub struct Worker {
+    outbox: Outbox,
+    transport: Arc<dyn Transport>,
+    templates: Templates,
+    config: WorkerConfig,
+    hook: Arc<dyn DeliveryHook>,
+    id: String,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("id", &self.id)
+            .field("transport", &self.transport.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Claimed {
+    id: String,
+    kind: String,
+    recipient: String,
+    payload: String,
+    attempts: i32,
+}
+
+type ClaimRow = (String, String, String, String, i32);
+
+impl Worker {
+    /// A worker draining `outbox` into `transport`.
+    pub fn new(
+        outbox: Outbox,
+        transport: Arc<dyn Transport>,
+        templates: Templates,
+        config: WorkerConfig,
+    ) -> Self {
+        let mut random = [0u8; 8];
+        SystemRandom::new()
+            .fill(&mut random)
+            .expect("the system random source is available");
+        Self {
+            outbox,
+            transport,
+            templates,
+            config,
+            hook: Arc::new(NoHook),
+            id: hex::encode(random),
+        }
+    }
+
+    /// The same worker telling `hook` of every mail given up.
+    #[must_use]
+    pub fn with_hook(mut self, hook: Arc<dyn DeliveryHook>) -> Self {
+        self.hook = hook;
+        self
+    }
+
+    /// Claims the due rows (up to a batch), sends each and records the outcome.
+    ///
+    /// # Errors
+    /// The outbox could not be read or written; the rows already claimed are taken again
+    /// after their lease.
+    pub async fn run_once(&self) -> MailResult<Round> {
+        let now = self.outbox.now.now();
+        let claimed = self.claim(now).await?;
+        let mut round = Round {
+            claimed: claimed.len(),
+            ..Round::default()
+        };
+        for row in claimed {
+            match self.deliver(&row).await {
+                Ok(()) => {
+                    self.record(MARK_SENT, self.outbox.now.now(), &row).await?;
+                    round.sent += 1;
+                }
+                Err(err) if err.retryable && row.attempts < self.config.max_attempts => {
+                    let at = self.outbox.now.now() + self.config.backoff_after(row.attempts);
+                    tracing::warn!(mail_id = %row.id, kind = %row.kind, attempts = row.attempts,
+                        code = %err.code, retry_at = %DbTime::from(at).to_iso(), "mail delivery deferred");
+                    self.record_error(MARK_RETRY, at, &err.code, &row).await?;
+                    round.retried += 1;
+                }
+                Err(err) => {
+                    tracing::error!(mail_id = %row.id, kind = %row.kind, attempts = row.attempts,
+                        code = %err.code, "mail delivery failed");
+                    self.record_error(MARK_FAILED, self.outbox.now.now(), &err.code, &row)
+                        .await?;
+                    let failure = DeliveryFailure {
+                        id: MailId(row.id.clone()),
+                        kind: row.kind.parse().ok(),
+                        recipient: row.recipient.clone(),
+                        attempts: row.attempts,
+                        code: err.code.into_owned(),
+                    };
+                    self.hook.delivery_failed(&failure).await;
+                    round.failed += 1;
+                }
+            }
+        }
+        Ok(round)
+    }
+
+    /// Runs rounds until the handle is stopped or dropped: at once when woken by
+    /// [`Outbox::wake`], every poll interval otherwise, and straight again after a full batch.
+    /// A database outage is logged and waited out.
+    pub fn spawn(self) -> WorkerHandle {
+        tracing::info!(worker = %self.id, to = %self.transport.describe(), "mail worker started");
+        let task = tokio::spawn(async move {
+            loop {
+                let full = match self.run_once().await {
+                    Ok(round) => round.claimed as i64 >= self.config.batch,
+                    Err(err) => {
+                        tracing::error!(code = err.code(), error = %err, "mail outbox round failed");
+                        false
+                    }
+                };
+                if !full {
+                    tokio::select! {
+                        () = self.outbox.wake.notified() => {}
+                        () = tokio::time::sleep(self.config.poll) => {}
+                    }
+                }
+            }
+        });
+        WorkerHandle { task }
+    }
+
+    async fn claim(&self, now: DateTime<Utc>) -> MailResult<Vec<Claimed>> {
+        let until = DbTime::from(now + self.config.lease);
+        let now = DbTime::from(now);
+        let rows: Vec<ClaimRow> = match &self.outbox.db {
+            Database::Sqlite(pool) => {
+                sqlx::query_as(CLAIM_SQLITE)
+                    .bind(until)
+                    .bind(&self.id)
+                    .bind(now)
+                    .bind(self.config.batch)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Database::Postgres(pool) => {
+                sqlx::query_as(CLAIM_POSTGRES)
+                    .bind(until)
+                    .bind(&self.id)
+                    .bind(now)
+                    .bind(self.config.batch)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, recipient, payload, attempts)| Claimed {
+                id,
+                kind,
+                recipient,
+                payload,
+                attempts,
+            })
+            .collect())
+    }
+
+    async fn deliver(&self, row: &Claimed) -> Result<(), SendError> {
+        let kind: MailKind = row
+            .kind
+            .parse()
+            .map_err(|_| SendError::permanent("unknown_kind"))?;
+        let payload: Payload = serde_json::from_str(&row.payload)
+            .map_err(|_| SendError::permanent("malformed_payload"))?;
+        let mail = payload.into_mail(kind, row.recipient.clone());
+        let outgoing = Outgoing {
+            id: MailId(row.id.clone()),
+            kind,
+            from: self.config.from.clone(),
+            to: mail.to.clone(),
+            rendered: self.templates.render(&mail),
+        };
+        self.transport.send(&outgoing).await
+    }
+
+    async fn record(&self, sql: &str, at: DateTime<Utc>, row: &Claimed) -> MailResult<()> {
+        let at = DbTime::from(at);
+        match &self.outbox.db {
+            Database::Sqlite(pool) => {
+                sqlx::query(sql)
+                    .bind(at)
+                    .bind(&row.id)
+                    .bind(&self.id)
+                    .execute(pool)
+                    .await?;
+            }
+            Database::Postgres(pool) => {
+                sqlx::query(sql)
+                    .bind(at)
+                    .bind(&row.id)
+                    .bind(&self.id)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_error(
+        &self,
+        sql: &str,
+        at: DateTime<Utc>,
+        code: &str,
+        row: &Claimed,
+    ) -> MailResult<()> {
+        let at = DbTime::from(at);
+        match &self.outbox.db {
+            Database::Sqlite(pool) => {
+                sqlx::query(sql)
+                    .bind(at)
+                    .bind(code)
+                    .bind(&row.id)
+                    .bind(&self.id)
+                    .execute(pool)
+                    .await?;
+            }
+            Database::Postgres(pool) => {
+                sqlx::query(sql)
+                    .bind(at)
+                    .bind(code)
+                    .bind(&row.id)
+                    .bind(&self.id)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A running worker; dropping it stops the worker (a row it held is taken again after its
+/// lease).
+#[derive(Debug)]
+pub struct WorkerHandle {
+    task: JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Stops the worker now, wherever it is.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
