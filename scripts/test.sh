@@ -131,7 +131,8 @@ ensure_tools() {
     have shellcheck || pkgs+=(shellcheck)
     have git || pkgs+=(git)
   fi
-  if want interop || want lint || want clients; then
+  # The test stage's SMTP server (aiosmtpd) lives in a venv too.
+  if want interop || want lint || want clients || want test; then
     if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then pkgs+=(python3-venv); fi
   fi
   if want clients; then
@@ -257,8 +258,9 @@ ensure_smtp() {
 
 stop_smtp() {
   [[ -n $SMTP_PID ]] || return 0
-  kill "$SMTP_PID" 2>/dev/null
-  wait "$SMTP_PID" 2>/dev/null
+  kill "$SMTP_PID" 2>/dev/null || true
+  # Killed by our SIGTERM it exits 143; that is the expected end, not a failure.
+  wait "$SMTP_PID" 2>/dev/null || true
   rm -rf "$SMTP_DIR"
   SMTP_PID=""
 }

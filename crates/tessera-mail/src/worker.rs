@@ -43,9 +43,11 @@ const CLAIM_SQLITE: &str = claim_sql!("");
 /// PostgreSQL's claim: rows another instance is claiming right now are skipped, not waited for.
 const CLAIM_POSTGRES: &str = claim_sql!(" FOR UPDATE SKIP LOCKED");
 
+// The three outcomes take the same parameters: $1 a time, $2 the error code (NULL when sent),
+// $3 the row, $4 the claim it must still hold.
 const MARK_SENT: &str = r#"UPDATE "mail_outbox"
-    SET "sent_at" = $1, "payload" = '', "claimed_until" = NULL, "last_error" = NULL
-    WHERE "id" = $2 AND "claimed_by" = $3"#;
+    SET "sent_at" = $1, "payload" = '', "claimed_until" = NULL, "last_error" = $2
+    WHERE "id" = $3 AND "claimed_by" = $4"#;
 const MARK_RETRY: &str = r#"UPDATE "mail_outbox"
     SET "next_attempt_at" = $1, "last_error" = $2, "claimed_until" = NULL
     WHERE "id" = $3 AND "claimed_by" = $4"#;
@@ -216,20 +218,21 @@ impl Worker {
         for row in claimed {
             match self.deliver(&row).await {
                 Ok(()) => {
-                    self.record(MARK_SENT, self.outbox.now.now(), &row).await?;
+                    self.record(MARK_SENT, self.outbox.now.now(), None, &row)
+                        .await?;
                     round.sent += 1;
                 }
                 Err(err) if err.retryable && row.attempts < self.config.max_attempts => {
                     let at = self.outbox.now.now() + self.config.backoff_after(row.attempts);
                     tracing::warn!(mail_id = %row.id, kind = %row.kind, attempts = row.attempts,
                         code = %err.code, retry_at = %DbTime::from(at).to_iso(), "mail delivery deferred");
-                    self.record_error(MARK_RETRY, at, &err.code, &row).await?;
+                    self.record(MARK_RETRY, at, Some(&err.code), &row).await?;
                     round.retried += 1;
                 }
                 Err(err) => {
                     tracing::error!(mail_id = %row.id, kind = %row.kind, attempts = row.attempts,
                         code = %err.code, "mail delivery failed");
-                    self.record_error(MARK_FAILED, self.outbox.now.now(), &err.code, &row)
+                    self.record(MARK_FAILED, self.outbox.now.now(), Some(&err.code), &row)
                         .await?;
                     let failure = DeliveryFailure {
                         id: MailId(row.id.clone()),
@@ -324,55 +327,24 @@ impl Worker {
         self.transport.send(&outgoing).await
     }
 
-    async fn record(&self, sql: &str, at: DateTime<Utc>, row: &Claimed) -> MailResult<()> {
-        let at = DbTime::from(at);
-        match &self.outbox.db {
-            Database::Sqlite(pool) => {
-                sqlx::query(sql)
-                    .bind(at)
-                    .bind(&row.id)
-                    .bind(&self.id)
-                    .execute(pool)
-                    .await?;
-            }
-            Database::Postgres(pool) => {
-                sqlx::query(sql)
-                    .bind(at)
-                    .bind(&row.id)
-                    .bind(&self.id)
-                    .execute(pool)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn record_error(
+    /// Closes or reschedules `row` with `sql` (one of the `MARK_*` statements), if this
+    /// worker's claim still holds it.
+    async fn record(
         &self,
         sql: &str,
         at: DateTime<Utc>,
-        code: &str,
+        code: Option<&str>,
         row: &Claimed,
     ) -> MailResult<()> {
         let at = DbTime::from(at);
         match &self.outbox.db {
             Database::Sqlite(pool) => {
-                sqlx::query(sql)
-                    .bind(at)
-                    .bind(code)
-                    .bind(&row.id)
-                    .bind(&self.id)
-                    .execute(pool)
-                    .await?;
+                let query = sqlx::query(sql).bind(at).bind(code).bind(&row.id);
+                query.bind(&self.id).execute(pool).await?;
             }
             Database::Postgres(pool) => {
-                sqlx::query(sql)
-                    .bind(at)
-                    .bind(code)
-                    .bind(&row.id)
-                    .bind(&self.id)
-                    .execute(pool)
-                    .await?;
+                let query = sqlx::query(sql).bind(at).bind(code).bind(&row.id);
+                query.bind(&self.id).execute(pool).await?;
             }
         }
         Ok(())

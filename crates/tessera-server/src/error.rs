@@ -7,6 +7,7 @@ use tessera_auth::rate_limit::CounterError;
 use tessera_auth::revocation::RevocationError;
 use tessera_db::StoreError;
 use tessera_http::ListenError;
+use tessera_mail::MailSettingsError;
 
 /// Start-up and serving errors of the composition root.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +18,7 @@ pub enum ServerError {
     /// A store's migrations failed.
     #[error("migrating the {store} store")]
     Migrate {
-        /// `auth` or `tasks`.
+        /// `auth`, `tasks` or `mail`.
         store: &'static str,
         /// What the database said.
         #[source]
@@ -36,6 +37,9 @@ pub enum ServerError {
     /// The tasks half, shared with `tessera api`, refused its settings.
     #[error("setting up the tasks API")]
     Tasks(#[source] ApiError),
+    /// The mail settings cannot work (a bad SMTP URL, a webhook without its secret…).
+    #[error("configuring mail delivery")]
+    Mail(#[source] MailSettingsError),
     /// The listener could not be bound, or failed while serving.
     #[error(transparent)]
     Listen(#[from] ListenError),
@@ -51,6 +55,7 @@ impl ServerError {
             Self::RedisRevocations(_) => "SERVER_REDIS_REVOCATIONS_UNREACHABLE",
             Self::RedisHealth(_) => "SERVER_REDIS_UNREACHABLE",
             Self::Tasks(_) => "SERVER_TASKS_CONFIG",
+            Self::Mail(_) => "SERVER_MAIL_CONFIG",
             Self::Listen(_) => "SERVER_LISTEN_FAILED",
         }
     }

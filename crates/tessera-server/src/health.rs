@@ -59,6 +59,7 @@ impl Health {
         let sets = [
             tessera_auth::store::migrations(),
             tessera_tasks::store::migrations(),
+            tessera_mail::migrations(),
         ];
         match tessera_db::applied(&self.db, sets).await {
             Ok(true) => "ok",

@@ -16,6 +16,7 @@
 //! | guard (`tessera-guard`) | `GuardError` (per request), `ConfigError` (start-up) | 401 / 503 by the tasks API; a cause of [`tessera_api::ApiError`] |
 //! | tasks API (`tessera-tasks`) | `tessera_tasks::error::ApiError` | its JSON answer (FastAPI's shape) |
 //! | auth server (`tessera-auth`) | `tessera_auth::error::ApiError`; `CounterError`, `RevocationError` | its JSON answer (Better Auth's shape); causes of [`ServerError`] |
+//! | mail (`tessera-mail`) | `tessera_mail::MailError` (outbox storage), `MailSettingsError` (start-up), `SendError` (one send: a code stored on the row) | logged by the worker; `MailSettingsError` a cause of [`ServerError`]; never an HTTP answer |
 //! | HTTP plumbing (`tessera-http`) | `tessera_http::ListenError` (bind, serve) | a cause of the start-up errors below |
 //! | `tessera api` start-up (`tessera-api`) | [`tessera_api::ApiError`] | the process's exit message |
 //! | `tessera serve` start-up (this crate) | [`ServerError`] | the process's exit message |
@@ -38,12 +39,14 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_api::TasksSettings;
+use tessera_auth::clock::Clock as _;
 use tessera_auth::clock::SystemClock;
 use tessera_auth::origin::TrustedOrigins;
 use tessera_auth::revocation::RedisRevocationSink;
 use tessera_auth::store::Store;
 use tessera_auth::{AuthConfig, AuthState};
 use tessera_http::{Bound, ConnectionLimits, Edge};
+use tessera_mail::{MailSettings, Outbox, WorkerHandle};
 use tessera_tasks::store::TaskStore;
 
 pub use error::ServerError;
@@ -65,6 +68,8 @@ pub struct ServerSettings {
     pub hsts: bool,
     /// Limits on client connections.
     pub limits: ConnectionLimits,
+    /// How mail is delivered (SMTP, webhook or `.eml` files).
+    pub mail: MailSettings,
 }
 
 /// `tessera serve`, assembled and bound: [`Self::run`] serves it.
@@ -73,6 +78,10 @@ pub struct Application {
     state: AuthState,
     /// Follows the other instances through Redis, while the application lives.
     _follower: Option<instances::Follower>,
+    outbox: Outbox,
+    /// The mail worker; dropped with the application, which stops it (a mail it held is
+    /// taken again after its lease, by this or another instance).
+    _mailer: WorkerHandle,
 }
 
 impl Application {
@@ -94,6 +103,12 @@ impl Application {
             .await
             .map_err(ServerError::RedisCounters)?;
         let state = AuthState::with_counters(config, auth_store, Arc::new(SystemClock), counters);
+        let outbox = Outbox::new(db.clone(), || SystemClock.now());
+        let mailer = settings
+            .mail
+            .worker(outbox.clone())
+            .map_err(ServerError::Mail)?
+            .spawn();
         // The tasks guard subscribes to revocations first: it hears of them before Redis does.
         let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)
             .map_err(ServerError::Tasks)?;
@@ -126,6 +141,8 @@ impl Application {
             server,
             state,
             _follower: follower,
+            outbox,
+            _mailer: mailer,
         })
     }
 
@@ -142,6 +159,11 @@ impl Application {
         &self.state
     }
 
+    /// The mail outbox (the worker delivering it runs as long as the application).
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
     ///
     /// # Errors
@@ -151,7 +173,7 @@ impl Application {
     }
 }
 
-/// The pool on `database_url` and the auth and tasks stores over it, both migrated.
+/// The auth and tasks stores and the mail outbox over ONE pool on `database_url`, all migrated.
 async fn open_stores(
     database_url: &str,
 ) -> Result<(tessera_db::Database, Arc<dyn Store>, Arc<dyn TaskStore>), ServerError> {
@@ -163,6 +185,9 @@ async fn open_stores(
     let failed = |store| move |source| ServerError::Migrate { store, source };
     auth.migrate().await.map_err(failed("auth"))?;
     tasks.migrate().await.map_err(failed("tasks"))?;
+    tessera_db::migrate(&db, [tessera_mail::migrations()])
+        .await
+        .map_err(failed("mail"))?;
     Ok((db, auth, tasks))
 }
 
@@ -180,7 +205,7 @@ async fn health_redis(
     Ok(Some(conn))
 }
 
-/// `tessera migrate`: the auth server's and the tasks API's migrations.
+/// `tessera migrate`: the auth server's, the tasks API's and the mail outbox's migrations.
 ///
 /// # Errors
 /// When the database cannot be reached or migrated.

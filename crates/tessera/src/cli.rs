@@ -176,6 +176,39 @@ pub struct ServeArgs {
     /// Limits on client connections.
     #[command(flatten)]
     pub connections: ConnectionArgs,
+    /// Mail delivery.
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+/// Mail delivery (`tessera serve`): SMTP, else a signed webhook, else `.eml` files in
+/// `<data dir>/mail` (development).
+#[derive(Debug, Args, Clone)]
+pub struct MailArgs {
+    /// The SMTP server, e.g. `smtp://127.0.0.1:25`, `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host` (TLS from the start).
+    #[arg(long, env = "TESSERA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every mail, e.g. `Acme <no-reply@acme.example>`.
+    #[arg(
+        long,
+        env = "TESSERA_MAIL_FROM",
+        default_value = "Tessera <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+    /// Post each mail as signed JSON to this URL instead of SMTP (to send through the app's own
+    /// provider).
+    #[arg(long, env = "TESSERA_MAIL_WEBHOOK_URL", hide_env_values = true)]
+    pub mail_webhook_url: Option<String>,
+    /// The webhook's HMAC-SHA256 signing secret (required with the webhook).
+    #[arg(long, env = "TESSERA_MAIL_WEBHOOK_SECRET", hide_env_values = true)]
+    pub mail_webhook_secret: Option<String>,
+    /// The app's name in every mail.
+    #[arg(long, env = "TESSERA_APP_NAME", default_value = "Tessera")]
+    pub app_name: String,
+    /// A directory of template overrides: `<kind>.subject`, `<kind>.txt`, `<kind>.html`.
+    #[arg(long, env = "TESSERA_MAIL_TEMPLATES")]
+    pub mail_templates: Option<PathBuf>,
 }
 
 /// Limits on client connections (in `tessera serve` and `tessera api`), so slow or silent

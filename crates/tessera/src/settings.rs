@@ -16,6 +16,7 @@ use tessera_auth::password::{HashFormat, HashPriority};
 use tessera_auth::rate_limit::TrustedProxies;
 use tessera_auth::secret::{Secret, SecretSet};
 use tessera_http::ConnectionLimits;
+use tessera_mail::MailSettings;
 use tessera_server::ServerSettings;
 
 use crate::cli::{ApiArgs, ConnectionArgs, DatabaseArgs, Env, ServeArgs, TasksCacheArgs, Toggle};
@@ -37,7 +38,23 @@ pub fn server(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
         tasks: tasks(&args.tasks_caches),
         hsts: args.hsts == Toggle::On,
         limits: limits(&args.connections),
+        mail: mail(args),
     })
+}
+
+/// The mail settings; `.eml` files go to `<data dir>/mail` when neither SMTP nor a webhook is
+/// set.
+fn mail(args: &ServeArgs) -> MailSettings {
+    let mail = &args.mail;
+    MailSettings {
+        smtp_url: mail.smtp_url.clone(),
+        from: mail.mail_from.clone(),
+        webhook_url: mail.mail_webhook_url.clone(),
+        webhook_secret: mail.mail_webhook_secret.clone(),
+        app_name: mail.app_name.clone(),
+        templates: mail.mail_templates.clone(),
+        eml_dir: args.database.data_dir.join("mail"),
+    }
 }
 
 /// `tessera api`'s settings.

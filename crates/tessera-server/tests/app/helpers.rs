@@ -32,6 +32,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The auth server's state (its store closes the one pool, as an outage would).
     pub auth: AuthState,
+    /// Its mail outbox (its worker runs as long as the app).
+    pub outbox: tessera_mail::Outbox,
     stop: Option<oneshot::Sender<()>>,
     running: Option<JoinHandle<Result<(), ServerError>>>,
     _dir: tempfile::TempDir,
@@ -77,6 +79,15 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             max_connections: 1024,
             shutdown_grace: Duration::from_secs(30),
         },
+        mail: tessera_mail::MailSettings {
+            smtp_url: None,
+            from: "Tessera <no-reply@tessera.test>".to_owned(),
+            webhook_url: None,
+            webhook_secret: None,
+            app_name: "Tessera".to_owned(),
+            templates: None,
+            eml_dir: dir.path().join("mail"),
+        },
     }
 }
 
@@ -115,6 +126,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     .unwrap();
     let addr = app.local_addr().unwrap();
     let auth = app.auth().clone();
+    let outbox = app.outbox().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn(app.run(async {
         let _ = stopped.await;
@@ -123,6 +135,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
         addr,
         database_url,
         auth,
+        outbox,
         stop: Some(stop),
         running: Some(running),
         _dir: dir,

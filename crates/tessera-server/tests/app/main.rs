@@ -5,5 +5,6 @@ mod connections;
 mod edge;
 mod health;
 mod helpers;
+mod mail;
 mod tasks;
 mod web;
