@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -18,18 +18,25 @@ use crate::helpers::{
 const REQUEST: &[u8] = b"GET /api/auth/ok HTTP/1.1\r\nhost: tessera\r\n\r\n";
 const SECOND: Duration = Duration::from_secs(1);
 
-/// Reads one answer to [`REQUEST`] (its body is `{"ok":true}`).
-async fn read_ok_answer(stream: &mut TcpStream) {
+/// Reads until what was received ends with `end`, each read within [`BOUND`]; the server
+/// must not close the connection before.
+async fn read_until_end(stream: &mut (impl AsyncRead + Unpin), end: &[u8]) -> Vec<u8> {
     let mut received = Vec::new();
     let mut buf = [0u8; 4096];
-    while !received.ends_with(br#"{"ok":true}"#) {
+    while !received.ends_with(end) {
         let n = timeout(BOUND, stream.read(&mut buf))
             .await
             .expect("no answer")
             .unwrap();
-        assert_ne!(n, 0, "closed before answering");
+        assert_ne!(n, 0, "closed before answering: {received:?}");
         received.extend_from_slice(&buf[..n]);
     }
+    received
+}
+
+/// Reads one answer to [`REQUEST`] (its body is `{"ok":true}`).
+async fn read_ok_answer(stream: &mut TcpStream) {
+    let received = read_until_end(stream, br#"{"ok":true}"#).await;
     assert!(received.starts_with(b"HTTP/1.1 200"), "{received:?}");
 }
 
@@ -143,16 +150,8 @@ async fn a_request_whose_body_trickles_in_past_the_request_timeout_is_answered_5
             }
         }
     });
-    let mut received = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !received.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = timeout(BOUND, reader.read(&mut buf))
-            .await
-            .expect("no answer")
-            .unwrap();
-        assert_ne!(n, 0, "closed before answering");
-        received.extend_from_slice(&buf[..n]);
-    }
+    // The timeout's 503 has an empty body: the answer ends with its head.
+    let received = read_until_end(&mut reader, b"\r\n\r\n").await;
     let received = String::from_utf8_lossy(&received);
     assert!(received.starts_with("HTTP/1.1 503"), "{received}");
     let waited = started.elapsed();
@@ -194,16 +193,7 @@ async fn an_address_in_use_fails_start_up_with_a_stable_code_and_the_os_error_as
 /// Waits for hyper's `100 Continue`: the handler has begun reading the body, so the request is
 /// in flight.
 async fn in_flight(stream: &mut TcpStream) {
-    let mut received = Vec::new();
-    let mut buf = [0u8; 256];
-    while !received.ends_with(b"\r\n\r\n") {
-        let n = timeout(BOUND, stream.read(&mut buf))
-            .await
-            .expect("no 100 Continue")
-            .unwrap();
-        assert_ne!(n, 0, "closed before the body was asked for");
-        received.extend_from_slice(&buf[..n]);
-    }
+    let received = read_until_end(stream, b"\r\n\r\n").await;
     assert!(received.starts_with(b"HTTP/1.1 100"), "{received:?}");
 }
 

@@ -20,7 +20,8 @@ use tokio::time::timeout;
 pub const ORIGIN: &str = "http://tessera.test";
 /// A second origin the tests trust, as a frontend on another port would be.
 pub const FRONTEND: &str = "http://localhost:5173";
-const SECRET: &str = "app-test-secret-0123456789abcdef0123456789";
+/// The auth server's secret (in HS256 mode also the separate API's).
+pub const SECRET: &str = "app-test-secret-0123456789abcdef0123456789";
 /// Far longer than any timeout under test: reaching it means the server did not act.
 pub const BOUND: Duration = Duration::from_secs(15);
 
@@ -70,15 +71,7 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             list_cache_ttl: None,
         },
         hsts: true,
-        limits: ConnectionLimits {
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
-            body_timeout: Duration::from_secs(10),
-            handler_timeout: Duration::from_secs(30),
-            max_body_bytes: 2 * 1024 * 1024,
-            max_connections: 1024,
-            shutdown_grace: Duration::from_secs(30),
-        },
+        limits: limits(),
         mail: tessera_mail::MailSettings {
             smtp_url: None,
             from: "Tessera <no-reply@tessera.test>".to_owned(),
@@ -88,6 +81,19 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             templates: None,
             eml_dir: dir.path().join("mail"),
         },
+    }
+}
+
+/// The command line's connection limits, for `tessera serve` and `tessera api` alike.
+pub fn limits() -> ConnectionLimits {
+    ConnectionLimits {
+        header_read_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(30),
+        body_timeout: Duration::from_secs(10),
+        handler_timeout: Duration::from_secs(30),
+        max_body_bytes: 2 * 1024 * 1024,
+        max_connections: 1024,
+        shutdown_grace: Duration::from_secs(30),
     }
 }
 
