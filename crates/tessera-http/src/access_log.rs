@@ -75,9 +75,81 @@ impl<B> OnRequest<B> for RequestHeaders {
 #[derive(Debug, Clone, Copy)]
 pub struct AccessLine;
 
+/// A response extension asking for the access line at `debug` instead of `info`: for health
+/// probes, which a balancer sends every second or two and which would drown the lines worth
+/// reading.
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet;
+
 impl<B> OnResponse<B> for AccessLine {
     fn on_response(self, response: &Response<B>, latency: Duration, _: &Span) {
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        tracing::info!(target: "http", status = response.status().as_u16(), latency_us);
+        let status = response.status().as_u16();
+        if response.extensions().get::<Quiet>().is_some() {
+            tracing::debug!(target: "http", status, latency_us);
+        } else {
+            tracing::info!(target: "http", status, latency_us);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::response::IntoResponse as _;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// What the subscriber writes, collected.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_quiet_answer_gets_no_info_access_line_and_others_do() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // Global, not scoped: callsites hit by tests on other threads would otherwise keep the
+        // interest they cached while no subscriber was set. No other test of this crate sets one.
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        let app = Router::new()
+            .route(
+                "/healthz",
+                get(|| async {
+                    let mut response = "ok".into_response();
+                    response.extensions_mut().insert(Quiet);
+                    response
+                }),
+            )
+            .route("/api/me", get(|| async { "me" }))
+            .layer(layer());
+        for path in ["/healthz", "/api/me"] {
+            let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+        }
+        let written = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(written.contains(r#"path="/api/me""#), "{written}");
+        assert!(written.contains("status=200"), "{written}");
+        assert!(!written.contains("/healthz"), "{written}");
     }
 }

@@ -56,6 +56,19 @@ impl SessionCache {
         }
     }
 
+    /// Forgets the sessions `ids` at once: they were ended by another process (announced on the
+    /// shared revocation channel), which this cache's own write path never saw.
+    pub fn evict_sessions(&self, ids: &[String]) {
+        self.sessions
+            .evict(|_, (session, _)| ids.iter().any(|id| *id == session.id));
+    }
+
+    /// Forgets every session: for when announcements may have been missed (the channel was
+    /// down), so nothing another process ended meanwhile is answered from memory.
+    pub fn evict_all(&self) {
+        self.sessions.evict(|_, _| true);
+    }
+
     /// Evicts `token`'s session when the guard drops: held across a write, even a cancelled one.
     fn evict_token_after(&self, token: &str) -> impl Drop + '_ {
         let digest = sha256(token);

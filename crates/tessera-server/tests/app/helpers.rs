@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tessera_api::TasksSettings;
-use tessera_auth::AuthConfig;
 use tessera_auth::secret::{Secret, SecretSet};
+use tessera_auth::{AuthConfig, AuthState};
 use tessera_db::testing::{Backend, TestDatabase};
 use tessera_http::ConnectionLimits;
 use tessera_server::{Application, ServerError, ServerSettings};
@@ -31,6 +31,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// Its database.
     pub database_url: String,
+    /// The auth server's state (its store closes the one pool, as an outage would).
+    pub auth: AuthState,
     /// Its mail outbox (its worker runs as long as the app).
     pub outbox: tessera_mail::Outbox,
     stop: Option<oneshot::Sender<()>>,
@@ -129,6 +131,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     .await
     .unwrap();
     let addr = app.local_addr().unwrap();
+    let auth = app.auth().clone();
     let outbox = app.outbox().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn(app.run(async {
@@ -137,6 +140,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     TestApp {
         addr,
         database_url,
+        auth,
         outbox,
         stop: Some(stop),
         running: Some(running),

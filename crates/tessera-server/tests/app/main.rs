@@ -4,6 +4,7 @@
 mod connections;
 mod cookies;
 mod edge;
+mod health;
 mod helpers;
 mod mail;
 mod tasks;
