@@ -12,6 +12,7 @@
 //        DATABASE_URL = unset (memory adapter) | sqlite:PATH (relative to the working directory,
 //          or sqlite:///abs/path.db) | postgres://…;
 //        TESSERA_RATE_LIMIT = on | off (default: Better Auth's own, on in production only).
+//        BETTER_AUTH_MAIL_LOG = a file each mailed link is appended to as a JSON line (unset: dropped).
 //
 // With a database it first runs Better Auth's own migrations (`(await auth.$context).runMigrations()`;
 // the `auth` CLI needs Node 22), so the tables are exactly the ones a Better Auth deployment has.
@@ -25,6 +26,7 @@
 
 import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
+import { appendFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
 import { memoryAdapter } from "better-auth/adapters/memory";
 import { toNodeHandler } from "better-auth/node";
@@ -104,6 +106,14 @@ async function openDatabase(url) {
   usage(`unsupported DATABASE_URL ${url}`);
 }
 
+/** A Better Auth send callback appending `{ kind, to, url }` to BETTER_AUTH_MAIL_LOG, if set. */
+function captureMail(kind) {
+  const log = process.env.BETTER_AUTH_MAIL_LOG;
+  return async ({ user, url }) => {
+    if (log) appendFileSync(log, `${JSON.stringify({ kind, to: user.email, url })}\n`);
+  };
+}
+
 const plugins = [bearer(), jwt(jwtOptions(alg))];
 const rateLimit = rateLimitOption(process.env.TESSERA_RATE_LIMIT);
 const db = await openDatabase(process.env.DATABASE_URL);
@@ -111,7 +121,10 @@ const auth = betterAuth({
   baseURL,
   secret,
   database: db.database,
-  emailAndPassword: { enabled: true },
+  // Tessera always delivers mail (SMTP, webhook or .eml files), so its peer must too for the
+  // reset endpoints to answer alike; BETTER_AUTH_MAIL_LOG (a file) captures each link as a JSON
+  // line for the side-by-side tests, and without it the mail is dropped.
+  emailAndPassword: { enabled: true, sendResetPassword: captureMail("reset-password") },
   plugins,
   ...rateLimit,
   telemetry: { enabled: false },

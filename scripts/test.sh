@@ -121,6 +121,12 @@ ensure_tools() {
   if want test || want security; then
     have psql || pkgs+=(postgresql-client)
   fi
+  if want test; then
+    # The fault tests (crates/tessera/tests/cli/faults.rs) start, stop and restart a PostgreSQL
+    # cluster and a redis-server of their own.
+    have redis-server || pkgs+=(redis-server)
+    pg_bin_dir >/dev/null || pkgs+=(postgresql)
+  fi
   if want lint; then
     have shellcheck || pkgs+=(shellcheck)
     have git || pkgs+=(git)

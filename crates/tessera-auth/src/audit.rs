@@ -51,6 +51,10 @@ pub enum AuditKind {
     SessionRevoked,
     /// A password was changed.
     PasswordChanged,
+    /// A reset link asked for (`POST /request-password-reset`), for a known address or not.
+    PasswordResetRequested,
+    /// A password set from a reset link (`POST /reset-password`).
+    PasswordReset,
     /// A JWT was minted (`/token`, or `set-auth-jwt` on get-session).
     TokenIssued,
     /// The first signing key of an algorithm was created.
@@ -76,6 +80,8 @@ impl AuditKind {
             Self::SignOut => "sign_out",
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordResetRequested => "password_reset_requested",
             Self::TokenIssued => "token_issued",
             Self::KeyCreated => "key_created",
             Self::KeyRotated => "key_rotated",

@@ -9,7 +9,7 @@ use ring::hmac;
 use crate::secret::Secret;
 
 /// The characters JavaScript's `encodeURIComponent` leaves alone are `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')

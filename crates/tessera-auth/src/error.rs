@@ -121,6 +121,9 @@ pub mod codes {
         user_already_exists => UNPROCESSABLE_ENTITY, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.";
         failed_to_create_user => UNPROCESSABLE_ENTITY, "FAILED_TO_CREATE_USER", "Failed to create user";
         failed_to_create_session => UNAUTHORIZED, "FAILED_TO_CREATE_SESSION", "Failed to create session";
+        reset_password_disabled => BAD_REQUEST, "RESET_PASSWORD_DISABLED", "Reset password isn't enabled";
+        invalid_token => BAD_REQUEST, "INVALID_TOKEN", "Invalid token";
+        user_not_found => BAD_REQUEST, "USER_NOT_FOUND", "User not found";
         credential_account_not_found => BAD_REQUEST, "CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found";
         email_can_not_be_updated => BAD_REQUEST, "EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated";
         body_must_be_an_object => BAD_REQUEST, "BODY_MUST_BE_AN_OBJECT", "Body must be an object";

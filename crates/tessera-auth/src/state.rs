@@ -45,6 +45,9 @@ pub struct AuthApp {
     pub email_password: EmailPasswordState,
     /// The jwt feature's parts.
     pub jwt: JwtState,
+    /// The session cache in front of [`Self::store`], when on: other processes' announcements
+    /// evict from it ([`AuthState::sessions_ended_elsewhere`]).
+    session_cache: Option<Arc<SessionCache>>,
 }
 
 impl AuthState {
@@ -62,14 +65,16 @@ impl AuthState {
     ) -> Self {
         // Tokens are hashed below the cache, which keys by (and holds) the presented token.
         let store = config.session.token_storage.wrap(store);
-        let store: Arc<dyn Store> = if config.session.cache_ttl > chrono::Duration::zero() {
+        let session_cache = (config.session.cache_ttl > chrono::Duration::zero()).then(|| {
             Arc::new(SessionCache::new(
-                store,
+                Arc::clone(&store),
                 Arc::clone(&clock),
                 config.session.cache_ttl,
             ))
-        } else {
-            store
+        });
+        let store: Arc<dyn Store> = match &session_cache {
+            Some(cache) => Arc::clone(cache) as Arc<dyn Store>,
+            None => store,
         };
         let cookies = CookieNames::new(config.secure_cookies(), config.host_only_cookies);
         let trusted = TrustedOrigins::new(&config.base_origin, &config.trusted_origins);
@@ -92,6 +97,7 @@ impl AuthState {
             revocations,
             email_password,
             jwt,
+            session_cache,
         }))
     }
 
@@ -115,6 +121,45 @@ impl AuthState {
         });
         if let Err(error) = announce.await {
             tracing::error!(%error, "announcing ended sessions failed");
+        }
+    }
+}
+
+/// What other auth server processes on the same database announce (through Redis, see
+/// `tessera-server`'s follower): this process's in-memory copies of what they changed go.
+impl AuthState {
+    /// Sessions another process ended: out of the session cache and the minted-token cache at
+    /// once, rather than after their TTLs.
+    pub fn sessions_ended_elsewhere(&self, ids: &[String]) {
+        if let Some(cache) = &self.session_cache {
+            cache.evict_sessions(ids);
+        }
+        self.jwt.minted.forget(ids);
+    }
+
+    /// Announcements may have been missed (the channel was down, or just came back): nothing
+    /// cached about sessions is trusted any more, and the signing key is re-read at its next
+    /// use. Nothing is read here: at start-up several instances would otherwise race to create
+    /// the first key.
+    pub async fn announcements_missed(&self) {
+        if let Some(cache) = &self.session_cache {
+            cache.evict_all();
+        }
+        self.jwt.keys.recheck_now().await;
+    }
+
+    /// Another process rotated the signing keys: re-read them now, so this process signs with
+    /// the new key and its guard verifies it. A store that fails leaves the periodic re-check
+    /// to pick the key up.
+    pub async fn keys_rotated_elsewhere(&self) {
+        self.jwt.keys.recheck_now().await;
+        if let Err(error) = self
+            .jwt
+            .keys
+            .reload_published_keys(self.store.as_ref(), self.clock.now())
+            .await
+        {
+            tracing::warn!(%error, "could not re-read the signing keys after a rotation elsewhere");
         }
     }
 }

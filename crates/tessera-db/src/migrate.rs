@@ -45,6 +45,28 @@ pub async fn migrate(db: &Database, sets: impl IntoIterator<Item = Migrations>) 
     Ok(())
 }
 
+/// Whether every migration of `sets` is recorded as applied in `db` (the readiness check: a
+/// database restored from an older backup answers, but lacks tables this build queries).
+///
+/// # Errors
+/// When the database cannot be queried (unreachable, or never migrated at all).
+pub async fn applied(
+    db: &Database,
+    sets: impl IntoIterator<Item = Migrations>,
+) -> StoreResult<bool> {
+    const QUERY: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+    let done: Vec<i64> = match db {
+        Database::Sqlite(pool) => sqlx::query_scalar(QUERY).fetch_all(pool).await?,
+        Database::Postgres(pool) => sqlx::query_scalar(QUERY).fetch_all(pool).await?,
+    };
+    Ok(sets.into_iter().all(|set| {
+        set.for_database(db)
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .all(|m| done.contains(&m.version))
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +103,25 @@ mod tests {
         db.close().await;
         std::fs::remove_dir_all(&root).unwrap();
         assert_eq!(versions, [1, 1000]);
+    }
+
+    #[tokio::test]
+    async fn a_database_is_applied_only_once_every_set_has_run() {
+        let root = tempfile_dir().join("applied");
+        let url = format!("sqlite://{}", root.join("m.db").display());
+        std::fs::create_dir_all(&root).unwrap();
+        let db = crate::connect(&url).await.unwrap();
+        let (auth_dir, tasks_dir) = (root.join("auth"), root.join("tasks"));
+        let auth = || migrations(&auth_dir, "0001_a.sql", "CREATE TABLE a (x TEXT);");
+        let tasks = || migrations(&tasks_dir, "1000_b.sql", "CREATE TABLE b (x TEXT);");
+        migrate(&db, [auth().await]).await.unwrap();
+        let half = applied(&db, [auth().await, tasks().await]).await.unwrap();
+        migrate(&db, [tasks().await]).await.unwrap();
+        let whole = applied(&db, [auth().await, tasks().await]).await.unwrap();
+        db.close().await;
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(!half);
+        assert!(whole);
     }
 
     fn tempfile_dir() -> std::path::PathBuf {

@@ -279,13 +279,15 @@ fn with_database(url: &str, name: &str) -> String {
 /// and `name::on_postgres`, each on an app the calling crate's `crate::helpers::TestApp`
 /// spawns on a fresh database.
 ///
-/// Three forms:
+/// Four forms:
 /// - `async fn name(app) { … }` defines the body and its two tests; the app comes from
 ///   `TestApp::spawn(Backend)`;
 /// - `config = adjust; async fn name(app) { … }` spawns it with
 ///   `TestApp::spawn_with(Backend, super::adjust)` instead;
 /// - `name, other_name` makes the two tests of bodies `async fn name(app: TestApp)` defined
-///   beside the macro.
+///   beside the macro;
+/// - `backend: name, other_name` the same for bodies `async fn name(backend: Backend)` that
+///   spawn their own app.
 #[macro_export]
 #[expect(
     clippy::crate_in_macro_def,
@@ -310,6 +312,18 @@ macro_rules! on_both_backends {
         async fn $name($app: crate::helpers::TestApp) $body
 
         $crate::on_both_backends!($name);
+    )*};
+    (backend: $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$name($crate::testing::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$name($crate::testing::Backend::Postgres).await;
+            }
+        }
     )*};
     ($($name:ident),* $(,)?) => {$(
         mod $name {

@@ -6,7 +6,7 @@
 //! Reading SQLite is lenient about what other writers left: epoch milliseconds as an integer,
 //! or `YYYY-MM-DD HH:MM:SS[.fff]` (SQLite's own `datetime()` form, taken as UTC).
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, TimeZone, Utc};
+use chrono::{DateTime, SubsecRound, TimeZone, Utc};
 use serde::{Serialize, Serializer};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -23,9 +23,7 @@ impl DbTime {
     /// The ISO form used in JSON and in SQLite: `YYYY-MM-DDTHH:MM:SS.mmmZ`, as JavaScript's
     /// `Date#toJSON` writes it.
     pub fn to_iso(&self) -> String {
-        // RFC 3339 with milliseconds and `Z` is exactly this format, written without parsing a
-        // strftime pattern on every call (a hot path: every timestamp of every answer).
-        self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
+        tessera_clock::iso_millis(&self.0)
     }
 }
 

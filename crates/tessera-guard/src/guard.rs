@@ -10,7 +10,7 @@ use tessera_jwt::{Algorithm, JwtError, KeyRing, MAX_LEEWAY_SECS, Validation, Ver
 use crate::keys::{KeySource, StaticKeys};
 use crate::revocation::RevocationList;
 use crate::token_cache::{Cached, TokenCache};
-use crate::{AuthUser, Clock, ConfigError, GuardError};
+use crate::{AuthUser, Clock, ConfigError, GuardError, SystemClock};
 
 /// Verifies bearer tokens. Cheap to clone; put it in the router state (directly, or as a field
 /// with `#[derive(FromRef)]`) or in the request extensions.
@@ -20,7 +20,7 @@ pub struct Guard(Option<Arc<Inner>>);
 struct Inner {
     source: Arc<dyn KeySource>,
     validation: Validation,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
     revocations: Option<Arc<dyn RevocationList>>,
     cache: Option<TokenCache>,
 }
@@ -30,7 +30,7 @@ struct Inner {
 pub struct GuardBuilder {
     source: Arc<dyn KeySource>,
     validation: Validation,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
     revocations: Option<Arc<dyn RevocationList>>,
     token_cache: usize,
 }
@@ -48,7 +48,7 @@ impl Guard {
                 Algorithm::ES256,
                 Algorithm::RS256,
             ]),
-            clock: Clock::system(),
+            clock: Arc::new(SystemClock),
             revocations: None,
             token_cache: 0,
         }
@@ -137,11 +137,12 @@ impl Inner {
         token: &str,
         ring: Arc<KeyRing>,
     ) -> (Result<VerifiedToken, JwtError>, Arc<KeyRing>) {
-        let result = tessera_jwt::verify(token, &ring, &self.validation, self.clock.now());
+        let result = tessera_jwt::verify(token, &ring, &self.validation, self.clock.unix_secs());
         if result == Err(JwtError::UnknownKey)
             && let Some(fresh) = self.source.refresh(&ring).await
         {
-            let result = tessera_jwt::verify(token, &fresh, &self.validation, self.clock.now());
+            let result =
+                tessera_jwt::verify(token, &fresh, &self.validation, self.clock.unix_secs());
             return (result, fresh);
         }
         (result, ring)
@@ -158,7 +159,7 @@ impl Inner {
         let Some(key) = TokenCache::key(token) else {
             return self.check(token, ring).await.0.map(AuthUser::from_verified);
         };
-        let now = self.clock.now();
+        let now = self.clock.unix_secs();
         match cache.get(&key, &ring, now) {
             Cached::Accepted(user) => return Ok(user),
             Cached::Rejected(reason) => return Err(reason),
@@ -256,8 +257,8 @@ impl GuardBuilder {
     }
 
     /// The time source for `exp` / `nbf` (inject a [`crate::ManualClock`] in tests).
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 

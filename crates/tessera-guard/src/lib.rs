@@ -14,7 +14,6 @@
 //! auth server, so any axum service can adopt it alone. See the crate README for a full app.
 #![forbid(unsafe_code)]
 
-mod clock;
 mod error;
 mod extract;
 mod guard;
@@ -26,12 +25,13 @@ pub mod revocation;
 mod token_cache;
 mod user;
 
-pub use clock::{Clock, ManualClock};
 pub use error::{ConfigError, GuardError};
 pub use guard::{Guard, GuardBuilder};
 pub use keys::KeySource;
 pub use layer::{GuardLayer, GuardService};
 pub use revocation::RevocationList;
+/// The time source, shared with the auth server and the tasks API (`tessera-clock`).
+pub use tessera_clock::{Clock, ManualClock, SystemClock};
 pub use user::AuthUser;
 
 /// The token layer this guard is built on, re-exported so callers need not depend on it.

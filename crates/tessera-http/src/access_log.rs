@@ -99,6 +99,12 @@ where
         let answer = self.inner.call(request).instrument(span.clone());
         Box::pin(async move {
             let Ok(response) = answer.await;
+            if response.extensions().get::<Quiet>().is_some() {
+                let latency_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let status = response.status().as_u16();
+                span.in_scope(|| tracing::debug!(target: "http", status, latency_us));
+                return Ok(response);
+            }
             let id = id
                 .as_ref()
                 .and_then(|id| id.header_value().to_str().ok())
@@ -117,6 +123,12 @@ where
         })
     }
 }
+
+/// A response extension asking for the access line at `debug` instead of `info`: for health
+/// probes, which a balancer sends every second or two and which would drown the lines worth
+/// reading.
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet;
 
 /// What an access line says.
 struct Fields<'a> {
@@ -312,6 +324,46 @@ mod tests {
         for escaped in ["/a\"b", "/a\\b", "/caf\u{e9}", "a b", ""] {
             assert_eq!(plain(escaped), escaped.is_empty(), "{escaped:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_quiet_answer_gets_no_info_access_line_and_others_do() {
+        use axum::Router;
+        use axum::body::Body;
+        use axum::response::IntoResponse as _;
+        use axum::routing::get;
+        use tower::ServiceExt as _;
+
+        let lines = Captured::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // Global, not scoped: callsites hit by tests on other threads would otherwise keep the
+        // interest they cached while no subscriber was set. No other test of this crate sets one.
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        let app = Router::new()
+            .route(
+                "/healthz",
+                get(|| async {
+                    let mut response = "ok".into_response();
+                    response.extensions_mut().insert(Quiet);
+                    response
+                }),
+            )
+            .route("/api/me", get(|| async { "me" }))
+            .layer(layer());
+        for path in ["/healthz", "/api/me"] {
+            let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+        }
+        let written = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(written.contains(r#"path="/api/me""#), "{written}");
+        assert!(written.contains("status=200"), "{written}");
+        assert!(!written.contains("/healthz"), "{written}");
     }
 
     #[test]

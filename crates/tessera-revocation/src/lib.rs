@@ -17,6 +17,10 @@
 //!   are dead and may be removed by anyone;
 //! - **the HTTP feed** ([`FeedPage`], [`Cursor`]): `GET <feed>?since=<cursor>` ([`SINCE`])
 //!   answers the sessions ended after the cursor. See [`feed`] for the paging rules.
+//!
+//! Auth server processes sharing one database also follow [`REDIS_KEY`] themselves, to drop
+//! the sessions another process ended from their session caches, and [`KEYS_CHANNEL`], to pick
+//! up a signing key rotated by another process.
 #![forbid(unsafe_code)]
 
 pub mod feed;
@@ -30,6 +34,13 @@ pub use message::Message;
 /// subscribers catching up (member: session id; score: the Unix second until which it stays
 /// revoked). Redis keeps channels and keys apart, so one name serves both.
 pub const REDIS_KEY: &str = "tessera:revocations";
+
+/// The Redis channel on which a new signing key is announced (`tessera keys rotate`): the
+/// payload is the new key's id, for logs only — listeners re-read the key store, the one source
+/// of truth, and a payload they cannot read still makes them do so. Auth server processes
+/// listen to it beside [`REDIS_KEY`] so every instance signs with a rotated key at once, not at
+/// its next periodic re-check.
+pub const KEYS_CHANNEL: &str = "tessera:keys";
 
 /// The query parameter carrying the cursor of the previous feed page.
 pub const SINCE: &str = "since";

@@ -30,6 +30,10 @@ pub enum ServerError {
     /// Redis (revocations published to other processes) could not be reached.
     #[error("connecting to Redis to publish revocations")]
     RedisRevocations(#[source] RevocationError),
+    /// Redis (the readiness check and the other instances' announcements) could not be
+    /// reached, or its URL is not one.
+    #[error("connecting to Redis to follow the other instances")]
+    RedisHealth(#[source] redis::RedisError),
     /// The tasks half, shared with `tessera api`, refused its settings.
     #[error("setting up the tasks API")]
     Tasks(#[source] ApiError),
@@ -49,6 +53,7 @@ impl ServerError {
             Self::Migrate { .. } => "SERVER_MIGRATION_FAILED",
             Self::RedisCounters(_) => "SERVER_REDIS_COUNTERS_UNREACHABLE",
             Self::RedisRevocations(_) => "SERVER_REDIS_REVOCATIONS_UNREACHABLE",
+            Self::RedisHealth(_) => "SERVER_REDIS_UNREACHABLE",
             Self::Tasks(_) => "SERVER_TASKS_CONFIG",
             Self::Mail(_) => "SERVER_MAIL_CONFIG",
             Self::Listen(_) => "SERVER_LISTEN_FAILED",

@@ -27,6 +27,8 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod health;
+pub mod instances;
 mod tasks;
 pub mod web;
 
@@ -74,6 +76,8 @@ pub struct ServerSettings {
 pub struct Application {
     server: Bound,
     state: AuthState,
+    /// Follows the other instances through Redis, while the application lives.
+    _follower: Option<instances::Follower>,
     outbox: Outbox,
     /// The mail worker; dropped with the application, which stops it (a mail it held is
     /// taken again after its lease, by this or another instance).
@@ -87,7 +91,10 @@ impl Application {
     /// # Errors
     /// A database or Redis that cannot be reached or migrated, an address that cannot be bound.
     pub async fn build(settings: ServerSettings) -> Result<Self, ServerError> {
-        let config = settings.auth;
+        let mut config = settings.auth;
+        // The mail worker below always runs (SMTP, a webhook or `.eml` files), so the endpoints
+        // that send mail are served.
+        config.mail_delivery = true;
         let (db, auth_store, task_store) = open_stores(&settings.database_url).await?;
         let sqlite = settings.database_url.starts_with("sqlite:");
         let task_store = tessera_api::with_list_cache(task_store, sqlite, &settings.tasks)
@@ -99,7 +106,7 @@ impl Application {
             .await
             .map_err(ServerError::RedisCounters)?;
         let state = AuthState::with_counters(config, auth_store, Arc::new(SystemClock), counters);
-        let outbox = Outbox::new(db, || SystemClock.now());
+        let outbox = Outbox::new(db.clone(), || SystemClock.now());
         let mailer = settings
             .mail
             .worker(outbox.clone())
@@ -114,7 +121,13 @@ impl Application {
                 .map_err(ServerError::RedisRevocations)?;
             state.revocations.add_sink(Arc::new(sink));
         }
+        let follower = redis_url
+            .map(|url| instances::follow(state.clone(), url))
+            .transpose()
+            .map_err(ServerError::RedisHealth)?;
+        let health = health::Health::new(db, health_redis(redis_url).await?);
         let app = Router::new()
+            .merge(health::router(health))
             .merge(web::router(state.clone()))
             .merge(tessera_tasks::router(tasks))
             .nest("/api/auth", tessera_auth::router(state.clone()));
@@ -130,6 +143,7 @@ impl Application {
         Ok(Self {
             server,
             state,
+            _follower: follower,
             outbox,
             _mailer: mailer,
         })
@@ -178,6 +192,20 @@ async fn open_stores(
         .await
         .map_err(failed("mail"))?;
     Ok((db, auth, tasks))
+}
+
+/// The connection `/readyz` pings Redis on, when one is configured.
+async fn health_redis(
+    redis_url: Option<&str>,
+) -> Result<Option<redis::aio::ConnectionManager>, ServerError> {
+    let Some(url) = redis_url else {
+        return Ok(None);
+    };
+    let client = redis::Client::open(url).map_err(ServerError::RedisHealth)?;
+    let conn = redis::aio::ConnectionManager::new(client)
+        .await
+        .map_err(ServerError::RedisHealth)?;
+    Ok(Some(conn))
 }
 
 /// `tessera migrate`: the auth server's, the tasks API's and the mail outbox's migrations.

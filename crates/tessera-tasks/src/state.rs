@@ -4,17 +4,18 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use chrono::{DateTime, SubsecRound, Utc};
+use tessera_clock::{Clock, SystemClock};
 use tessera_guard::Guard;
 
 use crate::store::TaskStore;
 
-/// The time source for task timestamps; injectable so tests never sleep.
-pub type Now = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+/// The time source for task timestamps (the workspace's one `tessera_clock::Clock`);
+/// injectable so tests never sleep.
+pub type Now = Arc<dyn Clock>;
 
 /// The wall clock, to the millisecond (the precision task timestamps are stored with).
 pub fn system_clock() -> Now {
-    Arc::new(|| Utc::now().trunc_subsecs(3))
+    Arc::new(SystemClock)
 }
 
 /// Cheap-to-clone handle on the tasks API's parts.

@@ -27,7 +27,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
         None => manager
             .list(store.as_ref(), now)
             .await
-            .map(|keys| render_keys(&keys)),
+            .map(|keys| (render_keys(&keys), None)),
         Some(alg) => {
             let alg = match alg {
                 Some(name) => name
@@ -41,17 +41,29 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                 } else {
                     r.retired.join(", ")
                 };
-                format!(
+                let text = format!(
                     "new current {} key: {}\nretired (published for {} more days): {retired}\n",
                     r.alg,
                     r.kid,
                     manager.grace_period().num_days()
-                )
+                );
+                (text, Some(r.kid))
             })
         }
     };
     store.close().await;
-    print!("{}", result.context("signing keys")?);
+    let (text, kid) = result.context("signing keys")?;
+    print!("{text}");
+    if let (Some(kid), Some(url)) = (kid, args.redis_url.as_deref()) {
+        // The key is stored: an instance that misses this finds it at its periodic re-check.
+        match tessera_server::instances::announce_rotation(url, &kid).await {
+            Ok(()) => println!("announced to the running instances through Redis"),
+            Err(error) => eprintln!(
+                "warning: the running instances were not told through Redis ({error:#}); \
+                 they switch to the new key within 30 s"
+            ),
+        }
+    }
     Ok(())
 }
 

@@ -149,6 +149,14 @@ pub struct ServeArgs {
     /// Name cookies `__Host-…` instead of `__Secure-…` (needs an https base URL).
     #[arg(long, env = "TESSERA_COOKIE_HOST_PREFIX")]
     pub cookie_host_prefix: bool,
+    /// How long a password reset link is valid, in seconds (Better Auth's
+    /// `resetPasswordTokenExpiresIn`).
+    #[arg(long, env = "TESSERA_RESET_PASSWORD_TOKEN_EXPIRES_IN", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub reset_password_token_expires_in: u32,
+    /// End every session of a user who sets a new password from a reset link (Better Auth's
+    /// `revokeSessionsOnPasswordReset`).
+    #[arg(long, env = "TESSERA_REVOKE_SESSIONS_ON_PASSWORD_RESET")]
+    pub revoke_sessions_on_password_reset: bool,
     /// Better Auth's per-path request limits: on or off. Default: on in production only.
     #[arg(long, env = "TESSERA_RATE_LIMIT")]
     pub rate_limit: Option<Toggle>,

@@ -190,6 +190,8 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         );
     }
     config.host_only_cookies = args.cookie_host_prefix;
+    config.password_reset.token_lifetime_secs = args.reset_password_token_expires_in;
+    config.password_reset.revoke_sessions = args.revoke_sessions_on_password_reset;
     config.rate_limit = match args.rate_limit {
         Some(toggle) => toggle == Toggle::On,
         None => args.env == Env::Production,

@@ -7,6 +7,7 @@
 
 pub mod email_password;
 pub mod jwt;
+pub mod password_reset;
 
 use axum::Router;
 
@@ -27,7 +28,11 @@ pub(crate) trait Feature: Sync {
 }
 
 /// Every feature, in mounting order. Adding a feature is its module and one line here.
-const FEATURES: &[&dyn Feature] = &[&email_password::EmailPassword, &jwt::JwtPlugin];
+const FEATURES: &[&dyn Feature] = &[
+    &email_password::EmailPassword,
+    &jwt::JwtPlugin,
+    &password_reset::PasswordReset,
+];
 
 /// The routes of every feature.
 pub(crate) fn routes() -> Router<AuthState> {

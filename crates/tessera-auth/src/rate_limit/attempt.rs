@@ -17,6 +17,8 @@ pub enum CheckedRoute {
     SignIn,
     /// `POST /change-password`.
     ChangePassword,
+    /// `POST /verify-password`.
+    VerifyPassword,
 }
 
 impl CheckedRoute {
@@ -25,6 +27,7 @@ impl CheckedRoute {
         match self {
             Self::SignIn => "/sign-in/email",
             Self::ChangePassword => "/change-password",
+            Self::VerifyPassword => "/verify-password",
         }
     }
 
@@ -34,7 +37,9 @@ impl CheckedRoute {
     fn failure(self) -> (AuditKind, &'static str) {
         match self {
             Self::SignIn => (AuditKind::SignInFailed, "invalid_credentials"),
-            Self::ChangePassword => (AuditKind::CredentialCheckFailed, "invalid_password"),
+            Self::ChangePassword | Self::VerifyPassword => {
+                (AuditKind::CredentialCheckFailed, "invalid_password")
+            }
         }
     }
 
@@ -42,7 +47,7 @@ impl CheckedRoute {
     fn refusal_reason(self) -> &'static str {
         match self {
             Self::SignIn => "failed_sign_ins",
-            Self::ChangePassword => "failed_password_checks",
+            Self::ChangePassword | Self::VerifyPassword => "failed_password_checks",
         }
     }
 }

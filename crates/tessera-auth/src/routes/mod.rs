@@ -1,8 +1,10 @@
 //! The `/api/auth` router: the core's endpoints (sessions, the user, the revocation feed,
 //! `/ok`) and every feature's ([`crate::features`]), inside the core's middleware.
 
+mod accounts;
 mod revocations;
 mod session;
+mod update_session;
 mod user;
 
 use axum::Router;
@@ -21,6 +23,8 @@ pub fn router(state: AuthState) -> Router {
     Router::new()
         .merge(session::router())
         .merge(user::router())
+        .merge(accounts::router())
+        .merge(update_session::router())
         .merge(revocations::router())
         .merge(crate::features::routes())
         .route("/ok", axum::routing::get(ok))

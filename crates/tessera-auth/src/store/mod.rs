@@ -25,9 +25,10 @@ use chrono::{DateTime, Utc};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
+use crate::features::password_reset::PasswordResetStore;
 use crate::revocation::{RevocationRecord, RevocationStamp};
 
-pub use models::{Account, JwkRow, Session, User};
+pub use models::{Account, JwkRow, LinkedAccount, Session, User};
 pub use session_cache::SessionCache;
 pub use sql::{SqlStore, connect, migrations, open};
 pub use tessera_db::{DbTime, StoreError, StoreResult};
@@ -37,7 +38,9 @@ pub use token_storage::{HashedTokens, TokenStorage};
 /// database. `Arc<dyn Store>` is what [`AuthState`](crate::AuthState) holds; a feature's code
 /// asks only for its own trait (a `&dyn Store` coerces to any of them).
 #[async_trait]
-pub trait Store: UserStore + SessionStore + AuditStore + CredentialStore + KeyStore {
+pub trait Store:
+    UserStore + SessionStore + AuditStore + CredentialStore + KeyStore + PasswordResetStore
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Checks the database answers.
@@ -61,6 +64,8 @@ pub trait UserStore: Send + Sync + 'static {
         image: Option<Option<&str>>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>>;
+    /// The user's accounts (credential and social), oldest first.
+    async fn list_accounts(&self, user_id: &str) -> StoreResult<Vec<LinkedAccount>>;
 }
 
 /// The core's sessions (the `session` table).

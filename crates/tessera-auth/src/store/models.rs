@@ -134,6 +134,55 @@ impl std::fmt::Debug for Account {
     }
 }
 
+/// A row of `account` as `GET /list-accounts` shows it: Better Auth's account without its
+/// secrets (the password hash and the provider's tokens are never read), and `scope` split
+/// into `scopes`.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct LinkedAccount {
+    /// 32-character id.
+    pub id: String,
+    /// The provider's id of the user (the user id for `credential`).
+    #[sqlx(rename = "accountId")]
+    pub account_id: String,
+    /// `credential`, or a social provider's id.
+    #[sqlx(rename = "providerId")]
+    pub provider_id: String,
+    /// Owner.
+    #[sqlx(rename = "userId")]
+    pub user_id: String,
+    /// The granted scopes, comma-separated as Better Auth stores them.
+    pub scope: Option<String>,
+    /// Creation time.
+    #[sqlx(rename = "createdAt")]
+    pub created_at: DbTime,
+    /// Last update time.
+    #[sqlx(rename = "updatedAt")]
+    pub updated_at: DbTime,
+}
+
+impl Serialize for LinkedAccount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Better Auth splits on commas, trims, and drops empty parts.
+        let scopes: Vec<&str> = self
+            .scope
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .collect();
+        let mut map = s.serialize_map(Some(7))?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("accountId", &self.account_id)?;
+        map.serialize_entry("providerId", &self.provider_id)?;
+        map.serialize_entry("userId", &self.user_id)?;
+        map.serialize_entry("createdAt", &self.created_at.to_iso())?;
+        map.serialize_entry("updatedAt", &self.updated_at.to_iso())?;
+        map.serialize_entry("scopes", &scopes)?;
+        map.end()
+    }
+}
+
 /// A row of `jwks`: a signing key with its public JWK and its encrypted private JWK.
 #[derive(Clone, PartialEq, sqlx::FromRow)]
 pub struct JwkRow {

@@ -23,13 +23,16 @@ use tessera_cache::{Lookup, ReadCache};
 
 use super::token_storage::sha256;
 use super::{
-    Account, AuditStore, JwkRow, Session, SessionStore, Store, StoreResult, User, UserStore,
+    Account, AuditStore, JwkRow, LinkedAccount, Session, SessionStore, Store, StoreResult, User,
+    UserStore,
 };
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::clock::Clock;
 use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
+use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
 use crate::revocation::{RevocationRecord, RevocationStamp};
+use tessera_mail::Mail;
 
 /// At most this many sessions are remembered.
 const CAPACITY: usize = 16_384;
@@ -51,6 +54,19 @@ impl SessionCache {
             clock,
             sessions: ReadCache::new(ttl, CAPACITY),
         }
+    }
+
+    /// Forgets the sessions `ids` at once: they were ended by another process (announced on the
+    /// shared revocation channel), which this cache's own write path never saw.
+    pub fn evict_sessions(&self, ids: &[String]) {
+        self.sessions
+            .evict(|_, (session, _)| ids.iter().any(|id| *id == session.id));
+    }
+
+    /// Forgets every session: for when announcements may have been missed (the channel was
+    /// down), so nothing another process ended meanwhile is answered from memory.
+    pub fn evict_all(&self) {
+        self.sessions.evict(|_, _| true);
     }
 
     /// Evicts `token`'s session when the guard drops: held across a write, even a cancelled one.
@@ -99,6 +115,9 @@ impl UserStore for SessionCache {
     }
     async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
         self.inner.find_user_by_id(id).await
+    }
+    async fn list_accounts(&self, user_id: &str) -> StoreResult<Vec<LinkedAccount>> {
+        self.inner.list_accounts(user_id).await
     }
 }
 
@@ -233,5 +252,44 @@ impl AuditStore for SessionCache {
         limit: u32,
     ) -> StoreResult<Vec<RevocationRecord>> {
         self.inner.list_revocations(after, now, limit).await
+    }
+}
+
+#[async_trait]
+impl PasswordResetStore for SessionCache {
+    async fn request_password_reset(
+        &self,
+        identifier: &str,
+        user_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mail: &Mail,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.inner
+            .request_password_reset(identifier, user_id, expires_at, now, mail, audit)
+            .await
+    }
+    async fn create_verification(
+        &self,
+        identifier: &str,
+        value: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner
+            .create_verification(identifier, value, expires_at, now)
+            .await
+    }
+    async fn find_verification_value(
+        &self,
+        identifier: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>> {
+        self.inner.find_verification_value(identifier, now).await
+    }
+    async fn reset_password(&self, write: PasswordResetWrite<'_>) -> StoreResult<ResetOutcome> {
+        let _evict = self.evict_user_after(write.user_id);
+        self.inner.reset_password(write).await
     }
 }

@@ -13,13 +13,18 @@ use sqlx::{Pool, Row};
 use tessera_db::{Database, Migrations};
 
 use super::{
-    Account, AuditStore, DbTime, JwkRow, Session, SessionStore, Store, StoreResult, User, UserStore,
+    Account, AuditStore, DbTime, JwkRow, LinkedAccount, Session, SessionStore, Store, StoreResult,
+    User, UserStore,
 };
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
+use crate::features::password_reset::{
+    PasswordResetStore, PasswordResetWrite, RESET_MAILS_PER_HOUR, ResetOutcome,
+};
 use crate::ids::ordered_id;
 use crate::revocation::{RevocationRecord, RevocationStamp};
+use tessera_mail::Mail;
 
 /// A store over a sqlx pool of either backend.
 #[derive(Debug, Clone)]
@@ -98,6 +103,31 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Inserts a `verification` row on `conn`, as Better Auth's `createVerificationValue`.
+            async fn insert_verification<'c, E>(
+                conn: E,
+                identifier: &str,
+                value: &str,
+                expires_at: DateTime<Utc>,
+                now: DateTime<Utc>,
+            ) -> Result<(), sqlx::Error>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                sqlx::query(
+                    r#"INSERT INTO "verification" ("id", "identifier", "value", "expiresAt", "createdAt", "updatedAt")
+                       VALUES ($1, $2, $3, $4, $5, $5)"#,
+                )
+                .bind(crate::ids::generate_id(32))
+                .bind(identifier)
+                .bind(value)
+                .bind(DbTime::from(expires_at))
+                .bind(DbTime::from(now))
+                .execute(conn)
+                .await?;
+                Ok(())
+            }
+
             /// Writes one revocation record per session in `ended` (all of `user_id`), then prunes
             /// the records whose horizon has passed, on `conn` (the deleting transaction).
             async fn write_revocations(
@@ -130,7 +160,8 @@ macro_rules! sql_store {
         #[async_trait]
         impl Store for SqlStore<$db> {
             async fn migrate(&self) -> StoreResult<()> {
-                tessera_db::migrate(&Database::from(self.pool.clone()), [migrations()]).await
+                // The outbox lives in the same database: a token and its mail commit together.
+                tessera_db::migrate(&Database::from(self.pool.clone()), [migrations(), tessera_mail::migrations()]).await
             }
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -170,6 +201,15 @@ macro_rules! sql_store {
                 .execute(&self.pool)
                 .await?;
                 self.find_user_by_id(id).await
+            }
+            async fn list_accounts(&self, user_id: &str) -> StoreResult<Vec<LinkedAccount>> {
+                Ok(sqlx::query_as::<_, LinkedAccount>(
+                    r#"SELECT "id", "accountId", "providerId", "userId", "scope", "createdAt", "updatedAt"
+                       FROM "account" WHERE "userId" = $1 ORDER BY "createdAt", "id""#,
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?)
             }
         }
 
@@ -373,6 +413,114 @@ macro_rules! sql_store {
                 .bind(DbTime::from(now))
                 .fetch_all(&self.pool)
                 .await?)
+            }
+        }
+
+        #[async_trait]
+        impl PasswordResetStore for SqlStore<$db> {
+            async fn request_password_reset(
+                &self,
+                identifier: &str,
+                user_id: &str,
+                expires_at: DateTime<Utc>,
+                now: DateTime<Utc>,
+                mail: &Mail,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                // The write comes first: a SQLite transaction that reads before it writes can
+                // fail to upgrade its lock when another writer is busy (SQLITE_BUSY at once).
+                Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
+                let recent: i64 = sqlx::query_scalar(
+                    r#"SELECT COUNT(*) FROM "mail_outbox" WHERE "recipient" = $1 AND "kind" = $2 AND "created_at" > $3"#,
+                )
+                .bind(&mail.to)
+                .bind(mail.kind.as_str())
+                .bind(DbTime::from(now - chrono::Duration::hours(1)))
+                .fetch_one(&mut *tx)
+                .await?;
+                if recent >= RESET_MAILS_PER_HOUR {
+                    return Ok(false);
+                }
+                tessera_mail::enqueue(&mut *tx, mail, now).await?;
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+            async fn create_verification(
+                &self,
+                identifier: &str,
+                value: &str,
+                expires_at: DateTime<Utc>,
+                now: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                Ok(Self::insert_verification(&self.pool, identifier, value, expires_at, now).await?)
+            }
+            async fn find_verification_value(&self, identifier: &str, now: DateTime<Utc>) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar(
+                    r#"SELECT "value" FROM "verification" WHERE "identifier" = $1 AND "expiresAt" > $2
+                       ORDER BY "createdAt" DESC LIMIT 1"#,
+                )
+                .bind(identifier)
+                .bind(DbTime::from(now))
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+            async fn reset_password(&self, w: PasswordResetWrite<'_>) -> StoreResult<ResetOutcome> {
+                let mut tx = self.pool.begin().await?;
+                // Spending first, in the transaction: of two concurrent resets with one token,
+                // one deletes the row and the other finds nothing left to delete.
+                let live: Vec<DbTime> = sqlx::query_scalar(
+                    r#"DELETE FROM "verification" WHERE "identifier" = $1 RETURNING "expiresAt""#,
+                )
+                .bind(w.identifier)
+                .fetch_all(&mut *tx)
+                .await?;
+                let now = DbTime::from(w.now);
+                if !live.iter().any(|expires| *expires > now) {
+                    // Nothing unexpired to spend: leave even the expired rows for the sweep.
+                    return Ok(ResetOutcome::TokenGone);
+                }
+                let updated = sqlx::query(
+                    r#"UPDATE "account" SET "password" = $2, "updatedAt" = $3
+                       WHERE "userId" = $1 AND "providerId" = 'credential' AND "accountId" = $1"#,
+                )
+                .bind(w.user_id)
+                .bind(&w.account.password)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    sqlx::query(
+                        r#"INSERT INTO "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
+                           VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+                    )
+                    .bind(&w.account.id)
+                    .bind(&w.account.account_id)
+                    .bind(&w.account.provider_id)
+                    .bind(&w.account.user_id)
+                    .bind(&w.account.password)
+                    .bind(w.account.created_at)
+                    .bind(w.account.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let mut ended = Vec::new();
+                if let Some((revoked, stamp)) = w.revoke {
+                    ended = sqlx::query_scalar(r#"DELETE FROM "session" WHERE "userId" = $1 RETURNING "id""#)
+                        .bind(w.user_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    ended.sort();
+                    if !ended.is_empty() {
+                        Self::write_audit(&mut *tx, &revoked.with_ended_sessions(&ended)).await?;
+                        Self::write_revocations(&mut tx, w.user_id, &ended, stamp).await?;
+                    }
+                }
+                Self::write_audit(&mut *tx, w.audit).await?;
+                tx.commit().await?;
+                Ok(ResetOutcome::Done(ended))
             }
         }
 

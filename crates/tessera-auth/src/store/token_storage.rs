@@ -24,12 +24,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Account, AuditStore, JwkRow, Session, SessionStore, Store, StoreResult, User, UserStore,
+    Account, AuditStore, JwkRow, LinkedAccount, Session, SessionStore, Store, StoreResult, User,
+    UserStore,
 };
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
 use crate::features::jwt::KeyStore;
+use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
 use crate::revocation::{RevocationRecord, RevocationStamp};
+use tessera_mail::Mail;
 
 /// How the `session.token` column holds each session token (`TESSERA_SESSION_TOKEN_STORAGE`).
 ///
@@ -115,6 +118,9 @@ impl UserStore for HashedTokens {
     }
     async fn find_user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
         self.inner.find_user_by_id(id).await
+    }
+    async fn list_accounts(&self, user_id: &str) -> StoreResult<Vec<LinkedAccount>> {
+        self.inner.list_accounts(user_id).await
     }
     async fn update_user(
         &self,
@@ -278,6 +284,44 @@ impl AuditStore for HashedTokens {
         limit: u32,
     ) -> StoreResult<Vec<RevocationRecord>> {
         self.inner.list_revocations(after, now, limit).await
+    }
+}
+
+#[async_trait]
+impl PasswordResetStore for HashedTokens {
+    async fn request_password_reset(
+        &self,
+        identifier: &str,
+        user_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mail: &Mail,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.inner
+            .request_password_reset(identifier, user_id, expires_at, now, mail, audit)
+            .await
+    }
+    async fn create_verification(
+        &self,
+        identifier: &str,
+        value: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner
+            .create_verification(identifier, value, expires_at, now)
+            .await
+    }
+    async fn find_verification_value(
+        &self,
+        identifier: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>> {
+        self.inner.find_verification_value(identifier, now).await
+    }
+    async fn reset_password(&self, write: PasswordResetWrite<'_>) -> StoreResult<ResetOutcome> {
+        self.inner.reset_password(write).await
     }
 }
 

@@ -83,4 +83,61 @@ on_both_backends! {
         assert_eq!((empty.status, empty.body.clone()), (400, json!({"message": "No fields to update"})));
         assert_eq!(app.post("/update-user", json!({"name": "x"})).await.status, 401);
     }
+
+    async fn list_accounts_shows_the_credential_account_without_its_password_hash(app) {
+        let user = app.sign_up().await;
+        assert_eq!(app.get("/list-accounts").await.status, 401);
+        let resp = app.get_as(&user, "/list-accounts").await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        let accounts = resp.body.as_array().expect("an array");
+        assert_eq!(accounts.len(), 1);
+        let account = accounts[0].as_object().unwrap();
+        let mut keys: Vec<&str> = account.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["accountId", "createdAt", "id", "providerId", "scopes", "updatedAt", "userId"]);
+        assert_eq!((account["providerId"].clone(), account["accountId"].clone()), (json!("credential"), json!(user.id)));
+        assert_eq!((account["userId"].clone(), account["scopes"].clone()), (json!(user.id), json!([])));
+        assert!(!resp.text.contains("$argon2") && !resp.text.contains("password"), "{}", resp.text);
+    }
+
+    async fn list_accounts_splits_stored_scopes_like_better_auth(app) {
+        let user = app.sign_up().await;
+        app.raw_sql(&format!(r#"UPDATE "account" SET "scope" = 'openid, email,,profile ' WHERE "userId" = '{}'"#, user.id)).await;
+        let resp = app.get_as(&user, "/list-accounts").await;
+        assert_eq!(resp.body[0]["scopes"], json!(["openid", "email", "profile"]));
+    }
+
+    async fn verify_password_answers_status_true_only_for_the_users_own_password(app) {
+        let user = app.sign_up().await;
+        let anonymous = app.post("/verify-password", json!({"password": PASSWORD})).await;
+        assert_eq!(anonymous.status, 401);
+        let wrong = app.post_as(&user, "/verify-password", json!({"password": "not it at all"})).await;
+        assert_eq!((wrong.status, wrong.body.clone()), (400, json!({"message": "Invalid password", "code": "INVALID_PASSWORD"})));
+        let long = app.post_as(&user, "/verify-password", json!({"password": "z".repeat(129)})).await;
+        assert_eq!(long.code(), "PASSWORD_TOO_LONG");
+        let missing = app.post_as(&user, "/verify-password", json!({})).await;
+        assert_eq!(missing.status, 400);
+        let ok = app.post_as(&user, "/verify-password", json!({"password": PASSWORD})).await;
+        assert_eq!((ok.status, ok.body.clone()), (200, json!({"status": true})));
+        assert!(app.get_as(&user, "/get-session").await.body.is_object(), "the session is untouched");
+    }
+
+    async fn verify_password_refuses_a_user_without_a_password(app) {
+        let user = app.sign_up().await;
+        app.raw_sql(&format!(r#"UPDATE "account" SET "password" = NULL WHERE "userId" = '{}'"#, user.id)).await;
+        let resp = app.post_as(&user, "/verify-password", json!({"password": PASSWORD})).await;
+        assert_eq!(resp.code(), "INVALID_PASSWORD");
+    }
+
+    async fn update_session_needs_a_session_and_has_no_writable_field(app) {
+        let user = app.sign_up().await;
+        assert_eq!(app.post("/update-session", json!({})).await.status, 401);
+        let before = app.get_as(&user, "/get-session").await.body["session"].clone();
+        for body in [json!({}), json!({"expiresAt": "2099-01-01T00:00:00.000Z", "userId": "someone", "token": "x"}), json!({"theme": "dark"})] {
+            let resp = app.post_as(&user, "/update-session", body).await;
+            assert_eq!((resp.status, resp.body.clone()), (400, json!({"message": "No fields to update"})));
+        }
+        let after = app.get_as(&user, "/get-session").await.body["session"].clone();
+        assert_eq!(before, after, "nothing about the session changed");
+    }
 }

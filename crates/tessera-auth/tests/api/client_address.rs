@@ -98,25 +98,8 @@ async fn rfc_7239_forwarded_names_the_client_when_the_proxies_write_it(backend: 
     );
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use crate::helpers::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$name(Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                super::$name(Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both!(
+on_both_backends!(
+    backend:
     a_proxy_entry_with_a_port_is_the_client_whatever_the_client_forged_left_of_it,
     an_entry_naming_no_address_makes_the_proxy_the_client_not_the_forged_entry,
     rfc_7239_forwarded_names_the_client_when_the_proxies_write_it,

@@ -101,7 +101,11 @@ impl TestApp {
         counters: Arc<dyn CounterStore>,
         adjust: impl FnOnce(&mut AuthConfig),
     ) -> Self {
-        let database = TestDatabase::create(backend, &[tessera_auth::store::migrations]).await;
+        let database = TestDatabase::create(
+            backend,
+            &[tessera_auth::store::migrations, tessera_mail::migrations],
+        )
+        .await;
         let url = database.url().to_owned();
         Self::spawn_on(&url, Some(database), counters, adjust).await
     }

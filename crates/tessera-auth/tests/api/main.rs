@@ -17,6 +17,7 @@ mod load_shedding;
 mod no_store;
 mod origin;
 mod password_attempts;
+mod password_reset;
 mod rate_limit;
 mod revocation;
 mod rfc9864;

@@ -1,6 +1,7 @@
 //! Failed-attempt limits under concurrency: every check of a password takes its slot before the
 //! hash runs, so a burst of guesses is cut off at the limit, with the memory counters and with
-//! Redis, on SQLite and PostgreSQL; and change-password's check counts in the same limits.
+//! Redis, on SQLite and PostgreSQL; and change-password's and verify-password's checks count in
+//! the same limits.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -298,4 +299,28 @@ async fn redis_reservations_from_two_connections_never_take_more_than_the_limit(
         (0, 0),
         "a release never makes a count"
     );
+}
+
+on_both_backends_and_counters! {
+    async fn wrong_passwords_on_verify_password_are_cut_off_at_the_limit_shared_with_sign_in(app) {
+        let user = app.sign_up().await;
+        let guesser = "203.0.113.31";
+        let verify = |password: String, client: &'static str| {
+            let (app, user) = (&app, &user);
+            async move {
+                app.send(Method::POST, "/verify-password", Some(json!({"password": password})), Some(&user.cookie), &[("x-forwarded-for", client)]).await
+            }
+        };
+        let answers = join_all((0..30).map(|i| verify(format!("wrong guess {i}"), guesser))).await;
+        assert_eq!(count(&answers, 400), 10, "exactly the limit is checked");
+        assert_eq!(count(&answers, 429), 20);
+        let failures = events(&app, AuditKind::CredentialCheckFailed).await;
+        assert_eq!(failures.len(), 10, "every checked failure is audited");
+        assert_eq!(failures[0].detail_json(), Some(json!({"route": "/verify-password"})));
+        assert_eq!(failures[0].user_id.as_deref(), Some(user.id.as_str()));
+        assert_refused(&verify(PASSWORD.to_string(), guesser).await);
+        assert_refused(&sign_in_from(&app, guesser, &user.email, PASSWORD).await);
+        let elsewhere = verify(PASSWORD.to_string(), "192.0.2.82").await;
+        assert_eq!((elsewhere.status, elsewhere.body.clone()), (200, json!({"status": true})));
+    }
 }

@@ -24,7 +24,7 @@ use tokio::sync::Mutex;
 
 use super::fixed::ring_from_jwks;
 use super::{BoxFuture, KeySource};
-use crate::Clock;
+use crate::{Clock, SystemClock};
 
 /// A fetched key set and how long its publisher says it may be cached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,7 @@ const NEVER: i64 = i64::MIN;
 /// A cached, self-refreshing JWKS over any [`FetchJwks`].
 pub struct JwksCache<F> {
     fetcher: F,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
     cooldown: i64,
     default_max_age: i64,
     max_max_age: i64,
@@ -107,7 +107,7 @@ impl<F: FetchJwks> JwksCache<F> {
     pub fn new(fetcher: F) -> Self {
         Self {
             fetcher,
-            clock: Clock::system(),
+            clock: Arc::new(SystemClock),
             cooldown: 10,
             default_max_age: 300,
             max_max_age: 86_400,
@@ -140,8 +140,8 @@ impl<F: FetchJwks> JwksCache<F> {
     }
 
     /// The time source (for cache ages and the cooldown).
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -157,7 +157,7 @@ impl<F: FetchJwks> JwksCache<F> {
     /// little after this process is fetched from on the first request, not a cooldown later.
     pub async fn prefetch(&self) -> Result<(), FetchError> {
         let _gate = self.gate.lock().await;
-        let now = self.clock.now();
+        let now = self.clock.unix_secs();
         if self.cooling_down(now) {
             return Ok(());
         }
@@ -192,7 +192,7 @@ impl<F: FetchJwks> JwksCache<F> {
     /// With `wait == false` a fetch already in flight is not waited for: the caller goes on
     /// with `seen` (stale-while-revalidate), so a slow JWKS server delays one request, not all.
     async fn refresh_from(&self, seen: &Arc<KeyRing>, wait: bool) -> Arc<KeyRing> {
-        if self.cooling_down(self.clock.now()) {
+        if self.cooling_down(self.clock.unix_secs()) {
             return self.current();
         }
         let _gate = if wait {
@@ -208,7 +208,7 @@ impl<F: FetchJwks> JwksCache<F> {
             // A fetch finished while we waited for the gate: use its result.
             return current;
         }
-        let now = self.clock.now();
+        let now = self.clock.unix_secs();
         if self.cooling_down(now) {
             return current;
         }
@@ -248,7 +248,7 @@ impl<F: FetchJwks> KeySource for JwksCache<F> {
     fn keys(&self) -> BoxFuture<'_, Arc<KeyRing>> {
         Box::pin(async move {
             let snapshot = self.read();
-            if self.clock.now() < snapshot.fresh_until {
+            if self.clock.unix_secs() < snapshot.fresh_until {
                 return snapshot.ring;
             }
             // Merely stale keys still verify while someone refreshes them; with no keys at all

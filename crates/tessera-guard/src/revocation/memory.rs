@@ -2,14 +2,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::RevocationList;
 use super::protocol::is_session_id;
-use crate::Clock;
+use crate::{Clock, SystemClock};
 
 /// Entries held at most by default: 100,000 sessions ended within one token lifetime (over a
 /// hundred a second for 15 minutes), about 15 MB.
@@ -27,7 +27,7 @@ const DEFAULT_CAPACITY: usize = 100_000;
 /// Share it as `Arc<MemoryRevocations>`: one clone to the guard, one to whatever feeds it.
 pub struct MemoryRevocations {
     entries: RwLock<Entries>,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
     capacity: usize,
     version: watch::Sender<u64>,
 }
@@ -52,7 +52,7 @@ impl MemoryRevocations {
     pub fn new() -> Self {
         Self {
             entries: RwLock::new(Entries::default()),
-            clock: Clock::system(),
+            clock: Arc::new(SystemClock),
             capacity: DEFAULT_CAPACITY,
             version: watch::Sender::new(0),
         }
@@ -68,8 +68,8 @@ impl MemoryRevocations {
     /// The time source deciding when entries expire (inject a [`crate::ManualClock`] in tests;
     /// use the guard's clock).
     #[must_use]
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -87,7 +87,7 @@ impl MemoryRevocations {
     /// The Unix second `ttl` from now.
     pub(crate) fn until(&self, ttl: Duration) -> i64 {
         let secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
-        self.clock.now().saturating_add(secs)
+        self.clock.unix_secs().saturating_add(secs)
     }
 
     /// [`Self::revoke`] for several ids at once; returns how many were new.
@@ -96,7 +96,7 @@ impl MemoryRevocations {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let now = self.clock.now();
+        let now = self.clock.unix_secs();
         if until <= now {
             return 0;
         }
@@ -184,7 +184,7 @@ impl Default for MemoryRevocations {
 impl RevocationList for MemoryRevocations {
     fn is_revoked(&self, sid: &str) -> bool {
         let until = self.read().until.get(sid).copied();
-        until.is_some_and(|until| self.clock.now() < until)
+        until.is_some_and(|until| self.clock.unix_secs() < until)
     }
 }
 
@@ -204,8 +204,8 @@ mod tests {
 
     #[test]
     fn an_entry_is_refused_until_its_expiry_then_forgotten() {
-        let clock = ManualClock::new(1_000);
-        let set = MemoryRevocations::new().with_clock(clock.clock());
+        let clock = ManualClock::at_unix(1_000);
+        let set = MemoryRevocations::new().with_clock(clock.clone());
         assert!(set.revoke("a", 1_010));
         assert!(
             !set.revoke("a", 1_005),
@@ -213,7 +213,7 @@ mod tests {
         );
         assert!(set.is_revoked("a"));
         assert!(!set.is_revoked("b"));
-        clock.advance(10);
+        clock.advance_secs(10);
         assert!(!set.is_revoked("a"), "expired at 1_010");
         set.revoke("b", 2_000);
         assert_eq!(set.len(), 1, "the expired entry was dropped");
@@ -222,22 +222,22 @@ mod tests {
 
     #[test]
     fn a_later_expiry_extends_an_entry() {
-        let clock = ManualClock::new(0);
-        let set = MemoryRevocations::new().with_clock(clock.clock());
+        let clock = ManualClock::at_unix(0);
+        let set = MemoryRevocations::new().with_clock(clock.clone());
         set.revoke("a", 10);
         set.revoke("a", 20);
-        clock.set(15);
+        clock.advance_secs(15);
         assert!(set.is_revoked("a"));
-        clock.set(20);
+        clock.advance_secs(5);
         assert!(!set.is_revoked("a"));
     }
 
     #[test]
     fn past_capacity_the_entries_closest_to_expiry_go_first() {
-        let clock = ManualClock::new(0);
+        let clock = ManualClock::at_unix(0);
         let set = MemoryRevocations::new()
             .with_capacity(2)
-            .with_clock(clock.clock());
+            .with_clock(clock.clone());
         set.revoke("late", 300);
         set.revoke("soon", 100);
         set.revoke("middle", 200);
@@ -250,7 +250,7 @@ mod tests {
     fn empty_and_oversized_ids_are_ignored_and_changes_are_observable() {
         let set = MemoryRevocations::new();
         let changes = set.changes();
-        let until = Clock::system().now() + 60;
+        let until = SystemClock.unix_secs() + 60;
         assert_eq!(
             set.revoke_many(
                 [

@@ -36,7 +36,7 @@ async fn a_token_signed_with_a_retired_hs256_secret_verifies_while_it_is_still_c
     let old = b"an-older-secret-that-is-still-32-bytes-long".as_slice();
     let guard = Guard::hs256([SECRET, old])
         .unwrap()
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build();
     let app = app(guard);
     let token = sign(&SigningKey::hmac(None, old), &claims());
@@ -61,7 +61,7 @@ async fn an_algorithm_outside_the_allow_list_is_refused_even_with_a_matching_key
     );
     let guard = Guard::builder(StaticKeys::new(ring))
         .algorithms([Algorithm::EdDSA])
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build();
     let app = app(guard);
     get_me(&app, &sign(&ED, &claims())).await.assert_accepted();
@@ -83,7 +83,7 @@ async fn an_hs256_token_is_refused_by_a_guard_that_allows_only_asymmetric_algori
     keys.push(VerifyingKey::hmac(None, SECRET));
     // Default algorithms of `Guard::builder`: EdDSA, ES256, RS256.
     let guard = Guard::builder(StaticKeys::new(KeyRing::new(keys)))
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build();
     get_me(&app(guard), &sign(&hs_key(), &claims()))
         .await
@@ -97,7 +97,7 @@ async fn a_static_jwks_document_is_a_key_source() {
     let guard = Guard::builder(StaticKeys::from_jwks_json(&json).unwrap())
         .issuer(ISSUER)
         .audience(ISSUER)
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build();
     let app = app(guard);
     get_me(&app, &sign(&ED, &claims())).await.assert_accepted();

@@ -130,7 +130,7 @@ fn asymmetric_and_hs256_guard(clock: &ManualClock) -> Guard {
         ])
         .issuer(ISSUER)
         .audience(ISSUER)
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build()
 }
 

@@ -163,7 +163,7 @@ pub fn jwks(keys: &[&SigningKey]) -> JwkSet {
 
 /// A manual clock at [`NOW`].
 pub fn clock() -> ManualClock {
-    ManualClock::new(NOW)
+    ManualClock::at_unix(NOW)
 }
 
 /// A guard trusting the three asymmetric keys, pinned to [`ISSUER`] as issuer and audience.
@@ -177,7 +177,7 @@ pub fn asymmetric_guard(clock: &ManualClock) -> Guard {
     Guard::builder(StaticKeys::new(ring))
         .issuer(ISSUER)
         .audience(ISSUER)
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build()
 }
 
@@ -186,7 +186,7 @@ pub fn hs256_guard(clock: &ManualClock) -> Guard {
     Guard::hs256([SECRET])
         .unwrap()
         .issuer(ISSUER)
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build()
 }
 

@@ -14,7 +14,7 @@ use crate::helpers::*;
 async fn shared_keys_replaced_by_the_host_take_effect_on_the_next_request() {
     let clock = clock();
     let keys = SharedKeys::new(KeyRing::new(vec![VerifyingKey::from_signing_key(&ED)]));
-    let guard = Guard::builder(keys.clone()).clock(clock.clock()).build();
+    let guard = Guard::builder(keys.clone()).clock(clock.clone()).build();
     let app = app(guard);
     get_me(&app, &sign(&ED, &claims())).await.assert_accepted();
     get_me(&app, &sign(&EC, &claims()))
@@ -62,14 +62,14 @@ async fn a_key_rotated_in_by_the_in_process_auth_server_is_found_by_the_unknown_
     let clock = clock();
     let server = KeyServer::default();
     server.publish(&[&ED]);
-    let source = server.source().with_clock(clock.clock());
-    let app = app(Guard::builder(source).clock(clock.clock()).build());
+    let source = server.source().with_clock(clock.clone());
+    let app = app(Guard::builder(source).clock(clock.clone()).build());
     get_me(&app, &sign(&ED, &claims())).await.assert_accepted();
     assert_eq!(server.calls.load(Ordering::SeqCst), 1);
 
     let rotated = SigningKey::generate(Algorithm::EdDSA, "ed-2").unwrap();
     server.publish(&[&rotated, &ED]);
-    clock.advance(10);
+    clock.advance_secs(10);
     get_me(&app, &sign(&rotated, &claims()))
         .await
         .assert_accepted();
@@ -100,11 +100,11 @@ async fn an_in_process_source_that_fails_keeps_serving_its_last_good_keys() {
             }
         }
     })
-    .with_clock(clock.clock());
-    let app = app(Guard::builder(source).clock(clock.clock()).build());
+    .with_clock(clock.clone());
+    let app = app(Guard::builder(source).clock(clock.clone()).build());
     get_me(&app, &sign(&ED, &claims())).await.assert_accepted();
     healthy.store(false, Ordering::SeqCst);
-    clock.advance(120);
+    clock.advance_secs(120);
     get_me(
         &app,
         &sign(&ED, &claims_with(serde_json::json!({ "exp": NOW + 900 }))),
@@ -139,11 +139,11 @@ async fn while_a_stale_set_is_being_refreshed_other_requests_use_it_instead_of_w
             })
         }
     })
-    .with_clock(clock.clock());
-    let guard = Guard::builder(source).clock(clock.clock()).build();
+    .with_clock(clock.clone());
+    let guard = Guard::builder(source).clock(clock.clone()).build();
     let token = sign(&ED, &claims());
     assert!(guard.verify(&token).await.is_ok());
-    clock.advance(60);
+    clock.advance_secs(60);
 
     let refreshing = tokio::spawn({
         let (guard, token) = (guard.clone(), token.clone());

@@ -144,7 +144,7 @@ fn mixed_guard(clock: &ManualClock) -> Guard {
         ])
         .issuer(ISSUER)
         .audience(ISSUER)
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build()
 }
 
@@ -995,11 +995,11 @@ async fn a_remote_jwks_guard_fetches_only_its_configured_url_whatever_tokens_poi
     let source = RemoteJwks::remote(&jwks_url)
         .unwrap()
         .with_cooldown(Duration::from_secs(10))
-        .with_clock(clock.clock());
+        .with_clock(clock.clone());
     let app = app(Guard::builder(source)
         .issuer(ISSUER)
         .audience(ISSUER)
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build());
     get_me(&app, &sign(&ED, &claims())).await.assert_accepted();
     assert_eq!(jwks_hits.load(Ordering::SeqCst), 1);

@@ -117,11 +117,11 @@ fn remote_guard(url: &str, clock: &ManualClock) -> Guard {
     let source = RemoteJwks::remote(url)
         .unwrap()
         .with_cooldown(Duration::from_secs(10))
-        .with_clock(clock.clock());
+        .with_clock(clock.clone());
     Guard::builder(source)
         .issuer(ISSUER)
         .audience(ISSUER)
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build()
 }
 
@@ -164,7 +164,7 @@ async fn an_unknown_kid_triggers_one_refetch_and_then_verifies() {
     // The auth server rotates in a new key; the guard has never seen it.
     let rotated = new_key("ed-rotated");
     server.serve(&[&rotated, &ED], Some("public, max-age=300"));
-    clock.advance(10);
+    clock.advance_secs(10);
     get_me(&app, &sign(&rotated, &claims()))
         .await
         .assert_accepted();
@@ -204,14 +204,14 @@ async fn garbage_kids_cost_at_most_one_fetch_per_cooldown_however_many_arrive_at
     assert_eq!(server.hits(), 1);
 
     // After the cooldown: a concurrent flood fetches exactly once (single-flight).
-    clock.advance(10);
+    clock.advance_secs(10);
     for result in flood(&guard, 100).join_all().await {
         assert_eq!(result, Err(GuardError::InvalidToken));
     }
     assert_eq!(server.hits(), 2);
 
     // And sequential garbage within the new cooldown adds nothing.
-    clock.advance(9);
+    clock.advance_secs(9);
     for n in 200..220 {
         assert!(guard.verify(&garbage_token(n)).await.is_err());
     }
@@ -229,7 +229,7 @@ async fn concurrent_requests_with_a_just_rotated_kid_all_succeed_on_one_fetch() 
     assert!(guard.verify(&sign(&ED, &claims())).await.is_ok());
     let rotated = new_key("ed-next");
     server.serve(&[&rotated, &ED], Some("max-age=3600"));
-    clock.advance(30);
+    clock.advance_secs(30);
     let token = sign(&rotated, &claims());
     let mut set = JoinSet::new();
     for _ in 0..20 {
@@ -250,8 +250,8 @@ async fn waiters_reuse_the_fetch_they_waited_for_even_with_no_cooldown() {
     let source = RemoteJwks::remote(&server.url())
         .unwrap()
         .with_cooldown(Duration::ZERO)
-        .with_clock(clock.clock());
-    let guard = Guard::builder(source).clock(clock.clock()).build();
+        .with_clock(clock.clone());
+    let guard = Guard::builder(source).clock(clock.clone()).build();
     assert!(guard.verify(&sign(&ED, &claims())).await.is_ok());
     let rotated = new_key("ed-single-flight");
     server.serve(&[&rotated, &ED], Some("max-age=3600"));
@@ -278,13 +278,13 @@ async fn a_failed_fetch_keeps_the_last_good_key_set_and_retries_once_per_cooldow
     assert_eq!(server.hits(), 1);
 
     server.serve_raw(StatusCode::INTERNAL_SERVER_ERROR, None, "oops".into());
-    clock.advance(60); // stale now
+    clock.advance_secs(60); // stale now
     get_me(&app, &token).await.assert_accepted();
     assert_eq!(server.hits(), 2, "a stale set is refetched");
-    clock.advance(5);
+    clock.advance_secs(5);
     get_me(&app, &token).await.assert_accepted();
     assert_eq!(server.hits(), 2, "no retry inside the cooldown");
-    clock.advance(5);
+    clock.advance_secs(5);
     server.serve_raw(StatusCode::OK, None, "this is not JSON".into());
     get_me(&app, &token).await.assert_accepted();
     assert_eq!(server.hits(), 3);
@@ -292,7 +292,7 @@ async fn a_failed_fetch_keeps_the_last_good_key_set_and_retries_once_per_cooldow
     // Once the server is back, its answer replaces the set.
     let rotated = new_key("ed-after-outage");
     server.serve(&[&rotated], Some("max-age=60"));
-    clock.advance(10);
+    clock.advance_secs(10);
     get_me(&app, &sign(&rotated, &claims()))
         .await
         .assert_accepted();
@@ -308,23 +308,23 @@ async fn cache_control_max_age_decides_when_the_set_is_refetched() {
     let guard = remote_guard(&server.url(), &clock);
     let token = sign(&ED, &claims_with(serde_json::json!({ "exp": NOW + 3600 })));
     assert!(guard.verify(&token).await.is_ok());
-    clock.advance(59);
+    clock.advance_secs(59);
     assert!(guard.verify(&token).await.is_ok());
     assert_eq!(server.hits(), 1, "still fresh at 59 s");
-    clock.advance(1);
+    clock.advance_secs(1);
     assert!(guard.verify(&token).await.is_ok());
     assert_eq!(server.hits(), 2, "stale at 60 s");
 
     // no-store: every request would refetch, but the cooldown still spaces the fetches.
     server.serve(&[&ED], Some("no-store"));
-    clock.advance(60);
+    clock.advance_secs(60);
     assert!(guard.verify(&token).await.is_ok());
     assert_eq!(server.hits(), 3);
     for _ in 0..5 {
         assert!(guard.verify(&token).await.is_ok());
     }
     assert_eq!(server.hits(), 3);
-    clock.advance(10);
+    clock.advance_secs(10);
     assert!(guard.verify(&token).await.is_ok());
     assert_eq!(server.hits(), 4);
 }
@@ -337,13 +337,13 @@ async fn without_cache_control_a_set_is_fresh_for_the_default_max_age() {
     let source = RemoteJwks::remote(&server.url())
         .unwrap()
         .with_default_max_age(Duration::from_secs(120))
-        .with_clock(clock.clock());
+        .with_clock(clock.clone());
     let ring = source.keys().await;
     assert_eq!(ring.len(), 1);
-    clock.advance(119);
+    clock.advance_secs(119);
     source.keys().await;
     assert_eq!(server.hits(), 1);
-    clock.advance(1);
+    clock.advance_secs(1);
     source.keys().await;
     assert_eq!(server.hits(), 2);
 }
@@ -356,9 +356,9 @@ async fn a_huge_max_age_is_capped_so_removed_keys_eventually_stop_verifying() {
     let source = RemoteJwks::remote(&server.url())
         .unwrap()
         .with_max_max_age(Duration::from_secs(3600))
-        .with_clock(clock.clock());
+        .with_clock(clock.clone());
     source.keys().await;
-    clock.advance(3600);
+    clock.advance_secs(3600);
     source.keys().await;
     assert_eq!(server.hits(), 2);
 }
@@ -434,8 +434,8 @@ async fn a_jwks_server_that_never_answers_times_out_instead_of_hanging_requests(
         .build()
         .unwrap();
     let clock = clock();
-    let source = tessera_guard::keys::JwksCache::new(fetcher).with_clock(clock.clock());
-    let guard = Guard::builder(source).clock(clock.clock()).build();
+    let source = tessera_guard::keys::JwksCache::new(fetcher).with_clock(clock.clone());
+    let guard = Guard::builder(source).clock(clock.clone()).build();
     let started = std::time::Instant::now();
     assert_eq!(
         guard.verify(&sign(&ED, &claims())).await,
@@ -455,19 +455,19 @@ async fn a_failed_prefetch_at_start_up_does_not_delay_the_first_request() {
         RemoteJwks::remote(&server.url())
             .unwrap()
             .with_cooldown(Duration::from_secs(10))
-            .with_clock(clock.clock()),
+            .with_clock(clock.clone()),
     );
     assert!(source.prefetch().await.is_err());
     // A moment later the auth server is up; the first request fetches at once.
     server.serve(&[&ED], None);
-    clock.advance(1);
+    clock.advance_secs(1);
     let guard = Guard::builder(Arc::clone(&source))
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build();
     assert!(guard.verify(&sign(&ED, &claims())).await.is_ok());
     assert_eq!(server.hits(), 2);
     // A successful prefetch, on the other hand, counts like any fetch.
-    clock.advance(10);
+    clock.advance_secs(10);
     assert!(source.prefetch().await.is_ok());
     assert!(source.prefetch().await.is_ok());
     assert_eq!(server.hits(), 3);

@@ -21,7 +21,7 @@ fn guard_with(list: impl RevocationList, clock: &ManualClock) -> Guard {
     Guard::builder(StaticKeys::new(ring))
         .issuer(ISSUER)
         .audience(ISSUER)
-        .clock(clock.clock())
+        .clock(clock.clone())
         .revocations(list)
         .build()
 }
@@ -29,7 +29,7 @@ fn guard_with(list: impl RevocationList, clock: &ManualClock) -> Guard {
 #[tokio::test]
 async fn a_revoked_sid_is_refused_at_once_and_other_sessions_and_sid_less_tokens_are_not() {
     let clock = clock();
-    let list = Arc::new(MemoryRevocations::new().with_clock(clock.clock()));
+    let list = Arc::new(MemoryRevocations::new().with_clock(clock.clone()));
     let app = app(guard_with(Arc::clone(&list), &clock));
     let mine = token_for_session("session-a");
     let other = token_for_session("session-b");
@@ -48,7 +48,7 @@ async fn a_revoked_sid_is_refused_at_once_and_other_sessions_and_sid_less_tokens
     // The entry lasts as long as it was asked to, then it is forgotten.
     list.revoke("session-b", NOW + 10);
     get_me(&app, &other).await.assert_invalid_token();
-    clock.advance(10);
+    clock.advance_secs(10);
     get_me(&app, &other).await.assert_accepted();
     get_me(&app, &mine).await.assert_invalid_token();
 }
@@ -56,7 +56,7 @@ async fn a_revoked_sid_is_refused_at_once_and_other_sessions_and_sid_less_tokens
 #[tokio::test]
 async fn the_list_is_consulted_only_for_tokens_that_verify() {
     let clock = clock();
-    let list = Arc::new(MemoryRevocations::new().with_clock(clock.clock()));
+    let list = Arc::new(MemoryRevocations::new().with_clock(clock.clone()));
     list.revoke("session-a", NOW + 960);
     let guard = guard_with(Arc::clone(&list), &clock);
     let forged = with_part(&token_for_session("session-a"), 2, "AAAA");
@@ -184,7 +184,7 @@ mod feed {
     async fn a_session_ended_on_the_auth_server_is_refused_after_the_next_poll() {
         let clock = clock();
         let server = FeedServer::start().await;
-        let list = Arc::new(MemoryRevocations::new().with_clock(clock.clock()));
+        let list = Arc::new(MemoryRevocations::new().with_clock(clock.clone()));
         let poller = poller(&server, &list);
         let app = app(guard_with(Arc::clone(&poller), &clock));
         let token = token_for_session("session-a");
@@ -205,9 +205,9 @@ mod feed {
         );
 
         // Kept for the feed's `ttl`, then forgotten (every token of that session has expired).
-        clock.advance(959);
+        clock.advance_secs(959);
         get_me(&app, &token).await.assert_invalid_token();
-        clock.advance(1);
+        clock.advance_secs(1);
         assert!(!list.is_revoked("session-a"));
     }
 
@@ -215,7 +215,7 @@ mod feed {
     async fn a_feed_outage_rejects_nothing_new_and_loses_nothing() {
         let clock = clock();
         let server = FeedServer::start().await;
-        let list = Arc::new(MemoryRevocations::new().with_clock(clock.clock()));
+        let list = Arc::new(MemoryRevocations::new().with_clock(clock.clone()));
         let poller = poller(&server, &list);
         let app = app(guard_with(Arc::clone(&poller), &clock));
         server.end_session("session-a");
@@ -288,11 +288,11 @@ mod feed {
         let server = FeedServer::start().await;
         server.feed().ttl = None;
         server.end_session("session-a");
-        let list = Arc::new(MemoryRevocations::new().with_clock(clock.clock()));
+        let list = Arc::new(MemoryRevocations::new().with_clock(clock.clone()));
         poller(&server, &list).poll_once().await.unwrap();
-        clock.advance(959);
+        clock.advance_secs(959);
         assert!(list.is_revoked("session-a"));
-        clock.advance(1);
+        clock.advance_secs(1);
         assert!(!list.is_revoked("session-a"));
     }
 

@@ -25,7 +25,7 @@ fn guard_over(keys: Vec<Jwk>, clock: &tessera_guard::ManualClock) -> Guard {
     Guard::builder(StaticKeys::from_jwks_json(&json).unwrap())
         .issuer(ISSUER)
         .audience(ISSUER)
-        .clock(clock.clock())
+        .clock(clock.clone())
         .build()
 }
 
@@ -66,7 +66,7 @@ async fn a_guard_narrowed_to_eddsa_refuses_the_name_ed25519_and_the_reverse() {
     ] {
         let guard = Guard::builder(StaticKeys::from_jwks_json(&json).unwrap())
             .algorithms([allowed])
-            .clock(clock.clock())
+            .clock(clock.clone())
             .build();
         let app = app(guard);
         get_me(&app, accepted).await.assert_accepted();

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tessera_api::TasksSettings;
-use tessera_auth::AuthConfig;
 use tessera_auth::secret::{Secret, SecretSet};
+use tessera_auth::{AuthConfig, AuthState};
 use tessera_db::testing::{Backend, TestDatabase};
 use tessera_http::ConnectionLimits;
 use tessera_server::{Application, ServerError, ServerSettings};
@@ -20,7 +20,8 @@ use tokio::time::timeout;
 pub const ORIGIN: &str = "http://tessera.test";
 /// A second origin the tests trust, as a frontend on another port would be.
 pub const FRONTEND: &str = "http://localhost:5173";
-const SECRET: &str = "app-test-secret-0123456789abcdef0123456789";
+/// The auth server's secret (in HS256 mode also the separate API's).
+pub const SECRET: &str = "app-test-secret-0123456789abcdef0123456789";
 /// Far longer than any timeout under test: reaching it means the server did not act.
 pub const BOUND: Duration = Duration::from_secs(15);
 
@@ -30,6 +31,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// Its database.
     pub database_url: String,
+    /// The auth server's state (its store closes the one pool, as an outage would).
+    pub auth: AuthState,
     /// Its mail outbox (its worker runs as long as the app).
     pub outbox: tessera_mail::Outbox,
     stop: Option<oneshot::Sender<()>>,
@@ -68,15 +71,7 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             list_cache_ttl: None,
         },
         hsts: true,
-        limits: ConnectionLimits {
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(30),
-            body_timeout: Duration::from_secs(10),
-            handler_timeout: Duration::from_secs(30),
-            max_body_bytes: 2 * 1024 * 1024,
-            max_connections: 1024,
-            shutdown_grace: Duration::from_secs(30),
-        },
+        limits: limits(),
         mail: tessera_mail::MailSettings {
             smtp_url: None,
             from: "Tessera <no-reply@tessera.test>".to_owned(),
@@ -86,6 +81,19 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             templates: None,
             eml_dir: dir.path().join("mail"),
         },
+    }
+}
+
+/// The command line's connection limits, for `tessera serve` and `tessera api` alike.
+pub fn limits() -> ConnectionLimits {
+    ConnectionLimits {
+        header_read_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(30),
+        body_timeout: Duration::from_secs(10),
+        handler_timeout: Duration::from_secs(30),
+        max_body_bytes: 2 * 1024 * 1024,
+        max_connections: 1024,
+        shutdown_grace: Duration::from_secs(30),
     }
 }
 
@@ -123,6 +131,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     .await
     .unwrap();
     let addr = app.local_addr().unwrap();
+    let auth = app.auth().clone();
     let outbox = app.outbox().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn(app.run(async {
@@ -131,6 +140,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     TestApp {
         addr,
         database_url,
+        auth,
         outbox,
         stop: Some(stop),
         running: Some(running),

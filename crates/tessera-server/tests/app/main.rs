@@ -2,8 +2,11 @@
 //! in process on 127.0.0.1:0 by [`helpers::spawn_app`] and driven over real sockets.
 
 mod connections;
+mod cookies;
 mod edge;
+mod health;
 mod helpers;
 mod mail;
 mod tasks;
+mod two_services;
 mod web;

@@ -113,7 +113,7 @@ async fn create_task(
     let new = NewTask::parse(&body).map_err(ApiError::Validation)?;
     let task = state
         .store
-        .create(&user, &new_task_id(), &new, (state.now)())
+        .create(&user, &new_task_id(), &new, state.now.now())
         .await?;
     Ok((StatusCode::CREATED, Json(task)))
 }
@@ -169,7 +169,7 @@ async fn update_task(
     let change = TaskChange::parse(&body).map_err(ApiError::Validation)?;
     let task = state
         .store
-        .update(&user, id, &change, (state.now)())
+        .update(&user, id, &change, state.now.now())
         .await?;
     task.map(Json).ok_or(ApiError::TaskNotFound)
 }
@@ -193,7 +193,10 @@ async fn toggle_task(
     path: TaskPath,
     State(state): State<TasksState>,
 ) -> Result<Json<Task>, ApiError> {
-    let task = state.store.toggle(&user, path.id()?, (state.now)()).await?;
+    let task = state
+        .store
+        .toggle(&user, path.id()?, state.now.now())
+        .await?;
     task.map(Json).ok_or(ApiError::TaskNotFound)
 }
 

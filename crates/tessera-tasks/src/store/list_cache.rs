@@ -53,12 +53,12 @@ impl ListCache {
 impl TaskStore for ListCache {
     async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<TaskList> {
         let key = (user.as_str().to_owned(), status);
-        let ticket = match self.lists.get(&key, (self.now)()) {
+        let ticket = match self.lists.get(&key, self.now.now()) {
             Lookup::Hit(tasks) => return Ok(tasks),
             Lookup::Miss(ticket) => ticket,
         };
         let tasks = self.inner.list(user, status).await?;
-        self.lists.fill(ticket, key, tasks.clone(), (self.now)());
+        self.lists.fill(ticket, key, tasks.clone(), self.now.now());
         Ok(tasks)
     }
 

@@ -78,7 +78,7 @@ async fn an_expired_token_is_refused_once_the_clock_passes_exp(app: TestApp) {
     let path = format!("/api/{ALICE}/tasks");
     let reply = send(app.anonymous(Method::GET, &path).bearer_auth(&token)).await;
     assert_eq!(reply.status, StatusCode::OK);
-    app.clock.advance(900);
+    app.clock.advance_secs(900);
     send(app.anonymous(Method::GET, &path).bearer_auth(&token))
         .await
         .assert_detail(StatusCode::UNAUTHORIZED, "Invalid or expired token");

@@ -2,6 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use tessera_clock::{Clock as _, iso_millis};
 
 use crate::helpers::{ALICE, BOB, TestApp, on_both_backends, send};
 
@@ -34,8 +35,8 @@ async fn creating_a_task_answers_201_with_the_whole_task(app: TestApp) {
             "title": "Buy milk",
             "description": null,
             "completed": false,
-            "created_at": app.clock.iso(),
-            "updated_at": app.clock.iso(),
+            "created_at": iso_millis(&app.clock.now()),
+            "updated_at": iso_millis(&app.clock.now()),
         })
     );
     assert_eq!(app.get_task(ALICE, id).await.body, reply.body);
@@ -55,9 +56,9 @@ async fn a_task_may_be_created_with_a_description(app: TestApp) {
 async fn listing_returns_the_callers_tasks_newest_first(app: TestApp) {
     assert_eq!(app.list_tasks(ALICE, "").await.body, json!([]));
     let first = app.create_task(ALICE, "first").await;
-    app.clock.advance(1);
+    app.clock.advance_secs(1);
     let second = app.create_task(ALICE, "second").await;
-    app.clock.advance(1);
+    app.clock.advance_secs(1);
     app.create_task(BOB, "bob's").await;
     let ids = app.task_ids(ALICE, "").await;
     assert_eq!(
@@ -74,7 +75,7 @@ async fn listing_returns_the_callers_tasks_newest_first(app: TestApp) {
 
 async fn listing_filters_by_status(app: TestApp) {
     let done = app.create_task(ALICE, "done").await;
-    app.clock.advance(1);
+    app.clock.advance_secs(1);
     let open = app.create_task(ALICE, "open").await;
     let done_id = done["id"].as_str().unwrap();
     assert_eq!(app.toggle_task(ALICE, done_id).await.status, StatusCode::OK);
@@ -90,7 +91,7 @@ async fn listing_filters_by_status(app: TestApp) {
 async fn listing_sorts_by_title_ignoring_case(app: TestApp) {
     for title in ["banana", "Apple", "cherry", "apple pie"] {
         app.create_task(ALICE, title).await;
-        app.clock.advance(1);
+        app.clock.advance_secs(1);
     }
     let reply = app.list_tasks(ALICE, "sort=title").await;
     let titles: Vec<_> = reply
@@ -117,13 +118,13 @@ async fn getting_a_task_returns_it(app: TestApp) {
 }
 
 async fn replacing_a_task_changes_what_was_sent_and_keeps_the_rest(app: TestApp) {
-    let created_at = app.clock.iso();
+    let created_at = iso_millis(&app.clock.now());
     let task = app
         .post_task(ALICE, json!({ "title": "draft", "description": "keep me" }))
         .await
         .object();
     let id = task["id"].as_str().unwrap();
-    app.clock.advance(60);
+    app.clock.advance_secs(60);
 
     let reply = app.put_task(ALICE, id, json!({ "title": " final " })).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
@@ -134,7 +135,7 @@ async fn replacing_a_task_changes_what_was_sent_and_keeps_the_rest(app: TestApp)
     );
     assert_eq!(reply.body["completed"], false);
     assert_eq!(reply.body["created_at"], created_at);
-    assert_eq!(reply.body["updated_at"], app.clock.iso());
+    assert_eq!(reply.body["updated_at"], iso_millis(&app.clock.now()));
 
     let reply = app
         .put_task(
@@ -168,11 +169,11 @@ async fn replacing_a_task_changes_what_was_sent_and_keeps_the_rest(app: TestApp)
 async fn completing_a_task_toggles_it_back_and_forth(app: TestApp) {
     let task = app.create_task(ALICE, "toggle me").await;
     let id = task["id"].as_str().unwrap();
-    app.clock.advance(5);
+    app.clock.advance_secs(5);
     let reply = app.toggle_task(ALICE, id).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["completed"], true);
-    assert_eq!(reply.body["updated_at"], app.clock.iso());
+    assert_eq!(reply.body["updated_at"], iso_millis(&app.clock.now()));
     assert_eq!(app.toggle_task(ALICE, id).await.body["completed"], false);
     assert_eq!(app.toggle_task(ALICE, id).await.body["completed"], true);
     app.toggle_task(ALICE, "no-such-task")

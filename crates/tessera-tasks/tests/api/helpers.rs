@@ -2,17 +2,18 @@
 //! PostgreSQL database created for the test and dropped after it), with an injected clock and
 //! a helper per endpoint.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Map, Value, json};
 use sqlx::PgPool;
+use tessera_clock::{Clock as _, ManualClock};
 use tessera_db::Database;
 pub use tessera_db::testing::Backend;
 use tessera_db::testing::TestDatabase;
+use tessera_guard::Guard;
 use tessera_guard::tessera_jwt::SigningKey;
-use tessera_guard::{Clock, Guard};
 use tessera_tasks::TasksState;
 use tessera_tasks::store::{ListCache, TaskStore};
 
@@ -25,35 +26,11 @@ pub const LIST_CACHE_TTL: chrono::Duration = chrono::Duration::seconds(1);
 pub const ALICE: &str = "user-alice";
 pub const BOB: &str = "user-bob";
 
-/// A clock the test moves by hand; the API and the guard both read it.
-#[derive(Clone)]
-pub struct TestClock(Arc<Mutex<DateTime<Utc>>>);
-
-impl TestClock {
-    fn new() -> Self {
-        Self(Arc::new(Mutex::new(
-            Utc.with_ymd_and_hms(2026, 8, 23, 10, 0, 0).unwrap(),
-        )))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-
-    pub fn advance(&self, secs: i64) {
-        *self.0.lock().unwrap() += chrono::Duration::seconds(secs);
-    }
-
-    /// `now()` as the API serialises it.
-    pub fn iso(&self) -> String {
-        self.now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-    }
-}
-
 /// The API under test.
 pub struct TestApp {
     pub base: String,
-    pub clock: TestClock,
+    /// The API's and the guard's clock, moved by hand.
+    pub clock: ManualClock,
     pub store: Arc<dyn TaskStore>,
     /// The PostgreSQL pool (for RLS tests), on that backend.
     pub pg_pool: Option<PgPool>,
@@ -103,24 +80,18 @@ impl TestApp {
         database: Option<TestDatabase>,
         list_cache: Option<chrono::Duration>,
     ) -> Self {
-        let clock = TestClock::new();
+        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 8, 23, 10, 0, 0).unwrap());
         // As shipped: SQLite behind the list cache, PostgreSQL without. `store` stays the
         // database as another process sees it.
         let served = match list_cache {
             Some(ttl) => {
-                let cache_clock = clock.clone();
-                let now: tessera_tasks::Now = Arc::new(move || cache_clock.now());
+                let now: tessera_tasks::Now = Arc::new(clock.clone());
                 Arc::new(ListCache::new(Arc::clone(&store), now, ttl)) as Arc<dyn TaskStore>
             }
             None => Arc::clone(&store),
         };
-        let guard_clock = clock.clone();
-        let guard = Guard::hs256([SECRET])
-            .unwrap()
-            .clock(Clock::from_fn(move || guard_clock.now().timestamp()))
-            .build();
-        let api_clock = clock.clone();
-        let state = TasksState::new(served, guard).with_clock(Arc::new(move || api_clock.now()));
+        let guard = Guard::hs256([SECRET]).unwrap().clock(clock.clone()).build();
+        let state = TasksState::new(served, guard).with_clock(Arc::new(clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let router = tessera_tasks::router(state);
@@ -140,7 +111,7 @@ impl TestApp {
 
     /// A JWT for `user`, valid for 15 minutes from the test clock's now.
     pub fn token_for(&self, user: &str) -> String {
-        let now = self.clock.now().timestamp();
+        let now = self.clock.unix_secs();
         let claims = json!({
             "sub": user,
             "email": format!("{user}@example.com"),

@@ -3,6 +3,7 @@
 
 use reqwest::Method;
 use serde_json::json;
+use tessera_clock::Clock as _;
 use tessera_tasks::UserId;
 use tessera_tasks::domain::NewTask;
 
@@ -57,7 +58,7 @@ async fn a_task_written_by_another_process_shows_once_the_ttl_has_passed() {
         .await
         .unwrap();
     assert!(app.task_ids(ALICE, "").await.is_empty(), "within the TTL");
-    app.clock.advance(LIST_CACHE_TTL.num_seconds());
+    app.clock.advance_secs(LIST_CACHE_TTL.num_seconds());
     assert_eq!(app.task_ids(ALICE, "").await, [task.id]);
 }
 

@@ -1,11 +1,12 @@
 //! Better Auth's email-and-password sign-in: `/sign-up/email`, `/sign-in/email` and
-//! `/change-password`, the password hasher's settings, and the credential account's storage.
+//! `/change-password`, `/verify-password`, the password hasher's settings, and the credential account's storage.
 
 mod change_password;
 mod settings;
 mod sign_in;
 mod sign_up;
 mod store;
+mod verify_password;
 
 use axum::Router;
 
@@ -25,6 +26,7 @@ impl Feature for EmailPassword {
             .merge(sign_up::router())
             .merge(sign_in::router())
             .merge(change_password::router())
+            .merge(verify_password::router())
     }
 
     fn login_paths(&self) -> &'static [&'static str] {

@@ -278,6 +278,15 @@ impl KeyManager {
         Ok(key)
     }
 
+    /// Forgets which key is current, so the next [`Self::signing_key`] re-reads the store: for a
+    /// rotation another process announced. Requests meanwhile keep signing with the cached key
+    /// while one of them re-reads (as on a periodic re-check), so none waits on the store.
+    pub async fn recheck_now(&self) {
+        if let Some(cached) = self.current.write().await.as_mut() {
+            cached.checked_at = DateTime::<Utc>::MIN_UTC;
+        }
+    }
+
     /// Makes a new `alg` key current now: its predecessors of that algorithm get
     /// `expiresAt = now`, so they stop signing and stay published for the grace period. The
     /// new key expires after the rotation interval, if one is configured. What `tessera keys

@@ -1,12 +1,13 @@
-//! What `tessera serve` makes of its settings at start-up, through the real binary: the secret
-//! rules of production and how the base URL and `TESSERA_COOKIE_HOST_PREFIX` name the cookies.
+//! What `tessera serve` and `tessera api` refuse at start-up, through the real binary: the
+//! secret rules of production, `TESSERA_COOKIE_HOST_PREFIX` without https, an API without a
+//! key source. (How the settings name the cookies is tested in process, in
+//! `crates/tessera-server/tests/app/cookies.rs`.)
 //!
 //! A server that starts announces its address on stdout; one that refuses exits with the reason
 //! on stderr. Either way the test reads what the process said, never a sleep.
 
 use std::process::Stdio;
 
-use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
@@ -59,7 +60,6 @@ async fn refused(env: &[(&str, &str)]) -> String {
 /// A running server, killed when dropped.
 struct Server {
     _child: Child,
-    url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -72,20 +72,19 @@ async fn started(env: &[(&str, &str)]) -> Server {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
+    loop {
         let line = lines
             .next_line()
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("tessera serve exited before listening ({env:?})"));
-        if let Some((_, url)) = line.split_once("listening on ") {
-            break url.trim().to_owned();
+        if line.contains("listening on ") {
+            break;
         }
-    };
+    }
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Server {
         _child: child,
-        url,
         _dir: dir,
     }
 }
@@ -139,80 +138,22 @@ async fn the_host_prefix_without_an_https_base_url_stops_start_up() {
     );
 }
 
-/// Signs up on `server` (no browser headers, as a server-side client) and returns the
-/// `Set-Cookie` of the session token.
-async fn session_set_cookie(client: &reqwest::Client, server: &Server) -> String {
-    let response = client
-        .post(format!("{}/api/auth/sign-up/email", server.url))
-        .json(&json!({ "name": "Ada", "email": "ada@example.com", "password": "correct horse battery staple" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.contains("session_token="))
-        .expect("a session cookie")
-        .to_owned()
-}
-
-/// `get-session` with `cookie`: the user's email, or `None` for no session.
-async fn session_email(client: &reqwest::Client, server: &Server, cookie: &str) -> Option<String> {
-    let body: Value = client
-        .get(format!("{}/api/auth/get-session", server.url))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["user"]["email"].as_str().map(str::to_owned)
-}
-
 #[tokio::test]
-async fn an_https_base_url_names_cookies_secure_and_the_host_option_host() {
-    let client = reqwest::Client::new();
-    for (host_prefix, name) in [
-        ("false", "__Secure-better-auth.session_token"),
-        ("true", "__Host-better-auth.session_token"),
+async fn the_api_refuses_to_start_without_a_key_source_or_with_a_short_secret() {
+    for args in [
+        vec!["api", "--addr", "127.0.0.1:0"],
+        vec!["api", "--addr", "127.0.0.1:0", "--secret", "short"],
     ] {
-        let server = started(&[
-            ("BETTER_AUTH_SECRET", GOOD_SECRET),
-            ("BETTER_AUTH_URL", "https://auth.example.test"),
-            ("TESSERA_COOKIE_HOST_PREFIX", host_prefix),
-        ])
-        .await;
-        let set_cookie = session_set_cookie(&client, &server).await;
-        let pair = set_cookie.split(';').next().unwrap();
-        let (set_name, value) = pair.split_once('=').unwrap();
-        assert_eq!(set_name, name, "{set_cookie}");
-        assert!(
-            set_cookie.ends_with("; Path=/; HttpOnly; Secure; SameSite=Lax"),
-            "{set_cookie}"
-        );
-        assert!(!set_cookie.contains("Domain="), "{set_cookie}");
-        // The server reads back only the name it sets: an unprefixed copy is no session.
-        assert_eq!(
-            session_email(&client, &server, pair).await.as_deref(),
-            Some("ada@example.com")
-        );
-        let unprefixed = format!("better-auth.session_token={value}");
-        assert_eq!(session_email(&client, &server, &unprefixed).await, None);
+        let dir = tempfile::tempdir().unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TESSERA_DATA_DIR", dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} started");
     }
-    // Plain http keeps Better Auth's unprefixed, non-Secure cookie.
-    let server = started(&[
-        ("BETTER_AUTH_SECRET", GOOD_SECRET),
-        ("BETTER_AUTH_URL", "http://auth.example.test"),
-    ])
-    .await;
-    let set_cookie = session_set_cookie(&client, &server).await;
-    assert!(
-        set_cookie.starts_with("better-auth.session_token="),
-        "{set_cookie}"
-    );
-    assert!(!set_cookie.contains("Secure"), "{set_cookie}");
 }

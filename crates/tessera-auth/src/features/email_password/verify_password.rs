@@ -1,0 +1,67 @@
+//! `POST /verify-password`: confirms the signed-in user's password (Better Auth's
+//! `verifyPassword`, which apps call before a sensitive action).
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::json;
+
+use crate::body::{Body, Fields, JsonBody};
+use crate::domain::{MAX_PASSWORD_LENGTH, Password};
+use crate::error::{ApiError, codes};
+use crate::rate_limit::{CheckedRoute, PasswordAttempt};
+use crate::routes::reply;
+use crate::session::{AuthSession, ClientMeta};
+use crate::state::AuthState;
+
+pub(super) fn router() -> Router<AuthState> {
+    Router::new().route("/verify-password", post(verify_password))
+}
+
+/// `{"status": true}` when `password` is the user's, 400 `INVALID_PASSWORD` otherwise (a user
+/// without a password too, as in Better Auth).
+async fn verify_password(
+    State(state): State<AuthState>,
+    auth: AuthSession,
+    meta: ClientMeta,
+    Body(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(&body);
+    let password = fields.string("password");
+    fields.finish()?;
+    // Better Auth refuses an over-long candidate before looking anything up.
+    if password.encode_utf16().count() > MAX_PASSWORD_LENGTH {
+        return Err(codes::password_too_long());
+    }
+    // A session is no licence to guess: the check counts in the same per-account limits as
+    // sign-in and change-password, its slot taken before the hash runs.
+    let route = CheckedRoute::VerifyPassword;
+    let attempt = match PasswordAttempt::begin(&state, &meta, route, &auth.user.email).await {
+        Ok(attempt) => attempt,
+        Err(too_many) => return Ok(too_many),
+    };
+    let stored = state
+        .store
+        .find_credential_account(&auth.user.id)
+        .await?
+        .and_then(|account| account.password);
+    let hasher = state.email_password.hasher.for_client(attempt.client_ip());
+    // No password: the hasher still runs (against a dummy) and answers "no match".
+    let matches = match hasher.verify(&Password::candidate(password), stored).await {
+        Ok(verified) => verified.matches,
+        Err(err) => {
+            // Shed before the hash ran: nothing was learnt, so the slot goes back.
+            attempt.not_checked().await;
+            return Err(state.hashing_refused(err, &meta, route.path()).await);
+        }
+    };
+    if !matches {
+        attempt
+            .failed(Some(&auth.user.id), Some(&auth.session.id))
+            .await?;
+        return Err(codes::invalid_password());
+    }
+    attempt.succeeded().await;
+    Ok(reply(json!({ "status": true }), auth.cookies))
+}
