@@ -42,7 +42,9 @@ pub fn set_layer() -> SetRequestIdLayer<MakeId> {
 /// measured", not on its own); here the randomness is
 /// drawn once per process (std's OS-seeded `RandomState`), 60 bits of it once the UUID version
 /// bits are set, and the low 62 bits count requests, so ids never repeat within a process and
-/// two processes' ids collide only if their prefixes do.
+/// two processes' ids collide only if their prefixes do. The counter does show a client that
+/// sees two of its ids how many requests the process answered in between: traffic volume, which
+/// is not treated as secret.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MakeId;
 
