@@ -27,7 +27,7 @@ use redis::aio::{PubSubSink, PubSubStream};
 use tessera_auth::AuthState;
 use tessera_revocation::{Cursor, KEYS_CHANNEL, Message, REDIS_KEY};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 /// Time allowed to connect and subscribe, and for a ping to be answered.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -59,7 +59,7 @@ pub fn follow(state: AuthState, url: &str) -> Result<Follower, redis::RedisError
 }
 
 async fn run(client: redis::Client, state: AuthState) {
-    let mut caught_up = CaughtUp::default();
+    let mut caught_up = CaughtUp::new();
     let mut backoff = Duration::from_millis(100);
     let mut failing = false;
     loop {
@@ -99,17 +99,30 @@ async fn run(client: redis::Client, state: AuthState) {
     }
 }
 
-/// Where this instance is in the revocation records: the cursor after the last ones applied
-/// (`None` before the first read: everything still within the horizon is applied then).
-#[derive(Default)]
-struct CaughtUp(Option<Cursor>);
+/// Where this instance is in the revocation records, and when it reads them next while Redis
+/// is away.
+struct CaughtUp {
+    /// The cursor after the last records applied (`None` before the first read: everything
+    /// still within the horizon is applied then).
+    cursor: Option<Cursor>,
+    /// One schedule across every wait and attempt of an outage, so the short first backoffs
+    /// do not each restart it. Its ticks pile up while Redis is followed, so the first read
+    /// after Redis is lost comes at once.
+    poll: Interval,
+}
 
 impl CaughtUp {
+    fn new() -> Self {
+        let mut poll = tokio::time::interval_at(Instant::now() + POLL_INTERVAL, POLL_INTERVAL);
+        poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Self { cursor: None, poll }
+    }
+
     /// Applies the records since the cursor and moves it on; a database that fails keeps the
     /// cursor, so the same records are read next time.
     async fn apply(&mut self, state: &AuthState) {
-        match state.catch_up_revocations(self.0.as_ref()).await {
-            Ok(cursor) => self.0 = Some(cursor),
+        match state.catch_up_revocations(self.cursor.as_ref()).await {
+            Ok(cursor) => self.cursor = Some(cursor),
             Err(error) => {
                 tracing::debug!(?error, "could not read the revocation records; retrying");
             }
@@ -119,13 +132,11 @@ impl CaughtUp {
     /// Runs `task` (waiting for, or trying to reach, Redis), applying the records every
     /// [`POLL_INTERVAL`] meanwhile.
     async fn polling<T>(&mut self, state: &AuthState, task: impl Future<Output = T>) -> T {
-        let mut poll = tokio::time::interval_at(Instant::now() + POLL_INTERVAL, POLL_INTERVAL);
-        poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         tokio::pin!(task);
         loop {
             tokio::select! {
                 done = &mut task => return done,
-                _ = poll.tick() => self.apply(state).await,
+                _ = self.poll.tick() => self.apply(state).await,
             }
         }
     }

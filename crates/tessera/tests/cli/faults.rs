@@ -195,7 +195,7 @@ async fn redis_stopped_falls_back_without_a_crash_and_comes_back_with_redis() {
 
 /// How soon another instance must refuse a session ended during a Redis outage: its follower
 /// reads the revocation records every second; the rest is margin for a loaded machine.
-const OUTAGE_DELAY: Duration = Duration::from_secs(3);
+const OUTAGE_DELAY: Duration = Duration::from_secs(2);
 
 /// The Redis key revocations are announced under (tessera-revocation's `REDIS_KEY`).
 const REVOCATIONS_KEY: &str = "tessera:revocations";
