@@ -430,6 +430,15 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await?;
                 // The write comes first: a SQLite transaction that reads before it writes can
                 // fail to upgrade its lock when another writer is busy (SQLITE_BUSY at once).
+                // It is a no-op update of the user's row, which also serialises requests for one
+                // address: on PostgreSQL (read committed) two concurrent requests would otherwise
+                // both count the same two mails and both send a third; the second now waits for
+                // the first to commit, and its count sees the first's mail. (SQLite has one writer
+                // at a time anyway.)
+                sqlx::query(r#"UPDATE "user" SET "id" = "id" WHERE "id" = $1"#)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
                 Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
                 let recent: i64 = sqlx::query_scalar(
                     r#"SELECT COUNT(*) FROM "mail_outbox" WHERE "recipient" = $1 AND "kind" = $2 AND "created_at" > $3"#,

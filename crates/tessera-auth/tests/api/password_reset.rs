@@ -245,6 +245,16 @@ on_both_backends! {
         assert_eq!(queued_links(&app, &user.email).await.len(), 4, "a new hour, a new allowance");
     }
 
+    async fn concurrent_requests_for_one_address_still_send_at_most_three_mails(app) {
+        let user = app.sign_up().await;
+        let answers = join_all((0..8).map(|_| app.post("/request-password-reset", json!({"email": user.email})))).await;
+        assert!(answers.iter().all(|a| a.status == 200));
+        requests_written(&app, 8).await;
+        assert_eq!(queued_links(&app, &user.email).await.len(), 3, "the allowance holds under concurrency");
+        let limited = audit_events(&app, AuditKind::PasswordResetRequested).await;
+        assert_eq!(limited.iter().filter(|e| e.reason.as_deref() == Some("recipient_limit")).count(), 5);
+    }
+
     async fn a_reset_request_refuses_an_untrusted_redirect_and_a_bad_address(app) {
         let evil = app.post("/request-password-reset", json!({"email": "a@example.com", "redirectTo": "https://evil.example/"})).await;
         assert_eq!(evil.status, 403, "{}", evil.text);
