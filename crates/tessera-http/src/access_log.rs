@@ -235,24 +235,8 @@ fn push_micros(bytes: &mut Vec<u8>, micros: u32) {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    /// What a tracing subscriber writes, kept for the test to read.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::testing::CapturedLog;
 
     fn line(now: SystemTime, method: &Method, path: &str, status: u16, latency_us: u64) -> String {
         let mut line = Line::default();
@@ -291,14 +275,11 @@ mod tests {
 
     #[test]
     fn the_line_is_the_one_tracing_writes_for_the_same_event_in_the_same_span() {
-        let captured = Captured::default();
+        let captured = CapturedLog::default();
         let subscriber = crate::logging::subscriber(
             crate::LogFormat::Text,
             tracing_subscriber::EnvFilter::new("info"),
-            {
-                let captured = captured.clone();
-                move || captured.clone()
-            },
+            captured.clone(),
             false,
         );
         let (method, path, status, latency_us) = (Method::DELETE, "/api/u1/tasks/7", 404, 1234);
@@ -312,7 +293,7 @@ mod tests {
             )
             .in_scope(|| tracing::info!(target: "http", status, latency_us));
         });
-        let traced = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let traced = captured.text();
         let ours = line(SystemTime::now(), &method, path, status, latency_us);
         // Everything after the timestamp (`2026-11-27T14:25:51.899314Z`, 27 bytes) is the same.
         assert_eq!(traced.get(27..), ours.get(27..), "{traced:?} vs {ours:?}");
@@ -334,7 +315,7 @@ mod tests {
         use axum::routing::get;
         use tower::ServiceExt as _;
 
-        let lines = Captured::default();
+        let lines = CapturedLog::default();
         let writer = lines.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(Level::INFO)
@@ -360,7 +341,7 @@ mod tests {
             let response = app.clone().oneshot(request).await.unwrap();
             assert_eq!(response.status(), 200);
         }
-        let written = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let written = lines.text();
         assert!(written.contains(r#"path="/api/me""#), "{written}");
         assert!(written.contains("status=200"), "{written}");
         assert!(!written.contains("/healthz"), "{written}");

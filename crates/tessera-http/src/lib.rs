@@ -15,6 +15,8 @@ pub mod logging;
 pub mod origin;
 pub mod request_id;
 pub mod server;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use edge::{Edge, cors};
 pub use logging::LogFormat;

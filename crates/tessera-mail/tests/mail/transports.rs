@@ -1,7 +1,6 @@
 //! The webhook and `.eml` transports, and the promise that no log line carries a link.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
@@ -46,20 +45,6 @@ fn verify(header: &str, body: &[u8]) -> bool {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET);
     let signed = [t.to_string().as_bytes(), b".", body].concat();
     hex::decode(v1).is_ok_and(|tag| ring::hmac::verify(&key, &signed, &tag).is_ok())
-}
-
-/// Everything the tracing subscriber writes, kept for the test to search.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 on_both_backends! {
@@ -112,7 +97,7 @@ on_both_backends! {
     }
 
     async fn no_log_line_holds_the_link_or_its_token(app) {
-        let captured = Captured::default();
+        let captured = tessera_http::testing::CapturedLog::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
@@ -135,7 +120,7 @@ on_both_backends! {
         app.outbox.enqueue(&reset_mail(&recipient("logs"), "l0gsecrett0ken")).await.unwrap();
         app.worker(Arc::new(eml), settings).run_once().await.unwrap();
         drop(_guard);
-        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let logs = captured.text();
         assert!(logs.contains("mail delivery deferred") && logs.contains("mail delivery failed"), "{logs}");
         assert!(!logs.contains("l0gsecrett0ken") && !logs.contains("reset-password/"), "{logs}");
     }

@@ -113,35 +113,18 @@ async fn a_request_id_from_a_trusted_proxy_is_kept_and_echoed() {
     assert!(is_uuid(&replaced), "{replaced}");
 }
 
-/// What the subscriber writes, kept for the test to read.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 // Single-threaded runtime: the server's tasks run on this thread, under the subscriber set
 // here.
 #[tokio::test(flavor = "current_thread")]
 async fn a_json_log_line_carries_the_request_id_and_no_cookie_or_authorization_value() {
     const COOKIE: &str = "better-auth.session_token=cookie-value-never-logged";
     const BEARER: &str = "Bearer bearer-value-never-logged";
-    let captured = Captured::default();
+    let captured = tessera_http::testing::CapturedLog::default();
     let subscriber = tessera_http::logging::subscriber(
         tessera_http::LogFormat::Json,
         // `debug` logs every request's headers: the sensitive ones must be masked.
         tracing_subscriber::EnvFilter::new("debug"),
-        {
-            let captured = captured.clone();
-            move || captured.clone()
-        },
+        captured.clone(),
         false,
     );
     // While exactly one dispatcher exists, tracing-core works out a callsite's interest from
@@ -155,7 +138,7 @@ async fn a_json_log_line_carries_the_request_id_and_no_cookie_or_authorization_v
     let app = spawn_app().await;
     let id = echoed_id(&app, &[("Cookie", COOKIE), ("Authorization", BEARER)]).await;
     drop(app);
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(
         !log.contains("never-logged"),
         "a secret reached the log:\n{log}"

@@ -1,9 +1,8 @@
 //! `/healthz` and `/readyz` on the main listener: what a load balancer probes.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{BOUND, TestApp, get, pg_database, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, get, pg_database, spawn_app, spawn_app_with};
 
 /// `GET /readyz`: the status and the JSON body.
 async fn readyz(app: &TestApp) -> (u16, serde_json::Value) {
@@ -77,63 +76,6 @@ async fn a_closed_postgres_pool_makes_readyz_answer_503_naming_the_database() {
     assert_a_closed_pool_is_unready(&app).await;
     drop(app);
     drop(database);
-}
-
-/// A redis-server of the test's own on a free port of 127.0.0.1, stopped by its PID.
-struct ThrowawayRedis {
-    child: Child,
-    url: String,
-}
-
-impl ThrowawayRedis {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (Debian package redis-server)");
-        let deadline = Instant::now() + BOUND;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for ThrowawayRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[tokio::test]
-async fn an_unreachable_redis_makes_readyz_answer_503_naming_redis_within_seconds() {
-    let redis = ThrowawayRedis::start();
-    let app = spawn_app_with(|s| s.redis_url = Some(redis.url.clone())).await;
-    assert_eq!(readyz(&app).await.1["checks"]["redis"], "ok");
-    drop(redis);
-    let started = Instant::now();
-    let (status, body) = readyz(&app).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(body["checks"]["database"], "ok");
-    assert_ne!(body["checks"]["redis"], "ok");
-    assert_eq!(get(&app, "/healthz", None).await.status, 200);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 
 /// Every instance's secret (one service: one secret).
 pub const SECRET: &str = "cli-test-secret-0123456789abcdef0123456789";
@@ -21,6 +22,8 @@ pub const BOUND: Duration = Duration::from_secs(20);
 pub struct Instance {
     /// Its own address (`http://127.0.0.1:port`).
     pub url: String,
+    /// The lines it writes to stdout after "listening on" (its log, at `RUST_LOG=warn`).
+    pub lines: mpsc::UnboundedReceiver<String>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -35,6 +38,11 @@ impl Instance {
     /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().is_ok_and(|status| status.is_none())
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the instance is running")
     }
 
     /// Kills it with SIGKILL and waits for it to be gone.
@@ -85,9 +93,15 @@ pub async fn serve(env: &[(&str, &str)]) -> Instance {
     })
     .await
     .expect("tessera serve did not start");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = sender.send(line);
+        }
+    });
     Instance {
         url,
+        lines: receiver,
         child,
         _dir: dir,
     }

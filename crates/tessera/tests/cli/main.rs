@@ -4,6 +4,7 @@
 //! Wiring (routes, guards, revocations, cookies) is tested in process through
 //! `tessera-server`'s `spawn_app()`, in `crates/tessera-server/tests/app/`.
 
+mod connections;
 mod faults;
 mod helpers;
 mod instances;
