@@ -670,9 +670,11 @@ browser_stage() {
   INTEROP_SECRET=${INTEROP_SECRET:-$(random_secret)}
   local run=(env CHROMIUM="$chromium" SCREENSHOT_DIR="$ROOT/target/screenshots" node "$dir/scenario.mjs")
 
-  start_server EdDSA
-  run_scenario "browser: items 1-4, 6, 7 and error feedback" \
-    env TESSERA_URL="$SERVER_URL" SCENARIO_GROUPS=1,2,3,4,6,7,extra "${run[@]}"
+  # The mail group follows a reset link the server mailed over real SMTP (aiosmtpd's Maildir).
+  ensure_smtp
+  TESSERA_SMTP_URL=$TEST_SMTP_URL start_server EdDSA
+  run_scenario "browser: items 1-4, 6, 7, error feedback and mail" \
+    env TESSERA_URL="$SERVER_URL" MAILDIR="$TEST_MAILDIR" SCENARIO_GROUPS=1,2,3,4,6,7,extra,mail "${run[@]}"
 
   TESSERA_JWT_EXPIRES_IN=3 start_server EdDSA
   run_scenario "browser: item 5 (TESSERA_JWT_EXPIRES_IN=3)" \

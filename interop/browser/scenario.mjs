@@ -5,6 +5,8 @@
 //   TESSERA_SHORT_JWT_URL  one started with TESSERA_JWT_EXPIRES_IN=3, for item 5 (default:
 //                          TESSERA_URL, which must then be such a server)
 //   SCENARIO_GROUPS        run only these groups, e.g. `5` or `1,2,3,4,6,7,extra` (default: all)
+//   MAILDIR                the Maildir of the SMTP server the Tessera server delivers to, for
+//                          the mail group (scripts/test.sh: aiosmtpd's, TEST_MAILDIR)
 //   CHROMIUM               the browser binary (default /usr/bin/chromium)
 //   SCREENSHOT_DIR         where the PNGs go (default <repo>/target/screenshots)
 //
@@ -27,6 +29,7 @@ const BASE = (process.env.TESSERA_URL || '').replace(/\/$/, '');
 const SHORT = (process.env.TESSERA_SHORT_JWT_URL || BASE).replace(/\/$/, '');
 const ONLY = (process.env.SCENARIO_GROUPS || '').split(',').map((g) => g.trim()).filter(Boolean);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const MAILDIR = process.env.MAILDIR || '';
 const SHOTS = process.env.SCREENSHOT_DIR || path.join(ROOT, 'target', 'screenshots');
 const STEP_TIMEOUT = 15_000;
 // axe-core's browser build, run in each page through CDP evaluation: that is not subject to the
@@ -912,6 +915,117 @@ await group('extra: clear feedback for errors, an unreachable server, 429 and va
     await page.getByRole('heading', { name: 'Temporarily unavailable' }).waitFor();
     await shoot(page, 'unavailable');
     await page.unroute('**/tasks');
+  }],
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Mail: the reset link is the one the server really mailed, read from the test SMTP server's
+// Maildir (a real SMTP delivery, not a peek into the outbox).
+
+/** The decoded text/plain part of a raw MIME message (quoted-printable, base64 or 7bit). */
+function textPart(raw) {
+  const unfold = (headers) => headers.replace(/\r?\n[ \t]+/g, ' ');
+  const header = (headers, name) => (new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(unfold(headers)) || [])[1] || '';
+  const split = (entity) => {
+    const at = entity.search(/\r?\n\r?\n/);
+    return [entity.slice(0, at), entity.slice(at).replace(/^\r?\n\r?\n/, '')];
+  };
+  const decode = (headers, body) => {
+    const cte = header(headers, 'Content-Transfer-Encoding').toLowerCase();
+    if (cte === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+    if (cte === 'quoted-printable') {
+      const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, x) => String.fromCharCode(parseInt(x, 16)));
+      return Buffer.from(bytes, 'latin1').toString('utf8');
+    }
+    return body;
+  };
+  const [headers, body] = split(raw);
+  const type = header(headers, 'Content-Type');
+  const boundary = (/boundary="?([^";]+)"?/i.exec(type) || [])[1];
+  if (!boundary) return /^text\/plain/i.test(type) || !type ? decode(headers, body) : '';
+  for (const part of body.split(`--${boundary}`).slice(1)) {
+    if (part.startsWith('--')) break;
+    const text = textPart(part.replace(/^\r?\n/, ''));
+    if (text) return text;
+  }
+  return '';
+}
+
+/** Waits (bounded) for the first mail to `address` in MAILDIR; its decoded plain text. */
+async function mailTo(address) {
+  assert.ok(MAILDIR, 'set MAILDIR to the Maildir of the SMTP server Tessera delivers to');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    for (const sub of ['new', 'cur']) {
+      const dir = path.join(MAILDIR, sub);
+      for (const file of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+        const raw = fs.readFileSync(path.join(dir, file), 'utf8');
+        if (new RegExp(`^To:.*${address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'im').test(raw)) return textPart(raw);
+      }
+    }
+    assert.ok(Date.now() < deadline, `no mail to ${address} arrived within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const dave = { name: 'Dave Example', address: email('dave') };
+const RESET_PASSWORD = `a reset passphrase ${RUN}`;
+let pageM;
+let resetLink;
+
+await group('mail: forgot password, the mailed link, a new password', [
+  ['"Forgot your password?" on the sign-in page leads to a form that reveals no account', async () => {
+    const owner = await newPage();
+    await signUp(owner, dave);
+    await expectPath(owner, '/tasks');
+    pageM = await newPage();
+    await pageM.goto('/sign-in');
+    await pageM.getByRole('link', { name: 'Forgot your password?' }).click();
+    await expectPath(pageM, '/forgot-password');
+    await shoot(pageM, 'forgot-password');
+    await pageM.getByLabel('Email').fill(dave.address);
+    await pageM.getByRole('button', { name: 'Send the link' }).click();
+    await pageM.locator('#notice', { hasText: 'a link to reset its password is on its way' }).waitFor();
+    await shoot(pageM, 'forgot-password-sent');
+    assertNoProblems(pageM);
+  }],
+  ['the mail arrives over SMTP with a link to the reset page', async () => {
+    const text = await mailTo(dave.address);
+    const link = /(https?:\/\/\S+\/api\/auth\/reset-password\/\S+)/.exec(text);
+    assert.ok(link, `no reset link in the mail:\n${text}`);
+    resetLink = link[1];
+    assert.ok(resetLink.startsWith(`${BASE}/api/auth/reset-password/`), resetLink);
+    assert.ok(resetLink.endsWith('?callbackURL=%2Freset-password'), resetLink);
+  }],
+  ['the link opens the reset page, which keeps the token out of the address bar', async () => {
+    await pageM.goto(resetLink);
+    await expectPath(pageM, '/reset-password');
+    await shoot(pageM, 'reset-password');
+  }],
+  ['two different passwords are refused next to the second field', async () => {
+    await pageM.getByLabel('New password', { exact: true }).fill(RESET_PASSWORD);
+    await pageM.getByLabel('Repeat the new password').fill(`${RESET_PASSWORD} typo`);
+    await pageM.getByRole('button', { name: 'Set the new password' }).click();
+    await pageM.locator('#confirm-password-error', { hasText: 'The two passwords differ.' }).waitFor();
+    assert.equal(await pageM.getByLabel('Repeat the new password').getAttribute('aria-invalid'), 'true');
+  }],
+  ['the new password is set and signs in; the old one no longer does', async () => {
+    await pageM.getByLabel('Repeat the new password').fill(RESET_PASSWORD);
+    await pageM.getByRole('button', { name: 'Set the new password' }).click();
+    await expectPath(pageM, '/sign-in?reason=password-reset');
+    await pageM.locator('#notice', { hasText: 'Your new password is set.' }).waitFor();
+    await signIn(pageM, dave.address, PASSWORD);
+    await pageM.locator('#password-error', { hasText: 'Incorrect email or password.' }).waitFor();
+    await signIn(pageM, dave.address, RESET_PASSWORD);
+    await expectPath(pageM, '/tasks');
+    assertNoProblems(pageM);
+  }],
+  ['the spent link leads to the reset page saying so, with the form disabled', async () => {
+    await pageM.goto(resetLink);
+    await expectPath(pageM, '/reset-password?error=INVALID_TOKEN');
+    await pageM.locator('#form-error', { hasText: 'This link has expired or was already used.' }).waitFor();
+    assert.equal(await pageM.getByLabel('New password', { exact: true }).isDisabled(), true);
+    await shoot(pageM, 'reset-password-spent');
   }],
 ]);
 

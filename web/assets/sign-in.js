@@ -14,6 +14,7 @@ const notices = {
   expired: 'Your session has ended. Sign in again to continue.',
   'signed-out': 'You have signed out.',
   'password-changed': 'Your password was changed. Sign in with the new one.',
+  'password-reset': 'Your new password is set. Sign in with it.',
 };
 const reason = new URLSearchParams(window.location.search).get('reason');
 if (reason && notices[reason]) setMessage($('notice'), notices[reason]);

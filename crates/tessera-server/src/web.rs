@@ -80,12 +80,16 @@ const ASSETS: &[Asset] = &[
     asset!("shell.js", JS),
     asset!("sign-in.js", JS),
     asset!("sign-up.js", JS),
+    asset!("forgot-password.js", JS),
+    asset!("reset-password.js", JS),
     asset!("tasks.js", JS),
     asset!("account.js", JS),
 ];
 
 const SIGN_IN_PAGE: &str = page!("sign-in.html");
 const SIGN_UP_PAGE: &str = page!("sign-up.html");
+const FORGOT_PASSWORD_PAGE: &str = page!("forgot-password.html");
+const RESET_PASSWORD_PAGE: &str = page!("reset-password.html");
 const TASKS_PAGE: &str = page!("tasks.html");
 const ACCOUNT_PAGE: &str = page!("account.html");
 const NOT_FOUND_PAGE: &str = page!("not-found.html");
@@ -100,6 +104,15 @@ pub fn router(state: AuthState) -> Router {
         .route("/", get(|| async { see_other(HOME) }))
         .route("/sign-in", get(sign_in))
         .route("/sign-up", get(sign_up))
+        // Open to anyone, signed in or not: what they do needs the mailed token, not a session.
+        .route(
+            "/forgot-password",
+            get(|| async { html(StatusCode::OK, FORGOT_PASSWORD_PAGE) }),
+        )
+        .route(
+            "/reset-password",
+            get(|| async { html(StatusCode::OK, RESET_PASSWORD_PAGE) }),
+        )
         .route("/tasks", get(tasks))
         .route("/account", get(account))
         .route("/assets/{file}", get(asset))

@@ -45,7 +45,13 @@ async fn protected_pages_send_anonymous_visitors_to_sign_in_and_back() {
         (root.status, root.header("location")),
         (303, Some("/tasks"))
     );
-    for path in ["/sign-in", "/sign-up", "/sign-in?next=//evil.example"] {
+    for path in [
+        "/sign-in",
+        "/sign-up",
+        "/sign-in?next=//evil.example",
+        "/forgot-password",
+        "/reset-password?token=AbCdEfGhIjKlMnOpQrStUvWx",
+    ] {
         let reply = get(&app, path, None).await;
         assert_eq!(reply.status, 200, "{path}");
         assert_eq!(
@@ -61,7 +67,8 @@ async fn protected_pages_send_anonymous_visitors_to_sign_in_and_back() {
 async fn signed_in_users_get_the_pages_and_skip_sign_in() {
     let app = spawn_app().await;
     let (cookie, _) = signed_up(&app).await;
-    for path in ["/tasks", "/account"] {
+    // The reset pages stay open to a signed-in user: they need the mailed token, not a session.
+    for path in ["/tasks", "/account", "/forgot-password", "/reset-password"] {
         let reply = get(&app, path, Some(&cookie)).await;
         assert_eq!(reply.status, 200, "{path}");
         assert!(
