@@ -100,6 +100,7 @@ fn limits(args: &ConnectionArgs) -> ConnectionLimits {
         // At most 1 GiB (the parser's range): fits `usize` on every supported target.
         max_body_bytes: usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX),
         max_connections: args.max_connections,
+        shutdown_drain: seconds(args.shutdown_drain),
         shutdown_grace: seconds(args.shutdown_grace),
     }
 }
