@@ -257,9 +257,10 @@ pub struct ConnectionArgs {
     /// Seconds the server goes on serving new clients after SIGTERM (or Ctrl-C): `tessera serve`
     /// with `/readyz` already answering 503, so the load balancer stops sending clients before
     /// connections are refused (`tessera api`, which has no `/readyz`, just keeps serving).
-    /// 0 stops accepting at once.
-    #[arg(long, env = "TESSERA_SHUTDOWN_DRAIN", default_value_t = 5)]
-    pub shutdown_drain: u64,
+    /// 0 stops accepting at once. Default: 5 for `tessera serve` with `TESSERA_ENV=production`,
+    /// else 0 (nothing balances a development server or `tessera api` by its `/readyz`).
+    #[arg(long, env = "TESSERA_SHUTDOWN_DRAIN")]
+    pub shutdown_drain: Option<u64>,
     /// Seconds the requests in flight when the drain ends may take to finish (the mail being
     /// sent too); new connections are refused from then on. The connections still busy then
     /// are closed.
