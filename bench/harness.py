@@ -756,6 +756,8 @@ def servers(args):
         "BETTER_AUTH_SECRET": secret,
         "TESSERA_ENV": "production",
         "TESSERA_RATE_LIMIT": "off",
+        # No shutdown drain: nothing balances these servers, and each stop would wait it out.
+        "TESSERA_SHUTDOWN_DRAIN": "0",
         "TESSERA_JWT_ALG": "EdDSA",
         # wrk and the probe connect from loopback: believe their X-Forwarded-For (the storm's
         # sign-ins come from one address, the probe's from another).

@@ -520,7 +520,8 @@ const SUITES = {
   ratelimit: {
     run: rateLimitSuite,
     betterAuthEnv: { NODE_ENV: "production" },
-    tesseraEnv: { TESSERA_ENV: "production" },
+    // No shutdown drain: nothing balances these servers, and each stop would wait it out.
+    tesseraEnv: { TESSERA_ENV: "production", TESSERA_SHUTDOWN_DRAIN: "0" },
   },
 };
 

@@ -173,6 +173,7 @@ mod tests {
         handler_timeout: Duration::from_secs(1),
         max_body_bytes: 1024,
         max_connections: 1,
+        shutdown_drain: Duration::ZERO,
         shutdown_grace: Duration::from_secs(1),
     };
 

@@ -58,8 +58,11 @@ pub struct ConnectionLimits {
     pub max_body_bytes: usize,
     /// Connections open at once; further clients wait in the listen queue.
     pub max_connections: u32,
-    /// After shutdown begins, how long the requests in flight may take to finish before
-    /// their connections are closed.
+    /// After shutdown begins, how long new connections are still accepted and served (while
+    /// `/readyz` already answers 503, so the load balancer takes the instance out first).
+    pub shutdown_drain: Duration,
+    /// After the drain, how long the requests in flight may take to finish before their
+    /// connections are closed.
     pub shutdown_grace: Duration,
 }
 
@@ -137,9 +140,9 @@ impl Bound {
     }
 }
 
-/// Serves `edge` on `listener` within the `limits` until `shutdown` resolves, then stops
-/// accepting, lets every open connection finish its request within the shutdown grace, closes
-/// those still busy then, and returns.
+/// Serves `edge` on `listener` within the `limits` until `shutdown` resolves, goes on serving
+/// for the shutdown drain, then stops accepting, lets every open connection finish its request
+/// within the shutdown grace, closes those still busy then, and returns.
 ///
 /// # Errors
 /// Never for a client's fault; only when the listener itself is unusable.
@@ -159,7 +162,18 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     // Set when the shutdown grace is over: the connections still open then are closed.
     let (grace_over, grace_over_rx) = watch::channel(false);
-    let mut shutdown = pin!(shutdown);
+    let drain = limits.shutdown_drain;
+    let mut shutdown = pin!(async move {
+        shutdown.await;
+        // Balancers poll readiness every few seconds: clients they still send meanwhile are
+        // served rather than refused.
+        tracing::info!(
+            drain_ms = drain.as_millis(),
+            "shutting down: serving out the drain"
+        );
+        tokio::time::sleep(drain).await;
+        tracing::info!("shutting down: no new connections; finishing the requests in flight");
+    });
     loop {
         let slot = tokio::select! {
             slot = Arc::clone(&slots).acquire_owned() => slot.map_err(io::Error::other)?,

@@ -8,6 +8,11 @@
 //! SQLite the single `UPDATE … RETURNING` runs under the database's one writer lock.
 //! Delivery is at least once: a worker stopped after the server accepted a mail but before
 //! recording it sends it again after the lease (a webhook receiver dedups on the id).
+//!
+//! A graceful stop ([`WorkerHandle::shut_down`], on SIGTERM) claims nothing more, lets the mail
+//! being sent finish within its bound, and gives back at once the leases it still holds (the
+//! rest of its batch, or the mail cut off at the bound), so another instance, or this one after
+//! its restart, sends them without waiting out the lease: nothing is lost.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -16,6 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
 use tessera_db::{Database, DbTime};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::mail::Payload;
@@ -54,6 +60,12 @@ const MARK_RETRY: &str = r#"UPDATE "mail_outbox"
 const MARK_FAILED: &str = r#"UPDATE "mail_outbox"
     SET "failed_at" = $1, "last_error" = $2, "payload" = '', "claimed_until" = NULL
     WHERE "id" = $3 AND "claimed_by" = $4"#;
+/// Gives back every lease worker $1 still holds, and the attempt its claim counted: the mail
+/// is due again at once for any worker.
+const RELEASE: &str = r#"UPDATE "mail_outbox"
+    SET "claimed_until" = NULL, "attempts" = "attempts" - 1
+    WHERE "claimed_by" = $1 AND "claimed_until" IS NOT NULL
+      AND "sent_at" IS NULL AND "failed_at" IS NULL"#;
 
 /// How the worker paces itself.
 #[derive(Clone, Debug)]
@@ -209,6 +221,12 @@ impl Worker {
     /// The outbox could not be read or written; the rows already claimed are taken again
     /// after their lease.
     pub async fn run_once(&self) -> MailResult<Round> {
+        self.round(&watch::channel(false).1).await
+    }
+
+    /// [`Self::run_once`], sending no further mail of the batch once `stopping` is set (the
+    /// rows left keep their claim until [`WorkerHandle::shut_down`] gives them back).
+    async fn round(&self, stopping: &watch::Receiver<bool>) -> MailResult<Round> {
         let now = self.outbox.now.now();
         let claimed = self.claim(now).await?;
         let mut round = Round {
@@ -216,6 +234,9 @@ impl Worker {
             ..Round::default()
         };
         for row in claimed {
+            if *stopping.borrow() {
+                break;
+            }
             match self.deliver(&row).await {
                 Ok(()) => {
                     self.record(MARK_SENT, self.outbox.now.now(), None, &row)
@@ -249,14 +270,16 @@ impl Worker {
         Ok(round)
     }
 
-    /// Runs rounds until the handle is stopped or dropped: at once when woken by
+    /// Runs rounds until the handle is shut down, stopped or dropped: at once when woken by
     /// [`Outbox::wake`], every poll interval otherwise, and straight again after a full batch.
     /// A database outage is logged and waited out.
     pub fn spawn(self) -> WorkerHandle {
         tracing::info!(worker = %self.id, to = %self.transport.describe(), "mail worker started");
+        let (stop, mut stopping) = watch::channel(false);
+        let (outbox, id) = (self.outbox.clone(), self.id.clone());
         let task = tokio::spawn(async move {
-            loop {
-                let full = match self.run_once().await {
+            while !*stopping.borrow() {
+                let full = match self.round(&stopping).await {
                     Ok(round) => round.claimed as i64 >= self.config.batch,
                     Err(err) => {
                         tracing::error!(code = err.code(), error = %err, "mail outbox round failed");
@@ -267,11 +290,17 @@ impl Worker {
                     tokio::select! {
                         () = self.outbox.wake.notified() => {}
                         () = tokio::time::sleep(self.config.poll) => {}
+                        _ = stopping.wait_for(|stop| *stop) => {}
                     }
                 }
             }
         });
-        WorkerHandle { task }
+        WorkerHandle {
+            task,
+            stop,
+            outbox,
+            id,
+        }
     }
 
     async fn claim(&self, now: DateTime<Utc>) -> MailResult<Vec<Claimed>> {
@@ -352,16 +381,55 @@ impl Worker {
 }
 
 /// A running worker; dropping it stops the worker (a row it held is taken again after its
-/// lease).
+/// lease). [`Self::shut_down`] stops it gracefully.
 #[derive(Debug)]
 pub struct WorkerHandle {
     task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    outbox: Outbox,
+    id: String,
 }
 
 impl WorkerHandle {
     /// Stops the worker now, wherever it is.
     pub fn stop(self) {
         self.task.abort();
+    }
+
+    /// Claims nothing more from now on (the worker stops before its next round or its next
+    /// mail); [`Self::shut_down`] then waits for it.
+    pub fn stop_claiming(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Stops the worker gracefully: no new claims, the mail being sent may finish until
+    /// `within` has passed (then it is cut off), and every lease still held is given back so
+    /// the mail is due again at once, for another instance or after a restart.
+    ///
+    /// # Errors
+    /// The leases could not be given back (the database is down): they are taken again once
+    /// they run out, as after a crash.
+    pub async fn shut_down(mut self, within: StdDuration) -> MailResult<()> {
+        self.stop_claiming();
+        if tokio::time::timeout(within, &mut self.task).await.is_err() {
+            tracing::warn!(worker = %self.id, "a mail was still being sent at the shutdown bound; cut off");
+            self.task.abort();
+            // Gone before its leases are given back, so it cannot record a send after that.
+            let _ = (&mut self.task).await;
+        }
+        let id = &self.id;
+        let released = match &self.outbox.db {
+            Database::Sqlite(pool) => {
+                let query = sqlx::query(RELEASE).bind(id);
+                query.execute(pool).await?.rows_affected()
+            }
+            Database::Postgres(pool) => {
+                let query = sqlx::query(RELEASE).bind(id);
+                query.execute(pool).await?.rows_affected()
+            }
+        };
+        tracing::info!(worker = %self.id, released, "mail worker stopped");
+        Ok(())
     }
 }
 

@@ -3,12 +3,16 @@
 //! - `GET /healthz`: the process is up and serving — 200, always;
 //! - `GET /readyz`: this instance can serve auth traffic — the database answers and has every
 //!   migration of this build, and Redis answers when one is configured. 200 when all hold,
-//!   else 503 with `Retry-After` and a JSON body naming each check's outcome.
+//!   else 503 with `Retry-After` and a JSON body naming each check's outcome; and from the
+//!   moment shutdown begins, 503 `{"status":"shutting_down"}` without checking anything, so
+//!   the balancer takes the instance out while it still serves (the shutdown drain).
 //!
 //! Each check is bounded by [`CHECK_TIMEOUT`], so a database that hangs (a network partition, a
 //! stopped host) turns into a fast 503 rather than a probe that waits out the balancer's own
 //! timeout.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -30,13 +34,23 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Health {
     db: Database,
     redis: Option<ConnectionManager>,
+    shutting_down: Arc<AtomicBool>,
 }
 
 impl Health {
     /// Checks on `db` (the one pool of the auth server and the tasks API) and `redis` when
     /// configured.
     pub fn new(db: Database, redis: Option<ConnectionManager>) -> Self {
-        Self { db, redis }
+        Self {
+            db,
+            redis,
+            shutting_down: Arc::default(),
+        }
+    }
+
+    /// Shutdown has begun: `/readyz` answers 503 from now on (every clone shares this).
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
     }
 
     /// Runs every check; `true` when all passed, with each check's outcome.
@@ -94,6 +108,11 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(health): State<Health>) -> Response {
+    if health.shutting_down.load(Ordering::Acquire) {
+        // No Retry-After: this instance is not coming back.
+        let body = json!({"status": "shutting_down"});
+        return no_store((StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response());
+    }
     let (ready, checks) = health.check().await;
     if ready {
         return no_store(axum::Json(json!({"status": "ok", "checks": checks})).into_response());

@@ -34,6 +34,7 @@ pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -79,9 +80,13 @@ pub struct Application {
     /// Follows the other instances through Redis, while the application lives.
     _follower: Option<instances::Follower>,
     outbox: Outbox,
-    /// The mail worker; dropped with the application, which stops it (a mail it held is
-    /// taken again after its lease, by this or another instance).
-    _mailer: WorkerHandle,
+    /// The mail worker: shut down gracefully by [`Self::run`]; dropped otherwise, which stops
+    /// it (a mail it held is taken again after its lease, by this or another instance).
+    mailer: WorkerHandle,
+    /// What `/readyz` answers from; told when shutdown begins.
+    health: health::Health,
+    /// The shutdown drain and grace together: the longest a shutdown takes.
+    shutdown_bound: Duration,
 }
 
 impl Application {
@@ -127,7 +132,7 @@ impl Application {
             .map_err(ServerError::RedisHealth)?;
         let health = health::Health::new(db, health_redis(redis_url).await?);
         let app = Router::new()
-            .merge(health::router(health))
+            .merge(health::router(health.clone()))
             .merge(web::router(state.clone()))
             .merge(tessera_tasks::router(tasks))
             .nest("/api/auth", tessera_auth::router(state.clone()));
@@ -139,13 +144,16 @@ impl Application {
         if hsts {
             edge = edge.with_hsts();
         }
+        let shutdown_bound = settings.limits.shutdown_drain + settings.limits.shutdown_grace;
         let server = Bound::bind(settings.addr, edge, settings.limits).await?;
         Ok(Self {
             server,
             state,
             _follower: follower,
             outbox,
-            _mailer: mailer,
+            mailer,
+            health,
+            shutdown_bound,
         })
     }
 
@@ -167,12 +175,41 @@ impl Application {
         &self.outbox
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves (SIGTERM or Ctrl-C in the binary; any future in a
+    /// test), then shuts down gracefully: `/readyz` answers 503 at once and the mail worker
+    /// claims nothing more; new clients are still served for the shutdown drain, then refused;
+    /// the requests in flight finish within the grace, and the mail being sent within the same
+    /// bound (its lease, and those of mail not begun, are given back for another instance).
+    /// Audit rows need no flushing: each is written in its request's own transaction.
     ///
     /// # Errors
     /// Only when the listener itself is unusable.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-        Ok(self.server.run(shutdown).await?)
+        let Self {
+            server,
+            mailer,
+            health,
+            shutdown_bound,
+            ..
+        } = self;
+        let mut begun = None;
+        let begin = async {
+            shutdown.await;
+            health.begin_shutdown();
+            mailer.stop_claiming();
+            begun = Some(tokio::time::Instant::now());
+            tracing::info!("shutdown begun: /readyz answers 503");
+        };
+        let served = server.run(begin).await;
+        // The mail in progress gets what is left of the shutdown's bound.
+        let left = begun.map_or(Duration::ZERO, |at| {
+            shutdown_bound.saturating_sub(at.elapsed())
+        });
+        if let Err(err) = mailer.shut_down(left).await {
+            tracing::error!(code = err.code(), error = %err, "mail leases not given back; taken again after they run out");
+        }
+        tracing::info!("shut down");
+        Ok(served?)
     }
 }
 

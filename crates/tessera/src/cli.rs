@@ -254,8 +254,16 @@ pub struct ConnectionArgs {
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
-    /// Seconds the requests in flight at shutdown (SIGTERM, Ctrl-C) may take to finish; new
-    /// connections are refused from the start. The connections still busy then are closed.
+    /// Seconds the server goes on serving new clients after SIGTERM (or Ctrl-C): `tessera serve`
+    /// with `/readyz` already answering 503, so the load balancer stops sending clients before
+    /// connections are refused (`tessera api`, which has no `/readyz`, just keeps serving).
+    /// 0 stops accepting at once. Default: 5 for `tessera serve` with `TESSERA_ENV=production`,
+    /// else 0 (nothing balances a development server or `tessera api` by its `/readyz`).
+    #[arg(long, env = "TESSERA_SHUTDOWN_DRAIN")]
+    pub shutdown_drain: Option<u64>,
+    /// Seconds the requests in flight when the drain ends may take to finish (the mail being
+    /// sent too); new connections are refused from then on. The connections still busy then
+    /// are closed.
     #[arg(long, env = "TESSERA_SHUTDOWN_GRACE", default_value_t = 30)]
     pub shutdown_grace: u64,
 }

@@ -37,7 +37,7 @@ pub fn server(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
         redis_url: args.redis_url.clone(),
         tasks: tasks(&args.tasks_caches),
         hsts: args.hsts == Toggle::On,
-        limits: limits(&args.connections),
+        limits: limits(&args.connections, args.env == Env::Production),
         mail: mail(args),
     })
 }
@@ -79,7 +79,7 @@ pub fn api(args: &ApiArgs) -> anyhow::Result<ApiSettings> {
         redis_url: args.redis_url.clone(),
         cors_origins: args.cors_origins.clone(),
         tasks: tasks(&args.tasks_caches),
-        limits: limits(&args.connections),
+        limits: limits(&args.connections, false),
     })
 }
 
@@ -90,8 +90,13 @@ fn tasks(args: &TasksCacheArgs) -> TasksSettings {
     }
 }
 
-fn limits(args: &ConnectionArgs) -> ConnectionLimits {
+/// The connection limits; `balanced` (`tessera serve` in production, behind a balancer that
+/// polls `/readyz`) sets the default shutdown drain.
+fn limits(args: &ConnectionArgs, balanced: bool) -> ConnectionLimits {
+    /// Long enough for a balancer probing every 2 s to see two failures.
+    const BALANCED_DRAIN_SECS: u64 = 5;
     let seconds = std::time::Duration::from_secs;
+    let default_drain = if balanced { BALANCED_DRAIN_SECS } else { 0 };
     ConnectionLimits {
         header_read_timeout: seconds(args.header_read_timeout),
         idle_timeout: seconds(args.idle_timeout),
@@ -100,6 +105,7 @@ fn limits(args: &ConnectionArgs) -> ConnectionLimits {
         // At most 1 GiB (the parser's range): fits `usize` on every supported target.
         max_body_bytes: usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX),
         max_connections: args.max_connections,
+        shutdown_drain: seconds(args.shutdown_drain.unwrap_or(default_drain)),
         shutdown_grace: seconds(args.shutdown_grace),
     }
 }
@@ -373,6 +379,32 @@ mod tests {
             said.contains(r#"BETTER_AUTH_TRUSTED_ORIGINS: "*" would trust every site"#),
             "{said}"
         );
+    }
+
+    #[test]
+    fn the_shutdown_drain_defaults_to_five_seconds_in_production_only_and_the_flag_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let drain = |extra: &[&str]| {
+            let fixed = [
+                "tessera",
+                "serve",
+                "--base-url",
+                "https://auth.example.com",
+                "--secret",
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+            ];
+            let cli = Cli::try_parse_from(fixed.iter().chain(extra)).unwrap();
+            let Some(Command::Serve(serve)) = cli.command else {
+                unreachable!("parsed as serve")
+            };
+            server(&serve).unwrap().limits.shutdown_drain.as_secs()
+        };
+        assert_eq!(drain(&["--env", "production"]), 5);
+        assert_eq!(drain(&["--env", "development"]), 0);
+        assert_eq!(drain(&["--env", "production", "--shutdown-drain", "0"]), 0);
+        assert_eq!(drain(&["--env", "development", "--shutdown-drain", "2"]), 2);
     }
 
     #[test]

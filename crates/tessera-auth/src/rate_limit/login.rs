@@ -42,7 +42,9 @@ impl LoginThrottle {
 
     /// Takes a slot for one password check by `ip` against `email`, to be made only when this
     /// answers `Allowed`. The slot stays taken (the attempt counts as a failure) unless
-    /// [`succeeded`](Self::succeeded) gives it back. Fails closed when the store is down: an
+    /// [`succeeded`](Self::succeeded) gives it back. With Redis down the store `counters`
+    /// builds counts in this process ([`FallbackCounters`](super::FallbackCounters)): the limits
+    /// hold per instance and sign-in goes on. A store that fails anyway is failed closed: an
     /// unbounded password guess is worse than a delayed sign-in.
     pub async fn reserve(&self, email: &str, ip: &ClientIp, now_ms: u64) -> Decision {
         let pair = pair_key(email, ip);

@@ -3,11 +3,13 @@
 //! which every check of a password goes through ([`PasswordAttempt`]).
 //!
 //! Counters live in memory by default, or in Redis when `REDIS_URL` is set so every process
-//! shares them. The client address comes from the socket unless trusted proxies are configured
-//! ([`client_ip`]).
+//! shares them; while Redis does not answer each process counts in its own memory
+//! ([`FallbackCounters`]), so every limit still holds per instance. The client address comes
+//! from the socket unless trusted proxies are configured ([`client_ip`]).
 
 mod attempt;
 pub mod client_ip;
+mod fallback;
 mod login;
 mod memory;
 mod redis_store;
@@ -21,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 
 pub use attempt::{CheckedRoute, PasswordAttempt};
 pub use client_ip::{ClientIp, TrustedProxies};
+pub use fallback::{FallbackCounters, RETRY_MS};
 pub use login::LoginThrottle;
 pub use memory::MemoryCounters;
 pub use redis_store::RedisCounters;
@@ -39,8 +42,9 @@ pub enum Decision {
     },
 }
 
-/// Why a counter store failed (Redis unreachable); the limiter then fails open for request
-/// rates but closed for the sign-in throttle, see [`LoginThrottle`].
+/// Why a counter store failed (Redis unreachable). The store [`counters`] builds never fails
+/// (it counts locally instead, see [`FallbackCounters`]); given a store that does, the limiter
+/// fails open for request rates but closed for the sign-in throttle, see [`LoginThrottle`].
 #[derive(Debug, thiserror::Error)]
 #[error("rate-limit store unavailable: {0}")]
 pub struct CounterError(pub String);
@@ -167,7 +171,8 @@ impl RateLimiter {
         {
             Ok(decision) => decision,
             Err(err) => {
-                // A broken counter store must not take sign-in down; the per-account throttle
+                // Only a store without a fallback gets here (`counters` wraps Redis in one). A
+                // broken counter store must not take sign-in down; the per-account throttle
                 // still fails closed (see LoginThrottle).
                 tracing::warn!(error = %err, "rate limiter unavailable; allowing request");
                 Decision::Allowed
@@ -216,10 +221,16 @@ pub(crate) async fn admit(state: &AuthState, mut request: Request) -> Result<Req
     }
 }
 
-/// Builds the counter store: Redis when a URL is given, else memory.
+/// Builds the counter store: Redis when a URL is given (this process's memory while Redis does
+/// not answer), else memory.
+///
+/// # Errors
+/// Redis cannot be reached at start-up.
 pub async fn counters(redis_url: Option<&str>) -> Result<Arc<dyn CounterStore>, CounterError> {
     match redis_url {
-        Some(url) => Ok(Arc::new(RedisCounters::connect(url).await?)),
+        Some(url) => Ok(Arc::new(FallbackCounters::new(Arc::new(
+            RedisCounters::connect(url).await?,
+        )))),
         None => Ok(Arc::new(MemoryCounters::default())),
     }
 }

@@ -6,4 +6,5 @@ mod delivery;
 mod helpers;
 mod outbox;
 mod retries;
+mod shutdown;
 mod transports;

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::helpers::{
-    BOUND, ORIGIN, TestApp, pg_database, read_until_closed, spawn_app, spawn_app_with,
+    BOUND, ORIGIN, TestApp, get, pg_database, read_until_closed, spawn_app, spawn_app_with,
 };
 
 const REQUEST: &[u8] = b"GET /api/auth/ok HTTP/1.1\r\nhost: tessera\r\n\r\n";
@@ -199,25 +199,41 @@ async fn in_flight(stream: &mut TcpStream) {
 
 const SIGN_IN: &str = r#"{"email":"nobody@example.com","password":"not the password 42"}"#;
 
+/// A sign-in (`Connection: close`) whose body the handler is waiting for.
+async fn sign_in_in_flight(app: &TestApp) -> TcpStream {
+    let extra = "expect: 100-continue\r\nconnection: close\r\n";
+    let mut stream = sign_in_announcing(app, SIGN_IN.len(), extra).await;
+    in_flight(&mut stream).await;
+    stream
+}
+
 #[tokio::test]
 async fn at_shutdown_new_clients_are_refused_and_a_request_in_flight_is_still_answered() {
     let mut app = spawn_app().await;
-    let mut stream = sign_in_announcing(
-        &app,
-        SIGN_IN.len(),
-        "expect: 100-continue\r\nconnection: close\r\n",
-    )
-    .await;
-    in_flight(&mut stream).await;
+    let stream = sign_in_in_flight(&app).await;
     let stopped = app.shut_down();
     // The listener closes at once: a new client is refused (the wait is for that event).
+    refusing(&app).await;
+    answered_then_stopped(stream, stopped).await;
+}
+
+/// Waits (within [`BOUND`]) for the listener to refuse new clients.
+async fn refusing(app: &TestApp) {
     timeout(BOUND, async {
         while TcpStream::connect(app.addr).await.is_ok() {
             tokio::task::yield_now().await;
         }
     })
     .await
-    .expect("still accepting after shutdown began");
+    .expect("still accepting long after shutdown began");
+}
+
+/// Sends the rest of the sign-in in flight on `stream`: it is answered (401, an unknown user),
+/// and `run` then returns.
+async fn answered_then_stopped(
+    mut stream: TcpStream,
+    stopped: tokio::task::JoinHandle<Result<(), tessera_server::ServerError>>,
+) {
     stream.write_all(SIGN_IN.as_bytes()).await.unwrap();
     let received = read_until_closed(&mut stream).await;
     let received = String::from_utf8_lossy(&received);
@@ -247,4 +263,44 @@ async fn a_request_still_in_flight_when_the_shutdown_grace_ends_is_cut_off() {
         "{waited:?}"
     );
     assert!(read_until_closed(&mut stream).await.is_empty());
+}
+
+#[tokio::test]
+async fn at_shutdown_readyz_turns_503_at_once_and_new_clients_are_served_until_the_drain_ends() {
+    const DRAIN: Duration = Duration::from_secs(3);
+    let mut app = spawn_app_with(|s| s.limits.shutdown_drain = DRAIN).await;
+    assert_eq!(get(&app, "/readyz", None).await.status, 200);
+    let stream = sign_in_in_flight(&app).await;
+    let started = Instant::now();
+    let stopped = app.shut_down();
+    // Each probe is a new connection: answered at all, it was accepted during the drain.
+    let reply = timeout(BOUND, async {
+        loop {
+            let reply = get(&app, "/readyz", None).await;
+            if reply.status == 503 {
+                return reply;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("/readyz never turned 503");
+    assert!(started.elapsed() < DRAIN, "{:?}", started.elapsed());
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&reply.body).unwrap(),
+        serde_json::json!({"status": "shutting_down"})
+    );
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        get(&app, "/healthz", None).await.status,
+        200,
+        "still serving"
+    );
+    refusing(&app).await;
+    let refused_after = started.elapsed();
+    assert!(
+        refused_after >= DRAIN - Duration::from_millis(100),
+        "{refused_after:?}"
+    );
+    answered_then_stopped(stream, stopped).await;
 }

@@ -93,6 +93,8 @@ pub fn limits() -> ConnectionLimits {
         handler_timeout: Duration::from_secs(30),
         max_body_bytes: 2 * 1024 * 1024,
         max_connections: 1024,
+        // The command line's is 5 s; a test that shuts down sets its own.
+        shutdown_drain: Duration::ZERO,
         shutdown_grace: Duration::from_secs(30),
     }
 }

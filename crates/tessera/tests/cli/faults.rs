@@ -135,7 +135,12 @@ async fn redis_stopped_falls_back_without_a_crash_and_comes_back_with_redis() {
     let redis_url = redis.url();
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("t.db").display());
-    let mut instance = serve(&[("DATABASE_URL", &database), ("REDIS_URL", &redis_url)]).await;
+    let mut instance = serve(&[
+        ("DATABASE_URL", &database),
+        ("REDIS_URL", &redis_url),
+        ("TESSERA_RATE_LIMIT", "on"),
+    ])
+    .await;
     let client = client();
     let email = unique_email("redis-down");
     let cookie = sign_up(&client, &instance.url, &email).await;
@@ -153,18 +158,30 @@ async fn redis_stopped_falls_back_without_a_crash_and_comes_back_with_redis() {
     assert_eq!(sign_in().await, StatusCode::OK);
 
     redis.halt();
-    // Sessions are read from the database, request rates fail open; the password throttle
-    // fails closed (a guess is never unbounded), promptly.
+    // Sessions are read from the database; every limit is counted in the process: sign-in goes
+    // on, promptly, and the fourth sign-up from one client in ten seconds is refused.
     let (status, session) =
         get_with_cookie(&client, &instance.url, "/api/auth/get-session", &cookie).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     let started = Instant::now();
-    assert_eq!(sign_in().await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sign_in().await, StatusCode::OK);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
+    let sign_ups = [
+        sign_up_raw(&client, &at, &unique_email("local-1")).await,
+        sign_up_raw(&client, &at, &unique_email("local-2")).await,
+        sign_up_raw(&client, &at, &unique_email("local-3")).await,
+    ];
+    for response in sign_ups {
+        assert_eq!(response.unwrap().status(), StatusCode::OK);
+    }
+    let fourth = sign_up_raw(&client, &at, &unique_email("local-4"))
+        .await
+        .unwrap();
+    assert_eq!(fourth.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         assert_unready(&client, &instance, "redis").await["database"],
         "ok"
@@ -183,8 +200,11 @@ async fn redis_stopped_falls_back_without_a_crash_and_comes_back_with_redis() {
     assert!(instance.is_running());
 
     redis.resume();
-    eventually(BOUND, "sign-ins are checked again", || async {
-        sign_in().await == StatusCode::OK
+    // The restarted Redis is empty: a count appearing in it is counting gone back there.
+    let counted = "tessera:rl|127.0.0.1|/get-session";
+    eventually(BOUND, "requests are counted in Redis again", || async {
+        get_with_cookie(&client, &instance.url, "/api/auth/get-session", &cookie).await;
+        redis.exists(counted)
     })
     .await;
     eventually(BOUND, "/readyz is 200 again", || async {

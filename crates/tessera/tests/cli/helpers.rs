@@ -49,6 +49,24 @@ impl Instance {
     pub async fn kill(mut self) {
         self.child.kill().await.unwrap();
     }
+
+    /// Sends it SIGTERM, as systemd and Kubernetes stop a service (`kill`, procps).
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill (procps)");
+        assert!(sent.success(), "kill -TERM: {sent}");
+    }
+
+    /// Waits for it to exit, at most `within`; its exit status.
+    pub async fn exited(mut self, within: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("still running {within:?} later"))
+            .unwrap()
+    }
 }
 
 /// A `tessera` command with only the environment a test gives it.
@@ -413,21 +431,25 @@ impl ThrowawayRedis {
         }
     }
 
-    /// How many members the sorted set `key` holds (`redis-cli ZCARD`, Debian redis-tools).
+    /// How many members the sorted set `key` holds (`redis-cli ZCARD`).
     pub fn zcard(&self, key: &str) -> u64 {
+        self.cli(&["ZCARD", key]).parse().unwrap()
+    }
+
+    /// Whether `key` exists (`redis-cli EXISTS`).
+    pub fn exists(&self, key: &str) -> bool {
+        self.cli(&["EXISTS", key]) == "1"
+    }
+
+    /// What `redis-cli` (Debian package redis-tools) prints for `command`, trimmed.
+    fn cli(&self, command: &[&str]) -> String {
         let out = std::process::Command::new("redis-cli")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "ZCARD",
-                key,
-            ])
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(command)
             .output()
             .expect("redis-cli (Debian package redis-tools)");
         assert!(out.status.success(), "redis-cli: {}", out.status);
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// Kills it.
