@@ -83,7 +83,9 @@ for target in "${TARGETS[@]}"; do
     die "target $target failed${crash:+; input kept at $crash, replay with: RUSTC_BOOTSTRAP=1 cargo fuzz run $target $crash}"
   fi
   runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n1)
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n1 | cut -d' ' -f2)
+  # `|| true`: a log without a coverage line must reach the check below, not end the script
+  # silently through `set -e`.
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n1 | cut -d' ' -f2 || true)
   # A target that exits 0 without executing anything (a build that links no fuzzer, an option
   # libFuzzer ignores, a corpus it cannot read) has tested nothing: that is a failure too.
   if [[ -z $runs || $runs -eq 0 ]]; then

@@ -6,7 +6,8 @@
 #
 #   fmt      cargo fmt --all -- --check
 #   clippy   cargo clippy --workspace --all-targets -- -D warnings
-#   lint     shellcheck over every shell script, ruff over every Python file (ruff.toml)
+#   lint     shellcheck over every shell script, ruff over every Python file (ruff.toml),
+#            fuzz/Cargo.lock up to date (cargo metadata --locked)
 #   test     cargo test --workspace, with TEST_DATABASE_URL pointing at a live PostgreSQL
 #   security the attack suites by name (Wycheproof vectors through tessera-jwt, the auth server's
 #            attacks on SQLite and PostgreSQL, the guard's jwt_tool playbook, the hardening
@@ -446,7 +447,11 @@ lint_stage() {
       "ruff==$RUFF_VERSION" </dev/null
   fi
   "$LINT_VENV/bin/ruff" check "${pyfiles[@]}"
-  SUMMARY+=("lint: shellcheck (${#scripts[@]} scripts), ruff (${#pyfiles[@]} files): ok")
+  # The fuzz workspace has a lock file of its own that no other stage resolves; left stale it
+  # would be rewritten by the next `cargo fuzz build` with whatever versions are newest then.
+  cargo metadata --locked --format-version 1 --manifest-path "$ROOT/fuzz/Cargo.toml" >/dev/null ||
+    die "fuzz/Cargo.lock is out of date: run cargo update -w --manifest-path fuzz/Cargo.toml"
+  SUMMARY+=("lint: shellcheck (${#scripts[@]} scripts), ruff (${#pyfiles[@]} files), fuzz/Cargo.lock current: ok")
 }
 
 test_stage() {

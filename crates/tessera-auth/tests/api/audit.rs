@@ -248,7 +248,9 @@ on_both_backends! {
 
     async fn no_row_or_log_line_holds_a_password_token_cookie_or_secret(app) {
         let logs = capture_audit_logs();
-        let password = format!("secret-pass-{}", tessera_auth::ids::generate_id(16));
+        // Lower case: an email is stored lower-cased, so a password typed into the email field
+        // and leaked with it would not match a mixed-case probe.
+        let password = format!("secret-pass-{}", tessera_auth::ids::generate_id(16).to_lowercase());
         let new_password = format!("secret-pass-{}", tessera_auth::ids::generate_id(16));
         let email = format!("leak-{}@example.com", tessera_auth::ids::generate_id(8).to_lowercase());
         let up = post_with_ua(&app, "/sign-up/email", json!({"name": "L", "email": email, "password": password}), None).await;

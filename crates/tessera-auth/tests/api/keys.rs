@@ -233,6 +233,23 @@ on_both_backends! {
         assert!(app.state.store.list_jwks().await.unwrap().is_empty());
     }
 
+    async fn the_private_key_is_stored_sealed_under_the_secret_and_never_published(app) {
+        let user = app.sign_up().await;
+        assert_eq!(app.get_as(&user, "/token").await.status, 200);
+        let row = app.state.store.list_jwks().await.unwrap().remove(0);
+        // Better Auth's format: the JSON string of the hex of XChaCha20-Poly1305 under the
+        // secret. A plain JWK, quoted or not, is not that.
+        let sealed: String = serde_json::from_str(&row.private_key).expect("the column holds a JSON string");
+        assert!(sealed.bytes().all(|b| b.is_ascii_hexdigit()), "the column holds sealed hex, not a JWK");
+        let opened = tessera_jwt::sealed::open(SECRET, &sealed).expect("opens with the secret");
+        let private: Value = serde_json::from_str(&opened).unwrap();
+        let d = private["d"].as_str().expect("what is sealed is the private JWK");
+        assert!(tessera_jwt::sealed::open("another-secret-0123456789abcdef0123456789", &sealed).is_err());
+        // The private member is neither in the public column nor in the published key set.
+        assert!(!row.public_key.contains(d), "the public column holds the private member");
+        assert!(!app.get("/jwks").await.body.to_string().contains(d), "/jwks publishes the private member");
+    }
+
     async fn keys_sealed_under_an_older_secret_version_still_open(app) {
         let store = app.state.store.as_ref();
         let now = app.clock.now();

@@ -58,6 +58,35 @@ async fn request_rate_limits_on_postgres() {
     the_fourth_sign_in_in_ten_seconds_is_429_with_retry_headers(Backend::Postgres).await;
 }
 
+/// Better Auth's rule for the paths that send mail: 3 requests per 60 s per client, so one
+/// client cannot make the server mail many addresses quickly (the per-recipient limit protects
+/// each inbox; this one the sender's reputation). The counters are in memory: one backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fourth_reset_request_in_a_minute_is_429_until_the_minute_has_passed() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        behind_local_proxy(c, true);
+        c.mail_delivery = true;
+    })
+    .await;
+    let request = |email: &'static str| {
+        app.send(
+            Method::POST,
+            "/request-password-reset",
+            Some(json!({"email": email})),
+            None,
+            &[("x-forwarded-for", "203.0.113.9")],
+        )
+    };
+    for email in ["a@example.com", "b@example.com", "c@example.com"] {
+        assert_eq!(request(email).await.status, 200, "{email}");
+    }
+    let limited = request("d@example.com").await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("retry-after"), Some("60"));
+    app.clock.advance(Duration::seconds(61));
+    assert_eq!(request("d@example.com").await.status, 200);
+}
+
 async fn failed_sign_ins_lock_out_the_guessing_address_not_the_user(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| behind_local_proxy(c, false)).await;
     let user = app.sign_up().await;
