@@ -263,17 +263,16 @@ class Server:
             return ""
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        self.proc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.log.close()
+            self.proc = None
         if self.dbname:
             # FORCE: a backend a killed server left behind must not keep the database alive.
             psql(self.database[0], f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')

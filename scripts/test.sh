@@ -24,8 +24,9 @@
 #            and `tessera api` verifying Better Auth's JWTs through its JWKS, refetching on a new key
 #   browser  headless Chromium tests of the web app (interop/browser), screenshots in target/
 #   bench    bench/run.sh --smoke: every micro-benchmark once and every load scenario for 1 s
-#            against a debug build (peers skipped), so the harness cannot rot; checks answers
-#            only, never speed (BENCHMARKS.md has the full run)
+#            against a debug build (peers skipped; Tessera's PostgreSQL scenarios too when
+#            TEST_DATABASE_URL answers), so the harness cannot rot; checks answers only, never
+#            speed (BENCHMARKS.md has the full run)
 #
 # Environment:
 #   TEST_DATABASE_URL  PostgreSQL the tests create their databases in (default
