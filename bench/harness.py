@@ -2,10 +2,12 @@
 """The load harness behind bench/run.sh (standard library only; run.sh prepares everything).
 
 For each server -- Tessera, and the peers (the brief's FastAPI + python-jose backend, Better Auth
-1.7.25) -- it starts a fresh instance pinned to one CPU, times start-up to the first answer,
+1.7.25), on SQLite, and with --pg-url on PostgreSQL too -- it starts a fresh instance pinned to
+one CPU (on PostgreSQL with a database of its own, created for it and dropped after it), times start-up to the first answer,
 creates a user (and 10 tasks), then runs every scenario the server has with wrk pinned to the
 other CPU: a warm-up, then N fixed-time runs, keeping the median of each column. It reads the
-server's CPU time (utime + stime in /proc/PID/stat) around each run and its RSS after it, prints
+server's CPU time (utime + stime in /proc/PID/stat) around each run -- on a local PostgreSQL also
+its database's, the backends serving that database -- and its RSS after it, prints
 one table, the ratios against issue 7's targets, and writes both (and raw JSON) to the output
 directory. Every process it starts, it stops by PID.
 
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -69,6 +72,10 @@ SCENARIOS = [
 # What a scenario's background wrk does, for the tables.
 BACKGROUND = {"tasks-storm": "sign-ins", "sign-in-flood": "flood GETs"}
 SCENARIO_TITLES = dict(SCENARIOS)
+# On PostgreSQL (--pg-url), what issue 16 item 7 compares: the auth endpoints against Better Auth's
+# `pg` adapter, the tasks read against the FastAPI peer on asyncpg; Tessera's floor beside them.
+PG_TESSERA_SCENARIOS = ["ok", "get-session", "token", "sign-in", "tasks"]
+PG_CACHED_SCENARIOS = ["get-session", "token", "tasks"]
 
 
 def log(msg):
@@ -178,7 +185,7 @@ def tamper(token):
 class Server:
     """One server under test: how to start it, which scenarios it has, how to set it up."""
 
-    def __init__(self, name, label, kind, cmd, env, ready_path, scenarios, cwd=None):
+    def __init__(self, name, label, kind, cmd, env, ready_path, scenarios, cwd=None, database=None):
         self.name = name
         self.label = label
         self.kind = kind  # tessera | fastapi | better-auth
@@ -187,6 +194,10 @@ class Server:
         self.ready_path = ready_path
         self.scenarios = scenarios
         self.cwd = cwd
+        # (base URL, environment variable): on PostgreSQL, each start gets a fresh database on
+        # the server the base URL names, its URL in that variable, dropped again by stop().
+        self.database = database
+        self.dbname = None
         self.proc = None
         self.port = None
         self.dir = None
@@ -196,6 +207,10 @@ class Server:
     @property
     def base(self):
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def backend(self):
+        return "postgres" if self.database else "sqlite"
 
     def start(self, server_cpu, workdir):
         self.port = free_port()
@@ -212,6 +227,11 @@ class Server:
                 "TESSERA_DATA_DIR": str(self.dir),
             }
         )
+        if self.database:
+            base, var = self.database
+            self.dbname = f"bench_{self.name.replace('-', '_')}_{os.getpid()}_{secrets.token_hex(4)}"
+            psql(base, f'CREATE DATABASE "{self.dbname}"')
+            env[var] = database_url(base, self.dbname)
         cmd = [c.replace("{port}", str(self.port)) for c in self.cmd]
         self.log = open(self.dir / "server.log", "wb")
         t0 = time.monotonic()
@@ -243,20 +263,61 @@ class Server:
             return ""
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        self.proc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.log.close()
+            self.proc = None
+        if self.dbname:
+            # FORCE: a backend a killed server left behind must not keep the database alive.
+            psql(self.database[0], f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+            self.dbname = None
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+
+def psql(base, sql):
+    """Runs one statement through psql on the database `base` names; its output, tab-separated."""
+    out = subprocess.run(
+        ["psql", "-X", "-q", "-t", "-A", "-F", "\t", "-v", "ON_ERROR_STOP=1", base, "-c", sql],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PGCONNECT_TIMEOUT": "5"},
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"psql {sql!r}: {out.stderr.decode(errors='replace').strip()[:300]}")
+    return out.stdout.decode()
+
+
+def database_url(base, dbname):
+    """`base` (a postgres:// URL) naming the database `dbname` instead."""
+    return urllib.parse.urlsplit(base)._replace(path=f"/{dbname}").geturl()
+
+
+def database_ticks(srv):
+    """{backend pid: utime + stime ticks} of the PostgreSQL backends serving the server's own
+    database, when that PostgreSQL runs on this machine (its backends are then in /proc); None
+    otherwise. Backends that exit between two readings are missed, which the pools here (kept
+    open for the whole run) make rare."""
+    if not srv.dbname:
+        return None
+    base = srv.database[0]
+    if urllib.parse.urlsplit(base).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    ticks = {}
+    for line in psql(base, f"SELECT pid FROM pg_stat_activity WHERE datname = '{srv.dbname}'").split():
+        try:
+            ticks[int(line)] = sum(cpu_ticks(int(line)))
+        except (OSError, ValueError, IndexError):
+            continue  # gone already, or not ours to read
+    return ticks
 
 
 def free_port():
@@ -490,6 +551,7 @@ def run_wrk(args, srv, req, seconds, connections, delay_ms=None, background=None
         bg_req, bg_conns = background
         bg_out = Path(tempfile.mkstemp(prefix="wrk-bg.", suffix=".json", dir=args.workdir)[1])
         bg_cmd, bg_env = wrk_cmd(args, srv, bg_req, seconds, bg_conns, bg_out)
+    db0 = database_ticks(srv)
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     ticks0 = cpu_ticks(srv.proc.pid)
     busy0 = cpu_busy(args.server_cpu)
@@ -510,6 +572,7 @@ def run_wrk(args, srv, req, seconds, connections, delay_ms=None, background=None
     busy1 = cpu_busy(args.server_cpu)
     load_busy1 = cpu_busy(args.load_cpu)
     usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    db1 = database_ticks(srv)
     if fg.returncode != 0:
         raise RuntimeError(f"wrk failed ({fg.returncode}): {fg.stderr.decode(errors='replace')[:500]}")
     result = parse_wrk(out, req[4])
@@ -529,6 +592,10 @@ def run_wrk(args, srv, req, seconds, connections, delay_ms=None, background=None
         result["probe"] = sign_in_probe.result()
         total_requests += result["probe"]["requests"]
     rss, hwm = rss_kib(srv.proc.pid)
+    # A backend that appeared during the run counts from zero: its whole life was in the run.
+    db_cpu_s = None if db0 is None or db1 is None else sum(t - db0.get(pid, 0) for pid, t in db1.items()) / CLK_TCK
+    foreign_cpu_pct = max(0.0, 100 * ((busy1[0] - busy0[0]) / CLK_TCK - server_cpu_s) / wall)
+    foreign_load_cpu_pct = max(0.0, 100 * ((load_busy1[0] - load_busy0[0]) / CLK_TCK - load_cpu_s) / wall)
     result.update(
         {
             "server_cpu_ms_per_req": server_cpu_s * 1000 / total_requests if total_requests else None,
@@ -536,10 +603,18 @@ def run_wrk(args, srv, req, seconds, connections, delay_ms=None, background=None
             "server_sys_ms_per_req": sys_s * 1000 / total_requests if total_requests else None,
             "server_cpu_pct": 100 * server_cpu_s / wall,
             # Work on the server's CPU that was not the server's: other processes (noise).
-            "foreign_cpu_pct": max(0.0, 100 * ((busy1[0] - busy0[0]) / CLK_TCK - server_cpu_s) / wall),
+            "foreign_cpu_pct": foreign_cpu_pct,
             "steal_pct": 100 * (busy1[1] - busy0[1]) / CLK_TCK / wall,
             # The same on wrk's CPU: a starved load generator makes cheap scenarios look slow.
-            "foreign_load_cpu_pct": max(0.0, 100 * ((load_busy1[0] - load_busy0[0]) / CLK_TCK - load_cpu_s) / wall),
+            "foreign_load_cpu_pct": foreign_load_cpu_pct,
+            # The server's PostgreSQL backends (not pinned: they run on either CPU, so they show
+            # in the two columns above too, and the noise guard leaves them out).
+            "db_cpu_ms_per_req": db_cpu_s * 1000 / total_requests if db_cpu_s is not None and total_requests else None,
+            "db_cpu_pct": None if db_cpu_s is None else 100 * db_cpu_s / wall,
+            # What the noise guard judges: other processes on either pinned CPU, less the database.
+            "others_pct": max(foreign_cpu_pct, foreign_load_cpu_pct)
+            if db_cpu_s is None
+            else max(0.0, foreign_cpu_pct + foreign_load_cpu_pct - 100 * db_cpu_s / wall),
             "load_cpu_pct": 100 * load_cpu_s / wall,
             "rss_mib": rss / 1024,
             "hwm_mib": hwm / 1024,
@@ -589,6 +664,8 @@ def median_result(runs):
         "foreign_cpu_pct",
         "steal_pct",
         "foreign_load_cpu_pct",
+        "db_cpu_ms_per_req",
+        "db_cpu_pct",
     ):
         values = [r[key] for r in runs if r.get(key) is not None]
         out[key] = statistics.median(values) if values else None
@@ -642,7 +719,9 @@ def scenario_plan(args, scenario):
 def bench_server(args, srv, results):
     log(f"{srv.label}: starting")
     srv.start(args.server_cpu, args.workdir)
-    entry = results.setdefault(srv.name, {"label": srv.label, "kind": srv.kind, "scenarios": {}})
+    entry = results.setdefault(
+        srv.name, {"label": srv.label, "kind": srv.kind, "backend": srv.backend, "scenarios": {}}
+    )
     entry["startup_ms"] = srv.startup_ms
     try:
         setup(srv)
@@ -673,7 +752,7 @@ def bench_server(args, srv, results):
                         run["ok"] = run["socket_errors"] == 0 and run["unexpected_status"] == 0
                     if not srv.alive():
                         raise RuntimeError(f"{srv.name} died during {scenario}:\n{srv.tail()}")
-                    others = max(run["foreign_cpu_pct"], run["foreign_load_cpu_pct"])
+                    others = run["others_pct"]
                     run["noisy"] = others > args.noise_limit
                     if not run["noisy"] or attempt == args.noise_retries:
                         break
@@ -696,6 +775,8 @@ def bench_server(args, srv, results):
                     )
             if "probe" in res:
                 extra += f"; {probe_summary(res['probe'])}"
+            if res.get("db_cpu_ms_per_req") is not None:
+                extra += f"; PostgreSQL {fmt_cpu(res['db_cpu_ms_per_req'])} ms CPU/req"
             log(
                 f"{srv.label} {scenario}: {res['rps']:.0f} req/s, p50 {res['p50_ms']:.2f} ms, "
                 f"p99 {res['p99_ms']:.2f} ms, {fmt_cpu(res['server_cpu_ms_per_req'])} ms CPU/req "
@@ -775,18 +856,43 @@ def servers(args):
         "tasks-storm",
         "sign-in-flood",
     ]
-    out = []
-    out.append(
-        Server(
-            "tessera",
-            "Tessera",
-            "tessera",
-            [args.tessera, "serve", "--addr", "127.0.0.1:{port}"],
-            dict(tessera_env),
-            "/api/auth/ok",
-            tessera_scenarios,
-        )
-    )
+
+    def tessera(name, label, env, scenarios, database=None):
+        cmd = [args.tessera, "serve", "--addr", "127.0.0.1:{port}"]
+        return Server(name, label, "tessera", cmd, env, "/api/auth/ok", scenarios, database=database)
+
+    def fastapi(name, label, env, database=None):
+        cmd = [
+            str(Path(args.venv) / "bin" / "uvicorn"),
+            "--app-dir",
+            str(BENCH_DIR / "peers" / "fastapi"),
+            "app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--workers",
+            "1",
+        ]
+        env = {"BETTER_AUTH_SECRET": secret, **env}
+        scenarios = ["tasks"] if database else ["ok", "me", "tasks", "bad-token"]
+        return Server(name, label, "fastapi", cmd, env, "/api/health", scenarios, database=database)
+
+    def better_auth(name, label, env, database=None):
+        cmd = [
+            "node",
+            str(BENCH_DIR.parent / "interop" / "better-auth-server.mjs"),
+            "serve",
+            "--addr",
+            "127.0.0.1:{port}",
+        ]
+        # No rate limit, as TESSERA_RATE_LIMIT=off is for Tessera: wrk measures the endpoints,
+        # not the limiter.
+        env = {"BETTER_AUTH_SECRET": secret, "BETTER_AUTH_TELEMETRY": "0", "TESSERA_RATE_LIMIT": "off", **env}
+        scenarios = ["get-session", "token", "sign-in"] if database else ["ok", "get-session", "token", "sign-in"]
+        return Server(name, label, "better-auth", cmd, env, "/api/auth/ok", scenarios, database=database)
+
+    out = [tessera("tessera", "Tessera", dict(tessera_env), tessera_scenarios)]
     for variant in args.tessera_variant:
         # NAME:ENV=VALUE[,ENV=VALUE][@SCENARIO+SCENARIO]: scenarios (default: the floor and the
         # guarded ones) again with other settings.
@@ -796,17 +902,8 @@ def servers(args):
         for pair in filter(None, assignments.split(",")):
             k, _, v = pair.partition("=")
             env[k] = v
-        out.append(
-            Server(
-                f"tessera-{name}",
-                f"Tessera ({name})",
-                "tessera",
-                [args.tessera, "serve", "--addr", "127.0.0.1:{port}"],
-                env,
-                "/api/auth/ok",
-                picked.split("+") if picked else ["ok", "me", "tasks", "bad-token"],
-            )
-        )
+        scenarios = picked.split("+") if picked else ["ok", "me", "tasks", "bad-token"]
+        out.append(tessera(f"tessera-{name}", f"Tessera ({name})", env, scenarios))
     if args.floor:
         out.append(
             Server(
@@ -820,53 +917,42 @@ def servers(args):
             )
         )
     if "fastapi" in args.peers:
-        out.append(
-            Server(
-                "fastapi",
-                "FastAPI + python-jose",
-                "fastapi",
-                [
-                    str(Path(args.venv) / "bin" / "uvicorn"),
-                    "--app-dir",
-                    str(BENCH_DIR / "peers" / "fastapi"),
-                    "app:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "{port}",
-                    "--workers",
-                    "1",
-                ],
-                {"BETTER_AUTH_SECRET": secret},
-                "/api/health",
-                ["ok", "me", "tasks", "bad-token"],
-            )
-        )
+        out.append(fastapi("fastapi", "FastAPI + python-jose", {}))
     if "better-auth" in args.peers:
+        # SQLite in the server's own directory (its working directory).
+        out.append(better_auth("better-auth", "Better Auth 1.7.25", {"DATABASE_URL": "sqlite:better-auth.db"}))
+    if args.pg_url:
+        # Tessera as shipped on PostgreSQL: no session and no task-list cache (the defaults there:
+        # the multi-instance setting, where another instance may end a session), said explicitly;
+        # then with both caches on, what one instance (or several sharing Redis) may choose.
+        pg_env = {**tessera_env, "TESSERA_SESSION_CACHE_TTL": "0", "TESSERA_TASKS_CACHE_TTL": "0"}
         out.append(
-            Server(
-                "better-auth",
-                "Better Auth 1.7.25",
-                "better-auth",
-                [
-                    "node",
-                    str(BENCH_DIR.parent / "interop" / "better-auth-server.mjs"),
-                    "serve",
-                    "--addr",
-                    "127.0.0.1:{port}",
-                ],
-                # SQLite in the server's own directory (its working directory), and no rate limit,
-                # as TESSERA_RATE_LIMIT=off is for Tessera: wrk measures the endpoints, not the limiter.
-                {
-                    "BETTER_AUTH_SECRET": secret,
-                    "BETTER_AUTH_TELEMETRY": "0",
-                    "DATABASE_URL": "sqlite:better-auth.db",
-                    "TESSERA_RATE_LIMIT": "off",
-                },
-                "/api/auth/ok",
-                ["ok", "get-session", "token", "sign-in"],
+            tessera(
+                "tessera-pg",
+                "Tessera (PostgreSQL, session cache off)",
+                pg_env,
+                PG_TESSERA_SCENARIOS,
+                (args.pg_url, "DATABASE_URL"),
             )
         )
+        cached_env = {**tessera_env, "TESSERA_SESSION_CACHE_TTL": "5", "TESSERA_TASKS_CACHE_TTL": "1"}
+        out.append(
+            tessera(
+                "tessera-pg-caches",
+                "Tessera (PostgreSQL, caches on)",
+                cached_env,
+                PG_CACHED_SCENARIOS,
+                (args.pg_url, "DATABASE_URL"),
+            )
+        )
+        if "fastapi" in args.peers:
+            out.append(
+                fastapi("fastapi-pg", "FastAPI + python-jose (PostgreSQL, asyncpg)", {}, (args.pg_url, "DATABASE_URL"))
+            )
+        if "better-auth" in args.peers:
+            out.append(
+                better_auth("better-auth-pg", "Better Auth 1.7.25 (PostgreSQL, pg)", {}, (args.pg_url, "DATABASE_URL"))
+            )
     return out
 
 
@@ -875,11 +961,30 @@ def servers(args):
 
 
 def table(results):
-    lines = [
-        "| server | scenario | req/s | p50 ms | p99 ms | server CPU ms/req | server CPU % | wrk CPU % | others on server / wrk CPU % | RSS MiB | answers |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
+    """One row per server and scenario (the servers on PostgreSQL in a table of their own, with
+    their database's CPU), then start-up and memory."""
+    lines = []
+    for backend in ("sqlite", "postgres"):
+        entries = [e for e in results.values() if e.get("backend", "sqlite") == backend]
+        if entries:
+            lines += scenario_rows(entries, backend == "postgres") + [""]
+    lines.append("| server | start-up to ready ms | RSS after setup MiB | RSS after all scenarios MiB | peak RSS MiB |")
+    lines.append("| --- | ---: | ---: | ---: | ---: |")
     for entry in results.values():
+        lines.append(
+            f"| {entry['label']} | {entry.get('startup_ms', 0):.0f} | {entry.get('rss_after_setup_mib', 0):.1f} | "
+            f"{entry.get('rss_end_mib', 0):.1f} | {entry.get('hwm_end_mib', 0):.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def scenario_rows(entries, db_column):
+    db_head, db_rule = (" PostgreSQL CPU ms/req |", " ---: |") if db_column else ("", "")
+    lines = [
+        f"| server | scenario | req/s | p50 ms | p99 ms | server CPU ms/req |{db_head} server CPU % | wrk CPU % | others on server / wrk CPU % | RSS MiB | answers |",
+        f"| --- | --- | ---: | ---: | ---: | ---: |{db_rule} ---: | ---: | ---: | ---: | --- |",
+    ]
+    for entry in entries:
         for scenario, title in SCENARIOS:
             res = entry["scenarios"].get(scenario)
             if res is None:
@@ -900,21 +1005,14 @@ def table(results):
                 answers += f"; {probe_summary(res['probe'])}"
             if res.get("noisy_runs"):
                 answers += f"; {res['noisy_runs']} of {len(res['runs'])} runs noisy"
+            db = f" {fmt_cpu(res.get('db_cpu_ms_per_req'))} |" if db_column else ""
             lines.append(
                 f"| {entry['label']} | {title} | {fmt_num(res['rps'])} | {res['p50_ms']:.2f} | {res['p99_ms']:.2f} | "
-                f"{fmt_cpu(res['server_cpu_ms_per_req'])} | {res['server_cpu_pct']:.0f} | {res['load_cpu_pct']:.0f} | "
+                f"{fmt_cpu(res['server_cpu_ms_per_req'])} |{db} {res['server_cpu_pct']:.0f} | {res['load_cpu_pct']:.0f} | "
                 f"{res['foreign_cpu_pct']:.0f} / {res['foreign_load_cpu_pct']:.0f} | "
                 f"{res['rss_mib']:.1f} | {answers} |"
             )
-    lines.append("")
-    lines.append("| server | start-up to ready ms | RSS after setup MiB | RSS after all scenarios MiB | peak RSS MiB |")
-    lines.append("| --- | ---: | ---: | ---: | ---: |")
-    for entry in results.values():
-        lines.append(
-            f"| {entry['label']} | {entry.get('startup_ms', 0):.0f} | {entry.get('rss_after_setup_mib', 0):.1f} | "
-            f"{entry.get('rss_end_mib', 0):.1f} | {entry.get('hwm_end_mib', 0):.1f} |"
-        )
-    return "\n".join(lines)
+    return lines
 
 
 def targets(results):
@@ -1025,6 +1123,61 @@ def targets(results):
     return "\n".join(lines)
 
 
+# Issue 16 item 7's targets on PostgreSQL: (what, scenario, peer, ratio).
+PG_TARGETS = [
+    ("get-session vs Better Auth", "get-session", "better-auth-pg", 50),
+    ("/token vs Better Auth", "token", "better-auth-pg", 50),
+    ("sign-in vs Better Auth", "sign-in", "better-auth-pg", 3),
+    ("tasks read vs FastAPI", "tasks", "fastapi-pg", 20),
+]
+
+
+def pg_targets(results):
+    """Issue 16 item 7's ratio targets on PostgreSQL, judged twice: on req/s, and on server CPU per
+    request (what a noisy machine moves least); the ratio with each side's PostgreSQL CPU added
+    is shown beside them. Once for Tessera as shipped there, once with its caches on (info)."""
+    lines = [
+        "| target | Tessera | req/s | server CPU per request | with PostgreSQL's CPU | goal | on req/s | on CPU per request |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def verdict(ratio, goal):
+        return "n/a" if ratio is None else "met" if ratio >= goal else "MISSED"
+
+    for name in ("tessera-pg", "tessera-pg-caches"):
+        entry = results.get(name)
+        if entry is None:
+            continue
+        for what, scenario, peer, goal in PG_TARGETS:
+            ours = entry["scenarios"].get(scenario)
+            theirs = results.get(peer, {}).get("scenarios", {}).get(scenario)
+            if name != "tessera-pg" and (ours is None or theirs is None):
+                continue  # the variant's rows are info: only what was measured
+            if ours is None or theirs is None:
+                lines.append(
+                    f"| {what} | {entry['label']} | n/a (not measured in this run) | | | ≥ {goal:g}× | n/a | n/a |"
+                )
+                continue
+            rps = ours["rps"] / theirs["rps"] if theirs["rps"] else None
+            ours_cpu, theirs_cpu = ours["server_cpu_ms_per_req"], theirs["server_cpu_ms_per_req"]
+            cpu = theirs_cpu / ours_cpu if ours_cpu and theirs_cpu else None
+            with_db = "-"
+            if None not in (ours_cpu, theirs_cpu, ours.get("db_cpu_ms_per_req"), theirs.get("db_cpu_ms_per_req")):
+                ours_all = ours_cpu + ours["db_cpu_ms_per_req"]
+                theirs_all = theirs_cpu + theirs["db_cpu_ms_per_req"]
+                with_db = f"{theirs_all / ours_all:.1f}× ({fmt_cpu(ours_all)} vs {fmt_cpu(theirs_all)} ms)"
+            rps_cell = "-" if rps is None else f"{rps:.1f}× ({fmt_num(ours['rps'])} vs {fmt_num(theirs['rps'])})"
+            cpu_cell = "-" if cpu is None else f"{cpu:.1f}× ({fmt_cpu(ours_cpu)} vs {fmt_cpu(theirs_cpu)} ms)"
+            if name == "tessera-pg":
+                judged = (verdict(rps, goal), verdict(cpu, goal))
+            else:
+                judged = ("info", "info")
+            lines.append(
+                f"| {what} | {entry['label']} | {rps_cell} | {cpu_cell} | {with_db} | ≥ {goal:g}× | {judged[0]} | {judged[1]} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def floor_table(results):
     """What each ratio target asks of Tessera in server CPU per request, beside what Tessera
     spends and what a bare axum server (no application code at all) spends per request here."""
@@ -1058,8 +1211,8 @@ def floor_table(results):
 
 def variants_table(results):
     """Tessera variants beside the default, for the guarded scenarios."""
-    names = [n for n in results if n.startswith("tessera-")]
-    if not names:
+    names = [n for n in results if n.startswith("tessera-") and results[n]["backend"] == "sqlite"]
+    if not names or "tessera" not in results:
         return ""
     lines = ["| scenario | " + " | ".join([results["tessera"]["label"]] + [results[n]["label"] for n in names]) + " |"]
     lines.append("| --- |" + " ---: |" * (1 + len(names)))
@@ -1113,6 +1266,9 @@ def machine_info(args):
             ]
         )
         lines.append(f"- FastAPI peer: {versions}, stdlib sqlite3")
+        if args.pg_url:
+            asyncpg = command_output([py, "-c", "import asyncpg; print(asyncpg.__version__)"])
+            lines.append(f"- FastAPI peer on PostgreSQL: asyncpg {asyncpg} (a pool of at most 10 connections)")
     if "better-auth" in args.peers:
         pkg_dir = BENCH_DIR.parent / "interop" / "node_modules"
 
@@ -1124,7 +1280,16 @@ def machine_info(args):
 
         lines.append(
             f"- Better Auth peer: better-auth {version('better-auth')}, better-sqlite3 {version('better-sqlite3')}, "
-            f"Node {command_output(['node', '--version'])}"
+            f"pg {version('pg')} (a Pool of at most 5 connections), Node {command_output(['node', '--version'])}"
+        )
+    if args.pg_url:
+        try:
+            pg = psql(args.pg_url, "SELECT version()").strip()
+        except (RuntimeError, OSError, subprocess.SubprocessError):
+            pg = "?"
+        lines.append(
+            f"- PostgreSQL: {pg}, on {urllib.parse.urlsplit(args.pg_url).hostname} (not pinned; each server a fresh "
+            "database)"
         )
     return "\n".join(lines)
 
@@ -1136,6 +1301,11 @@ def main():
     p.add_argument("--peers", default="", help="comma-separated: fastapi,better-auth")
     p.add_argument("--floor", default="", help="the http_floor example binary: the bare-axum reference row")
     p.add_argument("--venv", default=str(BENCH_DIR / ".venv"))
+    p.add_argument(
+        "--pg-url",
+        default="",
+        help="a PostgreSQL to also run on (postgres://…; each server gets a database of its own there)",
+    )
     p.add_argument("--duration", type=int, default=10, help="seconds per run")
     p.add_argument("--runs", type=int, default=3, help="runs per scenario (the median is kept)")
     p.add_argument("--warmup", type=int, default=3, help="warm-up seconds per scenario (0: none)")
@@ -1224,7 +1394,8 @@ def main():
             machine_info(args),
             table(results),
             variants_table(results),
-            targets(results),
+            targets(results) if "tessera" in results else "",
+            pg_targets(results),
             floor_table(results),
         ]
         if x

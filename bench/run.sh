@@ -4,9 +4,14 @@
 #   bench/run.sh              full run: micro-benchmarks, then the load harness against Tessera
 #                             (release build) and the peers (FastAPI + python-jose, Better Auth
 #                             1.7.25): 3 s warm-up, median of 3 × 10 s runs per scenario
+#   bench/run.sh --pg         the PostgreSQL run instead (issue 16 item 7): get-session, /token,
+#                             sign-in and the tasks read on Tessera (as shipped there, session cache
+#                             off; and with its caches on), Better Auth 1.7.25 on its `pg` adapter
+#                             and the FastAPI peer on asyncpg; no micro-benchmarks
 #   bench/run.sh --smoke      each scenario once for 1 s against a debug build, no warm-up, peers
 #                             skipped; checks that the harness works and every scenario gets the
 #                             answers it expects (scripts/test.sh bench runs this). Never judges speed.
+#                             When a PostgreSQL answers, Tessera's PostgreSQL scenarios run too.
 #
 # Options:
 #   --peers / --no-peers      run the peers or not (default: yes for a full run, no for --smoke)
@@ -20,6 +25,11 @@
 # a venv in bench/.venv (bench/peers/fastapi/requirements.txt), npm ci in interop/ (the Better
 # Auth peer is interop/better-auth-server.mjs, the one the compat tests run).
 # Results go to bench/results/<UTC time>-<mode>/results.{md,json}.
+#
+# PostgreSQL: the server BENCH_DATABASE_URL names, else TEST_DATABASE_URL's, else
+# postgres://postgres@127.0.0.1:5432/postgres; each server gets a fresh database there, dropped
+# after it. If none answers, --pg starts a throwaway cluster (as scripts/test.sh does) and stops
+# it at exit; --smoke leaves PostgreSQL out.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -40,6 +50,7 @@ HARNESS_ARGS=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --smoke) MODE=smoke ;;
+    --pg) MODE=pg ;;
     --peers) PEERS=1 ;;
     --no-peers) PEERS=0 ;;
     --release) PROFILE=release ;;
@@ -62,8 +73,10 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-if [[ -z $PEERS ]]; then [[ $MODE == full ]] && PEERS=1 || PEERS=0; fi
-if [[ -z $PROFILE ]]; then [[ $MODE == full ]] && PROFILE=release || PROFILE=debug; fi
+if [[ -z $PEERS ]]; then [[ $MODE == smoke ]] && PEERS=0 || PEERS=1; fi
+if [[ -z $PROFILE ]]; then [[ $MODE == smoke ]] && PROFILE=debug || PROFILE=release; fi
+# The micro-benchmarks touch no database: the PostgreSQL run leaves them to the full run.
+if [[ $MODE == pg ]]; then MICRO=0; fi
 
 # ------------------------------------------------------------------------------------------------
 # Tools
@@ -76,6 +89,9 @@ if [[ $LOAD -eq 1 ]]; then
   have taskset || pkgs+=(util-linux)
 fi
 have cc || pkgs+=(gcc libc6-dev)
+if [[ $LOAD -eq 1 && $MODE == pg ]]; then
+  have psql || pkgs+=(postgresql-client)
+fi
 if [[ $LOAD -eq 1 && $PEERS -eq 1 ]]; then
   python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv)
 fi
@@ -91,7 +107,7 @@ fi
 # Micro-benchmarks (divan). A full run measures; a smoke run runs each benchmark once, unoptimised.
 
 if [[ $MICRO -eq 1 ]]; then
-  if [[ $MODE == full ]]; then
+  if [[ $MODE != smoke ]]; then
     note "micro-benchmarks: cargo bench -p tessera-jwt -p tessera-auth (pinned to CPU $((CPUS > 1 ? 1 : 0)))"
     cargo bench -p tessera-jwt -p tessera-auth --bench jwt --bench auth --no-run
     taskset -c $((CPUS > 1 ? 1 : 0)) cargo bench -p tessera-jwt -p tessera-auth --bench jwt --bench auth
@@ -122,7 +138,7 @@ PEER_LIST=""
 if [[ $PEERS -eq 1 ]]; then
   # The FastAPI peer from its pinned requirements; the Better Auth peer's dependencies (npm ci in
   # interop/; better-sqlite3 may compile its addon: a few minutes).
-  ensure_venv "$VENV" "$FASTAPI_DIR/requirements.txt" fastapi,jose,uvicorn
+  ensure_venv "$VENV" "$FASTAPI_DIR/requirements.txt" fastapi,jose,uvicorn,asyncpg
   ensure_interop_node_deps
   PEER_LIST=fastapi,better-auth
 fi
@@ -138,7 +154,7 @@ OUT=$BENCH/results/$(date -u +%Y%m%dT%H%M%SZ)-$MODE
 # The storm's sign-ins come from one address and report how many were shed (503); another
 # address signs in every 200 ms meanwhile, and its latency is reported.
 NO_CACHES='no caches:TESSERA_TOKEN_CACHE=0,TESSERA_SESSION_CACHE_TTL=0,TESSERA_TASKS_CACHE_TTL=0'
-if [[ $MODE == full ]]; then
+if [[ $MODE != smoke ]]; then
   mode_args=(--duration 10 --runs 3 --warmup 3
     --tessera-variant "$NO_CACHES@ok+me+tasks+bad-token+get-session+token"
     --tessera-variant 'HS256:TESSERA_JWT_ALG=HS256'
@@ -149,6 +165,22 @@ else
     --tessera-variant "$NO_CACHES@me+tasks+get-session"
     --tessera-variant 'hashing queue bound 1 ms:TESSERA_HASH_QUEUE_MAX_WAIT_MS=1@tasks-storm')
 fi
+
+# PostgreSQL (the helpers scripts/test.sh uses): a throwaway cluster only for --pg, stopped at exit.
+trap stop_postgres EXIT
+TEST_DATABASE_URL=${BENCH_DATABASE_URL:-${TEST_DATABASE_URL:-$DEFAULT_DATABASE_URL}}
+if [[ $MODE == pg ]]; then
+  ensure_postgres
+  # Only the servers on PostgreSQL (harness.py names them so); the floor binary is not needed.
+  pg_servers=tessera-pg,tessera-pg-caches,fastapi-pg,better-auth-pg
+  mode_args+=(--pg-url "$TEST_DATABASE_URL" --servers "$pg_servers")
+elif [[ $MODE == smoke ]] && have psql && pg_answers "$TEST_DATABASE_URL"; then
+  note "PostgreSQL: using $(redact_url "$TEST_DATABASE_URL") (Tessera's PostgreSQL scenarios run too)"
+  mode_args+=(--pg-url "$TEST_DATABASE_URL")
+elif [[ $MODE == smoke ]]; then
+  note "no PostgreSQL answers at $(redact_url "$TEST_DATABASE_URL"): PostgreSQL scenarios skipped"
+fi
+
 note "load harness ($MODE, $PROFILE build${PEER_LIST:+, peers: $PEER_LIST})"
-exec python3 "$BENCH/harness.py" --tessera "$TESSERA_BIN" --floor "$FLOOR_BIN" --peers "$PEER_LIST" --venv "$VENV" \
+python3 "$BENCH/harness.py" --tessera "$TESSERA_BIN" --floor "$FLOOR_BIN" --peers "$PEER_LIST" --venv "$VENV" \
   --out "$OUT" --title "bench/run.sh ($MODE, tessera $PROFILE build)" "${mode_args[@]}" "${HARNESS_ARGS[@]}"

@@ -111,3 +111,93 @@ pip_install() {
     note "pip install failed; retrying once"
   done
 }
+
+free_port() {
+  python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+redact_url() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
+
+# ------------------------------------------------------------------------------------------------
+# PostgreSQL: the server TEST_DATABASE_URL names, or a throwaway cluster. The sourcing script calls
+# stop_postgres on exit (it does nothing unless start_throwaway_postgres ran).
+
+DEFAULT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+PG_DIR=""
+PG_RUN=()
+PG_BIN=""
+
+pg_answers() { PGCONNECT_TIMEOUT=5 psql "$1" -XqtAc 'select 1' 2>/dev/null | grep -qx 1; }
+
+pg_bin_dir() {
+  local dir
+  dir=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -type d -name bin 2>/dev/null | sort -V | tail -n1)
+  [[ -n $dir && -x $dir/initdb && -x $dir/pg_ctl ]] || return 1
+  echo "$dir"
+}
+
+ensure_postgres() {
+  TEST_DATABASE_URL=${TEST_DATABASE_URL:-$DEFAULT_DATABASE_URL}
+  if pg_answers "$TEST_DATABASE_URL"; then
+    note "PostgreSQL: using $(redact_url "$TEST_DATABASE_URL")"
+    export TEST_DATABASE_URL
+    return
+  fi
+  note "PostgreSQL at $(redact_url "$TEST_DATABASE_URL") does not answer: starting a throwaway cluster"
+  start_throwaway_postgres
+}
+
+start_throwaway_postgres() {
+  PG_BIN=$(pg_bin_dir) || {
+    apt_install postgresql
+    PG_BIN=$(pg_bin_dir) || die "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
+  }
+  PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tessera-pg.XXXXXX")
+  PG_RUN=()
+  if [[ $(id -u) -eq 0 ]]; then # postgres refuses to run as root
+    local user=postgres
+    if ! id -u "$user" >/dev/null 2>&1; then
+      user=tessera-pg
+      id -u "$user" >/dev/null 2>&1 ||
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
+    fi
+    chown "$user:" "$PG_DIR"
+    PG_RUN=(runuser -u "$user" --)
+  fi
+  local port
+  port=$(free_port)
+  note "initdb in $PG_DIR ($PG_BIN)"
+  if ! (cd "$PG_DIR" && "${PG_RUN[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust \
+    -E UTF8 --locale=C --no-sync) >"$PG_DIR/initdb.log" 2>&1; then
+    cat "$PG_DIR/initdb.log" >&2
+    die "initdb failed"
+  fi
+  note "starting PostgreSQL on 127.0.0.1:$port"
+  if ! (cd "$PG_DIR" && "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
+    -w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$PG_DIR \
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start) >/dev/null; then
+    cat "$PG_DIR/postgres.log" >&2
+    die "PostgreSQL did not start"
+  fi
+  TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres
+  pg_answers "$TEST_DATABASE_URL" || die "the throwaway PostgreSQL does not answer"
+  export TEST_DATABASE_URL
+  note "PostgreSQL: using $TEST_DATABASE_URL (pid $(head -n1 "$PG_DIR/data/postmaster.pid"))"
+}
+
+stop_postgres() {
+  [[ -n $PG_DIR ]] || return 0
+  local pidfile=$PG_DIR/data/postmaster.pid pid=""
+  if [[ -f $pidfile ]]; then
+    pid=$(head -n1 "$pidfile")
+    (cd "$PG_DIR" && "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop) \
+      >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$PG_DIR"
+  PG_DIR=""
+  note "throwaway PostgreSQL stopped${pid:+ (pid $pid)}"
+}

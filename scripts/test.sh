@@ -25,8 +25,9 @@
 #            and `tessera api` verifying Better Auth's JWTs through its JWKS, refetching on a new key
 #   browser  headless Chromium tests of the web app (interop/browser), screenshots in target/
 #   bench    bench/run.sh --smoke: every micro-benchmark once and every load scenario for 1 s
-#            against a debug build (peers skipped), so the harness cannot rot; checks answers
-#            only, never speed (BENCHMARKS.md has the full run)
+#            against a debug build (peers skipped; Tessera's PostgreSQL scenarios too when
+#            TEST_DATABASE_URL answers), so the harness cannot rot; checks answers only, never
+#            speed (BENCHMARKS.md has the full run)
 #
 # Environment:
 #   TEST_DATABASE_URL  PostgreSQL the tests create their databases in (default
@@ -56,7 +57,6 @@ LINT_VENV=$ROOT/.venv-lint
 CLIENTS_VENV=$ROOT/.venv-clients
 RUFF_VERSION=0.17.6
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-DEFAULT_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
 DEFAULT_REDIS_URL=redis://127.0.0.1:6379
 REDIS_PID=""
 REDIS_DIR=""
@@ -72,9 +72,6 @@ CURRENT_STAGE=startup
 SUMMARY=()
 TOTAL_PASSED=0
 TOTAL_SKIPPED=0
-PG_DIR=""
-PG_RUN=()
-PG_BIN=""
 SERVER_PID=""
 SERVER_DIR=""
 SERVER_URL=""
@@ -165,16 +162,7 @@ ensure_tools() {
 # ------------------------------------------------------------------------------------------------
 # Helpers
 
-free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 random_secret() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
-
-redact_url() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
 
 # Sums the "test result:" lines of cargo test output in file $1 into TOTAL_PASSED / TOTAL_SKIPPED
 # and adds a line to SUMMARY.
@@ -264,81 +252,6 @@ stop_smtp() {
   wait "$SMTP_PID" 2>/dev/null || true
   rm -rf "$SMTP_DIR"
   SMTP_PID=""
-}
-
-# ------------------------------------------------------------------------------------------------
-# PostgreSQL
-
-pg_answers() { PGCONNECT_TIMEOUT=5 psql "$1" -XqtAc 'select 1' 2>/dev/null | grep -qx 1; }
-
-pg_bin_dir() {
-  local dir
-  dir=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -type d -name bin 2>/dev/null | sort -V | tail -n1)
-  [[ -n $dir && -x $dir/initdb && -x $dir/pg_ctl ]] || return 1
-  echo "$dir"
-}
-
-ensure_postgres() {
-  TEST_DATABASE_URL=${TEST_DATABASE_URL:-$DEFAULT_DATABASE_URL}
-  if pg_answers "$TEST_DATABASE_URL"; then
-    note "PostgreSQL: using $(redact_url "$TEST_DATABASE_URL")"
-    export TEST_DATABASE_URL
-    return
-  fi
-  note "PostgreSQL at $(redact_url "$TEST_DATABASE_URL") does not answer: starting a throwaway cluster"
-  start_throwaway_postgres
-}
-
-start_throwaway_postgres() {
-  PG_BIN=$(pg_bin_dir) || {
-    apt_install postgresql
-    PG_BIN=$(pg_bin_dir) || die "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
-  }
-  PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tessera-pg.XXXXXX")
-  PG_RUN=()
-  if [[ $(id -u) -eq 0 ]]; then # postgres refuses to run as root
-    local user=postgres
-    if ! id -u "$user" >/dev/null 2>&1; then
-      user=tessera-pg
-      id -u "$user" >/dev/null 2>&1 ||
-        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user"
-    fi
-    chown "$user:" "$PG_DIR"
-    PG_RUN=(runuser -u "$user" --)
-  fi
-  local port
-  port=$(free_port)
-  note "initdb in $PG_DIR ($PG_BIN)"
-  if ! (cd "$PG_DIR" && "${PG_RUN[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust \
-    -E UTF8 --locale=C --no-sync) >"$PG_DIR/initdb.log" 2>&1; then
-    cat "$PG_DIR/initdb.log" >&2
-    die "initdb failed"
-  fi
-  note "starting PostgreSQL on 127.0.0.1:$port"
-  if ! (cd "$PG_DIR" && "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
-    -w -t 60 -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$PG_DIR \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-    start) >/dev/null; then
-    cat "$PG_DIR/postgres.log" >&2
-    die "PostgreSQL did not start"
-  fi
-  TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres
-  pg_answers "$TEST_DATABASE_URL" || die "the throwaway PostgreSQL does not answer"
-  export TEST_DATABASE_URL
-  note "PostgreSQL: using $TEST_DATABASE_URL (pid $(head -n1 "$PG_DIR/data/postmaster.pid"))"
-}
-
-stop_postgres() {
-  [[ -n $PG_DIR ]] || return 0
-  local pidfile=$PG_DIR/data/postmaster.pid pid=""
-  if [[ -f $pidfile ]]; then
-    pid=$(head -n1 "$pidfile")
-    (cd "$PG_DIR" && "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 30 stop) \
-      >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$PG_DIR"
-  PG_DIR=""
-  note "throwaway PostgreSQL stopped${pid:+ (pid $pid)}"
 }
 
 # ------------------------------------------------------------------------------------------------
