@@ -67,6 +67,9 @@ pub enum AuditKind {
     Overloaded,
     /// A request was refused by the origin check (CSRF).
     OriginRejected,
+    /// The mail worker gave a mail up (`detail`: its `kind`, `mail_id`, `attempts` and the
+    /// last failure's `code`; never its link). Written by the composition root's delivery hook.
+    MailDeliveryFailed,
 }
 
 impl AuditKind {
@@ -88,6 +91,7 @@ impl AuditKind {
             Self::RateLimited => "rate_limited",
             Self::Overloaded => "overloaded",
             Self::OriginRejected => "origin_rejected",
+            Self::MailDeliveryFailed => "mail_delivery_failed",
         }
     }
 
@@ -98,7 +102,8 @@ impl AuditKind {
             | Self::CredentialCheckFailed
             | Self::RateLimited
             | Self::OriginRejected
-            | Self::Overloaded => Outcome::Failure,
+            | Self::Overloaded
+            | Self::MailDeliveryFailed => Outcome::Failure,
             _ => Outcome::Success,
         }
     }
@@ -426,6 +431,7 @@ mod tests {
             AuditKind::CredentialCheckFailed,
             AuditKind::RateLimited,
             AuditKind::OriginRejected,
+            AuditKind::MailDeliveryFailed,
         ] {
             assert_eq!(kind.outcome(), Outcome::Failure);
         }

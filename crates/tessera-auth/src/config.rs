@@ -63,11 +63,6 @@ pub struct AuthConfig {
     pub jwt: JwtSettings,
     /// The password-reset feature's settings.
     pub password_reset: PasswordResetSettings,
-    /// Whether a mail worker delivers the outbox (`tessera_mail`). Without one, the endpoints
-    /// that send mail answer as Better Auth does without its send callbacks
-    /// (`request-password-reset`: 400 `RESET_PASSWORD_DISABLED`), rather than queue mail that
-    /// nothing sends. The composition root sets it when it starts the worker.
-    pub mail_delivery: bool,
     /// Use the `__Host-` cookie prefix (https only) instead of `__Secure-`.
     pub host_only_cookies: bool,
     /// Whether Better Auth's per-path request limits apply (on by default in production).
@@ -87,7 +82,6 @@ impl AuthConfig {
             email_password: EmailPasswordSettings::default(),
             jwt: JwtSettings::default(),
             password_reset: PasswordResetSettings::default(),
-            mail_delivery: false,
             host_only_cookies: false,
             rate_limit: false,
             trusted_proxies: TrustedProxies::default(),

@@ -55,6 +55,11 @@ const MARK_FAILED: &str = r#"UPDATE "mail_outbox"
     SET "failed_at" = $1, "last_error" = $2, "payload" = '', "claimed_until" = NULL
     WHERE "id" = $3 AND "claimed_by" = $4"#;
 
+/// How often a worker looks without being woken, by default.
+pub const DEFAULT_POLL: StdDuration = StdDuration::from_secs(5);
+/// Attempts before a mail is given up, by default.
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
+
 /// How the worker paces itself.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -84,8 +89,8 @@ impl WorkerConfig {
             from: from.into(),
             batch: 16,
             lease: Duration::minutes(2),
-            poll: StdDuration::from_secs(5),
-            max_attempts: 10,
+            poll: DEFAULT_POLL,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
             backoff: Duration::seconds(30),
             max_backoff: Duration::hours(1),
         }

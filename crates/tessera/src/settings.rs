@@ -54,6 +54,8 @@ fn mail(args: &ServeArgs) -> MailSettings {
         app_name: mail.app_name.clone(),
         templates: mail.mail_templates.clone(),
         eml_dir: args.database.data_dir.join("mail"),
+        poll: tessera_mail::DEFAULT_POLL,
+        max_attempts: tessera_mail::DEFAULT_MAX_ATTEMPTS,
     }
 }
 

@@ -110,12 +110,31 @@ impl TestApp {
         Self::spawn_on(&url, Some(database), counters, adjust).await
     }
 
-    /// Spawns the app on a given database URL.
+    /// Spawns the app with no mail outbox attached: as a server without a mail worker.
+    pub async fn spawn_without_mail(backend: Backend) -> Self {
+        let database = TestDatabase::create(backend, &[tessera_auth::store::migrations]).await;
+        let url = database.url().to_owned();
+        let counters = Arc::new(MemoryCounters::default());
+        Self::spawn_inner(&url, Some(database), counters, |_| {}, false).await
+    }
+
+    /// Spawns the app on a given database URL, with the mail outbox on it attached (as the
+    /// composition root attaches it; no worker runs, the tests read the outbox rows).
     pub async fn spawn_on(
         url: &str,
         database: Option<TestDatabase>,
         counters: Arc<dyn CounterStore>,
         adjust: impl FnOnce(&mut AuthConfig),
+    ) -> Self {
+        Self::spawn_inner(url, database, counters, adjust, true).await
+    }
+
+    async fn spawn_inner(
+        url: &str,
+        database: Option<TestDatabase>,
+        counters: Arc<dyn CounterStore>,
+        adjust: impl FnOnce(&mut AuthConfig),
+        mail: bool,
     ) -> Self {
         let store = tessera_auth::store::connect(url).await.expect("connect");
         store.migrate().await.expect("migrate");
@@ -129,6 +148,13 @@ impl TestApp {
         adjust(&mut config);
         let clock = ManualClock::new(Utc::now());
         let state = AuthState::with_counters(config, store, Arc::new(clock.clone()), counters);
+        if mail {
+            let db = tessera_db::connect(url).await.expect("connect the outbox");
+            let now = clock.clone();
+            state.attach_outbox(tessera_mail::Outbox::new(db, move || {
+                tessera_auth::clock::Clock::now(&now)
+            }));
+        }
         let app = axum::Router::new().nest("/api/auth", tessera_auth::router(state.clone()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
