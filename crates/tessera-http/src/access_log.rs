@@ -1,4 +1,5 @@
-//! The per-request span and the access log, as tower-http's `TraceLayer` configured here.
+//! The per-request span and the access log: the one optimised layer of the edge (issue 14
+//! item 2's exception), behind [`layer`].
 //!
 //! Every request runs inside a span `request{id=… method=… path=…}` (the id from
 //! [`crate::request_id`]), so whatever a handler logs carries its request id; when the answer
@@ -7,73 +8,121 @@
 //! sensitive ones masked by the edge (`Sensitive`). `RUST_LOG` decides what is written:
 //! `RUST_LOG=warn` or `http=off` turns the access log off.
 //!
-//! Measured (BENCHMARKS.md, "tower-http edge, measured"): this layer, tracing's formatter and
-//! tracing-appender's per-line wake-up cost about 3–4 µs of CPU per request more than the
-//! hand-formatted line into a batching writer it replaced, which loses the request-path ratio
-//! targets; the optimised layer the issue allows belongs here, behind [`layer`].
+//! Why not tower-http's `TraceLayer`, which this was for a while: its access line goes through
+//! tracing's formatter (field visitors, `fmt::Write`, styles even without colours, the
+//! timestamp), about 8,400 instructions per request of the 30,000 the tower-http edge added
+//! (callgrind, BENCHMARKS.md "tower-http edge, measured": with this layer, the batching writer
+//! and [`crate::request_id::MakeId`], `/api/me` costs 77,300 instructions and 16.7–17.2 µs of
+//! CPU, against 85,200 and 19.8–19.9 µs with `TraceLayer` and tracing-appender, and 55,400 and
+//! 13.2–13.7 µs with the old hand-written edge, in the same targeted run). Here, when the process logs plain
+//! text through the batching writer ([`crate::logging::init`] off a terminal: files, pipes,
+//! journald), the line is formatted by hand — byte for byte the line tracing prints for the
+//! same event in the same span (a test compares the two) — and appended to the writer
+//! directly. JSON, colours, or a subscriber a test installed: the line goes through tracing.
 
-use std::time::Duration;
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::http::{Request, Response};
-use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::trace::{MakeSpan, OnRequest, OnResponse, TraceLayer};
-use tracing::Span;
+use axum::http::{Method, Request, Response, StatusCode};
+use tracing::{Instrument as _, Level, Span};
 
+use crate::log_writer::BatchedWriter;
 use crate::request_id;
 
-/// The trace layer of the edge.
-pub type AccessLogLayer = TraceLayer<
-    SharedClassifier<ServerErrorsAsFailures>,
-    RequestSpan,
-    RequestHeaders,
-    AccessLine,
-    (),
-    (),
-    (),
->;
-
-/// The span, the debug line with the headers, the access line; nothing per body chunk, at the
-/// end of a stream or on failure (the access line already has the status).
+/// The access-log layer of the edge: the span, the debug line with the headers, the access line.
 pub fn layer() -> AccessLogLayer {
-    TraceLayer::new_for_http()
-        .make_span_with(RequestSpan)
-        .on_request(RequestHeaders)
-        .on_response(AccessLine)
-        .on_body_chunk(())
-        .on_eos(())
-        .on_failure(())
+    AccessLogLayer
 }
 
-/// `request{id, method, path}` at `info`.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestSpan;
+/// See [`layer`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessLogLayer;
 
-impl<B> MakeSpan<B> for RequestSpan {
-    fn make_span(&mut self, request: &Request<B>) -> Span {
-        let id = request_id::of(request);
-        tracing::info_span!(
+impl<S> tower::Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessLog { inner }
+    }
+}
+
+/// `inner`, each request in its span and logged when answered.
+#[derive(Debug, Clone)]
+pub struct AccessLog<S> {
+    inner: S,
+}
+
+/// Where plain-text access lines go when formatted by hand; set once by [`crate::logging::init`].
+static HAND_FORMATTED: OnceLock<BatchedWriter> = OnceLock::new();
+
+/// Access lines are formatted here and appended to `writer` (the process's plain-text log).
+pub(crate) fn format_by_hand_into(writer: BatchedWriter) {
+    let _ = HAND_FORMATTED.set(writer);
+}
+
+impl<S, B, R> tower::Service<Request<B>> for AccessLog<S>
+where
+    S: tower::Service<Request<B>, Response = Response<R>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<R>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let start = Instant::now();
+        let id = request
+            .extensions()
+            .get::<tower_http::request_id::RequestId>()
+            .cloned();
+        let method = request.method().clone();
+        let uri = request.uri().clone();
+        let span = tracing::info_span!(
             target: "request",
             "request",
-            id,
-            method = %request.method(),
-            path = request.uri().path(),
-        )
+            id = request_id::of(&request),
+            method = %method,
+            path = uri.path(),
+        );
+        span.in_scope(|| {
+            tracing::debug!(target: "http", headers = ?request.headers(), "request");
+        });
+        let answer = self.inner.call(request).instrument(span.clone());
+        Box::pin(async move {
+            let Ok(response) = answer.await;
+            if response.extensions().get::<Quiet>().is_some() {
+                let latency_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let status = response.status().as_u16();
+                span.in_scope(|| tracing::debug!(target: "http", status, latency_us));
+                return Ok(response);
+            }
+            let id = id
+                .as_ref()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or_default();
+            record(
+                &span,
+                Fields {
+                    id,
+                    method: &method,
+                    path: uri.path(),
+                    status: response.status(),
+                    latency: start.elapsed(),
+                },
+            );
+            Ok(response)
+        })
     }
 }
-
-/// At `debug`: the request's headers, the sensitive ones masked.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestHeaders;
-
-impl<B> OnRequest<B> for RequestHeaders {
-    fn on_request(&mut self, request: &Request<B>, _: &Span) {
-        tracing::debug!(target: "http", headers = ?request.headers(), "request");
-    }
-}
-
-/// The access line: status and latency, at `info`, in the request's span.
-#[derive(Debug, Clone, Copy)]
-pub struct AccessLine;
 
 /// A response extension asking for the access line at `debug` instead of `info`: for health
 /// probes, which a balancer sends every second or two and which would drown the lines worth
@@ -81,35 +130,121 @@ pub struct AccessLine;
 #[derive(Debug, Clone, Copy)]
 pub struct Quiet;
 
-impl<B> OnResponse<B> for AccessLine {
-    fn on_response(self, response: &Response<B>, latency: Duration, _: &Span) {
-        let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        let status = response.status().as_u16();
-        if response.extensions().get::<Quiet>().is_some() {
-            tracing::debug!(target: "http", status, latency_us);
-        } else {
-            tracing::info!(target: "http", status, latency_us);
+/// What an access line says.
+struct Fields<'a> {
+    id: &'a str,
+    method: &'a Method,
+    path: &'a str,
+    status: StatusCode,
+    latency: Duration,
+}
+
+fn record(span: &Span, fields: Fields<'_>) {
+    if !tracing::enabled!(target: "http", Level::INFO) {
+        return;
+    }
+    let latency_us = u64::try_from(fields.latency.as_micros()).unwrap_or(u64::MAX);
+    match HAND_FORMATTED.get() {
+        // Only what needs no escaping (tracing prints strings with `Debug`), and only when the
+        // span is on (its fields are the line's prefix).
+        Some(writer) if !span.is_disabled() && plain(fields.id) && plain(fields.path) => {
+            LINE.with_borrow_mut(|line| {
+                line.format(SystemTime::now(), &fields, latency_us);
+                writer.append(&line.bytes);
+            });
+        }
+        _ => span.in_scope(|| {
+            tracing::info!(target: "http", status = fields.status.as_u16(), latency_us);
+        }),
+    }
+}
+
+/// Visible ASCII that `Debug` prints as it is.
+fn plain(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+thread_local! {
+    /// This thread's line, reused from one request to the next.
+    static LINE: RefCell<Line> = RefCell::new(Line::default());
+}
+
+/// A line being formatted, and the date and time (to the second) it last began with.
+struct Line {
+    bytes: Vec<u8>,
+    second: Option<u64>,
+    date_time: String,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Self {
+            bytes: Vec::with_capacity(192),
+            second: None,
+            date_time: String::new(),
         }
     }
 }
 
+impl Line {
+    fn format(&mut self, now: SystemTime, fields: &Fields<'_>, latency_us: u64) {
+        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let second = since_epoch.as_secs();
+        if self.second != Some(second) {
+            // Once a second per thread: the calendar is the slow part of a timestamp.
+            self.date_time = i64::try_from(second)
+                .ok()
+                .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                .unwrap_or_default()
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string();
+            self.second = Some(second);
+        }
+        let mut numbers = itoa::Buffer::new();
+        let bytes = &mut self.bytes;
+        bytes.clear();
+        bytes.extend_from_slice(self.date_time.as_bytes());
+        bytes.push(b'.');
+        push_micros(bytes, since_epoch.subsec_micros());
+        bytes.extend_from_slice(b"Z  INFO request{id=\"");
+        bytes.extend_from_slice(fields.id.as_bytes());
+        bytes.extend_from_slice(b"\" method=");
+        bytes.extend_from_slice(fields.method.as_str().as_bytes());
+        bytes.extend_from_slice(b" path=\"");
+        bytes.extend_from_slice(fields.path.as_bytes());
+        bytes.extend_from_slice(b"\"}: http: status=");
+        bytes.extend_from_slice(numbers.format(fields.status.as_u16()).as_bytes());
+        bytes.extend_from_slice(b" latency_us=");
+        bytes.extend_from_slice(numbers.format(latency_us).as_bytes());
+        bytes.push(b'\n');
+    }
+}
+
+/// Six digits, zero-padded.
+fn push_micros(bytes: &mut Vec<u8>, micros: u32) {
+    let mut digits = [b'0'; 6];
+    let mut rest = micros;
+    for digit in digits.iter_mut().rev() {
+        // `rest % 10` is below 10: it always fits.
+        *digit = b'0' + u8::try_from(rest % 10).unwrap_or_default();
+        rest /= 10;
+    }
+    bytes.extend_from_slice(&digits);
+}
+
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
     use std::sync::{Arc, Mutex};
-
-    use axum::Router;
-    use axum::body::Body;
-    use axum::response::IntoResponse as _;
-    use axum::routing::get;
-    use tower::ServiceExt as _;
 
     use super::*;
 
-    /// What the subscriber writes, collected.
+    /// What a tracing subscriber writes, kept for the test to read.
     #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
+    struct Captured(Arc<Mutex<Vec<u8>>>);
 
-    impl std::io::Write for Lines {
+    impl Write for Captured {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             self.0.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
@@ -119,12 +254,90 @@ mod tests {
         }
     }
 
+    fn line(now: SystemTime, method: &Method, path: &str, status: u16, latency_us: u64) -> String {
+        let mut line = Line::default();
+        let fields = Fields {
+            id: "0b5e62d4-1f3a-4c2e-8000-00000000002a",
+            method,
+            path,
+            status: StatusCode::from_u16(status).unwrap(),
+            latency: Duration::ZERO,
+        };
+        line.format(now, &fields, latency_us);
+        String::from_utf8(line.bytes).unwrap()
+    }
+
+    #[test]
+    fn the_line_has_the_time_to_the_microsecond_the_span_and_the_two_fields() {
+        let now = UNIX_EPOCH + Duration::from_micros(1_795_530_351_000_042);
+        assert_eq!(
+            line(now, &Method::GET, "/api/me", 200, 12),
+            "2026-11-24T14:25:51.000042Z  INFO request{id=\"0b5e62d4-1f3a-4c2e-8000-00000000002a\" \
+             method=GET path=\"/api/me\"}: http: status=200 latency_us=12\n"
+        );
+    }
+
+    #[test]
+    fn a_new_second_gets_a_new_date_and_time() {
+        let first = UNIX_EPOCH + Duration::from_micros(1_795_530_351_999_999);
+        let second = first + Duration::from_micros(1);
+        assert!(
+            line(first, &Method::POST, "/x", 200, 1).starts_with("2026-11-24T14:25:51.999999Z")
+        );
+        assert!(
+            line(second, &Method::POST, "/x", 200, 1).starts_with("2026-11-24T14:25:52.000000Z")
+        );
+    }
+
+    #[test]
+    fn the_line_is_the_one_tracing_writes_for_the_same_event_in_the_same_span() {
+        let captured = Captured::default();
+        let subscriber = crate::logging::subscriber(
+            crate::LogFormat::Text,
+            tracing_subscriber::EnvFilter::new("info"),
+            {
+                let captured = captured.clone();
+                move || captured.clone()
+            },
+            false,
+        );
+        let (method, path, status, latency_us) = (Method::DELETE, "/api/u1/tasks/7", 404, 1234);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info_span!(
+                target: "request",
+                "request",
+                id = "0b5e62d4-1f3a-4c2e-8000-00000000002a",
+                method = %method,
+                path,
+            )
+            .in_scope(|| tracing::info!(target: "http", status, latency_us));
+        });
+        let traced = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let ours = line(SystemTime::now(), &method, path, status, latency_us);
+        // Everything after the timestamp (`2026-11-27T14:25:51.899314Z`, 27 bytes) is the same.
+        assert_eq!(traced.get(27..), ours.get(27..), "{traced:?} vs {ours:?}");
+    }
+
+    #[test]
+    fn only_text_debug_prints_unchanged_is_formatted_by_hand() {
+        assert!(plain("/api/u1/tasks"));
+        for escaped in ["/a\"b", "/a\\b", "/caf\u{e9}", "a b", ""] {
+            assert_eq!(plain(escaped), escaped.is_empty(), "{escaped:?}");
+        }
+    }
+
     #[tokio::test]
     async fn a_quiet_answer_gets_no_info_access_line_and_others_do() {
-        let lines = Lines::default();
+        use axum::Router;
+        use axum::body::Body;
+        use axum::response::IntoResponse as _;
+        use axum::routing::get;
+        use tower::ServiceExt as _;
+
+        let lines = Captured::default();
         let writer = lines.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
+            .with_max_level(Level::INFO)
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
@@ -151,5 +364,19 @@ mod tests {
         assert!(written.contains(r#"path="/api/me""#), "{written}");
         assert!(written.contains("status=200"), "{written}");
         assert!(!written.contains("/healthz"), "{written}");
+    }
+
+    #[test]
+    fn micros_are_six_digits_zero_padded() {
+        for (micros, text) in [
+            (0, "000000"),
+            (7, "000007"),
+            (123_456, "123456"),
+            (999_999, "999999"),
+        ] {
+            let mut bytes = Vec::new();
+            push_micros(&mut bytes, micros);
+            assert_eq!(bytes, text.as_bytes());
+        }
     }
 }

@@ -5,9 +5,10 @@
 //!    Better Auth's plugins send (`set-auth-token`, `set-auth-jwt`) are marked sensitive, so
 //!    any log of headers prints `Sensitive` instead of their value.
 //! 2. The request id ([`crate::request_id`]): `x-request-id` from a trusted proxy, else a new
-//!    UUID; echoed in the answer (`PropagateRequestIdLayer`).
-//! 3. `TraceLayer`: one span per request carrying its id, method and path (handlers' events
-//!    are logged inside it), and one access line when it is answered ([`crate::access_log`]).
+//!    UUID-shaped id; echoed in the answer (`PropagateRequestIdLayer`).
+//! 3. The access log ([`crate::access_log`], the one layer here that is Tessera's own, for
+//!    the cost `TraceLayer` had): one span per request carrying its id, method and path
+//!    (handlers' events are logged inside it), and one access line when it is answered.
 //! 4. HSTS when served over https (`SetResponseHeaderLayer`).
 //! 5. `CorsLayer` for trusted origins ([`cors`]): preflights are answered here.
 //! 6. `CatchPanicLayer`: a panic becomes the server's plain 500 — still with CORS headers and

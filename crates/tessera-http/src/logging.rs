@@ -1,23 +1,21 @@
 //! Process logging: one subscriber for the whole binary, written off the request path.
 //!
-//! Lines are formatted on the request's thread and written by tracing-appender's background
-//! thread, so a slow stdout does not slow requests down. The writer is lossless
-//! (`.lossy(false)`): when the queue is full (stdout stuck) logging waits, as a synchronous
-//! write would, so no audit or access line is dropped. Two formats ([`LogFormat`]): text, with
+//! Lines are formatted on the request's thread and written by a background thread
+//! ([`crate::log_writer`]: batched, woken only when a line lands in an empty buffer), so a slow
+//! stdout does not slow requests down. The writer is lossless: when the queue is full (stdout
+//! stuck) logging waits, as a synchronous write would, so no audit or access line is dropped.
+//! It replaced tracing-appender's non-blocking writer, which wakes its thread for every line:
+//! see [`init`] for the measurement. Two formats ([`LogFormat`]): text, with
 //! colours on a terminal, and one JSON object per line for log shippers, the request span's
 //! fields (its id) in each.
 
 use std::io::IsTerminal as _;
 
 use tracing::Subscriber;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Lines queued for the writer thread before logging waits for it. tracing-appender's default
-/// (128 000) preallocates and touches a few MiB of channel slots at start-up; 8 192 lines is
-/// still several seconds of access lines at the benchmark's rates.
-const QUEUED_LINES: usize = 8192;
+use crate::log_writer::{self, FlushOnDrop};
 
 /// What is logged when `RUST_LOG` is unset: our events at `info`, sqlx's only from `warn`.
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn";
@@ -76,18 +74,43 @@ pub fn filter_from_env() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
 }
 
-/// Installs the global subscriber over stdout; keep the guard alive until exit so queued lines
-/// are flushed.
+/// Why the process logger could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// The writer thread could not be started.
+    #[error("starting the log writer thread")]
+    Spawn(#[source] std::io::Error),
+    /// Another global subscriber is already installed.
+    #[error("a global subscriber is already installed")]
+    AlreadyInstalled(#[source] tracing::subscriber::SetGlobalDefaultError),
+}
+
+impl LoggingError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Spawn(_) => "log_writer_spawn",
+            Self::AlreadyInstalled(_) => "logger_already_installed",
+        }
+    }
+}
+
+/// Installs the global subscriber over stdout, written through the batching writer; keep the
+/// guard alive until exit so queued lines are flushed.
+///
+/// The batching writer, not tracing-appender's non-blocking one (a thread woken per line):
+/// measured in BENCHMARKS.md, "tower-http edge, measured" (callgrind instructions per request
+/// and CPU µs, before and after).
 ///
 /// # Errors
-/// When a global subscriber is already installed.
-pub fn init(format: LogFormat) -> Result<WorkerGuard, tracing::subscriber::SetGlobalDefaultError> {
+/// When the writer thread cannot start, or a global subscriber is already installed.
+pub fn init(format: LogFormat) -> Result<FlushOnDrop, LoggingError> {
     let ansi = std::io::stdout().is_terminal();
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(QUEUED_LINES)
-        .thread_name("log-writer")
-        .finish(std::io::stdout());
-    tracing::subscriber::set_global_default(subscriber(format, filter_from_env(), writer, ansi))?;
+    let (writer, guard) = log_writer::spawn(std::io::stdout()).map_err(LoggingError::Spawn)?;
+    if format == LogFormat::Text && !ansi {
+        crate::access_log::format_by_hand_into(writer.clone());
+    }
+    tracing::subscriber::set_global_default(subscriber(format, filter_from_env(), writer, ansi))
+        .map_err(LoggingError::AlreadyInstalled)?;
     Ok(guard)
 }

@@ -5,15 +5,17 @@
 //! (the same trusted-proxy setting the client address is resolved with; the caller passes that
 //! predicate in, this crate knows no configuration) and only when it is a short token: anyone
 //! else could otherwise choose the id their requests are logged under, or write a megabyte of
-//! it into every log line. Every other request gets a new UUID (tower-http's
-//! `SetRequestIdLayer` with `MakeRequestUuid`).
+//! it into every log line. Every other request gets a new id (tower-http's `SetRequestIdLayer`
+//! with [`MakeId`]).
 
+use std::hash::BuildHasher as _;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderValue;
-use tower_http::request_id::{MakeRequestUuid, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, RequestId, SetRequestIdLayer};
 
 /// The header the id is read from and echoed in.
 pub const HEADER: &str = "x-request-id";
@@ -25,9 +27,59 @@ const MAX_LEN: usize = 128;
 pub type TrustsPeer = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
 
 /// The request-id layer: keeps an id still on the request (only a trusted proxy's survives
-/// [`accept_from`]), else makes a UUID.
-pub fn set_layer() -> SetRequestIdLayer<MakeRequestUuid> {
-    SetRequestIdLayer::x_request_id(MakeRequestUuid)
+/// [`accept_from`]), else makes one ([`MakeId`]).
+pub fn set_layer() -> SetRequestIdLayer<MakeId> {
+    SetRequestIdLayer::x_request_id(MakeId)
+}
+
+/// Makes ids shaped like a UUID v4 (36 characters, so log tooling that expects one is happy)
+/// from a per-process random prefix and a counter.
+///
+/// Request ids need to be unique, not secret: nothing is authorised by one, and a trusted proxy
+/// may choose them anyway. tower-http's `MakeRequestUuid` reads 16 bytes from the operating
+/// system's random source for every request, a system call on the request path (measured
+/// together with the access log and the log writer in BENCHMARKS.md, "tower-http edge,
+/// measured", not on its own); here the randomness is
+/// drawn once per process (std's OS-seeded `RandomState`), 60 bits of it once the UUID version
+/// bits are set, and the low 62 bits count requests, so ids never repeat within a process and
+/// two processes' ids collide only if their prefixes do. The counter does show a client that
+/// sees two of its ids how many requests the process answered in between: traffic volume, which
+/// is not treated as secret.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MakeId;
+
+/// The per-process prefix (the UUID's first 8 bytes).
+static PREFIX: LazyLock<u64> =
+    LazyLock::new(|| std::collections::hash_map::RandomState::new().hash_one(std::process::id()));
+/// Requests given an id so far.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl MakeRequestId for MakeId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_bytes(&format_id(*PREFIX, count))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// `prefix` and `count` as a UUID v4's text: version nibble 4, variant bits `10`.
+fn format_id(prefix: u64, count: u64) -> [u8; 36] {
+    let high = (prefix & !0xf000) | 0x4000;
+    let low = (count & (u64::MAX >> 2)) | (1 << 63);
+    let bytes = (u128::from(high) << 64 | u128::from(low)).to_be_bytes();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [b'-'; 36];
+    let mut at = 0;
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1;
+        }
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 0xf)];
+        at += 2;
+    }
+    text
 }
 
 /// Removes the client's `x-request-id` unless the peer is trusted (`trusts`) and the id is a
@@ -83,6 +135,24 @@ mod tests {
 
     fn proxy_is_10_0_0_1() -> Option<TrustsPeer> {
         Some(Arc::new(|ip| ip == IpAddr::from([10, 0, 0, 1])))
+    }
+
+    #[test]
+    fn made_ids_are_uuid_v4_shaped_and_differ_in_the_counter() {
+        let first = format_id(0x0123_4567_89ab_cdef, 0);
+        assert_eq!(&first, b"01234567-89ab-4def-8000-000000000000");
+        let next = format_id(0x0123_4567_89ab_cdef, 0xfff_ffff_ffff);
+        assert_eq!(&next, b"01234567-89ab-4def-8000-0fffffffffff");
+        let request = Request::new(Body::empty());
+        let ids: std::collections::HashSet<_> = (0..1000)
+            .map(|_| {
+                MakeId
+                    .make_request_id(&request)
+                    .unwrap()
+                    .into_header_value()
+            })
+            .collect();
+        assert_eq!(ids.len(), 1000);
     }
 
     #[test]

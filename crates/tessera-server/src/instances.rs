@@ -9,18 +9,25 @@
 //!   ([`AuthState::keys_rotated_elsewhere`]), instead of at the next 30 s re-check, which stays
 //!   as the fallback.
 //!
-//! Whenever the subscription is (re)established, messages may have been missed, so the whole
-//! session cache is dropped and the signing key re-read at its next use. While Redis is down the cache TTL bounds how
-//! long another instance's sign-out can go unseen, and the periodic re-check bounds a rotation.
-//! A ping every few seconds notices a connection that died silently.
+//! Revocations are delayed, never lost: every ended session is also a record in the shared
+//! database (table `revocation`, what the HTTP feed serves). The follower keeps the feed cursor
+//! of the last records it applied; whenever the subscription is (re)established it reads the
+//! records since then and applies them as a Redis message would
+//! ([`AuthState::catch_up_revocations`]: session cache, minted-token cache, tasks guard), and
+//! while Redis cannot be reached it reads them every [`POLL_INTERVAL`], so another instance's
+//! sign-out is seen within that, however long the outage. On (re)subscription the whole session
+//! cache is dropped too and the signing key re-read at its next use; while Redis is down the
+//! periodic key re-check bounds how long a rotation goes unseen. A ping every few seconds
+//! notices a connection that died silently.
 
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use redis::aio::{PubSubSink, PubSubStream};
 use tessera_auth::AuthState;
-use tessera_revocation::{KEYS_CHANNEL, Message, REDIS_KEY};
+use tessera_revocation::{Cursor, KEYS_CHANNEL, Message, REDIS_KEY};
 use tokio::task::JoinHandle;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 /// Time allowed to connect and subscribe, and for a ping to be answered.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -28,6 +35,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const PING_INTERVAL: Duration = Duration::from_secs(5);
 /// The longest wait between two attempts to reach Redis again.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the revocation records are read while Redis cannot be reached: the longest an
+/// ended session goes unseen by this instance during an outage.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The follower's task; stopped when dropped (with the application).
 pub struct Follower(JoinHandle<()>);
@@ -49,10 +59,16 @@ pub fn follow(state: AuthState, url: &str) -> Result<Follower, redis::RedisError
 }
 
 async fn run(client: redis::Client, state: AuthState) {
+    let mut caught_up = CaughtUp::new();
     let mut backoff = Duration::from_millis(100);
     let mut failing = false;
     loop {
-        let outcome = match subscribe(&client).await {
+        let subscribed = if failing {
+            caught_up.polling(&state, subscribe(&client)).await
+        } else {
+            subscribe(&client).await
+        };
+        let outcome = match subscribed {
             Ok((sink, stream)) => {
                 if failing {
                     tracing::info!("Redis reachable again; following the other instances");
@@ -60,6 +76,8 @@ async fn run(client: redis::Client, state: AuthState) {
                 failing = false;
                 backoff = Duration::from_millis(100);
                 state.announcements_missed().await;
+                // Subscribed first, so nothing ended from now on is missed; then what was.
+                caught_up.apply(&state).await;
                 follow_until_lost(&state, sink, stream).await
             }
             Err(error) => Err(error),
@@ -71,13 +89,56 @@ async fn run(client: redis::Client, state: AuthState) {
                 failing = true;
                 tracing::warn!(
                     %error,
-                    "Redis unreachable: sessions ended and keys rotated by other instances are seen \
-                     after the session cache TTL and the key re-check; reconnecting"
+                    "Redis unreachable: sessions ended by other instances are read from the \
+                     database every second, keys they rotate seen at the key re-check; reconnecting"
                 );
             }
         }
-        tokio::time::sleep(backoff).await;
+        caught_up.polling(&state, tokio::time::sleep(backoff)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Where this instance is in the revocation records, and when it reads them next while Redis
+/// is away.
+struct CaughtUp {
+    /// The cursor after the last records applied (`None` before the first read: everything
+    /// still within the horizon is applied then).
+    cursor: Option<Cursor>,
+    /// One schedule across every wait and attempt of an outage, so the short first backoffs
+    /// do not each restart it. Its ticks pile up while Redis is followed, so the first read
+    /// after Redis is lost comes at once.
+    poll: Interval,
+}
+
+impl CaughtUp {
+    fn new() -> Self {
+        let mut poll = tokio::time::interval_at(Instant::now() + POLL_INTERVAL, POLL_INTERVAL);
+        poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Self { cursor: None, poll }
+    }
+
+    /// Applies the records since the cursor and moves it on; a database that fails keeps the
+    /// cursor, so the same records are read next time.
+    async fn apply(&mut self, state: &AuthState) {
+        match state.catch_up_revocations(self.cursor.as_ref()).await {
+            Ok(cursor) => self.cursor = Some(cursor),
+            Err(error) => {
+                tracing::debug!(?error, "could not read the revocation records; retrying");
+            }
+        }
+    }
+
+    /// Runs `task` (waiting for, or trying to reach, Redis), applying the records every
+    /// [`POLL_INTERVAL`] meanwhile.
+    async fn polling<T>(&mut self, state: &AuthState, task: impl Future<Output = T>) -> T {
+        tokio::pin!(task);
+        loop {
+            tokio::select! {
+                done = &mut task => return done,
+                _ = self.poll.tick() => self.apply(state).await,
+            }
+        }
     }
 }
 

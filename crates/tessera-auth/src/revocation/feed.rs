@@ -64,3 +64,36 @@ impl AuthState {
         })
     }
 }
+
+impl AuthState {
+    /// Catches this process up with the sessions every process on the database ended after
+    /// `since` (a cursor this returned before; `None` for everything still relevant), read
+    /// from the revocation records through [`Self::revocation_feed`], page after page, and
+    /// applied exactly as a Redis announcement is: out of the session and minted-token caches
+    /// ([`Self::sessions_ended_elsewhere`]) and into the in-process guards' lists
+    /// ([`crate::revocation::Revocations::deliver_locally`]), until the horizon. Returns the
+    /// cursor to carry on from; sessions of the last [`SETTLE`] are applied again next time,
+    /// which changes nothing.
+    ///
+    /// # Errors
+    /// When the store cannot be read; nothing after the last page applied is lost, the same
+    /// `since` is simply read again next time.
+    pub async fn catch_up_revocations(&self, since: Option<&Cursor>) -> Result<Cursor, ApiError> {
+        let mut since = since.cloned();
+        loop {
+            let page = self
+                .revocation_feed(since.as_ref().map(Cursor::as_str))
+                .await?;
+            if !page.revoked.is_empty() {
+                let until = self.clock.now() + self.revocations.keep();
+                self.sessions_ended_elsewhere(&page.revoked);
+                self.revocations
+                    .deliver_locally(&page.revoked, until.timestamp());
+            }
+            if !page.more {
+                return Ok(page.cursor);
+            }
+            since = Some(page.cursor);
+        }
+    }
+}

@@ -56,13 +56,10 @@ pub trait RevocationSink: Send + Sync + 'static {
 }
 
 /// An in-process subscriber: a plain function of the ids and their `until`.
-struct InProcess<F>(F);
+struct InProcess(Subscriber);
 
 #[async_trait]
-impl<F> RevocationSink for InProcess<F>
-where
-    F: Fn(&[String], i64) + Send + Sync + 'static,
-{
+impl RevocationSink for InProcess {
     async fn publish(&self, sids: &[String], _at: i64, until: i64) -> Result<(), RevocationError> {
         (self.0)(sids, until);
         Ok(())
@@ -74,7 +71,13 @@ where
 pub struct Revocations {
     keep: Duration,
     sinks: RwLock<Vec<Arc<dyn RevocationSink>>>,
+    /// The in-process subscribers among the sinks, also told of what other processes ended
+    /// ([`Self::deliver_locally`]).
+    local: RwLock<Vec<Subscriber>>,
 }
+
+/// An in-process subscriber: held both as a sink and in the local list.
+type Subscriber = Arc<dyn Fn(&[String], i64) + Send + Sync>;
 
 impl Revocations {
     /// Announcements that matter for the retention horizon of `jwt_lifetime`; no sink yet.
@@ -84,6 +87,7 @@ impl Revocations {
         Self {
             keep: Duration::seconds(keep),
             sinks: RwLock::new(Vec::new()),
+            local: RwLock::new(Vec::new()),
         }
     }
 
@@ -103,8 +107,31 @@ impl Revocations {
     /// Calls `subscriber` with every batch of ended session ids and the Unix second until
     /// which they must be refused, synchronously, before the request that ended them is
     /// answered. For a guard in the same process; it must not block.
+    /// It is also called with the sessions other processes ended ([`Self::deliver_locally`]).
     pub fn subscribe(&self, subscriber: impl Fn(&[String], i64) + Send + Sync + 'static) {
+        let subscriber: Subscriber = Arc::new(subscriber);
+        self.local
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Arc::clone(&subscriber));
         self.add_sink(Arc::new(InProcess(subscriber)));
+    }
+
+    /// Hands sessions another process ended (read back from the revocation records) to the
+    /// in-process subscribers only: the other process announced them to Redis itself, or
+    /// could not, and republishing here would only echo.
+    pub fn deliver_locally(&self, sids: &[String], until: i64) {
+        if sids.is_empty() {
+            return;
+        }
+        let local = self
+            .local
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        for subscriber in local {
+            subscriber(sids, until);
+        }
     }
 
     /// Adds a sink (e.g. [`RedisRevocationSink`]).

@@ -217,6 +217,48 @@ on_both_backends! {
         assert!(feed(&app, Some(&past)).await.0.is_empty());
     }
 
+    async fn catching_up_hands_every_page_of_records_to_the_local_subscribers_and_moves_on(app) {
+        let user = app.sign_up().await;
+        let now = app.state.clock.now();
+        for n in 0..501 {
+            let session = Session {
+                id: format!("sid{n:04}"),
+                expires_at: DbTime::from(now + Duration::days(1)),
+                token: format!("token{n:04}"),
+                created_at: DbTime::from(now),
+                updated_at: DbTime::from(now),
+                ip_address: None,
+                user_agent: None,
+                user_id: user.id.clone(),
+            };
+            let opened = AuditEvent::system(AuditKind::SignIn, now).session(&session.id);
+            app.state.store.create_session(&session, &opened).await.unwrap();
+        }
+        let own = session_id(&app, &user).await;
+        // Ended as another process would: straight in the store, announced to no one here.
+        let stamp = app.state.revocations.stamp(now);
+        let ended = AuditEvent::system(AuditKind::SessionRevoked, now);
+        let mut all = app
+            .state
+            .store
+            .delete_user_sessions(&user.id, None, &ended, stamp)
+            .await
+            .unwrap();
+        assert!(all.contains(&own));
+        all.sort();
+        let seen = record(&app);
+
+        // Both pages, to the in-process subscribers (the tasks guard in `tessera serve`).
+        let cursor = app.state.catch_up_revocations(None).await.unwrap();
+        assert_eq!(sorted(take(&seen).concat()), all);
+        // The last seconds are read again (a late commit may sit in them), then no more.
+        app.clock.advance(Duration::seconds(6));
+        let cursor = app.state.catch_up_revocations(Some(&cursor)).await.unwrap();
+        take(&seen);
+        app.state.catch_up_revocations(Some(&cursor)).await.unwrap();
+        assert!(take(&seen).is_empty(), "caught up: nothing applied again");
+    }
+
     async fn the_feed_forgets_sessions_ended_longer_ago_than_a_token_lives(app) {
         let user = app.sign_up().await;
         let sid = session_id(&app, &user).await;

@@ -144,6 +144,13 @@ async fn a_json_log_line_carries_the_request_id_and_no_cookie_or_authorization_v
         },
         false,
     );
+    // While exactly one dispatcher exists, tracing-core works out a callsite's interest from
+    // the default dispatcher of whichever thread reaches it first (`Dispatchers::rebuilder`'s
+    // `JustOne`): another test's server thread reaching the access-line callsite first, while
+    // this test's subscriber is the only dispatcher, caches "never" for it process-wide, and
+    // this test saw no access line (about one run in three of the whole binary). A second live
+    // dispatcher makes every callsite registration ask all of them, this test's included.
+    let _second_dispatcher = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _installed = tracing::subscriber::set_default(subscriber);
     let app = spawn_app().await;
     let id = echoed_id(&app, &[("Cookie", COOKIE), ("Authorization", BEARER)]).await;

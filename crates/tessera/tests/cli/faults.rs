@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_db::Database;
+use tessera_db::testing::{Backend, TestDatabase};
 
 use crate::helpers::{
     BOUND, Instance, ORIGIN, PASSWORD, ThrowawayPostgres, ThrowawayRedis, client, eventually,
-    get_with_cookie, serve, sign_out, sign_up, sign_up_raw, unique_email,
+    get_with_cookie, get_with_token, serve, sign_out, sign_up, sign_up_raw, unique_email,
 };
 
 /// `GET /readyz`: the status and the checks.
@@ -190,6 +191,89 @@ async fn redis_stopped_falls_back_without_a_crash_and_comes_back_with_redis() {
         readyz(&client, &instance).await.0 == StatusCode::OK
     })
     .await;
+}
+
+/// How soon another instance must refuse a session ended during a Redis outage: its follower
+/// reads the revocation records every second; the rest is margin for a loaded machine.
+const OUTAGE_DELAY: Duration = Duration::from_secs(2);
+
+/// The Redis key revocations are announced under (tessera-revocation's `REDIS_KEY`).
+const REVOCATIONS_KEY: &str = "tessera:revocations";
+
+/// A JWT for `cookie`'s session from the instance at `at`.
+async fn jwt(client: &reqwest::Client, at: &Instance, cookie: &str) -> String {
+    let (status, body) = get_with_cookie(client, &at.url, "/api/auth/token", cookie).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// Whether `at` has forgotten `cookie`'s session and refuses `jwt` on its tasks API.
+async fn forgotten(client: &reqwest::Client, at: &Instance, cookie: &str, jwt: &str) -> bool {
+    get_with_token(client, &at.url, "/api/me", jwt).await == StatusCode::UNAUTHORIZED
+        && get_with_cookie(client, &at.url, "/api/auth/get-session", cookie)
+            .await
+            .1
+            == Value::Null
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ended_while_redis_is_down_is_refused_by_the_other_instance_within_seconds() {
+    let database = TestDatabase::create(
+        Backend::Postgres,
+        &[
+            tessera_auth::store::migrations,
+            tessera_tasks::store::migrations,
+        ],
+    )
+    .await;
+    let mut redis = ThrowawayRedis::start();
+    let redis_url = redis.url();
+    let env = [
+        ("DATABASE_URL", database.url()),
+        ("REDIS_URL", redis_url.as_str()),
+        // B remembers sessions far longer than the test waits: only the catch-up from the
+        // database (or a Redis announcement) can make it forget one A ended.
+        ("TESSERA_SESSION_CACHE_TTL", "600"),
+    ];
+    let (mut a, mut b) = tokio::join!(serve(&env), serve(&env));
+    let client = client();
+    let during = sign_up(&client, &a.url, &unique_email("outage")).await;
+    let after = sign_up(&client, &a.url, &unique_email("after-outage")).await;
+    let (during_jwt, after_jwt) = (
+        jwt(&client, &a, &during).await,
+        jwt(&client, &a, &after).await,
+    );
+    for (cookie, token) in [(&during, &during_jwt), (&after, &after_jwt)] {
+        assert!(!forgotten(&client, &b, cookie, token).await);
+    }
+
+    redis.halt();
+    assert_eq!(sign_out(&client, &a.url, &during).await, StatusCode::OK);
+    let took = eventually(
+        OUTAGE_DELAY,
+        "B learns of a sign-out on A while Redis is down",
+        || forgotten(&client, &b, &during, &during_jwt),
+    )
+    .await;
+    eprintln!("B refused the signed-out session {took:?} after the sign-out on A");
+
+    redis.resume();
+    eventually(BOUND, "B is ready again with Redis", || async {
+        readyz(&client, &b).await.0 == StatusCode::OK
+    })
+    .await;
+    assert!(forgotten(&client, &b, &during, &during_jwt).await);
+    // New sign-outs travel through Redis again (the restarted, empty Redis never heard of the
+    // one during the outage).
+    assert_eq!(sign_out(&client, &a.url, &after).await, StatusCode::OK);
+    assert_eq!(redis.zcard(REVOCATIONS_KEY), 1);
+    eventually(
+        Duration::from_secs(1),
+        "B learns of a sign-out on A with Redis back",
+        || forgotten(&client, &b, &after, &after_jwt),
+    )
+    .await;
+    assert!(a.is_running() && b.is_running());
 }
 
 /// Users without their credential account, and sessions without their user.

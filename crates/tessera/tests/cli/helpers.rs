@@ -399,6 +399,23 @@ impl ThrowawayRedis {
         }
     }
 
+    /// How many members the sorted set `key` holds (`redis-cli ZCARD`, Debian redis-tools).
+    pub fn zcard(&self, key: &str) -> u64 {
+        let out = std::process::Command::new("redis-cli")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "ZCARD",
+                key,
+            ])
+            .output()
+            .expect("redis-cli (Debian package redis-tools)");
+        assert!(out.status.success(), "redis-cli: {}", out.status);
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
     /// Kills it.
     pub fn halt(&mut self) {
         if let Some(mut child) = self.child.take() {
