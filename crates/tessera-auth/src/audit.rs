@@ -55,6 +55,11 @@ pub enum AuditKind {
     PasswordResetRequested,
     /// A password set from a reset link (`POST /reset-password`).
     PasswordReset,
+    /// A verification link was queued (`detail.via`: `request`, `sign_up` or `sign_in`), or,
+    /// with reason `recipient_limit`, not queued because the address had its hourly allowance.
+    EmailVerificationSent,
+    /// An address was verified from a link (`GET /verify-email`).
+    EmailVerified,
     /// A JWT was minted (`/token`, or `set-auth-jwt` on get-session).
     TokenIssued,
     /// The first signing key of an algorithm was created.
@@ -85,6 +90,8 @@ impl AuditKind {
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
             Self::PasswordResetRequested => "password_reset_requested",
+            Self::EmailVerificationSent => "email_verification_sent",
+            Self::EmailVerified => "email_verified",
             Self::TokenIssued => "token_issued",
             Self::KeyCreated => "key_created",
             Self::KeyRotated => "key_rotated",

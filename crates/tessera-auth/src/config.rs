@@ -1,9 +1,11 @@
 //! The auth server's settings, already parsed and checked: the core's here, each feature's in
-//! its module ([`EmailPasswordSettings`], [`JwtSettings`]).
+//! its module ([`EmailPasswordSettings`], [`JwtSettings`], [`PasswordResetSettings`],
+//! [`EmailVerificationSettings`]).
 
 use chrono::Duration;
 
 use crate::features::email_password::EmailPasswordSettings;
+use crate::features::email_verification::EmailVerificationSettings;
 use crate::features::jwt::JwtSettings;
 use crate::features::password_reset::PasswordResetSettings;
 use crate::rate_limit::TrustedProxies;
@@ -63,6 +65,8 @@ pub struct AuthConfig {
     pub jwt: JwtSettings,
     /// The password-reset feature's settings.
     pub password_reset: PasswordResetSettings,
+    /// The email-verification feature's settings.
+    pub email_verification: EmailVerificationSettings,
     /// Use the `__Host-` cookie prefix (https only) instead of `__Secure-`.
     pub host_only_cookies: bool,
     /// Whether Better Auth's per-path request limits apply (on by default in production).
@@ -82,6 +86,7 @@ impl AuthConfig {
             email_password: EmailPasswordSettings::default(),
             jwt: JwtSettings::default(),
             password_reset: PasswordResetSettings::default(),
+            email_verification: EmailVerificationSettings::default(),
             host_only_cookies: false,
             rate_limit: false,
             trusted_proxies: TrustedProxies::default(),

@@ -7,6 +7,7 @@ use chrono::Utc;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
+use tessera_auth::audit::{AuditEvent, AuditFilter, AuditKind};
 use tessera_auth::clock::ManualClock;
 use tessera_auth::rate_limit::{CounterStore, MemoryCounters};
 use tessera_auth::secret::{Secret, SecretSet};
@@ -419,4 +420,45 @@ pub fn jwt_payload(token: &str) -> Value {
         .decode(payload)
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("json")
+}
+
+/// Every audit row of `kind`, oldest first.
+pub async fn audit_events(app: &TestApp, kind: AuditKind) -> Vec<AuditEvent> {
+    let filter = AuditFilter {
+        limit: 1_000,
+        ..AuditFilter::default()
+    };
+    let mut rows = app.state.store.list_audit(&filter).await.unwrap();
+    rows.retain(|e| e.event == kind.as_str());
+    rows
+}
+
+/// Waits (at most 10 s) until the audit log holds `n` events of `kind`: a request's background
+/// task has then committed its writes.
+pub async fn events_written(app: &TestApp, kind: AuditKind, n: usize) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while audit_events(app, kind).await.len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fewer than {n} {kind} events were written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The links of the mails of `kind` (`reset-password`, `verify-email`) queued for `email`.
+pub async fn queued_links(app: &TestApp, email: &str, kind: &str) -> Vec<String> {
+    let sql = format!(
+        r#"SELECT "payload" FROM "mail_outbox" WHERE "recipient" = '{email}' AND "kind" = '{kind}' ORDER BY "id""#
+    );
+    app.raw_sql(&sql)
+        .await
+        .iter()
+        .map(|payload| {
+            serde_json::from_str::<Value>(payload).unwrap()["url"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
 }

@@ -151,3 +151,35 @@ async fn a_mail_given_up_is_audited_as_mail_delivery_failed_with_its_kind_and_id
         "{stored}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_up_mails_a_verification_link_through_smtp_and_following_it_verifies_the_address() {
+    let to = format!("verify-{}-{}@example.com", std::process::id(), line!());
+    let app = spawn_app_with(|settings| {
+        settings.mail.smtp_url = Some(smtp_url());
+        settings.mail.poll = Duration::from_secs(3600);
+        settings.auth.email_verification.send_on_sign_up = Some(true);
+    })
+    .await;
+    sign_up(&app, &to).await;
+    let delivered = wait_for_mail(&maildir(), &to, Duration::from_secs(30)).await;
+    let text = delivered.text.unwrap();
+    let prefix = format!("{ORIGIN}/api/auth/verify-email?token=");
+    let start = text.find(&prefix).expect("the link, from the base URL");
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    assert!(link.ends_with("&callbackURL=%2F"), "{link}");
+    let path = &link[ORIGIN.len()..];
+    let reply = request(&app, "GET", path, &[], "").await;
+    assert_eq!(reply.status, 302, "{}", reply.body);
+    let user = app
+        .auth
+        .store
+        .find_user_by_email(&to)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.email_verified);
+}
