@@ -122,9 +122,10 @@ const auth = betterAuth({
   secret,
   database: db.database,
   // Tessera always delivers mail (SMTP, webhook or .eml files), so its peer must too for the
-  // reset endpoints to answer alike; BETTER_AUTH_MAIL_LOG (a file) captures each link as a JSON
+  // reset and verification endpoints to answer alike; BETTER_AUTH_MAIL_LOG (a file) captures each link as a JSON
   // line for the side-by-side tests, and without it the mail is dropped.
   emailAndPassword: { enabled: true, sendResetPassword: captureMail("reset-password") },
+  emailVerification: { sendVerificationEmail: captureMail("verify-email") },
   plugins,
   ...rateLimit,
   telemetry: { enabled: false },

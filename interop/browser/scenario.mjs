@@ -719,6 +719,11 @@ await group("7. /account: change the password, sign in with it, revoke another c
     assert.equal(await pageG.locator('#profile-email').textContent(), carol.address);
     await shoot(pageG, 'account');
   }],
+  ['an unverified address gets a notice whose button mails a new verification link', async () => {
+    await pageG.getByRole('heading', { name: 'Email not verified' }).waitFor();
+    await pageG.getByRole('button', { name: 'Resend verification email' }).click();
+    await pageG.locator('#verify-status', { hasText: 'Verification email sent.' }).waitFor();
+  }],
   ['changing the name is saved', async () => {
     await pageG.getByLabel('Name').fill('Carol Changed');
     await pageG.getByRole('button', { name: 'Save name' }).click();

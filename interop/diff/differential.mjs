@@ -55,6 +55,16 @@ class Script {
     return `${value}.${createHmac("sha256", this.secret).update(value).digest("base64")}`;
   }
 
+  /**
+   * An email-verification token as Better Auth's `signJWT` mints it (HS256 over the secret,
+   * header `{"alg":"HS256"}`), without `userId`: each server gives its users ids of its own.
+   */
+  verificationToken(email, iat, expiresIn) {
+    const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const input = `${b64({ alg: "HS256" })}.${b64({ email, iat, exp: iat + expiresIn })}`;
+    return `${input}.${createHmac("sha256", this.secret).update(input).digest("base64url")}`;
+  }
+
   /** Records a non-HTTP value (e.g. what the official client returned). */
   value(id, v) {
     this.recording.masker.begin(id);
@@ -407,9 +417,37 @@ async function mainSuite(t) {
   await X.send("reset/request-untrusted-redirect", { path: "/request-password-reset", json: { email: alice, redirectTo: "https://evil.example/" } });
   await X.send("reset/request-no-body", { path: "/request-password-reset", method: "POST" });
 
+  // --- email verification (both servers mail; tokens are stateless JWTs over the shared secret)
+  const now = Math.floor(Date.now() / 1000);
+  const link = (token, callback) => `/verify-email?token=${token}${callback === undefined ? "" : `&callbackURL=${encodeURIComponent(callback)}`}`;
+  const expired = t.verificationToken(alice, now - 7200, 3600);
+  const nobodyToken = t.verificationToken(t.email("nobody"), now, 3600);
+  await X.send("verify/send-unknown", { path: "/send-verification-email", json: { email: t.email("nobody") } });
+  await X.send("verify/send-known", { path: "/send-verification-email", json: { email: alice, callbackURL: "/welcome" } });
+  await X.send("verify/send-bad-email", { path: "/send-verification-email", json: { email: "not-an-email" } });
+  await X.send("verify/send-no-body", { path: "/send-verification-email", method: "POST" });
+  await X.send("verify/send-untrusted-callback", { path: "/send-verification-email", json: { email: alice, callbackURL: "https://evil.example/" } });
+  await A.send("verify/send-session-mismatch", { path: "/send-verification-email", json: { email: bob } });
+  await A.send("verify/send-session-own", { path: "/send-verification-email", json: { email: alice } });
+  await X.send("verify/bad-token", { path: link("abc") });
+  await X.send("verify/bad-token-relative-callback", { path: link("abc", "/done?x=1#top") });
+  await X.send("verify/bad-token-absolute-callback", { path: link("abc", `${FRONTEND_ORIGIN}/v`) });
+  await X.send("verify/bad-token-empty-callback", { path: link("abc", "") });
+  await X.send("verify/untrusted-callback", { path: link("abc", "https://evil.example/x") });
+  await X.send("verify/no-token", { path: "/verify-email" });
+  await X.send("verify/empty-token", { path: "/verify-email?token=" });
+  await X.send("verify/expired", { path: link(expired) });
+  await X.send("verify/expired-redirect", { path: link(expired, "/done") });
+  await X.send("verify/unknown-user", { path: link(nobodyToken) });
+  await X.send("verify/unknown-user-redirect", { path: link(nobodyToken, "/done") });
+  await X.send("verify/post", { path: link("abc"), json: {} });
+  const aliceToken = t.verificationToken(alice, now, 3600);
+  await X.send("verify/ok", { path: link(aliceToken) });
+  await X.send("verify/ok-again-redirect", { path: link(aliceToken, "/done") });
+  await A.send("verify/get-session-after", { path: "/get-session" });
+  await A.send("verify/send-session-verified", { path: "/send-verification-email", json: { email: alice } });
+
   // --- protocol endpoints beyond email+password sign-in (not configured here)
-  await X.send("other/send-verification-email", { path: "/send-verification-email", json: { email: alice } });
-  await X.send("other/verify-email-bad-token", { path: "/verify-email?token=abc" });
   await A.send("other/delete-user", { path: "/delete-user", json: {} });
   await A.send("other/change-email", { path: "/change-email", json: { newEmail: t.email("new") } });
   await X.send("other/error-page", { path: "/error" });

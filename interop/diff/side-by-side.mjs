@@ -9,10 +9,12 @@
 // one creates — users, password hashes, sessions, the signing key — works on the other.
 
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Agent, Recording } from "./lib/agent.mjs";
 import { freshDatabase } from "./lib/db.mjs";
 import { decodeJwt, guardVerify } from "./lib/guard.mjs";
-import { randomSecret, removeWork, startServer, stopAll } from "./lib/servers.mjs";
+import { randomSecret, removeWork, startServer, stopAll, WORK } from "./lib/servers.mjs";
 import { finish, onFinish, step } from "./lib/steps.mjs";
 
 const argv = process.argv.slice(2);
@@ -30,6 +32,7 @@ const run = Math.random().toString(36).slice(2, 8);
 const fromBa = `from-ba-${run}@example.com`;
 const fromTessera = `from-tessera-${run}@example.com`;
 const param = kind === "sqlite" ? "?" : "$1";
+const mailLog = join(WORK, `side-${kind}-mail.jsonl`);
 
 const db = await freshDatabase(kind, "compat_side_by_side");
 onFinish(async (ok) => {
@@ -54,7 +57,7 @@ const browser = () => {
 const hashOf = async (userId) => (await db.query(`SELECT "password" FROM "account" WHERE "userId" = ${param}`, [userId]))[0].password;
 
 await step(`Better Auth and Tessera (scrypt) run at once on one ${kind} database`, async () => {
-  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url }, label: `side-${kind}-better-auth` });
+  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url, BETTER_AUTH_MAIL_LOG: mailLog }, label: `side-${kind}-better-auth` });
   tessera = await startServer("tessera", {
     secret,
     baseUrl: ba.url,
@@ -156,6 +159,18 @@ await step("sign-out on Better Auth ends a session Tessera created", async () =>
   assert.equal(rows.length, 0, "the session row is still there");
   const after = await browser().tessera().send(null, { path: "/get-session", cookies: cookie, expect: 200 });
   assert.equal(after.json, null, "Tessera still accepts the signed-out cookie");
+});
+
+await step("a verification link Better Auth mails verifies the address on Tessera (stateless JWT, one secret)", async () => {
+  await browser().ba().send(null, { path: "/send-verification-email", json: { email: fromTessera }, expect: 200 });
+  const mails = existsSync(mailLog) ? readFileSync(mailLog, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
+  const mail = mails.findLast((m) => m.kind === "verify-email" && m.to === fromTessera);
+  assert.ok(mail, "Better Auth mailed no verification link");
+  const link = mail.url.slice(mail.url.indexOf("/verify-email"));
+  const r = await browser().tessera().send(null, { path: link, expect: 302 });
+  assert.equal(r.headers.get("location"), "/");
+  const [row] = await db.query(`SELECT "emailVerified" AS v FROM "user" WHERE "email" = ${param}`, [fromTessera]);
+  assert.ok(row.v === true || Number(row.v) === 1, "Tessera did not mark the address verified");
 });
 
 await finish();

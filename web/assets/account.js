@@ -1,4 +1,5 @@
-// /account: change the name, change the password (optionally signing out other sessions), list
+// /account: change the name, resend the verification email while the address is unverified,
+// change the password (optionally signing out other sessions), list
 // sessions with the current one marked and a revoke button each, and sign out everywhere.
 
 import { authRequest, HttpError, leave, signOut, SignedOut, toSignIn } from './auth.js';
@@ -38,6 +39,32 @@ profileForm.addEventListener('submit', async (event) => {
       setMessage(profileStatus, 'Name saved.');
     } catch (err) {
       showError(err, { form: profileForm, formError: profileError, fields: { name: nameInput } });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Email verification: shown while the address is unverified, with a "resend" that mails a new
+// link back to this page.
+
+const verifyForm = $('verify-form');
+const verifyError = $('verify-form-error');
+const verifyStatus = $('verify-status');
+
+verifyForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(verifyForm, verifyError);
+  setMessage(verifyStatus, '');
+  if (!current) return;
+  await busy(verifyForm, 'Sending…', async () => {
+    try {
+      await userRequest('/send-verification-email', {
+        method: 'POST',
+        body: { email: current.user.email, callbackURL: '/account' },
+      });
+      setMessage(verifyStatus, 'Verification email sent. Check your inbox.');
+    } catch (err) {
+      showError(err, { form: verifyForm, formError: verifyError });
     }
   });
 });
@@ -279,6 +306,7 @@ function fillProfile() {
   $('profile-email').textContent = current.user.email;
   $('password-username').value = current.user.email;
   nameInput.value = current.user.name || '';
+  verifyForm.hidden = current.user.emailVerified !== false;
 }
 
 async function main() {

@@ -58,6 +58,8 @@ const CODES = {
   },
   INVALID_PASSWORD: { field: 'currentPassword', message: 'Your current password is incorrect.' },
   EMAIL_NOT_VERIFIED: { message: 'Verify your email address first: follow the link we sent you.' },
+  VERIFICATION_EMAIL_NOT_ENABLED: { message: 'This server does not send verification emails.' },
+  EMAIL_ALREADY_VERIFIED: { message: 'Your email address is already verified.' },
   CREDENTIAL_ACCOUNT_NOT_FOUND: { message: 'This account has no password to change.' },
   EMAIL_CAN_NOT_BE_UPDATED: { message: 'Your email address cannot be changed here.' },
   FAILED_TO_CREATE_USER: { message: 'The account could not be created. Try again in a moment.' },

@@ -55,6 +55,11 @@ pub enum AuditKind {
     PasswordResetRequested,
     /// A password set from a reset link (`POST /reset-password`).
     PasswordReset,
+    /// A verification link was queued (`detail.via`: `request`, `sign_up` or `sign_in`), or,
+    /// with reason `recipient_limit`, not queued because the address had its hourly allowance.
+    EmailVerificationSent,
+    /// An address was verified from a link (`GET /verify-email`).
+    EmailVerified,
     /// A JWT was minted (`/token`, or `set-auth-jwt` on get-session).
     TokenIssued,
     /// The first signing key of an algorithm was created.
@@ -67,6 +72,9 @@ pub enum AuditKind {
     Overloaded,
     /// A request was refused by the origin check (CSRF).
     OriginRejected,
+    /// The mail worker gave a mail up (`detail`: its `kind`, `mail_id`, `attempts` and the
+    /// last failure's `code`; never its link). Written by the composition root's delivery hook.
+    MailDeliveryFailed,
 }
 
 impl AuditKind {
@@ -82,12 +90,15 @@ impl AuditKind {
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
             Self::PasswordResetRequested => "password_reset_requested",
+            Self::EmailVerificationSent => "email_verification_sent",
+            Self::EmailVerified => "email_verified",
             Self::TokenIssued => "token_issued",
             Self::KeyCreated => "key_created",
             Self::KeyRotated => "key_rotated",
             Self::RateLimited => "rate_limited",
             Self::Overloaded => "overloaded",
             Self::OriginRejected => "origin_rejected",
+            Self::MailDeliveryFailed => "mail_delivery_failed",
         }
     }
 
@@ -98,7 +109,8 @@ impl AuditKind {
             | Self::CredentialCheckFailed
             | Self::RateLimited
             | Self::OriginRejected
-            | Self::Overloaded => Outcome::Failure,
+            | Self::Overloaded
+            | Self::MailDeliveryFailed => Outcome::Failure,
             _ => Outcome::Success,
         }
     }
@@ -426,6 +438,7 @@ mod tests {
             AuditKind::CredentialCheckFailed,
             AuditKind::RateLimited,
             AuditKind::OriginRejected,
+            AuditKind::MailDeliveryFailed,
         ] {
             assert_eq!(kind.outcome(), Outcome::Failure);
         }

@@ -1,9 +1,11 @@
 //! The auth server's settings, already parsed and checked: the core's here, each feature's in
-//! its module ([`EmailPasswordSettings`], [`JwtSettings`]).
+//! its module ([`EmailPasswordSettings`], [`JwtSettings`], [`PasswordResetSettings`],
+//! [`EmailVerificationSettings`]).
 
 use chrono::Duration;
 
 use crate::features::email_password::EmailPasswordSettings;
+use crate::features::email_verification::EmailVerificationSettings;
 use crate::features::jwt::JwtSettings;
 use crate::features::password_reset::PasswordResetSettings;
 use crate::rate_limit::TrustedProxies;
@@ -63,11 +65,8 @@ pub struct AuthConfig {
     pub jwt: JwtSettings,
     /// The password-reset feature's settings.
     pub password_reset: PasswordResetSettings,
-    /// Whether a mail worker delivers the outbox (`tessera_mail`). Without one, the endpoints
-    /// that send mail answer as Better Auth does without its send callbacks
-    /// (`request-password-reset`: 400 `RESET_PASSWORD_DISABLED`), rather than queue mail that
-    /// nothing sends. The composition root sets it when it starts the worker.
-    pub mail_delivery: bool,
+    /// The email-verification feature's settings.
+    pub email_verification: EmailVerificationSettings,
     /// Use the `__Host-` cookie prefix (https only) instead of `__Secure-`.
     pub host_only_cookies: bool,
     /// Whether Better Auth's per-path request limits apply (on by default in production).
@@ -87,7 +86,7 @@ impl AuthConfig {
             email_password: EmailPasswordSettings::default(),
             jwt: JwtSettings::default(),
             password_reset: PasswordResetSettings::default(),
-            mail_delivery: false,
+            email_verification: EmailVerificationSettings::default(),
             host_only_cookies: false,
             rate_limit: false,
             trusted_proxies: TrustedProxies::default(),

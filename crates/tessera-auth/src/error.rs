@@ -52,6 +52,12 @@ impl ApiError {
         self.code
     }
 
+    /// The same code and message under another status (Better Auth answers some codes with
+    /// more than one: `INVALID_TOKEN` is a 400 from `/reset-password`, a 401 from `/verify-email`).
+    pub fn with_status(self, status: StatusCode) -> Self {
+        Self { status, ..self }
+    }
+
     /// 401 `UNAUTHORIZED`: no valid session.
     pub fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized")
@@ -123,6 +129,11 @@ pub mod codes {
         failed_to_create_session => UNAUTHORIZED, "FAILED_TO_CREATE_SESSION", "Failed to create session";
         reset_password_disabled => BAD_REQUEST, "RESET_PASSWORD_DISABLED", "Reset password isn't enabled";
         invalid_token => BAD_REQUEST, "INVALID_TOKEN", "Invalid token";
+        token_expired => BAD_REQUEST, "TOKEN_EXPIRED", "Token expired";
+        verification_email_not_enabled => BAD_REQUEST, "VERIFICATION_EMAIL_NOT_ENABLED", "Verification email isn't enabled";
+        email_already_verified => BAD_REQUEST, "EMAIL_ALREADY_VERIFIED", "Email is already verified";
+        email_mismatch => BAD_REQUEST, "EMAIL_MISMATCH", "Email mismatch";
+        email_not_verified => FORBIDDEN, "EMAIL_NOT_VERIFIED", "Email not verified";
         user_not_found => BAD_REQUEST, "USER_NOT_FOUND", "User not found";
         credential_account_not_found => BAD_REQUEST, "CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found";
         email_can_not_be_updated => BAD_REQUEST, "EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated";

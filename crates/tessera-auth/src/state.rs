@@ -2,7 +2,9 @@
 //! feature ([`EmailPasswordState`], [`JwtState`]).
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use tessera_mail::Outbox;
 
 use crate::clock::Clock;
 use crate::config::AuthConfig;
@@ -48,6 +50,9 @@ pub struct AuthApp {
     /// The session cache in front of [`Self::store`], when on: other processes' announcements
     /// evict from it ([`AuthState::sessions_ended_elsewhere`]).
     session_cache: Option<Arc<SessionCache>>,
+    /// The mail outbox a worker delivers, once the composition root attaches it
+    /// ([`AuthState::attach_outbox`]).
+    outbox: OnceLock<Outbox>,
 }
 
 impl AuthState {
@@ -98,7 +103,24 @@ impl AuthState {
             email_password,
             jwt,
             session_cache,
+            outbox: OnceLock::new(),
         }))
+    }
+
+    /// Attaches the outbox a mail worker delivers (the composition root does, when it starts
+    /// the worker). Without one, the endpoints that send mail answer as Better Auth does
+    /// without its send callbacks (`request-password-reset`: 400 `RESET_PASSWORD_DISABLED`)
+    /// rather than queue mail that nothing sends. A second outbox is ignored: the first one's
+    /// worker is the one running.
+    pub fn attach_outbox(&self, outbox: Outbox) {
+        if self.outbox.set(outbox).is_err() {
+            tracing::warn!("an outbox was already attached; the second one is ignored");
+        }
+    }
+
+    /// The attached outbox, if a worker delivers mail.
+    pub(crate) fn outbox(&self) -> Option<&Outbox> {
+        self.outbox.get()
     }
 
     /// The [`RevocationStamp`] of sessions ending now, for the store call that deletes them

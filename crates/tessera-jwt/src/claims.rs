@@ -13,7 +13,8 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The subject (Better Auth: the user id). Always a non-empty string.
+    /// The subject (Better Auth: the user id). A non-empty string, unless the validation was
+    /// [`Validation::without_subject`] and the token has none (then empty).
     pub fn sub(&self) -> &str {
         &self.sub
     }
@@ -53,7 +54,7 @@ impl Claims {
     }
 
     /// Checks the registered claims of a signature-verified payload, in a fixed order: `exp`,
-    /// `nbf`, `iat`, `iss`, `aud`, `sub`. A claim of the wrong JSON type is an error, never
+    /// `nbf`, `iat`, `iss`, `aud`, `sub` (unless not required). A claim of the wrong JSON type is an error, never
     /// "absent" (jsonwebtoken CVE-2026-25537 skipped checks that way).
     pub(crate) fn validate(
         raw: Map<String, Value>,
@@ -108,8 +109,9 @@ impl Claims {
         }
 
         let sub = match raw.get("sub") {
+            None if !v.require_subject => String::new(),
             None => return Err(JwtError::MissingClaim("sub")),
-            Some(Value::String(sub)) if sub.is_empty() => {
+            Some(Value::String(sub)) if sub.is_empty() && v.require_subject => {
                 return Err(JwtError::MissingClaim("sub"));
             }
             Some(Value::String(sub)) => sub.clone(),

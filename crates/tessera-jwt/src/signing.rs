@@ -4,7 +4,6 @@ use std::fmt;
 
 use ring::hmac;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::jwk::{bind_algorithm, check_kid};
 use crate::private_key::PrivateKey;
@@ -56,6 +55,15 @@ impl SigningKey {
         )
     }
 
+    /// An HS256 key whose tokens carry the bare header `{"alg":"HS256"}`, as jose's
+    /// `new SignJWT(…).setProtectedHeader({ alg: "HS256" })` writes it (Better Auth's `signJWT`,
+    /// which mints its email-verification tokens). The same strength rule as [`Self::hmac`].
+    pub fn hmac_alg_only(secret: &[u8]) -> Self {
+        let mut key = Self::hmac(None, secret);
+        key.header = b64::encode(br#"{"alg":"HS256"}"#);
+        key
+    }
+
     /// Loads a private JWK as `jose`'s `exportJWK` writes it (what Better Auth stores in
     /// `jwks.privateKey`). A JWK `alg` member, if present, must equal `alg`; the key type and
     /// curve must fit `alg`; public and private halves must belong together.
@@ -103,7 +111,9 @@ impl SigningKey {
     }
 
     /// Signs `claims` as a compact JWS: `base64url(header).base64url(claims).base64url(sig)`.
-    pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, JwtError> {
+    /// `claims` is a [`serde_json::Map`] (members in name order) or any struct that serialises to a JSON
+    /// object, whose fields keep their declared order (to match another minter byte for byte).
+    pub fn sign<C: Serialize + ?Sized>(&self, claims: &C) -> Result<String, JwtError> {
         let payload = serde_json::to_vec(claims).map_err(|_| JwtError::Malformed("claims"))?;
         let mut token = format!("{}.{}", self.header, b64::encode(payload));
         let signature = self.key.sign(token.as_bytes())?;

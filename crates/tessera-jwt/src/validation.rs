@@ -5,7 +5,8 @@ use crate::Algorithm;
 /// The most clock-skew leeway ever applied, whatever `leeway_secs` says.
 pub const MAX_LEEWAY_SECS: u64 = 60;
 
-/// Verification policy. `sub` and `exp` are always required; everything else is opt-in.
+/// Verification policy. `exp` is always required, `sub` unless [`Self::without_subject`];
+/// everything else is opt-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validation {
     /// Allowed `iss` values, compared by exact string equality. `None`: `iss` is not checked
@@ -19,6 +20,9 @@ pub struct Validation {
     pub leeway_secs: u64,
     /// Algorithms a token may use (RFC 8725 §3.1). Empty: nothing verifies.
     pub algorithms: Vec<Algorithm>,
+    /// Whether a non-empty string `sub` is required (the default). A token that names its
+    /// subject otherwise (Better Auth's email-verification tokens carry `email`) turns it off.
+    pub require_subject: bool,
 }
 
 impl Validation {
@@ -29,7 +33,15 @@ impl Validation {
             audiences: None,
             leeway_secs: 0,
             algorithms: algorithms.into_iter().collect(),
+            require_subject: true,
         }
+    }
+
+    /// Accepts tokens without `sub` ([`crate::Claims::sub`] is then empty); a `sub` that is
+    /// present must still be a string.
+    pub fn without_subject(mut self) -> Self {
+        self.require_subject = false;
+        self
     }
 
     /// Adds `issuer` to the `iss` allow-list (turning the check on).

@@ -26,5 +26,6 @@ pub use outbox::{INSERT_OUTBOX, MailId, Now, Outbox, enqueue, migrations};
 pub use render::{Rendered, TemplateError, Templates};
 pub use settings::{MailSettings, MailSettingsError};
 pub use worker::{
-    DeliveryFailure, DeliveryHook, NoHook, Round, Worker, WorkerConfig, WorkerHandle,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_POLL, DeliveryFailure, DeliveryHook, NoHook, Round, Worker,
+    WorkerConfig, WorkerHandle,
 };

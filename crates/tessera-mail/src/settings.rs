@@ -28,6 +28,11 @@ pub struct MailSettings {
     pub templates: Option<PathBuf>,
     /// Where `.eml` files go without SMTP or webhook (`<data dir>/mail`).
     pub eml_dir: PathBuf,
+    /// How often the worker looks without being woken ([`crate::DEFAULT_POLL`]; tests
+    /// lengthen it to show that a committed mail wakes the worker).
+    pub poll: std::time::Duration,
+    /// Attempts before a mail is given up ([`crate::DEFAULT_MAX_ATTEMPTS`]).
+    pub max_attempts: i32,
 }
 
 impl std::fmt::Debug for MailSettings {
@@ -46,6 +51,8 @@ impl std::fmt::Debug for MailSettings {
             .field("app_name", &self.app_name)
             .field("templates", &self.templates)
             .field("eml_dir", &self.eml_dir)
+            .field("poll", &self.poll)
+            .field("max_attempts", &self.max_attempts)
             .finish()
     }
 }
@@ -117,11 +124,11 @@ impl MailSettings {
             None => Templates::built_in(self.app_name.clone()),
         };
         let transport = self.transport(&outbox)?;
-        Ok(Worker::new(
-            outbox,
-            transport,
-            templates,
-            WorkerConfig::new(self.from.clone()),
-        ))
+        let config = WorkerConfig {
+            poll: self.poll,
+            max_attempts: self.max_attempts,
+            ..WorkerConfig::new(self.from.clone())
+        };
+        Ok(Worker::new(outbox, transport, templates, config))
     }
 }

@@ -67,6 +67,11 @@ const RELEASE: &str = r#"UPDATE "mail_outbox"
     WHERE "claimed_by" = $1 AND "claimed_until" IS NOT NULL
       AND "sent_at" IS NULL AND "failed_at" IS NULL"#;
 
+/// How often a worker looks without being woken, by default.
+pub const DEFAULT_POLL: StdDuration = StdDuration::from_secs(5);
+/// Attempts before a mail is given up, by default.
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 10;
+
 /// How the worker paces itself.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -96,8 +101,8 @@ impl WorkerConfig {
             from: from.into(),
             batch: 16,
             lease: Duration::minutes(2),
-            poll: StdDuration::from_secs(5),
-            max_attempts: 10,
+            poll: DEFAULT_POLL,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
             backoff: Duration::seconds(30),
             max_backoff: Duration::hours(1),
         }

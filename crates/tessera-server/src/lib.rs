@@ -29,6 +29,7 @@
 mod error;
 pub mod health;
 pub mod instances;
+mod mail_audit;
 mod tasks;
 pub mod web;
 
@@ -96,10 +97,7 @@ impl Application {
     /// # Errors
     /// A database or Redis that cannot be reached or migrated, an address that cannot be bound.
     pub async fn build(settings: ServerSettings) -> Result<Self, ServerError> {
-        let mut config = settings.auth;
-        // The mail worker below always runs (SMTP, a webhook or `.eml` files), so the endpoints
-        // that send mail are served.
-        config.mail_delivery = true;
+        let config = settings.auth;
         let (db, auth_store, task_store) = open_stores(&settings.database_url).await?;
         let sqlite = settings.database_url.starts_with("sqlite:");
         let task_store = tessera_api::with_list_cache(task_store, sqlite, &settings.tasks)
@@ -112,10 +110,14 @@ impl Application {
             .map_err(ServerError::RedisCounters)?;
         let state = AuthState::with_counters(config, auth_store, Arc::new(SystemClock), counters);
         let outbox = Outbox::new(db.clone(), || SystemClock.now());
+        // The mail worker below always runs (SMTP, a webhook or `.eml` files), so the endpoints
+        // that send mail are served, and wake it when they commit one.
+        state.attach_outbox(outbox.clone());
         let mailer = settings
             .mail
             .worker(outbox.clone())
             .map_err(ServerError::Mail)?
+            .with_hook(Arc::new(mail_audit::AuditGiveUps(state.clone())))
             .spawn();
         // The tasks guard subscribes to revocations first: it hears of them before Redis does.
         let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)

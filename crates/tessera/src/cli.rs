@@ -157,6 +157,26 @@ pub struct ServeArgs {
     /// `revokeSessionsOnPasswordReset`).
     #[arg(long, env = "TESSERA_REVOKE_SESSIONS_ON_PASSWORD_RESET")]
     pub revoke_sessions_on_password_reset: bool,
+    /// Refuse sign-in with an unverified email (403 `EMAIL_NOT_VERIFIED`); sign-up then opens no
+    /// session (Better Auth's `emailAndPassword.requireEmailVerification`).
+    #[arg(long, env = "TESSERA_REQUIRE_EMAIL_VERIFICATION")]
+    pub require_email_verification: bool,
+    /// Mail a verification link on sign-up: on or off. Default: on exactly when
+    /// `TESSERA_REQUIRE_EMAIL_VERIFICATION` is (Better Auth's `emailVerification.sendOnSignUp`).
+    #[arg(long, env = "TESSERA_VERIFICATION_SEND_ON_SIGN_UP")]
+    pub verification_send_on_sign_up: Option<Toggle>,
+    /// Mail a new verification link when an unverified sign-in is refused (Better Auth's
+    /// `emailVerification.sendOnSignIn`).
+    #[arg(long, env = "TESSERA_VERIFICATION_SEND_ON_SIGN_IN")]
+    pub verification_send_on_sign_in: bool,
+    /// Open a session when a verification link is followed (Better Auth's
+    /// `emailVerification.autoSignInAfterVerification`).
+    #[arg(long, env = "TESSERA_AUTO_SIGN_IN_AFTER_VERIFICATION")]
+    pub auto_sign_in_after_verification: bool,
+    /// How long a verification link is valid, in seconds (Better Auth's
+    /// `emailVerification.expiresIn`).
+    #[arg(long, env = "TESSERA_VERIFICATION_EXPIRES_IN", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub verification_expires_in: u32,
     /// Better Auth's per-path request limits: on or off. Default: on in production only.
     #[arg(long, env = "TESSERA_RATE_LIMIT")]
     pub rate_limit: Option<Toggle>,

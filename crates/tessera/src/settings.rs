@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use chrono::Duration;
 use tessera_api::{ApiSettings, KeySettings, TasksSettings};
 use tessera_auth::AuthConfig;
+use tessera_auth::features::email_verification::EmailVerificationSettings;
 use tessera_auth::password::{HashFormat, HashPriority};
 use tessera_auth::rate_limit::TrustedProxies;
 use tessera_auth::secret::{Secret, SecretSet};
@@ -54,6 +55,8 @@ fn mail(args: &ServeArgs) -> MailSettings {
         app_name: mail.app_name.clone(),
         templates: mail.mail_templates.clone(),
         eml_dir: args.database.data_dir.join("mail"),
+        poll: tessera_mail::DEFAULT_POLL,
+        max_attempts: tessera_mail::DEFAULT_MAX_ATTEMPTS,
     }
 }
 
@@ -198,6 +201,15 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
     config.host_only_cookies = args.cookie_host_prefix;
     config.password_reset.token_lifetime_secs = args.reset_password_token_expires_in;
     config.password_reset.revoke_sessions = args.revoke_sessions_on_password_reset;
+    config.email_verification = EmailVerificationSettings {
+        require_email_verification: args.require_email_verification,
+        send_on_sign_up: args
+            .verification_send_on_sign_up
+            .map(|toggle| toggle == Toggle::On),
+        send_on_sign_in: args.verification_send_on_sign_in,
+        auto_sign_in_after_verification: args.auto_sign_in_after_verification,
+        expires_in_secs: args.verification_expires_in,
+    };
     config.rate_limit = match args.rate_limit {
         Some(toggle) => toggle == Toggle::On,
         None => args.env == Env::Production,

@@ -6,6 +6,7 @@
 //! docs/architecture.md §7 lists the steps for adding one.
 
 pub mod email_password;
+pub mod email_verification;
 pub mod jwt;
 pub mod password_reset;
 
@@ -32,6 +33,7 @@ const FEATURES: &[&dyn Feature] = &[
     &email_password::EmailPassword,
     &jwt::JwtPlugin,
     &password_reset::PasswordReset,
+    &email_verification::EmailVerification,
 ];
 
 /// The routes of every feature.

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::cookies::find_cookie;
+use crate::error::codes;
 use crate::origin::{check_cookie_request, check_login_request};
 use crate::state::AuthState;
 
@@ -56,6 +57,32 @@ pub(crate) fn reply(body: impl Serialize, cookies: Vec<String>) -> Response {
         }
     }
     response
+}
+
+/// The first value of `name` in a raw query string.
+pub(crate) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// A 302 to `location`, the way better-call's `ctx.redirect` answers.
+pub(crate) fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        // better-call's redirect is a thrown API error: it keeps the JSON content type.
+        Ok(value) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, value),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+            ],
+        )
+            .into_response(),
+        Err(_) => codes::invalid_callback_url().into_response(),
+    }
 }
 
 /// What happens around every `/api/auth` request, in Better Auth's order: the rate limit (before

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
+use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
 use crate::features::password_reset::PasswordResetStore;
 use crate::revocation::{RevocationRecord, RevocationStamp};
@@ -39,7 +40,13 @@ pub use token_storage::{HashedTokens, TokenStorage};
 /// asks only for its own trait (a `&dyn Store` coerces to any of them).
 #[async_trait]
 pub trait Store:
-    UserStore + SessionStore + AuditStore + CredentialStore + KeyStore + PasswordResetStore
+    UserStore
+    + SessionStore
+    + AuditStore
+    + CredentialStore
+    + KeyStore
+    + PasswordResetStore
+    + EmailVerificationStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

@@ -29,6 +29,7 @@ use super::{
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::clock::Clock;
 use crate::features::email_password::CredentialStore;
+use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
 use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
 use crate::revocation::{RevocationRecord, RevocationStamp};
@@ -291,5 +292,26 @@ impl PasswordResetStore for SessionCache {
     async fn reset_password(&self, write: PasswordResetWrite<'_>) -> StoreResult<ResetOutcome> {
         let _evict = self.evict_user_after(write.user_id);
         self.inner.reset_password(write).await
+    }
+}
+
+#[async_trait]
+impl EmailVerificationStore for SessionCache {
+    async fn queue_verification_mail(
+        &self,
+        mail: &Mail,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.inner.queue_verification_mail(mail, now, audit).await
+    }
+    async fn mark_email_verified(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<User>> {
+        let _evict = self.evict_user_after(user_id);
+        self.inner.mark_email_verified(user_id, now, audit).await
     }
 }

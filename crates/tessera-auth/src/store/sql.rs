@@ -18,6 +18,7 @@ use super::{
 };
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
+use crate::features::email_verification::{EmailVerificationStore, VERIFICATION_MAILS_PER_HOUR};
 use crate::features::jwt::KeyStore;
 use crate::features::password_reset::{
     PasswordResetStore, PasswordResetWrite, RESET_MAILS_PER_HOUR, ResetOutcome,
@@ -126,6 +127,22 @@ macro_rules! sql_store {
                 .execute(conn)
                 .await?;
                 Ok(())
+            }
+
+            /// How many mails of `mail`'s kind its recipient had queued in the hour before `now`
+            /// (the per-recipient allowance), on `conn`.
+            async fn mails_in_last_hour<'c, E>(conn: E, mail: &Mail, now: DateTime<Utc>) -> Result<i64, sqlx::Error>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                sqlx::query_scalar(
+                    r#"SELECT COUNT(*) FROM "mail_outbox" WHERE "recipient" = $1 AND "kind" = $2 AND "created_at" > $3"#,
+                )
+                .bind(&mail.to)
+                .bind(mail.kind.as_str())
+                .bind(DbTime::from(now - chrono::Duration::hours(1)))
+                .fetch_one(conn)
+                .await
             }
 
             /// Writes one revocation record per session in `ended` (all of `user_id`), then prunes
@@ -440,15 +457,7 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await?;
                 Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
-                let recent: i64 = sqlx::query_scalar(
-                    r#"SELECT COUNT(*) FROM "mail_outbox" WHERE "recipient" = $1 AND "kind" = $2 AND "created_at" > $3"#,
-                )
-                .bind(&mail.to)
-                .bind(mail.kind.as_str())
-                .bind(DbTime::from(now - chrono::Duration::hours(1)))
-                .fetch_one(&mut *tx)
-                .await?;
-                if recent >= RESET_MAILS_PER_HOUR {
+                if Self::mails_in_last_hour(&mut *tx, mail, now).await? >= RESET_MAILS_PER_HOUR {
                     return Ok(false);
                 }
                 tessera_mail::enqueue(&mut *tx, mail, now).await?;
@@ -530,6 +539,39 @@ macro_rules! sql_store {
                 Self::write_audit(&mut *tx, w.audit).await?;
                 tx.commit().await?;
                 Ok(ResetOutcome::Done(ended))
+            }
+        }
+
+        #[async_trait]
+        impl EmailVerificationStore for SqlStore<$db> {
+            async fn queue_verification_mail(&self, mail: &Mail, now: DateTime<Utc>, audit: &AuditEvent) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                // Written first, as in request_password_reset (SQLite's lock upgrade); a refusal
+                // rolls it back.
+                Self::write_audit(&mut *tx, audit).await?;
+                if Self::mails_in_last_hour(&mut *tx, mail, now).await? >= VERIFICATION_MAILS_PER_HOUR {
+                    return Ok(false);
+                }
+                tessera_mail::enqueue(&mut *tx, mail, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+            async fn mark_email_verified(&self, user_id: &str, now: DateTime<Utc>, audit: &AuditEvent) -> StoreResult<Option<User>> {
+                let mut tx = self.pool.begin().await?;
+                let updated = sqlx::query(r#"UPDATE "user" SET "emailVerified" = $2, "updatedAt" = $3 WHERE "id" = $1"#)
+                    .bind(user_id)
+                    .bind(true)
+                    .bind(DbTime::from(now))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if updated == 0 {
+                    return Ok(None);
+                }
+                Self::write_audit(&mut *tx, audit).await?;
+                let user = sqlx::query_as::<_, User>(select_user_where!("id")).bind(user_id).fetch_optional(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(user)
             }
         }
 

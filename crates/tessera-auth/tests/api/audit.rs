@@ -335,7 +335,7 @@ fn cookie_value(pair: &str) -> String {
 
 /// Installs (once) a global subscriber that keeps every `audit` line, formatted as in
 /// production, in memory; later events of every test in this binary land there.
-fn capture_audit_logs() -> Arc<Mutex<Vec<u8>>> {
+pub(crate) fn capture_audit_logs() -> Arc<Mutex<Vec<u8>>> {
     static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     BUFFER
         .get_or_init(|| {

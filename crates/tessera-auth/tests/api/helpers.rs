@@ -7,6 +7,7 @@ use chrono::Utc;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
+use tessera_auth::audit::{AuditEvent, AuditFilter, AuditKind};
 use tessera_auth::clock::ManualClock;
 use tessera_auth::rate_limit::{CounterStore, MemoryCounters};
 use tessera_auth::secret::{Secret, SecretSet};
@@ -110,12 +111,31 @@ impl TestApp {
         Self::spawn_on(&url, Some(database), counters, adjust).await
     }
 
-    /// Spawns the app on a given database URL.
+    /// Spawns the app with no mail outbox attached: as a server without a mail worker.
+    pub async fn spawn_without_mail(backend: Backend) -> Self {
+        let database = TestDatabase::create(backend, &[tessera_auth::store::migrations]).await;
+        let url = database.url().to_owned();
+        let counters = Arc::new(MemoryCounters::default());
+        Self::spawn_inner(&url, Some(database), counters, |_| {}, false).await
+    }
+
+    /// Spawns the app on a given database URL, with the mail outbox on it attached (as the
+    /// composition root attaches it; no worker runs, the tests read the outbox rows).
     pub async fn spawn_on(
         url: &str,
         database: Option<TestDatabase>,
         counters: Arc<dyn CounterStore>,
         adjust: impl FnOnce(&mut AuthConfig),
+    ) -> Self {
+        Self::spawn_inner(url, database, counters, adjust, true).await
+    }
+
+    async fn spawn_inner(
+        url: &str,
+        database: Option<TestDatabase>,
+        counters: Arc<dyn CounterStore>,
+        adjust: impl FnOnce(&mut AuthConfig),
+        mail: bool,
     ) -> Self {
         let store = tessera_auth::store::connect(url).await.expect("connect");
         store.migrate().await.expect("migrate");
@@ -129,6 +149,13 @@ impl TestApp {
         adjust(&mut config);
         let clock = ManualClock::new(Utc::now());
         let state = AuthState::with_counters(config, store, Arc::new(clock.clone()), counters);
+        if mail {
+            let db = tessera_db::connect(url).await.expect("connect the outbox");
+            let now = clock.clone();
+            state.attach_outbox(tessera_mail::Outbox::new(db, move || {
+                tessera_auth::clock::Clock::now(&now)
+            }));
+        }
         let app = axum::Router::new().nest("/api/auth", tessera_auth::router(state.clone()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -393,4 +420,45 @@ pub fn jwt_payload(token: &str) -> Value {
         .decode(payload)
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("json")
+}
+
+/// Every audit row of `kind`, oldest first.
+pub async fn audit_events(app: &TestApp, kind: AuditKind) -> Vec<AuditEvent> {
+    let filter = AuditFilter {
+        limit: 1_000,
+        ..AuditFilter::default()
+    };
+    let mut rows = app.state.store.list_audit(&filter).await.unwrap();
+    rows.retain(|e| e.event == kind.as_str());
+    rows
+}
+
+/// Waits (at most 10 s) until the audit log holds `n` events of `kind`: a request's background
+/// task has then committed its writes.
+pub async fn events_written(app: &TestApp, kind: AuditKind, n: usize) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while audit_events(app, kind).await.len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fewer than {n} {kind} events were written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The links of the mails of `kind` (`reset-password`, `verify-email`) queued for `email`.
+pub async fn queued_links(app: &TestApp, email: &str, kind: &str) -> Vec<String> {
+    let sql = format!(
+        r#"SELECT "payload" FROM "mail_outbox" WHERE "recipient" = '{email}' AND "kind" = '{kind}' ORDER BY "id""#
+    );
+    app.raw_sql(&sql)
+        .await
+        .iter()
+        .map(|payload| {
+            serde_json::from_str::<Value>(payload).unwrap()["url"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
 }

@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod caching;
 mod client_address;
+mod email_verification;
 mod helpers;
 mod jwt;
 mod keys;

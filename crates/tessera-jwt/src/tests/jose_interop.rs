@@ -103,3 +103,50 @@ fn a_private_key_sealed_by_better_auth_opens_and_loads() {
         Err(JwtError::Decrypt)
     );
 }
+
+/// A Better Auth email-verification token, minted by jose 6 as `signJWT` does
+/// (`new SignJWT({email, updateTo: undefined, userId}).setProtectedHeader({alg: "HS256"})`,
+/// `iat` 1700000000, `exp` one hour later) over this secret.
+const JOSE_HS256_TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJlbWFpbCI6ImFkYUBleGFtcGxlLmNvbSIsInVzZXJJZCI6InVzZXItMSIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAzNjAwfQ.egHIz-3tZBNJSl-WRCnEtanTqLFA2CXEAqNfixKZ0ds";
+const JOSE_HS256_SECRET: &[u8] = b"better-auth-secret-for-tests-0123456789";
+
+#[test]
+fn an_alg_only_hmac_key_mints_jose_s_hs256_token_byte_for_byte_from_an_ordered_struct() {
+    #[derive(serde::Serialize)]
+    struct Ordered<'a> {
+        email: &'a str,
+        #[serde(rename = "userId")]
+        user_id: &'a str,
+        iat: i64,
+        exp: i64,
+    }
+    let claims = Ordered {
+        email: "ada@example.com",
+        user_id: "user-1",
+        iat: 1_700_000_000,
+        exp: 1_700_003_600,
+    };
+    let token = SigningKey::hmac_alg_only(JOSE_HS256_SECRET)
+        .sign(&claims)
+        .unwrap();
+    assert_eq!(token, JOSE_HS256_TOKEN);
+}
+
+#[test]
+fn a_subject_less_jose_token_verifies_only_when_the_subject_is_not_required() {
+    let ring = KeyRing::new(vec![VerifyingKey::hmac(None, JOSE_HS256_SECRET)]);
+    let required = Validation::new([Algorithm::HS256]);
+    assert_eq!(
+        verify(JOSE_HS256_TOKEN, &ring, &required, 1_700_000_001).unwrap_err(),
+        JwtError::MissingClaim("sub")
+    );
+    let verified = verify(
+        JOSE_HS256_TOKEN,
+        &ring,
+        &required.without_subject(),
+        1_700_000_001,
+    )
+    .unwrap();
+    assert_eq!(verified.claims.sub(), "");
+    assert_eq!(verified.claims.email(), Some("ada@example.com"));
+}

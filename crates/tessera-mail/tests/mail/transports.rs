@@ -82,6 +82,8 @@ on_both_backends! {
             app_name: "Acme".into(),
             templates: None,
             eml_dir: dir.path().join("mail"),
+            poll: tessera_mail::DEFAULT_POLL,
+            max_attempts: tessera_mail::DEFAULT_MAX_ATTEMPTS,
         };
         let to = recipient("eml");
         app.outbox.enqueue(&reset_mail(&to, "emlt0ken")).await.unwrap();

@@ -80,6 +80,8 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             app_name: "Tessera".to_owned(),
             templates: None,
             eml_dir: dir.path().join("mail"),
+            poll: tessera_mail::DEFAULT_POLL,
+            max_attempts: tessera_mail::DEFAULT_MAX_ATTEMPTS,
         },
     }
 }

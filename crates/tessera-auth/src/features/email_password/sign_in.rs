@@ -11,6 +11,7 @@ use crate::audit::AuditKind;
 use crate::body::{Body, Fields, FormOrJsonBody};
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, codes};
+use crate::features::email_verification::{SentVia, send_verification_mail};
 use crate::rate_limit::{CheckedRoute, PasswordAttempt};
 use crate::routes::reply;
 use crate::session::ClientMeta;
@@ -77,6 +78,21 @@ async fn sign_in_email(
         return Err(codes::invalid_email_or_password());
     };
     attempt.succeeded().await;
+    let verification = &state.config.email_verification;
+    if verification.require_email_verification && !user.email_verified {
+        // The password was right, so saying the address is unverified tells nothing new.
+        if verification.send_on_sign_in && state.outbox().is_some() {
+            send_verification_mail(
+                &state,
+                &meta,
+                &user,
+                callback_url.as_deref(),
+                SentVia::SignIn,
+            )
+            .await?;
+        }
+        return Err(codes::email_not_verified());
+    }
     if verified.needs_rehash {
         // Upgrade a Better Auth scrypt hash now that the plain text is at hand. A failure here
         // must not fail the sign-in: the old hash still works.

@@ -10,6 +10,7 @@ use crate::audit::AuditKind;
 use crate::body::{Body, Fields, SignUpBody};
 use crate::domain::{ImageUrl, Password, UserName};
 use crate::error::{ApiError, codes};
+use crate::features::email_verification::{SentVia, send_verification_mail};
 use crate::ids::generate_id;
 use crate::rate_limit::ClientIp;
 use crate::routes::reply;
@@ -21,7 +22,8 @@ pub(super) fn router() -> Router<AuthState> {
     Router::new().route("/sign-up/email", post(sign_up_email))
 }
 
-/// Creates a user with a credential account, then signs them in.
+/// Creates a user with a credential account, mails a verification link under `sendOnSignUp`,
+/// then signs them in, unless `requireEmailVerification` (then `token: null`, no cookie).
 async fn sign_up_email(
     State(state): State<AuthState>,
     meta: ClientMeta,
@@ -44,12 +46,15 @@ async fn sign_up_email(
         return Err(codes::invalid_callback_url());
     }
     let password = Password::parse(password)?;
-    if state
+    // With requireEmailVerification sign-up opens no session, so a taken address can get the
+    // same answer as a new one (a stand-in user, `token: null`) after the same hashing work.
+    let hide_taken = state.config.email_verification.require_email_verification;
+    let taken = state
         .store
         .find_user_by_email(email.as_str())
         .await?
-        .is_some()
-    {
+        .is_some();
+    if taken && !hide_taken {
         return Err(codes::user_already_exists());
     }
     let client_ip = meta.client_ip.clone().unwrap_or_else(ClientIp::unknown);
@@ -73,6 +78,9 @@ async fn sign_up_email(
         created_at: now,
         updated_at: now,
     };
+    if taken {
+        return Ok(reply(json!({ "token": null, "user": user }), Vec::new()));
+    }
     let account = Account {
         id: generate_id(32),
         account_id: user.id.clone(),
@@ -90,8 +98,29 @@ async fn sign_up_email(
     {
         Ok(()) => audit.emit(),
         // Lost a race with a concurrent sign-up for the same address.
+        Err(StoreError::Conflict(_)) if hide_taken => {
+            return Ok(reply(json!({ "token": null, "user": user }), Vec::new()));
+        }
         Err(StoreError::Conflict(_)) => return Err(codes::user_already_exists()),
         Err(other) => return Err(other.into()),
+    }
+    if state.config.email_verification.sends_on_sign_up() && state.outbox().is_some() {
+        // After the user's commit, as Better Auth's after-transaction hook: a failure to queue
+        // the mail is logged and does not undo the sign-up (the user can ask again).
+        if let Err(error) = send_verification_mail(
+            &state,
+            &meta,
+            &user,
+            callback_url.as_deref(),
+            SentVia::SignUp,
+        )
+        .await
+        {
+            tracing::error!(code = ?error.code(), "queueing the sign-up verification mail failed");
+        }
+    }
+    if hide_taken {
+        return Ok(reply(json!({ "token": null, "user": user }), Vec::new()));
     }
     let dont_remember = remember_me == Some(false);
     let audit = state

@@ -27,7 +27,7 @@ pub(super) fn router() -> Router<AuthState> {
 const SENT: &str = "If this email exists in our system, check your email for the reset link";
 
 /// Answers at once, the same for every well-formed request; the lookup, the token and its mail
-/// are written by a task of their own, so neither the answer nor its timing says whether the
+/// are written by a task of their own (which then wakes the mail worker), so neither the answer nor its timing says whether the
 /// address has an account (and a client hanging up cannot cancel the write half-way).
 async fn request_password_reset(
     State(state): State<AuthState>,
@@ -39,7 +39,7 @@ async fn request_password_reset(
     let redirect_to = fields.opt_string("redirectTo");
     fields.finish()?;
     let email = email.ok_or_else(codes::invalid_email)?;
-    if !state.config.mail_delivery {
+    if state.outbox().is_none() {
         return Err(codes::reset_password_disabled());
     }
     let task_state = state.clone();
@@ -108,5 +108,9 @@ async fn issue_reset(
         return Ok(());
     }
     audit.emit();
+    // The mail is committed with the token: the worker can take it now, not at its next poll.
+    if let Some(outbox) = state.outbox() {
+        outbox.wake();
+    }
     Ok(())
 }

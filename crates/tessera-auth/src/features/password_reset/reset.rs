@@ -2,8 +2,7 @@
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::json;
 use url::Url;
@@ -15,7 +14,7 @@ use crate::domain::Password;
 use crate::error::{ApiError, codes};
 use crate::ids::generate_id;
 use crate::rate_limit::ClientIp;
-use crate::routes::reply;
+use crate::routes::{found, query_value, reply};
 use crate::session::ClientMeta;
 use crate::state::AuthState;
 use crate::store::{Account, DbTime};
@@ -24,13 +23,6 @@ pub(super) fn router() -> Router<AuthState> {
     Router::new()
         .route("/reset-password/{token}", get(reset_link))
         .route("/reset-password", post(reset_password))
-}
-
-/// The first value of `name` in a raw query string.
-fn query_value(query: Option<&str>, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(query?.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
 }
 
 /// The link's landing: a 302 to `callbackURL` with `?token=` when the token is live, else with
@@ -86,25 +78,6 @@ fn redirect_target(base: &str, callback: &str, param: (&str, &str)) -> Result<St
         .extend_pairs(kept)
         .append_pair(param.0, param.1);
     Ok(url.into())
-}
-
-/// A 302 to `location`, the way better-call's `ctx.redirect` answers.
-fn found(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        // better-call's redirect is a thrown API error: it keeps the JSON content type.
-        Ok(value) => (
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, value),
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                ),
-            ],
-        )
-            .into_response(),
-        Err(_) => codes::invalid_callback_url().into_response(),
-    }
 }
 
 /// Sets a new password from a reset token (body `token`, else `?token=`), spending it.
