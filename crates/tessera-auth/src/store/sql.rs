@@ -130,18 +130,31 @@ macro_rules! sql_store {
             }
 
             /// How many mails of `mail`'s kind its recipient had queued in the hour before `now`
-            /// (the per-recipient allowance), on `conn`.
-            async fn mails_in_last_hour<'c, E>(conn: E, mail: &Mail, now: DateTime<Utc>) -> Result<i64, sqlx::Error>
-            where
-                E: sqlx::Executor<'c, Database = $db>,
-            {
+            /// (the per-recipient allowance), in the transaction `tx` that will queue the next.
+            ///
+            /// It first locks the recipient's user row (a no-op update), so concurrent requests
+            /// for one address count one after the other: on PostgreSQL (read committed) two of
+            /// them would otherwise both count the same two mails and both queue a third; the
+            /// second now waits for the first to commit and its count sees the first's mail.
+            /// (SQLite has one writer at a time anyway.) Callers write something before this,
+            /// so that a SQLite transaction does not read before it writes (its lock upgrade can
+            /// fail at once with SQLITE_BUSY when another writer is busy).
+            async fn mails_in_last_hour(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                mail: &Mail,
+                now: DateTime<Utc>,
+            ) -> Result<i64, sqlx::Error> {
+                sqlx::query(r#"UPDATE "user" SET "id" = "id" WHERE "email" = $1"#)
+                    .bind(&mail.to)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query_scalar(
                     r#"SELECT COUNT(*) FROM "mail_outbox" WHERE "recipient" = $1 AND "kind" = $2 AND "created_at" > $3"#,
                 )
                 .bind(&mail.to)
                 .bind(mail.kind.as_str())
                 .bind(DbTime::from(now - chrono::Duration::hours(1)))
-                .fetch_one(conn)
+                .fetch_one(&mut *tx)
                 .await
             }
 
@@ -447,15 +460,6 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await?;
                 // The write comes first: a SQLite transaction that reads before it writes can
                 // fail to upgrade its lock when another writer is busy (SQLITE_BUSY at once).
-                // It is a no-op update of the user's row, which also serialises requests for one
-                // address: on PostgreSQL (read committed) two concurrent requests would otherwise
-                // both count the same two mails and both send a third; the second now waits for
-                // the first to commit, and its count sees the first's mail. (SQLite has one writer
-                // at a time anyway.)
-                sqlx::query(r#"UPDATE "user" SET "id" = "id" WHERE "id" = $1"#)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
                 Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
                 if Self::mails_in_last_hour(&mut *tx, mail, now).await? >= RESET_MAILS_PER_HOUR {
                     return Ok(false);

@@ -1,14 +1,14 @@
 //! The audit log: every event with the right fields, nothing for failed actions, written in the
 //! action's transaction, and never a secret in a row or a log line.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tessera_auth::audit::{AuditEvent, AuditFilter, AuditKind};
 use tessera_auth::store::{DbTime, StoreError, User};
+use tessera_http::testing::CapturedLog;
 
 use crate::helpers::*;
 
@@ -277,8 +277,7 @@ on_both_backends! {
         ];
         let stored: Vec<String> = rows(&app).await.iter().map(|r| format!("{r:?} {}", r.to_json())).collect();
         assert!(stored.len() >= 10, "{stored:#?}");
-        let logged = logs.lock().unwrap().clone();
-        let logged = String::from_utf8_lossy(&logged).into_owned();
+        let logged = logs.text();
         assert!(logged.contains(&user.id), "the audit log lines were captured");
         // A JWT is probed by its payload and signature too, a cookie by its token and signature.
         let probes: Vec<&str> = secrets.iter().flat_map(|s| std::iter::once(s.as_str()).chain(s.split(['.', '%']).skip(1).filter(|p| p.len() > 16))).collect();
@@ -335,35 +334,17 @@ fn cookie_value(pair: &str) -> String {
 
 /// Installs (once) a global subscriber that keeps every `audit` line, formatted as in
 /// production, in memory; later events of every test in this binary land there.
-pub(crate) fn capture_audit_logs() -> Arc<Mutex<Vec<u8>>> {
-    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    BUFFER
-        .get_or_init(|| {
-            let buffer = Arc::new(Mutex::new(Vec::new()));
-            let sink = Arc::clone(&buffer);
-            let subscriber = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new("audit=info"))
-                .with_ansi(false)
-                .with_writer(move || SharedWriter(Arc::clone(&sink)))
-                .finish();
-            let _ = tracing::subscriber::set_global_default(subscriber);
-            buffer
-        })
-        .clone()
-}
-
-struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+pub(crate) fn capture_audit_logs() -> CapturedLog {
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = CapturedLog::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("audit=info"))
+            .with_ansi(false)
+            .with_writer(log.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        log
+    })
+    .clone()
 }

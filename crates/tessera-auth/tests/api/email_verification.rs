@@ -218,12 +218,21 @@ on_both_backends! {
         assert_eq!(queued_links(&app, &user.email, "verify-email").await.len(), 4, "a new hour, a new allowance");
     }
 
+    async fn concurrent_sends_to_one_address_still_queue_at_most_three_mails(app) {
+        let (user, _) = signed_up_with_link(&app, None).await;
+        let body = json!({"email": user.email});
+        let answers = futures::future::join_all((0..7).map(|_| app.post("/send-verification-email", body.clone()))).await;
+        assert!(answers.iter().all(|a| a.status == 200));
+        events_written(&app, AuditKind::EmailVerificationSent, 8).await;
+        assert_eq!(queued_links(&app, &user.email, "verify-email").await.len(), 3, "the allowance holds under concurrency");
+    }
+
     async fn neither_the_token_nor_the_link_reaches_a_log_line(app) {
         let logs = crate::audit::capture_audit_logs();
         let (_, link) = signed_up_with_link(&app, None).await;
         app.get(path_of(&link)).await;
         let token = token_of(&link);
-        let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+        let text = logs.text();
         assert!(text.contains("email_verified"), "the events were captured");
         assert!(!text.contains(&token) && !text.contains("verify-email?token"), "no secret in: {text}");
     }

@@ -199,8 +199,8 @@ on_both_backends! {
         let user = app.sign_up().await;
         let answers = join_all((0..8).map(|_| app.post("/request-password-reset", json!({"email": user.email})))).await;
         assert!(answers.iter().all(|a| a.status == 200));
-        requests_written(&app, 8).await;
-        assert_eq!(queued_links(&app, &user.email).await.len(), 3, "the allowance holds under concurrency");
+        events_written(&app, AuditKind::PasswordResetRequested, 8).await;
+        assert_eq!(queued_links(&app, &user.email, "reset-password").await.len(), 3, "the allowance holds under concurrency");
         let limited = audit_events(&app, AuditKind::PasswordResetRequested).await;
         assert_eq!(limited.iter().filter(|e| e.reason.as_deref() == Some("recipient_limit")).count(), 5);
     }

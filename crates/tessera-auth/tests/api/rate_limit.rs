@@ -63,11 +63,7 @@ async fn request_rate_limits_on_postgres() {
 /// each inbox; this one the sender's reputation). The counters are in memory: one backend.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fourth_reset_request_in_a_minute_is_429_until_the_minute_has_passed() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        behind_local_proxy(c, true);
-        c.mail_delivery = true;
-    })
-    .await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| behind_local_proxy(c, true)).await;
     let request = |email: &'static str| {
         app.send(
             Method::POST,
