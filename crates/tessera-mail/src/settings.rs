@@ -26,8 +26,10 @@ pub struct MailSettings {
     pub app_name: String,
     /// A directory of template overrides.
     pub templates: Option<PathBuf>,
-    /// Where `.eml` files go without SMTP or webhook (`<data dir>/mail`).
-    pub eml_dir: PathBuf,
+    /// Where `.eml` files go without SMTP or webhook (`<data dir>/mail`, in development);
+    /// `None` (production): without SMTP or webhook no mail is delivered at all, rather than
+    /// into files nobody reads.
+    pub eml_dir: Option<PathBuf>,
     /// How often the worker looks without being woken ([`crate::DEFAULT_POLL`]; tests
     /// lengthen it to show that a committed mail wakes the worker).
     pub poll: std::time::Duration,
@@ -75,6 +77,9 @@ pub enum MailSettingsError {
     /// A template override cannot be read.
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// A worker was asked for with nothing to deliver through (see [`MailSettings::delivers`]).
+    #[error("no mail transport: set TESSERA_SMTP_URL or TESSERA_MAIL_WEBHOOK_URL")]
+    NoTransport,
 }
 
 impl MailSettingsError {
@@ -86,11 +91,19 @@ impl MailSettingsError {
             Self::Both => "ambiguous_mail_transport",
             Self::From => "invalid_mail_from",
             Self::Template(_) => "unreadable_mail_template",
+            Self::NoTransport => "no_mail_transport",
         }
     }
 }
 
 impl MailSettings {
+    /// Whether these settings deliver mail at all: SMTP, a webhook, or (in development) `.eml`
+    /// files. Without, the endpoints that send mail answer as Better Auth's do without a
+    /// sender (`RESET_PASSWORD_DISABLED`, `VERIFICATION_EMAIL_NOT_ENABLED`).
+    pub fn delivers(&self) -> bool {
+        self.smtp_url.is_some() || self.webhook_url.is_some() || self.eml_dir.is_some()
+    }
+
     /// The transport these settings choose.
     ///
     /// # Errors
@@ -107,7 +120,10 @@ impl MailSettings {
                     outbox.now.clone(),
                 )?))
             }
-            (None, None) => Ok(Arc::new(FileTransport::new(self.eml_dir.clone()))),
+            (None, None) => match &self.eml_dir {
+                Some(dir) => Ok(Arc::new(FileTransport::new(dir.clone()))),
+                None => Err(MailSettingsError::NoTransport),
+            },
         }
     }
 

@@ -81,9 +81,10 @@ pub struct Application {
     /// Follows the other instances through Redis, while the application lives.
     _follower: Option<instances::Follower>,
     outbox: Outbox,
-    /// The mail worker: shut down gracefully by [`Self::run`]; dropped otherwise, which stops
-    /// it (a mail it held is taken again after its lease, by this or another instance).
-    mailer: WorkerHandle,
+    /// The mail worker, when mail is delivered: shut down gracefully by [`Self::run`]; dropped
+    /// otherwise, which stops it (a mail it held is taken again after its lease, by this or
+    /// another instance).
+    mailer: Option<WorkerHandle>,
     /// What `/readyz` answers from; told when shutdown begins.
     health: health::Health,
     /// The shutdown drain and grace together: the longest a shutdown takes.
@@ -110,15 +111,27 @@ impl Application {
             .map_err(ServerError::RedisCounters)?;
         let state = AuthState::with_counters(config, auth_store, Arc::new(SystemClock), counters);
         let outbox = Outbox::new(db.clone(), || SystemClock.now());
-        // The mail worker below always runs (SMTP, a webhook or `.eml` files), so the endpoints
-        // that send mail are served, and wake it when they commit one.
-        state.attach_outbox(outbox.clone());
-        let mailer = settings
-            .mail
-            .worker(outbox.clone())
-            .map_err(ServerError::Mail)?
-            .with_hook(Arc::new(mail_audit::AuditGiveUps(state.clone())))
-            .spawn();
+        // With a way to deliver (SMTP, a webhook, `.eml` files in development) the worker runs
+        // and the endpoints that send mail are served, waking it when they commit one. Without
+        // (production with neither SMTP nor webhook), no outbox is attached: those endpoints
+        // answer as Better Auth's do without a sender, rather than queue mail nobody sends.
+        let mailer = if settings.mail.delivers() {
+            state.attach_outbox(outbox.clone());
+            let worker = settings
+                .mail
+                .worker(outbox.clone())
+                .map_err(ServerError::Mail)?;
+            Some(
+                worker
+                    .with_hook(Arc::new(mail_audit::AuditGiveUps(state.clone())))
+                    .spawn(),
+            )
+        } else {
+            tracing::warn!(
+                "mail delivery is off (neither TESSERA_SMTP_URL nor TESSERA_MAIL_WEBHOOK_URL is set): password reset and email verification are disabled"
+            );
+            None
+        };
         // The tasks guard subscribes to revocations first: it hears of them before Redis does.
         let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)
             .map_err(ServerError::Tasks)?;
@@ -172,7 +185,8 @@ impl Application {
         &self.state
     }
 
-    /// The mail outbox (the worker delivering it runs as long as the application).
+    /// The mail outbox (the worker delivering it, when mail is delivered, runs as long as the
+    /// application).
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
     }
@@ -198,7 +212,9 @@ impl Application {
         let begin = async {
             shutdown.await;
             health.begin_shutdown();
-            mailer.stop_claiming();
+            if let Some(mailer) = &mailer {
+                mailer.stop_claiming();
+            }
             begun = Some(tokio::time::Instant::now());
             tracing::info!("shutdown begun: /readyz answers 503");
         };
@@ -207,7 +223,9 @@ impl Application {
         let left = begun.map_or(Duration::ZERO, |at| {
             shutdown_bound.saturating_sub(at.elapsed())
         });
-        if let Err(err) = mailer.shut_down(left).await {
+        if let Some(mailer) = mailer
+            && let Err(err) = mailer.shut_down(left).await
+        {
             tracing::error!(code = err.code(), error = %err, "mail leases not given back; taken again after they run out");
         }
         tracing::info!("shut down");

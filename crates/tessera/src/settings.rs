@@ -31,6 +31,13 @@ const SECRET_FILE: &str = ".tessera-secret";
 
 /// `tessera serve`'s settings.
 pub fn server(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
+    let mail = mail(args);
+    if args.env == Env::Production && args.require_email_verification && !mail.delivers() {
+        // Every new account would wait for a link that is never sent.
+        anyhow::bail!(
+            "TESSERA_REQUIRE_EMAIL_VERIFICATION needs mail delivery: set TESSERA_SMTP_URL or TESSERA_MAIL_WEBHOOK_URL; refusing to start in production"
+        );
+    }
     Ok(ServerSettings {
         addr: args.addr,
         auth: auth_config(args)?,
@@ -39,12 +46,12 @@ pub fn server(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
         tasks: tasks(&args.tasks_caches),
         hsts: args.hsts == Toggle::On,
         limits: limits(&args.connections, args.env == Env::Production),
-        mail: mail(args),
+        mail,
     })
 }
 
-/// The mail settings; `.eml` files go to `<data dir>/mail` when neither SMTP nor a webhook is
-/// set.
+/// The mail settings; in development `.eml` files go to `<data dir>/mail` when neither SMTP nor
+/// a webhook is set; in production mail is then not delivered at all (no files nobody reads).
 fn mail(args: &ServeArgs) -> MailSettings {
     let mail = &args.mail;
     MailSettings {
@@ -54,7 +61,7 @@ fn mail(args: &ServeArgs) -> MailSettings {
         webhook_secret: mail.mail_webhook_secret.clone(),
         app_name: mail.app_name.clone(),
         templates: mail.mail_templates.clone(),
-        eml_dir: args.database.data_dir.join("mail"),
+        eml_dir: (args.env != Env::Production).then(|| args.database.data_dir.join("mail")),
         poll: tessera_mail::DEFAULT_POLL,
         max_attempts: tessera_mail::DEFAULT_MAX_ATTEMPTS,
     }
@@ -377,6 +384,29 @@ mod tests {
         );
         let said = production_refusal(&["--secret", &"tessera!".repeat(5)]);
         assert!(said.contains("low-entropy"), "{said}");
+    }
+
+    #[test]
+    fn production_without_smtp_or_webhook_delivers_no_mail_and_refuses_required_verification() {
+        let serve = |argv: &[&str]| {
+            let cli = Cli::try_parse_from(["tessera", "serve"].iter().chain(argv)).unwrap();
+            let Some(Command::Serve(serve)) = cli.command else {
+                unreachable!("parsed as serve")
+            };
+            serve
+        };
+        assert!(
+            !mail(&serve(&["--env", "production"])).delivers(),
+            "no .eml files in production"
+        );
+        let smtp = ["--env", "production", "--smtp-url", "smtp://127.0.0.1:2525"];
+        assert!(mail(&serve(&smtp)).delivers());
+        assert!(mail(&serve(&[])).delivers(), ".eml files in development");
+        let said = production_refusal(&["--require-email-verification"]);
+        assert!(
+            said.contains("TESSERA_REQUIRE_EMAIL_VERIFICATION needs mail delivery"),
+            "{said}"
+        );
     }
 
     #[test]

@@ -81,7 +81,7 @@ on_both_backends! {
             webhook_secret: None,
             app_name: "Acme".into(),
             templates: None,
-            eml_dir: dir.path().join("mail"),
+            eml_dir: Some(dir.path().join("mail")),
             poll: tessera_mail::DEFAULT_POLL,
             max_attempts: tessera_mail::DEFAULT_MAX_ATTEMPTS,
         };

@@ -79,7 +79,7 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             webhook_secret: None,
             app_name: "Tessera".to_owned(),
             templates: None,
-            eml_dir: dir.path().join("mail"),
+            eml_dir: Some(dir.path().join("mail")),
             poll: tessera_mail::DEFAULT_POLL,
             max_attempts: tessera_mail::DEFAULT_MAX_ATTEMPTS,
         },

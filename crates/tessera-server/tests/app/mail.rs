@@ -1,6 +1,7 @@
 //! `tessera serve` migrates the mail outbox and runs its worker: a mail enqueued on the served
 //! application reaches the real SMTP server (`scripts/test.sh` starts it), or, with no
-//! transport configured, an `.eml` file under the data directory.
+//! transport configured, an `.eml` file under the data directory (development); with no way to
+//! deliver at all (production without SMTP or webhook) the mail-sending endpoints are off.
 
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ async fn without_a_transport_the_served_application_writes_eml_files_under_the_d
     let dir = tempfile::tempdir().unwrap();
     let eml = dir.path().join("mail");
     let target = eml.clone();
-    let app = spawn_app_with(move |settings| settings.mail.eml_dir = target).await;
+    let app = spawn_app_with(move |settings| settings.mail.eml_dir = Some(target)).await;
     app.outbox.enqueue(&mail("eml@example.com")).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let file = loop {
@@ -182,4 +183,40 @@ async fn a_sign_up_mails_a_verification_link_through_smtp_and_following_it_verif
         .unwrap()
         .unwrap();
     assert!(user.email_verified);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_way_to_deliver_the_mail_sending_endpoints_answer_as_better_auth_without_a_sender()
+{
+    // Production with neither SMTP nor a webhook: no `.eml` fallback, so nothing is delivered.
+    let app = spawn_app_with(|settings| settings.mail.eml_dir = None).await;
+    let json = [("Content-Type", "application/json"), ("Origin", ORIGIN)];
+    let reset = request(
+        &app,
+        "POST",
+        "/api/auth/request-password-reset",
+        &json,
+        r#"{"email":"someone@example.com"}"#,
+    )
+    .await;
+    assert_eq!(reset.status, 400, "{}", reset.body);
+    assert!(
+        reset.body.contains("RESET_PASSWORD_DISABLED"),
+        "{}",
+        reset.body
+    );
+    let verify = request(
+        &app,
+        "POST",
+        "/api/auth/send-verification-email",
+        &json,
+        r#"{"email":"someone@example.com"}"#,
+    )
+    .await;
+    assert_eq!(verify.status, 400, "{}", verify.body);
+    assert!(
+        verify.body.contains("VERIFICATION_EMAIL_NOT_ENABLED"),
+        "{}",
+        verify.body
+    );
 }
