@@ -191,32 +191,25 @@ async fn with_no_way_to_deliver_the_mail_sending_endpoints_answer_as_better_auth
     // Production with neither SMTP nor a webhook: no `.eml` fallback, so nothing is delivered.
     let app = spawn_app_with(|settings| settings.mail.eml_dir = None).await;
     let json = [("Content-Type", "application/json"), ("Origin", ORIGIN)];
-    let reset = request(
-        &app,
-        "POST",
-        "/api/auth/request-password-reset",
-        &json,
-        r#"{"email":"someone@example.com"}"#,
-    )
-    .await;
-    assert_eq!(reset.status, 400, "{}", reset.body);
-    assert!(
-        reset.body.contains("RESET_PASSWORD_DISABLED"),
-        "{}",
-        reset.body
-    );
-    let verify = request(
-        &app,
-        "POST",
-        "/api/auth/send-verification-email",
-        &json,
-        r#"{"email":"someone@example.com"}"#,
-    )
-    .await;
-    assert_eq!(verify.status, 400, "{}", verify.body);
-    assert!(
-        verify.body.contains("VERIFICATION_EMAIL_NOT_ENABLED"),
-        "{}",
-        verify.body
-    );
+    for (path, code) in [
+        (
+            "/api/auth/request-password-reset",
+            "RESET_PASSWORD_DISABLED",
+        ),
+        (
+            "/api/auth/send-verification-email",
+            "VERIFICATION_EMAIL_NOT_ENABLED",
+        ),
+    ] {
+        let reply = request(
+            &app,
+            "POST",
+            path,
+            &json,
+            r#"{"email":"someone@example.com"}"#,
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{path}: {}", reply.body);
+        assert!(reply.body.contains(code), "{path}: {}", reply.body);
+    }
 }
