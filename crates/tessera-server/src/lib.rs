@@ -29,6 +29,7 @@
 mod error;
 pub mod health;
 pub mod instances;
+pub mod metrics;
 mod tasks;
 pub mod web;
 
@@ -38,6 +39,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use prometheus_client::registry::Registry;
 use tessera_api::TasksSettings;
 use tessera_auth::clock::Clock as _;
 use tessera_auth::clock::SystemClock;
@@ -45,7 +47,7 @@ use tessera_auth::origin::TrustedOrigins;
 use tessera_auth::revocation::RedisRevocationSink;
 use tessera_auth::store::Store;
 use tessera_auth::{AuthConfig, AuthState};
-use tessera_http::{Bound, ConnectionLimits, Edge};
+use tessera_http::{Bound, ConnectionLimits, Edge, HttpMetrics};
 use tessera_mail::{MailSettings, Outbox, WorkerHandle};
 use tessera_tasks::store::TaskStore;
 
@@ -70,11 +72,16 @@ pub struct ServerSettings {
     pub limits: ConnectionLimits,
     /// How mail is delivered (SMTP, webhook or `.eml` files).
     pub mail: MailSettings,
+    /// Where `GET /metrics` is served ([`metrics`]), never on [`Self::addr`]; `None` (the
+    /// default): no metrics listener, and the request path records nothing.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// `tessera serve`, assembled and bound: [`Self::run`] serves it.
 pub struct Application {
     server: Bound,
+    /// The metrics listener, when asked for.
+    metrics: Option<Bound>,
     state: AuthState,
     /// Follows the other instances through Redis, while the application lives.
     _follower: Option<instances::Follower>,
@@ -115,6 +122,7 @@ impl Application {
         // The tasks guard subscribes to revocations first: it hears of them before Redis does.
         let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)
             .map_err(ServerError::Tasks)?;
+        let guard = tasks.guard.clone();
         if let Some(redis_url) = redis_url {
             let sink = RedisRevocationSink::connect(redis_url)
                 .await
@@ -125,6 +133,7 @@ impl Application {
             .map(|url| instances::follow(state.clone(), url))
             .transpose()
             .map_err(ServerError::RedisHealth)?;
+        let metrics_db = db.clone();
         let health = health::Health::new(db, health_redis(redis_url).await?);
         let app = Router::new()
             .merge(health::router(health))
@@ -139,9 +148,22 @@ impl Application {
         if hsts {
             edge = edge.with_hsts();
         }
+        let metrics = match settings.metrics_addr {
+            Some(addr) => {
+                let mut registry = Registry::default();
+                edge = edge.with_metrics(HttpMetrics::register(&mut registry));
+                state.register_metrics(&mut registry);
+                guard.register_metrics(&mut registry);
+                let router = metrics::router(registry, metrics_db, outbox.clone());
+                let edge = Edge::new(router, None, panic_response);
+                Some(Bound::bind(addr, edge, settings.limits).await?)
+            }
+            None => None,
+        };
         let server = Bound::bind(settings.addr, edge, settings.limits).await?;
         Ok(Self {
             server,
+            metrics,
             state,
             _follower: follower,
             outbox,
@@ -157,6 +179,14 @@ impl Application {
         self.server.local_addr()
     }
 
+    /// The metrics listener's bound address, when it has one.
+    ///
+    /// # Errors
+    /// When the socket cannot say.
+    pub fn metrics_addr(&self) -> std::io::Result<Option<SocketAddr>> {
+        self.metrics.as_ref().map(Bound::local_addr).transpose()
+    }
+
     /// The auth server's state (for operator tasks and tests that inspect it).
     pub fn auth(&self) -> &AuthState {
         &self.state
@@ -167,12 +197,28 @@ impl Application {
         &self.outbox
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then finishes the requests in flight; the metrics
+    /// listener stops once they are done (so the drain can be watched).
     ///
     /// # Errors
     /// Only when the listener itself is unusable.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
-        Ok(self.server.run(shutdown).await?)
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics = self.metrics.map(|metrics| {
+            tokio::spawn(metrics.run(async {
+                let _ = metrics_stopped.await;
+            }))
+        });
+        let served = self.server.run(shutdown).await;
+        drop(stop_metrics);
+        if let Some(metrics) = metrics {
+            match metrics.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::error!(error = %err, "the metrics listener failed"),
+                Err(err) => tracing::error!(error = %err, "the metrics listener panicked"),
+            }
+        }
+        Ok(served?)
     }
 }
 

@@ -39,6 +39,7 @@ pub fn server(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
         hsts: args.hsts == Toggle::On,
         limits: limits(&args.connections),
         mail: mail(args),
+        metrics_addr: args.metrics_addr,
     })
 }
 
