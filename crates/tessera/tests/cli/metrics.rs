@@ -5,30 +5,24 @@ use reqwest::StatusCode;
 
 use crate::helpers::{client, free_port, serve};
 
+/// `GET url`: the status and the body.
+async fn fetch(url: &str) -> (StatusCode, String) {
+    let response = client().get(url).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
 #[tokio::test]
 async fn the_metrics_address_from_the_environment_serves_metrics_and_the_public_one_does_not() {
     let metrics = format!("127.0.0.1:{}", free_port());
     let instance = serve(&[("TESSERA_METRICS_ADDR", &metrics)]).await;
-    let client = client();
-    let ok = client
-        .get(format!("{}/api/auth/ok", instance.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), StatusCode::OK);
-    let public = client
-        .get(format!("{}/metrics", instance.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(public.status(), StatusCode::NOT_FOUND);
-    let scraped = client
-        .get(format!("http://{metrics}/metrics"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(scraped.status(), StatusCode::OK);
-    let text = scraped.text().await.unwrap();
+    let url = &instance.url;
+    assert_eq!(fetch(&format!("{url}/api/auth/ok")).await.0, StatusCode::OK);
+    assert_eq!(
+        fetch(&format!("{url}/metrics")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, text) = fetch(&format!("http://{metrics}/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
     assert!(
         text.contains(
             r#"tessera_http_requests_total{route="/api/auth/ok",method="GET",status="200"} 1"#
