@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod features;
 pub mod ids;
+pub mod metrics;
 pub mod origin;
 pub mod password;
 pub mod rate_limit;

@@ -11,6 +11,7 @@ use crate::config::AuthConfig;
 use crate::cookies::CookieNames;
 use crate::features::email_password::EmailPasswordState;
 use crate::features::jwt::JwtState;
+use crate::metrics::AuthMetrics;
 use crate::origin::TrustedOrigins;
 use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
 use crate::revocation::{RevocationStamp, Revocations};
@@ -47,6 +48,8 @@ pub struct AuthApp {
     pub email_password: EmailPasswordState,
     /// The jwt feature's parts.
     pub jwt: JwtState,
+    /// Counters of sign-ins and tokens issued ([`crate::metrics`]).
+    pub metrics: AuthMetrics,
     /// The session cache in front of [`Self::store`], when on: other processes' announcements
     /// evict from it ([`AuthState::sessions_ended_elsewhere`]).
     session_cache: Option<Arc<SessionCache>>,
@@ -102,6 +105,7 @@ impl AuthState {
             revocations,
             email_password,
             jwt,
+            metrics: AuthMetrics::default(),
             session_cache,
             outbox: OnceLock::new(),
         }))

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, header};
 use tessera_jwt::{Algorithm, JwtError, KeyRing, MAX_LEEWAY_SECS, Validation, VerifiedToken};
 
 use crate::keys::{KeySource, StaticKeys};
+use crate::metrics::Verifications;
 use crate::revocation::RevocationList;
 use crate::token_cache::{Cached, TokenCache};
 use crate::{AuthUser, Clock, ConfigError, GuardError, SystemClock};
@@ -23,6 +24,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     revocations: Option<Arc<dyn RevocationList>>,
     cache: Option<TokenCache>,
+    verifications: Verifications,
 }
 
 /// Settings of a [`Guard`].
@@ -104,13 +106,16 @@ impl Guard {
                     && list.is_revoked(sid)
                 {
                     tracing::debug!(target: "tessera_guard", reason = "session revoked", "bearer token rejected");
+                    inner.verifications.revoked.inc();
                     return Err(GuardError::InvalidToken);
                 }
+                inner.verifications.valid.inc();
                 Ok(user)
             }
             Err(reason) => {
                 // Fixed strings from tessera-jwt: never the token or a value taken from it.
                 tracing::debug!(target: "tessera_guard", %reason, "bearer token rejected");
+                inner.verifications.invalid.inc();
                 Err(GuardError::InvalidToken)
             }
         }
@@ -124,8 +129,27 @@ impl Guard {
     /// [`GuardError::InvalidScheme`]. Several `Authorization` headers are refused as an
     /// invalid token rather than guessing which one counts.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<AuthUser, GuardError> {
-        let token = bearer_token(headers)?;
+        let token = match bearer_token(headers) {
+            Ok(token) => token,
+            Err(err) => {
+                if let Some(inner) = self.0.as_deref() {
+                    inner.verifications.no_token(&err);
+                }
+                return Err(err);
+            }
+        };
         self.verify(token).await
+    }
+
+    /// Registers `tessera_guard_verifications_total{result}` in `registry`: every
+    /// verification this guard (and its clones) made and makes, by result: `valid`,
+    /// `invalid` (refused: signature, claims, format), `revoked` (valid, but its session
+    /// ended), `missing` (no bearer token at all). The counters exist whether or not they are
+    /// registered, so counting costs one atomic add.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        if let Some(inner) = self.0.as_deref() {
+            inner.verifications.register(registry);
+        }
     }
 }
 
@@ -300,6 +324,7 @@ impl GuardBuilder {
             clock: self.clock,
             revocations: self.revocations,
             cache,
+            verifications: Verifications::default(),
         })))
     }
 }

@@ -21,6 +21,7 @@ mod guard;
 mod http;
 pub mod keys;
 mod layer;
+mod metrics;
 pub mod revocation;
 mod token_cache;
 mod user;

@@ -19,6 +19,9 @@
 //! journald), the line is formatted by hand — byte for byte the line tracing prints for the
 //! same event in the same span (a test compares the two) — and appended to the writer
 //! directly. JSON, colours, or a subscriber a test installed: the line goes through tracing.
+//!
+//! With metrics on ([`crate::Edge::with_metrics`]), the same place counts the request and
+//! observes its latency ([`crate::metrics`]), so per-request recording lives in one layer.
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -32,22 +35,29 @@ use axum::http::{Method, Request, Response, StatusCode};
 use tracing::{Instrument as _, Level, Span};
 
 use crate::log_writer::BatchedWriter;
+use crate::metrics::HttpMetrics;
 use crate::request_id;
 
-/// The access-log layer of the edge: the span, the debug line with the headers, the access line.
-pub fn layer() -> AccessLogLayer {
-    AccessLogLayer
+/// The access-log layer of the edge: the span, the debug line with the headers, the access
+/// line, and with `metrics` the request's count and latency.
+pub fn layer(metrics: Option<HttpMetrics>) -> AccessLogLayer {
+    AccessLogLayer { metrics }
 }
 
 /// See [`layer`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AccessLogLayer;
+#[derive(Debug, Clone, Default)]
+pub struct AccessLogLayer {
+    metrics: Option<HttpMetrics>,
+}
 
 impl<S> tower::Layer<S> for AccessLogLayer {
     type Service = AccessLog<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AccessLog { inner }
+        AccessLog {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -55,6 +65,7 @@ impl<S> tower::Layer<S> for AccessLogLayer {
 #[derive(Debug, Clone)]
 pub struct AccessLog<S> {
     inner: S,
+    metrics: Option<HttpMetrics>,
 }
 
 /// Where plain-text access lines go when formatted by hand; set once by [`crate::logging::init`].
@@ -97,8 +108,17 @@ where
             tracing::debug!(target: "http", headers = ?request.headers(), "request");
         });
         let answer = self.inner.call(request).instrument(span.clone());
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             let Ok(response) = answer.await;
+            if let Some(metrics) = &metrics {
+                metrics.record(
+                    crate::metrics::route_of(&response),
+                    &method,
+                    response.status(),
+                    start.elapsed(),
+                );
+            }
             if response.extensions().get::<Quiet>().is_some() {
                 let latency_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
                 let status = response.status().as_u16();
@@ -335,7 +355,7 @@ mod tests {
                 }),
             )
             .route("/api/me", get(|| async { "me" }))
-            .layer(layer());
+            .layer(layer(None));
         for path in ["/healthz", "/api/me"] {
             let request = Request::builder().uri(path).body(Body::empty()).unwrap();
             let response = app.clone().oneshot(request).await.unwrap();

@@ -8,7 +8,9 @@
 //!    UUID-shaped id; echoed in the answer (`PropagateRequestIdLayer`).
 //! 3. The access log ([`crate::access_log`], the one layer here that is Tessera's own, for
 //!    the cost `TraceLayer` had): one span per request carrying its id, method and path
-//!    (handlers' events are logged inside it), and one access line when it is answered.
+//!    (handlers' events are logged inside it), and one access line when it is answered; with
+//!    [`Edge::with_metrics`], the request's count and latency by route template
+//!    ([`crate::metrics`]).
 //! 4. HSTS when served over https (`SetResponseHeaderLayer`).
 //! 5. `CorsLayer` for trusted origins ([`cors`]): preflights are answered here.
 //! 6. `CatchPanicLayer`: a panic becomes the server's plain 500 — still with CORS headers and
@@ -39,6 +41,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::access_log;
+use crate::metrics::{self, HttpMetrics};
 use crate::request_id::{self, TrustsPeer};
 use crate::server::ConnectionLimits;
 
@@ -67,6 +70,7 @@ pub struct Edge {
     on_panic: fn() -> Response,
     hsts: bool,
     trusts_peer: Option<TrustsPeer>,
+    metrics: Option<HttpMetrics>,
 }
 
 impl Edge {
@@ -80,6 +84,7 @@ impl Edge {
             on_panic,
             hsts: false,
             trusts_peer: None,
+            metrics: None,
         }
     }
 
@@ -97,16 +102,28 @@ impl Edge {
         self
     }
 
+    /// Counts every request and observes its latency in `metrics` ([`crate::metrics`]).
+    /// Without it the request path records nothing.
+    pub fn with_metrics(mut self, metrics: HttpMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// The edge as one service, within `limits` (the request and body timeouts, the body
     /// limit). [`crate::server::serve`] calls it.
     pub fn into_service(self, limits: &ConnectionLimits) -> EdgeService {
         let on_panic = self.on_panic;
+        // The route template is known only inside the router: a layer there hands it out.
+        let app = match &self.metrics {
+            Some(_) => self.app.layer(metrics::route_layer()),
+            None => self.app,
+        };
         let service = ServiceBuilder::new()
             .layer(SetSensitiveHeadersLayer::new(SENSITIVE))
             .map_request(request_id::accept_from(self.trusts_peer))
             .layer(request_id::set_layer())
             .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(access_log::layer())
+            .layer(access_log::layer(self.metrics))
             .option_layer(self.hsts.then(|| {
                 SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, HSTS)
             }))
@@ -125,7 +142,7 @@ impl Edge {
                 response.map(Body::new)
             })
             .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
-            .service(self.app);
+            .service(app);
         BoxCloneSyncService::new(ServiceExt::<Request>::map_response(service, |response| {
             response.map(Body::new)
         }))
@@ -358,6 +375,33 @@ mod tests {
                     .unwrap();
                 assert_eq!(allowed_origin(&response), None, "{origin:?}");
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn with_metrics_a_request_is_counted_by_its_route_template_never_its_path() {
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = HttpMetrics::register(&mut registry);
+        let app = Router::new().route("/users/{id}", get(|| async { "fine" }));
+        let edge = edge(app).with_metrics(metrics);
+        for path in ["/users/alice", "/users/bob", "/nowhere/carol"] {
+            send(edge.clone(), Method::GET, path).await;
+        }
+        let text = metrics::render(&registry);
+        assert!(
+            text.contains(
+                r#"tessera_http_requests_total{route="/users/{id}",method="GET",status="200"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"tessera_http_requests_total{route="unmatched",method="GET",status="404"} 1"#
+            ),
+            "{text}"
+        );
+        for name in ["alice", "bob", "carol", "nowhere"] {
+            assert!(!text.contains(name), "{text}");
         }
     }
 

@@ -112,6 +112,10 @@ pub struct Outbox {
     pub(crate) wake: Arc<Notify>,
 }
 
+/// The rows [`Outbox::pending`] counts (the migrations' partial index has the same condition).
+const PENDING: &str =
+    r#"SELECT COUNT(*) FROM "mail_outbox" WHERE "sent_at" IS NULL AND "failed_at" IS NULL"#;
+
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbox").finish_non_exhaustive()
@@ -147,5 +151,20 @@ impl Outbox {
     /// Cheap and never blocks; a wake-up with the worker busy is kept for its next look.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// How many mails are neither sent nor given up on (due now, waiting for a retry, or being
+    /// sent): the outbox's backlog, for `tessera_mail_outbox_pending`. One count over the
+    /// partial index of pending rows.
+    ///
+    /// # Errors
+    /// [`MailError::Store`] when the database cannot answer.
+    pub async fn pending(&self) -> MailResult<u64> {
+        let count: i64 = match &self.db {
+            Database::Sqlite(pool) => sqlx::query_scalar(PENDING).fetch_one(pool).await,
+            Database::Postgres(pool) => sqlx::query_scalar(PENDING).fetch_one(pool).await,
+        }
+        .map_err(MailError::from)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 }

@@ -30,6 +30,7 @@ mod error;
 pub mod health;
 pub mod instances;
 mod mail_audit;
+pub mod metrics;
 mod tasks;
 pub mod web;
 
@@ -40,6 +41,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use prometheus_client::registry::Registry;
 use tessera_api::TasksSettings;
 use tessera_auth::clock::Clock as _;
 use tessera_auth::clock::SystemClock;
@@ -47,7 +49,7 @@ use tessera_auth::origin::TrustedOrigins;
 use tessera_auth::revocation::RedisRevocationSink;
 use tessera_auth::store::Store;
 use tessera_auth::{AuthConfig, AuthState};
-use tessera_http::{Bound, ConnectionLimits, Edge};
+use tessera_http::{Bound, ConnectionLimits, Edge, HttpMetrics};
 use tessera_mail::{MailSettings, Outbox, WorkerHandle};
 use tessera_tasks::store::TaskStore;
 
@@ -72,11 +74,16 @@ pub struct ServerSettings {
     pub limits: ConnectionLimits,
     /// How mail is delivered (SMTP, webhook or `.eml` files).
     pub mail: MailSettings,
+    /// Where `GET /metrics` is served ([`metrics`]), never on [`Self::addr`]; `None` (the
+    /// default): no metrics listener, and the request path records nothing.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// `tessera serve`, assembled and bound: [`Self::run`] serves it.
 pub struct Application {
     server: Bound,
+    /// The metrics listener, when asked for.
+    metrics: Option<Bound>,
     state: AuthState,
     /// Follows the other instances through Redis, while the application lives.
     _follower: Option<instances::Follower>,
@@ -135,6 +142,7 @@ impl Application {
         // The tasks guard subscribes to revocations first: it hears of them before Redis does.
         let tasks = tasks::in_process(&state, task_store, redis_url, &settings.tasks)
             .map_err(ServerError::Tasks)?;
+        let guard = tasks.guard.clone();
         if let Some(redis_url) = redis_url {
             let sink = RedisRevocationSink::connect(redis_url)
                 .await
@@ -145,6 +153,7 @@ impl Application {
             .map(|url| instances::follow(state.clone(), url))
             .transpose()
             .map_err(ServerError::RedisHealth)?;
+        let metrics_db = db.clone();
         let health = health::Health::new(db, health_redis(redis_url).await?);
         let app = Router::new()
             .merge(health::router(health.clone()))
@@ -160,9 +169,22 @@ impl Application {
             edge = edge.with_hsts();
         }
         let shutdown_bound = settings.limits.shutdown_drain + settings.limits.shutdown_grace;
+        let metrics = match settings.metrics_addr {
+            Some(addr) => {
+                let mut registry = Registry::default();
+                edge = edge.with_metrics(HttpMetrics::register(&mut registry));
+                state.register_metrics(&mut registry);
+                guard.register_metrics(&mut registry);
+                let router = metrics::router(registry, metrics_db, outbox.clone());
+                let edge = Edge::new(router, None, panic_response);
+                Some(Bound::bind(addr, edge, settings.limits).await?)
+            }
+            None => None,
+        };
         let server = Bound::bind(settings.addr, edge, settings.limits).await?;
         Ok(Self {
             server,
+            metrics,
             state,
             _follower: follower,
             outbox,
@@ -178,6 +200,14 @@ impl Application {
     /// When the socket cannot say.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.server.local_addr()
+    }
+
+    /// The metrics listener's bound address, when it has one.
+    ///
+    /// # Errors
+    /// When the socket cannot say.
+    pub fn metrics_addr(&self) -> std::io::Result<Option<SocketAddr>> {
+        self.metrics.as_ref().map(Bound::local_addr).transpose()
     }
 
     /// The auth server's state (for operator tasks and tests that inspect it).
@@ -197,6 +227,8 @@ impl Application {
     /// the requests in flight finish within the grace, and the mail being sent within the same
     /// bound (its lease, and those of mail not begun, are given back for another instance).
     /// Audit rows need no flushing: each is written in its request's own transaction.
+    /// The metrics listener, when configured, stops once the requests in flight are done (so
+    /// the drain can be watched).
     ///
     /// # Errors
     /// Only when the listener itself is unusable.
@@ -206,8 +238,15 @@ impl Application {
             mailer,
             health,
             shutdown_bound,
+            metrics,
             ..
         } = self;
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics = metrics.map(|metrics| {
+            tokio::spawn(metrics.run(async {
+                let _ = metrics_stopped.await;
+            }))
+        });
         let mut begun = None;
         let begin = async {
             shutdown.await;
@@ -219,6 +258,14 @@ impl Application {
             tracing::info!("shutdown begun: /readyz answers 503");
         };
         let served = server.run(begin).await;
+        drop(stop_metrics);
+        if let Some(metrics) = metrics {
+            match metrics.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::error!(error = %err, "the metrics listener failed"),
+                Err(err) => tracing::error!(error = %err, "the metrics listener panicked"),
+            }
+        }
         // The mail in progress gets what is left of the shutdown's bound.
         let left = begun.map_or(Duration::ZERO, |at| {
             shutdown_bound.saturating_sub(at.elapsed())

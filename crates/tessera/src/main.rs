@@ -19,6 +19,9 @@ async fn main() -> anyhow::Result<()> {
         cli::Command::Serve(args) => {
             let app = tessera_server::Application::build(settings::server(&args)?).await?;
             println!("Tessera listening on http://{}", app.local_addr()?);
+            if let Some(metrics) = app.metrics_addr()? {
+                println!("Tessera metrics on http://{metrics}/metrics");
+            }
             Ok(app.run(tessera_http::shutdown_signal()).await?)
         }
         cli::Command::Migrate(args) => {

@@ -47,6 +47,7 @@ pub fn server(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
         hsts: args.hsts == Toggle::On,
         limits: limits(&args.connections, args.env == Env::Production),
         mail,
+        metrics_addr: args.metrics_addr,
     })
 }
 

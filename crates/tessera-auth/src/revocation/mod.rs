@@ -35,6 +35,7 @@ use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use prometheus_client::metrics::counter::Counter;
 
 pub use record::{RevocationRecord, RevocationStamp};
 pub use redis::RedisRevocationSink;
@@ -74,6 +75,8 @@ pub struct Revocations {
     /// The in-process subscribers among the sinks, also told of what other processes ended
     /// ([`Self::deliver_locally`]).
     local: RwLock<Vec<Subscriber>>,
+    /// Sessions announced so far (`tessera_revocations_published_total`).
+    published: Counter,
 }
 
 /// An in-process subscriber: held both as a sink and in the local list.
@@ -88,7 +91,13 @@ impl Revocations {
             keep: Duration::seconds(keep),
             sinks: RwLock::new(Vec::new()),
             local: RwLock::new(Vec::new()),
+            published: Counter::default(),
         }
+    }
+
+    /// The count of ended sessions announced so far (shared: it goes on counting).
+    pub fn published(&self) -> Counter {
+        self.published.clone()
     }
 
     /// How long after a session ends its id still matters: the JWT lifetime plus leeway.
@@ -150,6 +159,8 @@ impl Revocations {
         if sids.is_empty() {
             return;
         }
+        self.published
+            .inc_by(u64::try_from(sids.len()).unwrap_or(u64::MAX));
         let at = stamp.at.timestamp();
         let until = stamp.until.timestamp();
         let sinks = self

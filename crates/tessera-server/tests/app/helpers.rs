@@ -29,6 +29,8 @@ pub const BOUND: Duration = Duration::from_secs(15);
 pub struct TestApp {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its metrics listener listens, when it has one.
+    pub metrics_addr: Option<SocketAddr>,
     /// Its database.
     pub database_url: String,
     /// The auth server's state (its store closes the one pool, as an outage would).
@@ -83,6 +85,7 @@ fn settings(dir: &tempfile::TempDir) -> ServerSettings {
             poll: tessera_mail::DEFAULT_POLL,
             max_attempts: tessera_mail::DEFAULT_MAX_ATTEMPTS,
         },
+        metrics_addr: None,
     }
 }
 
@@ -135,6 +138,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     .await
     .unwrap();
     let addr = app.local_addr().unwrap();
+    let metrics_addr = app.metrics_addr().unwrap();
     let auth = app.auth().clone();
     let outbox = app.outbox().clone();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -143,6 +147,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerSettings)) -> Test
     }));
     TestApp {
         addr,
+        metrics_addr,
         database_url,
         auth,
         outbox,
@@ -202,7 +207,18 @@ pub async fn request(
     extra: &[(&str, &str)],
     body: &str,
 ) -> Reply {
-    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    request_at(app.addr, method, path, extra, body).await
+}
+
+/// [`request`] to `addr` (another listener than the app's public one).
+pub async fn request_at(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: tessera.test\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()

@@ -7,6 +7,7 @@ mod edge;
 mod health;
 mod helpers;
 mod mail;
+mod metrics;
 mod tasks;
 mod two_services;
 mod web;

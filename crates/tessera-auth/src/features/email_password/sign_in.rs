@@ -12,6 +12,8 @@ use crate::body::{Body, Fields, FormOrJsonBody};
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, codes};
 use crate::features::email_verification::{SentVia, send_verification_mail};
+use crate::metrics::SignInOutcome;
+use crate::password::HashError;
 use crate::rate_limit::{CheckedRoute, PasswordAttempt};
 use crate::routes::reply;
 use crate::session::ClientMeta;
@@ -48,7 +50,10 @@ async fn sign_in_email(
     let attempt =
         match PasswordAttempt::begin(&state, &meta, CheckedRoute::SignIn, email.as_str()).await {
             Ok(attempt) => attempt,
-            Err(too_many) => return Ok(too_many),
+            Err(too_many) => {
+                state.metrics.sign_in(SignInOutcome::Throttled);
+                return Ok(too_many);
+            }
         };
     let user = state.store.find_user_by_email(email.as_str()).await?;
     let account = match &user {
@@ -68,6 +73,9 @@ async fn sign_in_email(
         Err(err) => {
             // Shed before the hash ran: nothing was learnt, so the slot goes back.
             attempt.not_checked().await;
+            if matches!(err, HashError::Busy { .. }) {
+                state.metrics.sign_in(SignInOutcome::Shed);
+            }
             return Err(state.hashing_refused(err, &meta, "/sign-in/email").await);
         }
     };
@@ -75,6 +83,7 @@ async fn sign_in_email(
     let (Some(user), Some(account), true) = (user, account, verified.matches) else {
         // The user id when the email matched one (for the owner's log); never the email typed.
         attempt.failed(known_user.as_deref(), None).await?;
+        state.metrics.sign_in(SignInOutcome::Failure);
         return Err(codes::invalid_email_or_password());
     };
     attempt.succeeded().await;
@@ -93,6 +102,7 @@ async fn sign_in_email(
         }
         return Err(codes::email_not_verified());
     }
+    state.metrics.sign_in(SignInOutcome::Success);
     if verified.needs_rehash {
         // Upgrade a Better Auth scrypt hash now that the plain text is at hand. A failure here
         // must not fail the sign-in: the old hash still works.

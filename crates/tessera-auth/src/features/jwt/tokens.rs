@@ -78,6 +78,7 @@ impl AuthState {
             .session(&session.id)
             .detail(json!({ "kid": key.kid(), "alg": key.alg().as_str(), "exp": exp, "via": via }));
         self.audit(event).await?;
+        self.metrics.token_issued(key.alg());
         self.jwt
             .minted
             .remember(&session.id, user, key.kid(), now, &token);
