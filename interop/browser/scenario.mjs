@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { waitForMail } from '../mail.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -927,50 +928,10 @@ await group('extra: clear feedback for errors, an unreachable server, 429 and va
 // Mail: the reset link is the one the server really mailed, read from the test SMTP server's
 // Maildir (a real SMTP delivery, not a peek into the outbox).
 
-/** The decoded text/plain part of a raw MIME message (quoted-printable, base64 or 7bit). */
-function textPart(raw) {
-  const unfold = (headers) => headers.replace(/\r?\n[ \t]+/g, ' ');
-  const header = (headers, name) => (new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(unfold(headers)) || [])[1] || '';
-  const split = (entity) => {
-    const at = entity.search(/\r?\n\r?\n/);
-    return [entity.slice(0, at), entity.slice(at).replace(/^\r?\n\r?\n/, '')];
-  };
-  const decode = (headers, body) => {
-    const cte = header(headers, 'Content-Transfer-Encoding').toLowerCase();
-    if (cte === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-    if (cte === 'quoted-printable') {
-      const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, x) => String.fromCharCode(parseInt(x, 16)));
-      return Buffer.from(bytes, 'latin1').toString('utf8');
-    }
-    return body;
-  };
-  const [headers, body] = split(raw);
-  const type = header(headers, 'Content-Type');
-  const boundary = (/boundary="?([^";]+)"?/i.exec(type) || [])[1];
-  if (!boundary) return /^text\/plain/i.test(type) || !type ? decode(headers, body) : '';
-  for (const part of body.split(`--${boundary}`).slice(1)) {
-    if (part.startsWith('--')) break;
-    const text = textPart(part.replace(/^\r?\n/, ''));
-    if (text) return text;
-  }
-  return '';
-}
-
-/** Waits (bounded) for the first mail to `address` in MAILDIR; its decoded plain text. */
+/** The decoded plain text of the first mail to `address` in MAILDIR (waits at most 30 s). */
 async function mailTo(address) {
   assert.ok(MAILDIR, 'set MAILDIR to the Maildir of the SMTP server Tessera delivers to');
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    for (const sub of ['new', 'cur']) {
-      const dir = path.join(MAILDIR, sub);
-      for (const file of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-        const raw = fs.readFileSync(path.join(dir, file), 'utf8');
-        if (new RegExp(`^To:.*${address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'im').test(raw)) return textPart(raw);
-      }
-    }
-    assert.ok(Date.now() < deadline, `no mail to ${address} arrived within 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return waitForMail([path.join(MAILDIR, 'new'), path.join(MAILDIR, 'cur')], address);
 }
 
 const dave = { name: 'Dave Example', address: email('dave') };

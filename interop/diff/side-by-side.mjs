@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { waitForMail } from "../mail.mjs";
 import { Agent, Recording } from "./lib/agent.mjs";
 import { freshDatabase } from "./lib/db.mjs";
 import { decodeJwt, guardVerify } from "./lib/guard.mjs";
@@ -171,6 +172,18 @@ await step("a verification link Better Auth mails verifies the address on Tesser
   assert.equal(r.headers.get("location"), "/");
   const [row] = await db.query(`SELECT "emailVerified" AS v FROM "user" WHERE "email" = ${param}`, [fromTessera]);
   assert.ok(row.v === true || Number(row.v) === 1, "Tessera did not mark the address verified");
+});
+
+await step("a verification link Tessera mails verifies the address on Better Auth (the same JWT, the other way)", async () => {
+  await browser().tessera().send(null, { path: "/send-verification-email", json: { email: fromBa }, expect: 200 });
+  // Tessera runs in development here without SMTP: the mail is an .eml file in its data directory.
+  const text = await waitForMail([join(tessera.dir, "mail")], fromBa);
+  const url = /(https?:\/\/\S+\/api\/auth\/verify-email\?\S+)/.exec(text)?.[1];
+  assert.ok(url, `no verification link in Tessera's mail:\n${text}`);
+  const r = await browser().ba().send(null, { path: url.slice(url.indexOf("/verify-email")), expect: 302 });
+  assert.equal(r.headers.get("location"), "/");
+  const [row] = await db.query(`SELECT "emailVerified" AS v FROM "user" WHERE "email" = ${param}`, [fromBa]);
+  assert.ok(row.v === true || Number(row.v) === 1, "Better Auth did not mark the address verified");
 });
 
 await finish();
