@@ -123,6 +123,22 @@ pub struct Account {
     pub updated_at: DbTime,
 }
 
+impl Account {
+    /// A new `credential` account (email and password) for `user_id`, holding `hash`, as
+    /// Better Auth writes one: its `accountId` is the user id.
+    pub fn credential(user_id: &str, hash: String, now: DbTime) -> Self {
+        Self {
+            id: crate::ids::generate_id(32),
+            account_id: user_id.to_owned(),
+            provider_id: "credential".into(),
+            user_id: user_id.to_owned(),
+            password: Some(hash),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Account")

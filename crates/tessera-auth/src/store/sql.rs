@@ -132,7 +132,9 @@ macro_rules! sql_store {
             /// How many mails of `mail`'s kind its recipient had queued in the hour before `now`
             /// (the per-recipient allowance), in the transaction `tx` that will queue the next.
             ///
-            /// It first locks the recipient's user row (a no-op update), so concurrent requests
+            /// It first locks the recipient's user row (a no-op update of a non-key column: on
+            /// PostgreSQL that lock does not block the sessions being inserted for the user
+            /// meanwhile, as an update of `id` would), so concurrent requests
             /// for one address count one after the other: on PostgreSQL (read committed) two of
             /// them would otherwise both count the same two mails and both queue a third; the
             /// second now waits for the first to commit and its count sees the first's mail.
@@ -144,7 +146,7 @@ macro_rules! sql_store {
                 mail: &Mail,
                 now: DateTime<Utc>,
             ) -> Result<i64, sqlx::Error> {
-                sqlx::query(r#"UPDATE "user" SET "id" = "id" WHERE "email" = $1"#)
+                sqlx::query(r#"UPDATE "user" SET "updatedAt" = "updatedAt" WHERE "email" = $1"#)
                     .bind(&mail.to)
                     .execute(&mut *tx)
                     .await?;

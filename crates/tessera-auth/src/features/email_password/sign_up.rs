@@ -81,15 +81,7 @@ async fn sign_up_email(
     if taken {
         return Ok(reply(json!({ "token": null, "user": user }), Vec::new()));
     }
-    let account = Account {
-        id: generate_id(32),
-        account_id: user.id.clone(),
-        provider_id: "credential".into(),
-        user_id: user.id.clone(),
-        password: Some(hash),
-        created_at: now,
-        updated_at: now,
-    };
+    let account = Account::credential(&user.id, hash, now);
     let audit = state.audit_event(AuditKind::SignUp, &meta).user(&user.id);
     match state
         .store

@@ -12,7 +12,6 @@ use crate::audit::AuditKind;
 use crate::body::{Body, Fields, JsonBody};
 use crate::domain::Password;
 use crate::error::{ApiError, codes};
-use crate::ids::generate_id;
 use crate::rate_limit::ClientIp;
 use crate::routes::{found, query_value, reply};
 use crate::session::ClientMeta;
@@ -117,15 +116,7 @@ async fn reset_password(
     };
     let stamp_now = DbTime::from(now);
     // Used only when the user has no credential account yet (a social-only user sets one).
-    let account = Account {
-        id: generate_id(32),
-        account_id: user.id.clone(),
-        provider_id: "credential".into(),
-        user_id: user.id.clone(),
-        password: Some(hash),
-        created_at: stamp_now,
-        updated_at: stamp_now,
-    };
+    let account = Account::credential(&user.id, hash, stamp_now);
     let revoke_sessions = state.config.password_reset.revoke_sessions;
     let audit = state
         .audit_event(AuditKind::PasswordReset, &meta)
