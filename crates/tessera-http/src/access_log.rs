@@ -5,7 +5,9 @@
 //! [`crate::request_id`]), so whatever a handler logs carries its request id; when the answer
 //! leaves, one access line `http: status=… latency_us=…` is logged in that span. Never the
 //! query string (it can carry tokens), never a body; headers only at `debug`, and then the
-//! sensitive ones masked by the edge (`Sensitive`). `RUST_LOG` decides what is written:
+//! sensitive ones masked by the edge (`Sensitive`); and a path under one of the edge's secret
+//! prefixes ([`crate::Edge::with_secret_paths`], e.g. a reset link's `/reset-password/<token>`)
+//! is logged with what follows the prefix replaced by [`REDACTED`]. `RUST_LOG` decides what is written:
 //! `RUST_LOG=warn` or `http=off` turns the access log off.
 //!
 //! Why not tower-http's `TraceLayer`, which this was for a while: its access line goes through
@@ -23,6 +25,7 @@
 //! With metrics on ([`crate::Edge::with_metrics`]), the same place counts the request and
 //! observes its latency ([`crate::metrics`]), so per-request recording lives in one layer.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
@@ -38,16 +41,39 @@ use crate::log_writer::BatchedWriter;
 use crate::metrics::HttpMetrics;
 use crate::request_id;
 
+/// What a path under a secret prefix is logged with in place of the rest of it.
+pub const REDACTED: &str = "REDACTED";
+
 /// The access-log layer of the edge: the span, the debug line with the headers, the access
-/// line, and with `metrics` the request's count and latency.
-pub fn layer(metrics: Option<HttpMetrics>) -> AccessLogLayer {
-    AccessLogLayer { metrics }
+/// line, and with `metrics` the request's count and latency. A path starting with one of
+/// `secret_paths` is logged as that prefix followed by [`REDACTED`].
+pub fn layer(
+    metrics: Option<HttpMetrics>,
+    secret_paths: &'static [&'static str],
+) -> AccessLogLayer {
+    AccessLogLayer {
+        metrics,
+        secret_paths,
+    }
 }
 
 /// See [`layer`].
 #[derive(Debug, Clone, Default)]
 pub struct AccessLogLayer {
     metrics: Option<HttpMetrics>,
+    secret_paths: &'static [&'static str],
+}
+
+/// `path` as it may be logged: cut after the first of `secret_paths` it starts with. (A prefix
+/// check per configured prefix: nothing is allocated for any other path.)
+fn loggable<'a>(path: &'a str, secret_paths: &[&str]) -> Cow<'a, str> {
+    match secret_paths
+        .iter()
+        .find(|prefix| path.starts_with(**prefix))
+    {
+        Some(prefix) => Cow::Owned(format!("{prefix}{REDACTED}")),
+        None => Cow::Borrowed(path),
+    }
 }
 
 impl<S> tower::Layer<S> for AccessLogLayer {
@@ -57,6 +83,7 @@ impl<S> tower::Layer<S> for AccessLogLayer {
         AccessLog {
             inner,
             metrics: self.metrics.clone(),
+            secret_paths: self.secret_paths,
         }
     }
 }
@@ -66,6 +93,7 @@ impl<S> tower::Layer<S> for AccessLogLayer {
 pub struct AccessLog<S> {
     inner: S,
     metrics: Option<HttpMetrics>,
+    secret_paths: &'static [&'static str],
 }
 
 /// Where plain-text access lines go when formatted by hand; set once by [`crate::logging::init`].
@@ -97,12 +125,13 @@ where
             .cloned();
         let method = request.method().clone();
         let uri = request.uri().clone();
+        let secret_paths = self.secret_paths;
         let span = tracing::info_span!(
             target: "request",
             "request",
             id = request_id::of(&request),
             method = %method,
-            path = uri.path(),
+            path = &*loggable(uri.path(), secret_paths),
         );
         span.in_scope(|| {
             tracing::debug!(target: "http", headers = ?request.headers(), "request");
@@ -134,7 +163,7 @@ where
                 Fields {
                     id,
                     method: &method,
-                    path: uri.path(),
+                    path: &loggable(uri.path(), secret_paths),
                     status: response.status(),
                     latency: start.elapsed(),
                 },
@@ -294,6 +323,30 @@ mod tests {
     }
 
     #[test]
+    fn a_path_under_a_secret_prefix_is_logged_without_its_rest_and_others_as_they_are() {
+        let secret = &["/api/auth/reset-password/"];
+        assert_eq!(
+            loggable(
+                "/api/auth/reset-password/s3cr3tT0ken?callbackURL=%2F",
+                secret
+            ),
+            "/api/auth/reset-password/REDACTED"
+        );
+        assert_eq!(
+            loggable("/api/auth/reset-password", secret),
+            "/api/auth/reset-password"
+        );
+        assert!(matches!(
+            loggable("/api/me", secret),
+            Cow::Borrowed("/api/me")
+        ));
+        assert_eq!(
+            loggable("/api/auth/reset-password/x", &[]),
+            "/api/auth/reset-password/x"
+        );
+    }
+
+    #[test]
     fn the_line_is_the_one_tracing_writes_for_the_same_event_in_the_same_span() {
         let captured = CapturedLog::default();
         let subscriber = crate::logging::subscriber(
@@ -355,7 +408,7 @@ mod tests {
                 }),
             )
             .route("/api/me", get(|| async { "me" }))
-            .layer(layer(None));
+            .layer(layer(None, &[]));
         for path in ["/healthz", "/api/me"] {
             let request = Request::builder().uri(path).body(Body::empty()).unwrap();
             let response = app.clone().oneshot(request).await.unwrap();

@@ -71,6 +71,7 @@ pub struct Edge {
     hsts: bool,
     trusts_peer: Option<TrustsPeer>,
     metrics: Option<HttpMetrics>,
+    secret_paths: &'static [&'static str],
 }
 
 impl Edge {
@@ -85,6 +86,7 @@ impl Edge {
             hsts: false,
             trusts_peer: None,
             metrics: None,
+            secret_paths: &[],
         }
     }
 
@@ -99,6 +101,14 @@ impl Edge {
     /// front); every other request gets an id of its own.
     pub fn trusting_request_ids_from(mut self, trusts: TrustsPeer) -> Self {
         self.trusts_peer = Some(trusts);
+        self
+    }
+
+    /// Paths that carry a secret after one of these prefixes (a link's token in the path):
+    /// the request span and the access line show the prefix and [`crate::access_log::REDACTED`]
+    /// instead of the rest.
+    pub fn with_secret_paths(mut self, prefixes: &'static [&'static str]) -> Self {
+        self.secret_paths = prefixes;
         self
     }
 
@@ -123,7 +133,7 @@ impl Edge {
             .map_request(request_id::accept_from(self.trusts_peer))
             .layer(request_id::set_layer())
             .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(access_log::layer(self.metrics))
+            .layer(access_log::layer(self.metrics, self.secret_paths))
             .option_layer(self.hsts.then(|| {
                 SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, HSTS)
             }))

@@ -79,6 +79,11 @@ pub struct ServerSettings {
     pub metrics_addr: Option<SocketAddr>,
 }
 
+/// Paths whose rest is a secret, kept out of the request span and the access line: Better
+/// Auth's reset link carries its token in the path (`GET /reset-password/{token}`,
+/// `tessera_auth::features::password_reset`), which any log reader could otherwise use.
+const SECRET_PATHS: &[&str] = &["/api/auth/reset-password/"];
+
 /// `tessera serve`, assembled and bound: [`Self::run`] serves it.
 pub struct Application {
     server: Bound,
@@ -164,7 +169,8 @@ impl Application {
         // `x-request-id` is believed from the proxies the client address is taken from.
         let proxies = state.proxies.clone();
         let mut edge = Edge::new(app, Some(cors), panic_response)
-            .trusting_request_ids_from(Arc::new(move |peer| proxies.trusts(peer)));
+            .trusting_request_ids_from(Arc::new(move |peer| proxies.trusts(peer)))
+            .with_secret_paths(SECRET_PATHS);
         if hsts {
             edge = edge.with_hsts();
         }

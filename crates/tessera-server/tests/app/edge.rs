@@ -137,11 +137,25 @@ async fn a_json_log_line_carries_the_request_id_and_no_cookie_or_authorization_v
     let _installed = tracing::subscriber::set_default(subscriber);
     let app = spawn_app().await;
     let id = echoed_id(&app, &[("Cookie", COOKIE), ("Authorization", BEARER)]).await;
+    // A reset link carries its token in the path.
+    let link = request(
+        &app,
+        "GET",
+        "/api/auth/reset-password/tokenneverlogged?callbackURL=%2F",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(link.status, 302, "{}", link.body);
     drop(app);
     let log = captured.text();
     assert!(
-        !log.contains("never-logged"),
+        !log.contains("never-logged") && !log.contains("tokenneverlogged"),
         "a secret reached the log:\n{log}"
+    );
+    assert!(
+        log.contains(r#""path":"/api/auth/reset-password/REDACTED""#),
+        "the reset link's access line:\n{log}"
     );
     let lines: Vec<serde_json::Value> = log
         .lines()
