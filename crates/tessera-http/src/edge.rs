@@ -49,12 +49,15 @@ use crate::server::ConnectionLimits;
 /// commitment only the domain's owner can make).
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
-/// The headers whose values never reach a log: credentials and the tokens Better Auth's
-/// plugins hand out in headers.
-const SENSITIVE: [HeaderName; 5] = [
+/// The headers whose values never reach a log: credentials, the tokens Better Auth's plugins
+/// hand out in headers, and the URLs that can carry a link's token (`Referer` of a page opened
+/// from a reset or verification link, `Location` of the redirects those links answer).
+const SENSITIVE: [HeaderName; 7] = [
     header::AUTHORIZATION,
     header::COOKIE,
     header::SET_COOKIE,
+    header::REFERER,
+    header::LOCATION,
     HeaderName::from_static("set-auth-token"),
     HeaderName::from_static("set-auth-jwt"),
 ];

@@ -136,7 +136,17 @@ async fn a_json_log_line_carries_the_request_id_and_no_cookie_or_authorization_v
     let _second_dispatcher = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _installed = tracing::subscriber::set_default(subscriber);
     let app = spawn_app().await;
-    let id = echoed_id(&app, &[("Cookie", COOKIE), ("Authorization", BEARER)]).await;
+    // A page opened from a reset link sends its URL, token included, as the Referer.
+    const REFERER: &str = "http://tessera.test/reset-password?token=referer-never-logged";
+    let id = echoed_id(
+        &app,
+        &[
+            ("Cookie", COOKIE),
+            ("Authorization", BEARER),
+            ("Referer", REFERER),
+        ],
+    )
+    .await;
     // A reset link carries its token in the path.
     let link = request(
         &app,
