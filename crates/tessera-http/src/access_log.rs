@@ -1,11 +1,12 @@
-//! The per-request span and the access log: the one optimised layer of the edge (issue 14
-//! item 2's exception), behind [`layer`].
+//! The request layer: the one optimised layer of the edge (issue 14 item 2's exception), behind
+//! [`layer`]. It gives each request its id, span and access line, and each answer its
+//! `x-request-id` and (over https) `Strict-Transport-Security`.
 //!
 //! Every request runs inside a span `request{id=… method=… path=…}` (the id from
-//! [`crate::request_id`]), so whatever a handler logs carries its request id; when the answer
-//! leaves, one access line `http: status=… latency_us=…` is logged in that span. Never the
-//! query string (it can carry tokens), never a body; headers only at `debug`, and then the
-//! sensitive ones masked by the edge (`Sensitive`); and a path under one of the edge's secret
+//! [`crate::request_id::for_request`], echoed in the answer), so whatever a handler logs carries
+//! its request id; when the answer leaves, one access line `http: status=… latency_us=…` is
+//! logged in that span. Never the query string (it can carry tokens), never a body; headers
+//! only at `debug`, and then the [`SENSITIVE`] ones printed as `Sensitive`; and a path under one of the edge's secret
 //! prefixes ([`crate::Edge::with_secret_paths`], e.g. a reset link's `/reset-password/<token>`)
 //! is logged with what follows the prefix replaced by [`REDACTED`]. `RUST_LOG` decides what is written:
 //! `RUST_LOG=warn` or `http=off` turns the access log off.
@@ -14,7 +15,7 @@
 //! tracing's formatter (field visitors, `fmt::Write`, styles even without colours, the
 //! timestamp), about 8,400 instructions per request of the 30,000 the tower-http edge added
 //! (callgrind, BENCHMARKS.md "tower-http edge, measured": with this layer, the batching writer
-//! and [`crate::request_id::MakeId`], `/api/me` costs 77,300 instructions and 16.7–17.2 µs of
+//! and the counter-based request id ([`crate::request_id::new_id`]), `/api/me` costs 77,300 instructions and 16.7–17.2 µs of
 //! CPU, against 85,200 and 19.8–19.9 µs with `TraceLayer` and tracing-appender, and 55,400 and
 //! 13.2–13.7 µs with the old hand-written edge, in the same targeted run). Here, when the process logs plain
 //! text through the batching writer ([`crate::logging::init`] off a terminal: files, pipes,
@@ -24,6 +25,14 @@
 //!
 //! With metrics on ([`crate::Edge::with_metrics`]), the same place counts the request and
 //! observes its latency ([`crate::metrics`]), so per-request recording lives in one layer.
+//!
+//! Why the request id, the header masking and HSTS live here rather than in tower-http's
+//! `SetRequestIdLayer`, `PropagateRequestIdLayer`, `SetSensitiveHeadersLayer` and
+//! `SetResponseHeaderLayer`, which they were: those four layers cost 5,900–7,400 instructions a
+//! request (callgrind, BENCHMARKS.md "The edge, merged"; each its own future, the id stored in and read back from the request's extensions,
+//! and seven header lookups on the request and seven on the answer to mark values no log reads
+//! unless `debug` is on), which with the span lost the CPU targets of BENCHMARKS.md. Here the id is made or taken once and inserted once, and the headers
+//! are masked only when the debug line that prints them is written.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -34,34 +43,68 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::http::{Method, Request, Response, StatusCode};
+use axum::http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header,
+};
 use tracing::{Instrument as _, Level, Span};
 
 use crate::log_writer::BatchedWriter;
 use crate::metrics::HttpMetrics;
-use crate::request_id;
+use crate::request_id::{self, TrustsPeer};
+
+/// `Strict-Transport-Security`: a year, subdomains included (no `preload`: that is a
+/// commitment only the domain's owner can make).
+pub const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
+
+/// The `Vary` every answer of a server with a CORS policy carries, as tower-http's `CorsLayer`
+/// would send it: the answer depends on these request headers, so no cache may serve one
+/// origin's answer to another.
+pub const CORS_VARY: HeaderValue = HeaderValue::from_static(
+    "origin, access-control-request-method, access-control-request-headers",
+);
+
+/// The headers whose values never reach a log: credentials, the tokens Better Auth's plugins
+/// hand out in headers, and the URLs that can carry a link's token (`Referer` of a page opened
+/// from a reset or verification link, `Location` of the redirects those links answer). A value
+/// already marked sensitive (`HeaderValue::set_sensitive`) is masked too.
+pub const SENSITIVE: [HeaderName; 7] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    header::SET_COOKIE,
+    header::REFERER,
+    header::LOCATION,
+    HeaderName::from_static("set-auth-token"),
+    HeaderName::from_static("set-auth-jwt"),
+];
 
 /// What a path under a secret prefix is logged with in place of the rest of it.
 pub const REDACTED: &str = "REDACTED";
 
-/// The access-log layer of the edge: the span, the debug line with the headers, the access
-/// line, and with `metrics` the request's count and latency. A path starting with one of
-/// `secret_paths` is logged as that prefix followed by [`REDACTED`].
-pub fn layer(
-    metrics: Option<HttpMetrics>,
-    secret_paths: &'static [&'static str],
-) -> AccessLogLayer {
-    AccessLogLayer {
-        metrics,
-        secret_paths,
-    }
+/// What the request layer does besides the span and the access line.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Count each request and observe its latency here.
+    pub metrics: Option<HttpMetrics>,
+    /// A path starting with one of these is logged as that prefix followed by [`REDACTED`].
+    pub secret_paths: &'static [&'static str],
+    /// The peers whose `x-request-id` is believed ([`request_id::for_request`]).
+    pub trusts_peer: Option<TrustsPeer>,
+    /// Send [`HSTS`] on every answer.
+    pub hsts: bool,
+    /// Append [`CORS_VARY`] to every answer (the edge's CORS layer sends none itself).
+    pub cors_vary: bool,
+}
+
+/// The request layer of the edge: the request id, the span, the debug line with the headers,
+/// the access line, and what `options` add.
+pub fn layer(options: Options) -> AccessLogLayer {
+    AccessLogLayer { options }
 }
 
 /// See [`layer`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct AccessLogLayer {
-    metrics: Option<HttpMetrics>,
-    secret_paths: &'static [&'static str],
+    options: Options,
 }
 
 /// `path` as it may be logged: cut after the first of `secret_paths` it starts with. (A prefix
@@ -82,18 +125,33 @@ impl<S> tower::Layer<S> for AccessLogLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AccessLog {
             inner,
-            metrics: self.metrics.clone(),
-            secret_paths: self.secret_paths,
+            options: self.options.clone(),
         }
     }
 }
 
 /// `inner`, each request in its span and logged when answered.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AccessLog<S> {
     inner: S,
-    metrics: Option<HttpMetrics>,
-    secret_paths: &'static [&'static str],
+    options: Options,
+}
+
+/// A header map as `Debug` prints it, the [`SENSITIVE`] values as `Sensitive`.
+struct Masked<'a>(&'a HeaderMap);
+
+impl std::fmt::Debug for Masked<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, value)| {
+                let mut value = value.clone();
+                if SENSITIVE.contains(name) {
+                    value.set_sensitive(true);
+                }
+                (name, value)
+            }))
+            .finish()
+    }
 }
 
 /// Where plain-text access lines go when formatted by hand; set once by [`crate::logging::init`].
@@ -119,27 +177,37 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let start = Instant::now();
-        let id = request
-            .extensions()
-            .get::<tower_http::request_id::RequestId>()
-            .cloned();
+        let id = request_id::for_request(&request, self.options.trusts_peer.as_ref());
+        let id_text = id.to_str().unwrap_or_default();
         let method = request.method().clone();
         let uri = request.uri().clone();
-        let secret_paths = self.secret_paths;
+        let secret_paths = self.options.secret_paths;
         let span = tracing::info_span!(
             target: "request",
             "request",
-            id = request_id::of(&request),
+            id = id_text,
             method = %method,
             path = &*loggable(uri.path(), secret_paths),
         );
         span.in_scope(|| {
-            tracing::debug!(target: "http", headers = ?request.headers(), "request");
+            tracing::debug!(target: "http", headers = ?Masked(request.headers()), "request");
         });
         let answer = self.inner.call(request).instrument(span.clone());
-        let metrics = self.metrics.clone();
+        let metrics = self.options.metrics.clone();
+        let hsts = self.options.hsts;
+        let cors_vary = self.options.cors_vary;
         Box::pin(async move {
-            let Ok(response) = answer.await;
+            let Ok(mut response) = answer.await;
+            let headers = response.headers_mut();
+            if hsts {
+                headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+            }
+            if cors_vary {
+                headers.append(header::VARY, CORS_VARY);
+            }
+            headers
+                .entry(request_id::HEADER)
+                .or_insert_with(|| id.clone());
             if let Some(metrics) = &metrics {
                 metrics.record(
                     crate::metrics::route_of(&response),
@@ -154,10 +222,7 @@ where
                 span.in_scope(|| tracing::debug!(target: "http", status, latency_us));
                 return Ok(response);
             }
-            let id = id
-                .as_ref()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or_default();
+            let id = id.to_str().unwrap_or_default();
             record(
                 &span,
                 Fields {
@@ -209,7 +274,7 @@ fn record(span: &Span, fields: Fields<'_>) {
 }
 
 /// Visible ASCII that `Debug` prints as it is.
-fn plain(text: &str) -> bool {
+pub(crate) fn plain(text: &str) -> bool {
     text.bytes()
         .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
@@ -408,7 +473,7 @@ mod tests {
                 }),
             )
             .route("/api/me", get(|| async { "me" }))
-            .layer(layer(None, &[]));
+            .layer(layer(Options::default()));
         for path in ["/healthz", "/api/me"] {
             let request = Request::builder().uri(path).body(Body::empty()).unwrap();
             let response = app.clone().oneshot(request).await.unwrap();

@@ -1,21 +1,18 @@
 //! The edge: what every request meets before routing, as a stack of tower-http layers around
 //! the router (outermost first):
 //!
-//! 1. `SetSensitiveHeadersLayer`: `Authorization`, `Cookie`, `Set-Cookie` and the token headers
-//!    Better Auth's plugins send (`set-auth-token`, `set-auth-jwt`) are marked sensitive, so
-//!    any log of headers prints `Sensitive` instead of their value.
-//! 2. The request id ([`crate::request_id`]): `x-request-id` from a trusted proxy, else a new
-//!    UUID-shaped id; echoed in the answer (`PropagateRequestIdLayer`).
-//! 3. The access log ([`crate::access_log`], the one layer here that is Tessera's own, for
-//!    the cost `TraceLayer` had): one span per request carrying its id, method and path
-//!    (handlers' events are logged inside it), and one access line when it is answered; with
-//!    [`Edge::with_metrics`], the request's count and latency by route template
-//!    ([`crate::metrics`]).
-//! 4. HSTS when served over https (`SetResponseHeaderLayer`).
-//! 5. `CorsLayer` for trusted origins ([`cors`]): preflights are answered here.
-//! 6. `CatchPanicLayer`: a panic becomes the server's plain 500 — still with CORS headers and
+//! 1. The request layer ([`crate::access_log`], the one layer here that is Tessera's own, for
+//!    what tower-http's `TraceLayer`, request-id, sensitive-headers and set-header layers cost
+//!    per request): the request id (`x-request-id` from a trusted proxy, else a new UUID-shaped
+//!    id; echoed in the answer), one span per request carrying its id, method and path
+//!    (handlers' events are logged inside it), the request's headers at `debug` with
+//!    credentials and token-carrying URLs printed as `Sensitive`, one access line when it is
+//!    answered, HSTS on every answer when served over https; with [`Edge::with_metrics`], the
+//!    request's count and latency by route template ([`crate::metrics`]).
+//! 2. `CorsLayer` for trusted origins ([`cors`]): preflights are answered here.
+//! 3. `CatchPanicLayer`: a panic becomes the server's plain 500 — still with CORS headers and
 //!    its access line, so a browser frontend can read the (generic) error.
-//! 7. `TimeoutLayer`: a request not answered within the request timeout (its body included)
+//! 4. `TimeoutLayer`: a request not answered within the request timeout (its body included)
 //!    gets 503; `RequestBodyTimeoutLayer`: a body that stops arriving fails;
 //!    `RequestBodyLimitLayer`: a body past the edge's limit gets 413 before any handler.
 //!
@@ -28,39 +25,19 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::{RequestBodyLimitLayer, ResponseBody as LimitedBody};
-use tower_http::request_id::PropagateRequestIdLayer;
-use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::access_log;
 use crate::metrics::{self, HttpMetrics};
-use crate::request_id::{self, TrustsPeer};
+use crate::request_id::TrustsPeer;
 use crate::server::ConnectionLimits;
-
-/// `Strict-Transport-Security`: a year, subdomains included (no `preload`: that is a
-/// commitment only the domain's owner can make).
-const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
-
-/// The headers whose values never reach a log: credentials, the tokens Better Auth's plugins
-/// hand out in headers, and the URLs that can carry a link's token (`Referer` of a page opened
-/// from a reset or verification link, `Location` of the redirects those links answer).
-const SENSITIVE: [HeaderName; 7] = [
-    header::AUTHORIZATION,
-    header::COOKIE,
-    header::SET_COOKIE,
-    header::REFERER,
-    header::LOCATION,
-    HeaderName::from_static("set-auth-token"),
-    HeaderName::from_static("set-auth-jwt"),
-];
 
 /// The service hyper calls for each request: the whole edge around the router.
 pub type EdgeService = BoxCloneSyncService<Request, Response, Infallible>;
@@ -132,13 +109,12 @@ impl Edge {
             None => self.app,
         };
         let service = ServiceBuilder::new()
-            .layer(SetSensitiveHeadersLayer::new(SENSITIVE))
-            .map_request(request_id::accept_from(self.trusts_peer))
-            .layer(request_id::set_layer())
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(access_log::layer(self.metrics, self.secret_paths))
-            .option_layer(self.hsts.then(|| {
-                SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, HSTS)
+            .layer(access_log::layer(access_log::Options {
+                metrics: self.metrics,
+                secret_paths: self.secret_paths,
+                trusts_peer: self.trusts_peer,
+                hsts: self.hsts,
+                cors_vary: self.cors.is_some(),
             }))
             .option_layer(self.cors)
             .layer(CatchPanicLayer::custom(move |_| {
@@ -169,6 +145,10 @@ impl Edge {
 /// origin, never `*`, which browsers refuse with credentials. `Access-Control-Expose-Headers`
 /// is set per response by the endpoints that send `set-auth-token` / `set-auth-jwt`, as
 /// Better Auth's plugins do. `trusts` sees the `Origin` exactly as sent.
+///
+/// The layer sends no `Vary` itself: the edge's request layer appends the same value
+/// ([`access_log::CORS_VARY`]) as a constant, where tower-http builds it anew for every answer
+/// (about 1,900 instructions a request, BENCHMARKS.md "The edge, merged").
 pub fn cors(trusts: impl Fn(&str) -> bool + Send + Sync + 'static) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
@@ -184,6 +164,7 @@ pub fn cors(trusts: impl Fn(&str) -> bool + Send + Sync + 'static) -> CorsLayer 
         ])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
         .max_age(Duration::from_secs(600))
+        .vary([])
 }
 
 #[cfg(test)]
@@ -191,6 +172,7 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use axum::http::{HeaderName, HeaderValue};
     use axum::routing::get;
 
     use super::*;
@@ -324,9 +306,9 @@ mod tests {
         let plain = send(edge(app()), Method::GET, "/ok").await;
         assert_eq!(hsts(&plain), None);
         let answer = send(edge(app()).with_hsts(), Method::GET, "/ok").await;
-        assert_eq!(hsts(&answer), Some(HSTS));
+        assert_eq!(hsts(&answer), Some(access_log::HSTS));
         let preflight = send(edge(app()).with_hsts(), Method::OPTIONS, "/ok").await;
-        assert_eq!(hsts(&preflight), Some(HSTS));
+        assert_eq!(hsts(&preflight), Some(access_log::HSTS));
     }
 
     #[tokio::test]

@@ -5,20 +5,19 @@
 //! (the same trusted-proxy setting the client address is resolved with; the caller passes that
 //! predicate in, this crate knows no configuration) and only when it is a short token: anyone
 //! else could otherwise choose the id their requests are logged under, or write a megabyte of
-//! it into every log line. Every other request gets a new id (tower-http's `SetRequestIdLayer`
-//! with [`MakeId`]).
+//! it into every log line. Every other request gets a new id ([`new_id`]). The access-log layer
+//! asks [`for_request`] once per request and echoes the answer.
 
 use std::hash::BuildHasher as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
-use axum::extract::{ConnectInfo, Request};
-use axum::http::HeaderValue;
-use tower_http::request_id::{MakeRequestId, RequestId, SetRequestIdLayer};
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderName, HeaderValue, Request};
 
 /// The header the id is read from and echoed in.
-pub const HEADER: &str = "x-request-id";
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The longest id taken from a proxy (a UUID is 36 bytes; a W3C trace id 32).
 const MAX_LEN: usize = 128;
@@ -26,42 +25,31 @@ const MAX_LEN: usize = 128;
 /// Whether the socket peer is one of the trusted proxies.
 pub type TrustsPeer = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
 
-/// The request-id layer: keeps an id still on the request (only a trusted proxy's survives
-/// [`accept_from`]), else makes one ([`MakeId`]).
-pub fn set_layer() -> SetRequestIdLayer<MakeId> {
-    SetRequestIdLayer::x_request_id(MakeId)
-}
-
-/// Makes ids shaped like a UUID v4 (36 characters, so log tooling that expects one is happy)
+/// Ids shaped like a UUID v4 (36 characters, so log tooling that expects one is happy)
 /// from a per-process random prefix and a counter.
 ///
 /// Request ids need to be unique, not secret: nothing is authorised by one, and a trusted proxy
 /// may choose them anyway. tower-http's `MakeRequestUuid` reads 16 bytes from the operating
 /// system's random source for every request, a system call on the request path (measured
 /// together with the access log and the log writer in BENCHMARKS.md, "tower-http edge,
-/// measured", not on its own); here the randomness is
+/// measured", not on its own); [`new_id`] draws the randomness
 /// drawn once per process (std's OS-seeded `RandomState`), 60 bits of it once the UUID version
 /// bits are set, and the low 62 bits count requests, so ids never repeat within a process and
 /// two processes' ids collide only if their prefixes do. The counter does show a client that
 /// sees two of its ids how many requests the process answered in between: traffic volume, which
 /// is not treated as secret.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MakeId;
+pub fn new_id() -> HeaderValue {
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // Hex digits and dashes are always a valid header value.
+    HeaderValue::from_bytes(&format_id(*PREFIX, count))
+        .unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
 
 /// The per-process prefix (the UUID's first 8 bytes).
 static PREFIX: LazyLock<u64> =
     LazyLock::new(|| std::collections::hash_map::RandomState::new().hash_one(std::process::id()));
 /// Requests given an id so far.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-impl MakeRequestId for MakeId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_bytes(&format_id(*PREFIX, count))
-            .ok()
-            .map(RequestId::new)
-    }
-}
 
 /// `prefix` and `count` as a UUID v4's text: version nibble 4, variant bits `10`.
 fn format_id(prefix: u64, count: u64) -> [u8; 36] {
@@ -82,38 +70,24 @@ fn format_id(prefix: u64, count: u64) -> [u8; 36] {
     text
 }
 
-/// Removes the client's `x-request-id` unless the peer is trusted (`trusts`) and the id is a
-/// short visible-ASCII token.
-pub fn accept_from(trusts: Option<TrustsPeer>) -> impl FnMut(Request) -> Request + Clone {
-    move |mut request: Request| {
-        let keep = request.headers().get(HEADER).is_some_and(|id| {
-            well_formed(id)
-                && trusts.as_ref().is_some_and(|trusts| {
-                    request
-                        .extensions()
-                        .get::<ConnectInfo<SocketAddr>>()
-                        .is_some_and(|peer| trusts(peer.0.ip().to_canonical()))
-                })
-        });
-        if !keep {
-            request.headers_mut().remove(HEADER);
-        }
-        request
-    }
+/// The id `request` is logged under and answered with: the `x-request-id` it carries when the
+/// peer is a trusted proxy (`trusts`) and the id a short visible-ASCII token, else a new one.
+pub fn for_request<B>(request: &Request<B>, trusts: Option<&TrustsPeer>) -> HeaderValue {
+    let sent = request.headers().get(HEADER).filter(|id| {
+        well_formed(id)
+            && trusts.is_some_and(|trusts| {
+                request
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .is_some_and(|peer| trusts(peer.0.ip().to_canonical()))
+            })
+    });
+    sent.cloned().unwrap_or_else(new_id)
 }
 
 fn well_formed(id: &HeaderValue) -> bool {
     let bytes = id.as_bytes();
     !bytes.is_empty() && bytes.len() <= MAX_LEN && bytes.iter().all(|b| b.is_ascii_graphic())
-}
-
-/// The id the request was given (after [`set_layer`]).
-pub fn of<B>(request: &axum::http::Request<B>) -> &str {
-    request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -122,7 +96,7 @@ mod tests {
 
     use super::*;
 
-    fn from(peer: [u8; 4], id: &str) -> Request {
+    fn from(peer: [u8; 4], id: &str) -> Request<Body> {
         let mut request = Request::builder()
             .header(HEADER, id)
             .body(Body::empty())
@@ -143,31 +117,21 @@ mod tests {
         assert_eq!(&first, b"01234567-89ab-4def-8000-000000000000");
         let next = format_id(0x0123_4567_89ab_cdef, 0xfff_ffff_ffff);
         assert_eq!(&next, b"01234567-89ab-4def-8000-0fffffffffff");
-        let request = Request::new(Body::empty());
-        let ids: std::collections::HashSet<_> = (0..1000)
-            .map(|_| {
-                MakeId
-                    .make_request_id(&request)
-                    .unwrap()
-                    .into_header_value()
-            })
-            .collect();
+        let ids: std::collections::HashSet<_> = (0..1000).map(|_| new_id()).collect();
         assert_eq!(ids.len(), 1000);
     }
 
     #[test]
     fn an_id_is_kept_only_from_a_trusted_proxy_and_only_when_it_is_a_short_token() {
-        let mut accept = accept_from(proxy_is_10_0_0_1());
-        let kept = accept(from([10, 0, 0, 1], "req-42"));
-        assert_eq!(kept.headers()[HEADER], "req-42");
-        let spoofed = accept(from([192, 0, 2, 7], "req-42"));
-        assert!(!spoofed.headers().contains_key(HEADER));
+        let proxy = proxy_is_10_0_0_1();
+        let id = |peer, sent| for_request(&from(peer, sent), proxy.as_ref());
+        assert_eq!(id([10, 0, 0, 1], "req-42"), "req-42");
+        assert_ne!(id([192, 0, 2, 7], "req-42"), "req-42");
         for bad in ["", "has space", &"x".repeat(MAX_LEN + 1)] {
-            let refused = accept(from([10, 0, 0, 1], bad));
-            assert!(!refused.headers().contains_key(HEADER), "{bad:?}");
+            let made = id([10, 0, 0, 1], bad);
+            assert_eq!(made.len(), 36, "{bad:?} was kept");
         }
-        let mut trusting_nobody = accept_from(None);
-        let refused = trusting_nobody(from([10, 0, 0, 1], "req-42"));
-        assert!(!refused.headers().contains_key(HEADER));
+        let trusting_nobody = for_request(&from([10, 0, 0, 1], "req-42"), None);
+        assert_ne!(trusting_nobody, "req-42");
     }
 }
