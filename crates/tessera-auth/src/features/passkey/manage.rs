@@ -1,0 +1,114 @@
+//! `GET /passkey/list-user-passkeys`, `POST /passkey/update-passkey` (rename) and
+//! `POST /passkey/delete-passkey`: the signed-in user's own passkeys.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::codes;
+use super::store::Passkey;
+use crate::audit::{AuditEvent, AuditKind};
+use crate::body::{Body, Fields, JsonBody};
+use crate::error::ApiError;
+use crate::routes::reply;
+use crate::session::{AuthSession, ClientMeta};
+use crate::state::AuthState;
+
+pub(super) fn router() -> Router<AuthState> {
+    Router::new()
+        .route("/passkey/list-user-passkeys", get(list_user_passkeys))
+        .route("/passkey/update-passkey", post(update_passkey))
+        .route("/passkey/delete-passkey", post(delete_passkey))
+}
+
+/// The caller's passkeys.
+async fn list_user_passkeys(
+    State(state): State<AuthState>,
+    auth: AuthSession,
+) -> Result<Response, ApiError> {
+    let passkeys = state.store.list_passkeys(&auth.user.id).await?;
+    Ok(reply(passkeys, auth.cookies))
+}
+
+/// Better Auth's `requireResourceOwnership`: the passkey `id` names, if it is the caller's.
+/// An empty id is a 400, an unknown one 404 `PASSKEY_NOT_FOUND`, someone else's a 401 (`denied`).
+async fn owned_passkey(
+    state: &AuthState,
+    auth: &AuthSession,
+    id: &str,
+    denied: fn() -> ApiError,
+) -> Result<Passkey, ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::message_only(
+            StatusCode::BAD_REQUEST,
+            "Missing required parameter: id",
+        ));
+    }
+    let passkey = state
+        .store
+        .find_passkey(id)
+        .await?
+        .ok_or_else(codes::passkey_not_found)?;
+    if passkey.user_id != auth.user.id {
+        return Err(denied());
+    }
+    Ok(passkey)
+}
+
+/// The audit event of the caller changing one of their passkeys.
+pub(super) fn passkey_event(
+    state: &AuthState,
+    meta: &ClientMeta,
+    auth: &AuthSession,
+    kind: AuditKind,
+    passkey: &Passkey,
+) -> AuditEvent {
+    state
+        .audit_event(kind, meta)
+        .user(&auth.user.id)
+        .session(&auth.session.id)
+        .detail(json!({ "passkey_id": passkey.id }))
+}
+
+/// Renames one of the caller's passkeys; answers `{passkey}`.
+async fn update_passkey(
+    State(state): State<AuthState>,
+    meta: ClientMeta,
+    auth: AuthSession,
+    Body(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(&body);
+    let id = fields.string("id");
+    let name = fields.trimmed_non_empty_string("name");
+    fields.finish()?;
+    let passkey = owned_passkey(&state, &auth, &id, codes::not_allowed_to_register).await?;
+    let audit = passkey_event(&state, &meta, &auth, AuditKind::PasskeyRenamed, &passkey);
+    let updated = state
+        .store
+        .rename_passkey(&passkey.id, &name, &audit)
+        .await?
+        .ok_or_else(codes::passkey_not_found)?;
+    audit.emit();
+    Ok(reply(json!({ "passkey": updated }), auth.cookies))
+}
+
+/// Deletes one of the caller's passkeys; answers `{status: true}`.
+async fn delete_passkey(
+    State(state): State<AuthState>,
+    meta: ClientMeta,
+    auth: AuthSession,
+    Body(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(&body);
+    let id = fields.string("id");
+    fields.finish()?;
+    let passkey = owned_passkey(&state, &auth, &id, ApiError::unauthorized).await?;
+    let audit = passkey_event(&state, &meta, &auth, AuditKind::PasskeyDeleted, &passkey);
+    if state.store.delete_passkey(&passkey.id, &audit).await? {
+        audit.emit();
+    }
+    Ok(reply(json!({ "status": true }), auth.cookies))
+}
