@@ -20,8 +20,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::rand::{SecureRandom, SystemRandom};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize as _, Serialize};
 use serde_json::{Value, json};
 use url::Url;
 use webauthn_rs_core::WebauthnCore;
@@ -296,7 +296,14 @@ fn attested_key(attestation_object: &[u8]) -> Result<([u8; 16], Vec<u8>), Ceremo
     };
     let data = AuthenticatorData::<Registration>::try_from(auth_data.as_slice())?;
     let acd = data.acd.ok_or_else(|| malformed("attested credential"))?;
-    let cose = serde_cbor_2::to_vec(&acd.credential_pk).map_err(|_| malformed("key"))?;
+    // The key's own bytes, as the authenticator encoded them (Better Auth stores those): after
+    // the RP id hash (32), flags (1), counter (4), AAGUID (16), id length (2) and the id, one
+    // CBOR item, possibly followed by extensions.
+    let start = 32 + 1 + 4 + 16 + 2 + acd.credential_id.len();
+    let rest = auth_data.get(start..).ok_or_else(|| malformed("key"))?;
+    let mut reader = serde_cbor_2::Deserializer::from_slice(rest);
+    serde::de::IgnoredAny::deserialize(&mut reader).map_err(|_| malformed("key"))?;
+    let cose = rest[..reader.byte_offset()].to_vec();
     Ok((acd.aaguid, cose))
 }
 

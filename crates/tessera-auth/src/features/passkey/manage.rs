@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
@@ -33,14 +33,14 @@ async fn list_user_passkeys(
     Ok(reply(passkeys, auth.cookies))
 }
 
-/// Better Auth's `requireResourceOwnership`: the passkey `id` names, if it is the caller's.
-/// An empty id is a 400, an unknown one 404 `PASSKEY_NOT_FOUND`, someone else's a 401 (`denied`).
+/// Better Auth's `requireResourceOwnership`: the passkey `id` names, `None` when it is someone
+/// else's (each route answers that with its own 401). An empty id is a 400, an unknown one 404
+/// `PASSKEY_NOT_FOUND`.
 async fn owned_passkey(
     state: &AuthState,
     auth: &AuthSession,
     id: &str,
-    denied: fn() -> ApiError,
-) -> Result<Passkey, ApiError> {
+) -> Result<Option<Passkey>, ApiError> {
     if id.is_empty() {
         return Err(ApiError::message_only(
             StatusCode::BAD_REQUEST,
@@ -52,10 +52,7 @@ async fn owned_passkey(
         .find_passkey(id)
         .await?
         .ok_or_else(codes::passkey_not_found)?;
-    if passkey.user_id != auth.user.id {
-        return Err(denied());
-    }
-    Ok(passkey)
+    Ok((passkey.user_id == auth.user.id).then_some(passkey))
 }
 
 /// The audit event of the caller changing one of their passkeys.
@@ -84,7 +81,9 @@ async fn update_passkey(
     let id = fields.string("id");
     let name = fields.trimmed_non_empty_string("name");
     fields.finish()?;
-    let passkey = owned_passkey(&state, &auth, &id, codes::not_allowed_to_register).await?;
+    let passkey = owned_passkey(&state, &auth, &id)
+        .await?
+        .ok_or_else(codes::not_allowed_to_register)?;
     let audit = passkey_event(&state, &meta, &auth, AuditKind::PasskeyRenamed, &passkey);
     let updated = state
         .store
@@ -105,7 +104,10 @@ async fn delete_passkey(
     let mut fields = Fields::new(&body);
     let id = fields.string("id");
     fields.finish()?;
-    let passkey = owned_passkey(&state, &auth, &id, ApiError::unauthorized).await?;
+    let Some(passkey) = owned_passkey(&state, &auth, &id).await? else {
+        // Better Auth's bare `APIError("UNAUTHORIZED")` here: a 401 with an empty body.
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    };
     let audit = passkey_event(&state, &meta, &auth, AuditKind::PasskeyDeleted, &passkey);
     if state.store.delete_passkey(&passkey.id, &audit).await? {
         audit.emit();
