@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -105,8 +105,13 @@ async fn delete_passkey(
     let id = fields.string("id");
     fields.finish()?;
     let Some(passkey) = owned_passkey(&state, &auth, &id).await? else {
-        // Better Auth's bare `APIError("UNAUTHORIZED")` here: a 401 with an empty body.
-        return Ok(StatusCode::UNAUTHORIZED.into_response());
+        // Better Auth's bare `APIError("UNAUTHORIZED")` here: a 401 with an empty body (still
+        // labelled JSON, as better-call labels every error).
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "application/json")],
+        )
+            .into_response());
     };
     let audit = passkey_event(&state, &meta, &auth, AuditKind::PasskeyDeleted, &passkey);
     if state.store.delete_passkey(&passkey.id, &audit).await? {
