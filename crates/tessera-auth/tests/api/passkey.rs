@@ -225,6 +225,21 @@ on_both_backends! {
         assert_eq!(audit_events(&app, AuditKind::PasskeyAdded).await.len(), 1);
     }
 
+    async fn registration_with_create_session_answers_the_passkey_with_a_new_session(app) {
+        let user = app.sign_up().await;
+        let key = SoftPasskey::new();
+        let (options, cookie) = register_options(&app, &user).await;
+        let body = json!({"response": key.register(&options), "createSession": true});
+        let resp = app.send(Method::POST, "/passkey/verify-registration", Some(body), Some(&cookie), &[]).await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        assert_eq!(resp.body["credentialID"], key.id());
+        assert_eq!(resp.body["user"]["id"], user.id);
+        let token = resp.body["session"]["token"].as_str().expect("a session");
+        assert_ne!(token, user.token, "a new session, not the one registering");
+        assert!(resp.set_cookie(&app.state.cookies.session_token).is_some());
+        assert_eq!(resp.body["name"], Value::Null, "no name given");
+    }
+
     async fn a_signed_in_callers_options_allow_only_their_passkeys(app) {
         let user = app.sign_up().await;
         let key = SoftPasskey::new();
