@@ -13,6 +13,8 @@
 //          or sqlite:///abs/path.db) | postgres://…;
 //        TESSERA_RATE_LIMIT = on | off (default: Better Auth's own, on in production only).
 //        BETTER_AUTH_MAIL_LOG = a file each mailed link is appended to as a JSON line (unset: dropped).
+//        TESSERA_PASSKEY = true: the @better-auth/passkey plugin, with TESSERA_PASSKEY_RP_ID,
+//          TESSERA_PASSKEY_RP_NAME and TESSERA_PASSKEY_ORIGIN (default: BETTER_AUTH_URL's origin).
 //
 // With a database it first runs Better Auth's own migrations (`(await auth.$context).runMigrations()`;
 // the `auth` CLI needs Node 22), so the tables are exactly the ones a Better Auth deployment has.
@@ -87,7 +89,7 @@ function jwtOptions(name) {
 /** The database handle Better Auth's Kysely adapter takes as is, or the memory adapter. */
 async function openDatabase(url) {
   if (!url) {
-    return { database: memoryAdapter({ user: [], session: [], account: [], verification: [], jwks: [] }) };
+    return { database: memoryAdapter({ user: [], session: [], account: [], verification: [], jwks: [], passkey: [] }) };
   }
   if (url.startsWith("sqlite:")) {
     const path = url.replace(/^sqlite:(\/\/)?/, "").replace(/\?.*$/, "");
@@ -115,6 +117,19 @@ function captureMail(kind) {
 }
 
 const plugins = [bearer(), jwt(jwtOptions(alg))];
+// TESSERA_PASSKEY=true: the passkey plugin, configured as Tessera reads the same variables. Its
+// origin is always set (Tessera checks one configured origin; without it the plugin would trust
+// the request's Origin header).
+if (process.env.TESSERA_PASSKEY === "true") {
+  const { passkey } = await import("@better-auth/passkey");
+  plugins.push(
+    passkey({
+      rpID: process.env.TESSERA_PASSKEY_RP_ID || undefined,
+      rpName: process.env.TESSERA_PASSKEY_RP_NAME || undefined,
+      origin: process.env.TESSERA_PASSKEY_ORIGIN || new URL(baseURL).origin,
+    }),
+  );
+}
 const rateLimit = rateLimitOption(process.env.TESSERA_RATE_LIMIT);
 const db = await openDatabase(process.env.DATABASE_URL);
 const auth = betterAuth({

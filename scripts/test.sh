@@ -262,7 +262,8 @@ start_server() {
   local alg=$1 port cmd
   port=$(free_port)
   SERVER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tessera-interop.XXXXXX")
-  SERVER_URL=http://127.0.0.1:$port
+  # SERVER_HOST=localhost: the same listener named by host name (WebAuthn needs a domain).
+  SERVER_URL=http://${SERVER_HOST:-127.0.0.1}:$port
   case $INTEROP_SERVER in
     tessera) cmd=("$TARGET_DIR/debug/tessera" serve --addr "127.0.0.1:$port") ;;
     better-auth) cmd=(node "$ROOT/interop/better-auth-server.mjs" serve --addr "127.0.0.1:$port") ;;
@@ -597,6 +598,9 @@ browser_stage() {
   TESSERA_JWT_EXPIRES_IN=3 start_server EdDSA
   run_scenario "browser: item 5 (TESSERA_JWT_EXPIRES_IN=3)" \
     env TESSERA_URL="$SERVER_URL" SCENARIO_GROUPS=5 "${run[@]}"
+  SERVER_HOST=localhost TESSERA_PASSKEY=true start_server EdDSA
+  run_scenario "browser: passkeys (TESSERA_PASSKEY=true, Chromium's virtual authenticator)" \
+    env TESSERA_URL="$SERVER_URL" SCENARIO_GROUPS=passkey "${run[@]}"
   note "screenshots: target/screenshots/"
 }
 

@@ -4,7 +4,8 @@
 //   TESSERA_URL            a running `tessera serve`                                   required
 //   TESSERA_SHORT_JWT_URL  one started with TESSERA_JWT_EXPIRES_IN=3, for item 5 (default:
 //                          TESSERA_URL, which must then be such a server)
-//   SCENARIO_GROUPS        run only these groups, e.g. `5` or `1,2,3,4,6,7,extra` (default: all)
+//   SCENARIO_GROUPS        run only these groups, e.g. `5` or `1,2,3,4,6,7,extra` (default: all;
+//                          `passkey` needs a server with TESSERA_PASSKEY=true opened at localhost)
 //   MAILDIR                the Maildir of the SMTP server the Tessera server delivers to, for
 //                          the mail group (scripts/test.sh: aiosmtpd's, TEST_MAILDIR)
 //   CHROMIUM               the browser binary (default /usr/bin/chromium)
@@ -992,6 +993,81 @@ await group('mail: forgot password, the mailed link, a new password', [
     await pageM.locator('#form-error', { hasText: 'This link has expired or was already used.' }).waitFor();
     assert.equal(await pageM.getByLabel('New password', { exact: true }).isDisabled(), true);
     await shoot(pageM, 'reset-password-spent');
+  }],
+]);
+
+// ---------------------------------------------------------------------------------------------
+// passkey: add, rename and remove a passkey on /account and sign in with it, in Chromium with a
+// virtual authenticator (the DevTools Protocol's WebAuthn domain: a platform authenticator that
+// verifies the user at once). Needs a server started with TESSERA_PASSKEY=true and opened at
+// http://localhost:… (WebAuthn refuses an IP address as relying party id).
+
+const erin = { name: 'Erin Example', address: email('erin') };
+let pageP;
+
+await group('passkey: add, rename and remove a passkey, and sign in with it', [
+  ['a virtual authenticator is attached and a new user signs up', async () => {
+    pageP = await newPage();
+    const cdp = await pageP.context().newCDPSession(pageP);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await signUp(pageP, erin);
+    await expectPath(pageP, '/tasks');
+  }],
+  ['the account page adds a named passkey with the keyboard', async () => {
+    await pageP.goto('/account');
+    await pageP.getByRole('heading', { name: 'Passkeys' }).waitFor();
+    await pageP.locator('#passkey-list', { hasText: 'No passkeys yet.' }).waitFor();
+    await pageP.getByLabel('Label for a new passkey (optional)').fill('This laptop');
+    await pageP.getByLabel('Label for a new passkey (optional)').press('Enter');
+    await pageP.locator('#passkeys-status', { hasText: 'Passkey added: This laptop.' }).waitFor();
+    await pageP.locator('#passkey-list .session-device', { hasText: 'This laptop' }).waitFor();
+    await shoot(pageP, 'account-passkeys');
+    assertNoProblems(pageP);
+  }],
+  ['it is renamed in place', async () => {
+    await pageP.getByRole('button', { name: 'Rename' }).click();
+    const input = pageP.getByLabel('New label for This laptop');
+    assert.equal(await pageP.evaluate(() => document.activeElement.id), 'passkey-0-name');
+    await input.fill('Work laptop');
+    await input.press('Enter');
+    await pageP.locator('#passkeys-status', { hasText: 'Passkey renamed to Work laptop.' }).waitFor();
+    await pageP.locator('#passkey-list .session-device', { hasText: 'Work laptop' }).waitFor();
+  }],
+  ['signed out, "Sign in with a passkey" signs in without a password', async () => {
+    const { id } = await whoAmI(pageP);
+    await pageP.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await expectPath(pageP, '/sign-in?reason=signed-out');
+    const button = pageP.getByRole('button', { name: 'Sign in with a passkey' });
+    await button.waitFor();
+    await shoot(pageP, 'sign-in-passkey');
+    await button.focus();
+    await pageP.keyboard.press('Enter');
+    await expectPath(pageP, '/tasks');
+    assert.equal((await whoAmI(pageP)).id, id, 'the same user, with a session and a JWT');
+    assertNoProblems(pageP);
+  }],
+  ['a removed passkey no longer signs in', async () => {
+    await pageP.goto('/account');
+    await pageP.getByRole('button', { name: 'Remove' }).click();
+    await pageP.getByRole('button', { name: 'Yes, remove' }).click();
+    await pageP.locator('#passkeys-status', { hasText: 'Passkey removed: Work laptop.' }).waitFor();
+    await pageP.locator('#passkey-list', { hasText: 'No passkeys yet.' }).waitFor();
+    await pageP.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await expectPath(pageP, '/sign-in?reason=signed-out');
+    await pageP.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await pageP.locator('#passkey-error', { hasText: 'This passkey is not registered here.' }).waitFor();
+    await shoot(pageP, 'sign-in-passkey-unknown');
+    assert.equal(pathOf(pageP), '/sign-in?reason=signed-out');
   }],
 ]);
 

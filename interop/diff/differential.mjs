@@ -1,7 +1,7 @@
 // Differential test: the same scenarios against a real Better Auth 1.7.25 and against Tessera,
 // response by response.
 //
-//   node differential.mjs [--suite main|client|ratelimit]... [--verbose]
+//   node differential.mjs [--suite main|client|ratelimit|passkey]... [--verbose]
 //   env: TESSERA_BIN (default target/debug/tessera), COMPAT_WORK (logs; default a temp dir)
 //
 // For each suite a fresh pair of servers is started with the same secret, the same shape of
@@ -19,6 +19,7 @@ import { jwtClient } from "better-auth/client/plugins";
 import { Agent, Recording } from "./lib/agent.mjs";
 import { findKnown, loadKnownDifferences, COMPAT_DOC } from "./lib/known.mjs";
 import { diff, normalise } from "./lib/record.mjs";
+import { SoftPasskey } from "./lib/softpasskey.mjs";
 import { FRONTEND_ORIGIN, randomSecret, removeWork, startServer, stopAll, WORK } from "./lib/servers.mjs";
 import { fail, finish, indent, onFinish, pass } from "./lib/steps.mjs";
 
@@ -551,10 +552,83 @@ async function rateLimitSuite(t) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Suite "passkey": the @better-auth/passkey plugin's endpoints and error paths, with one software
+// passkey (lib/softpasskey.mjs) registering and signing in on both servers.
+
+const KEY = new SoftPasskey();
+
+async function passkeySuite(t) {
+  const A = t.agent(); // Alice, who registers the passkey
+  const B = t.agent(); // Bob, who does not own it
+  const X = t.agent(); // a signed-out browser
+  const origin = t.recording.server.origin;
+  KEY.counter = 0;
+  await A.send("passkey/sign-up-alice", { path: "/sign-up/email", json: { name: "Alice", email: t.email("pk-alice"), password: PASSWORD } });
+  await B.send("passkey/sign-up-bob", { path: "/sign-up/email", json: { name: "Bob", email: t.email("pk-bob"), password: PASSWORD } });
+
+  // --- options
+  await X.send("passkey/register-options-signed-out", { path: "/passkey/generate-register-options" });
+  await A.send("passkey/register-options", { path: "/passkey/generate-register-options" });
+  await A.send("passkey/register-options-platform-named", { path: "/passkey/generate-register-options?authenticatorAttachment=platform&name=Laptop" });
+  await A.send("passkey/register-options-bad-attachment", { path: "/passkey/generate-register-options?authenticatorAttachment=usb" });
+  await X.send("passkey/authenticate-options-signed-out", { path: "/passkey/generate-authenticate-options" });
+
+  // --- verification error paths
+  const va = (id, opts) => X.send(`passkey/verify-authentication-${id}`, { path: "/passkey/verify-authentication", ...opts });
+  await va("no-body", { method: "POST", keep: false });
+  await va("no-response", { json: {}, keep: false });
+  await va("response-string", { json: { response: "x" }, keep: false });
+  await va("no-challenge-cookie", { json: { response: { id: KEY.id } }, cookies: false, keep: false });
+  await X.send("passkey/authenticate-options-for-unknown", { path: "/passkey/generate-authenticate-options" });
+  await va("unknown-credential", { json: { response: { id: "bm9wZQ", rawId: "bm9wZQ", type: "public-key", response: {} } } });
+  await B.send("passkey/verify-registration-no-challenge", { path: "/passkey/verify-registration", json: { response: {} } });
+  await X.send("passkey/verify-registration-signed-out", { path: "/passkey/verify-registration", json: { response: {} } });
+
+  // --- the signed-in user's list, rename and delete, before any passkey
+  await A.send("passkey/list-empty", { path: "/passkey/list-user-passkeys" });
+  await X.send("passkey/list-signed-out", { path: "/passkey/list-user-passkeys" });
+  await A.send("passkey/update-unknown", { path: "/passkey/update-passkey", json: { id: "nope", name: "x" } });
+  await A.send("passkey/update-blank-name", { path: "/passkey/update-passkey", json: { id: "nope", name: "  " } });
+  await A.send("passkey/update-no-fields", { path: "/passkey/update-passkey", json: {} });
+  await A.send("passkey/delete-unknown", { path: "/passkey/delete-passkey", json: { id: "nope" } });
+  await A.send("passkey/delete-empty-id", { path: "/passkey/delete-passkey", json: { id: "" } });
+
+  await A.send("passkey/register-options-for-malformed", { path: "/passkey/generate-register-options" });
+  await A.send("passkey/verify-registration-malformed", { path: "/passkey/verify-registration", json: { response: { id: 1 } } });
+
+  // --- registration with the software passkey
+  const options = await A.send("passkey/register-options-for-key", { path: "/passkey/generate-register-options" });
+  const registration = KEY.register(options.json, origin);
+  const added = await A.send("passkey/verify-registration", { path: "/passkey/verify-registration", json: { response: registration, name: " Laptop " } });
+  await A.send("passkey/verify-registration-challenge-spent", { path: "/passkey/verify-registration", json: { response: registration } });
+  await A.send("passkey/list-one", { path: "/passkey/list-user-passkeys" });
+  await A.send("passkey/register-options-excluding", { path: "/passkey/generate-register-options" });
+  await A.send("passkey/authenticate-options-signed-in", { path: "/passkey/generate-authenticate-options" });
+  const id = added.json?.id ?? "missing";
+  await B.send("passkey/update-not-owner", { path: "/passkey/update-passkey", json: { id, name: "Mine" } });
+  await B.send("passkey/delete-not-owner", { path: "/passkey/delete-passkey", json: { id } });
+  await A.send("passkey/update", { path: "/passkey/update-passkey", json: { id, name: " Work laptop " } });
+
+  // --- signing in with it
+  const signIn = async (caseId, counter) => {
+    const auth = await X.send(`passkey/${caseId}-options`, { path: "/passkey/generate-authenticate-options" });
+    return X.send(`passkey/${caseId}`, { path: "/passkey/verify-authentication", json: { response: KEY.assert(auth.json, origin, counter) } });
+  };
+  await signIn("verify-authentication", 1);
+  await X.send("passkey/get-session-after-passkey", { path: "/get-session" });
+  await signIn("verify-authentication-counter-not-increased", 1);
+  await signIn("verify-authentication-counter-increased", 2);
+  await A.send("passkey/list-counter", { path: "/passkey/list-user-passkeys" });
+  await A.send("passkey/delete", { path: "/passkey/delete-passkey", json: { id } });
+  await signIn("verify-authentication-deleted", 3);
+}
+
+// ------------------------------------------------------------------------------------------------
 
 const SUITES = {
   main: { run: mainSuite },
   client: { run: clientSuite },
+  passkey: { run: passkeySuite, betterAuthEnv: { TESSERA_PASSKEY: "true" }, tesseraEnv: { TESSERA_PASSKEY: "true" } },
   ratelimit: {
     run: rateLimitSuite,
     betterAuthEnv: { NODE_ENV: "production" },

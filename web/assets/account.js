@@ -1,8 +1,10 @@
 // /account: change the name, resend the verification email while the address is unverified,
-// change the password (optionally signing out other sessions), list
+// change the password (optionally signing out other sessions), add, rename and remove passkeys
+// (when the server has them), list
 // sessions with the current one marked and a revoke button each, and sign out everywhere.
 
 import { authRequest, HttpError, leave, signOut, SignedOut, toSignIn } from './auth.js';
+import { addPasskey, passkeysAvailable } from './passkey.js';
 import { startShell, showPageError } from './shell.js';
 import { $, busy, clearErrors, formatDate, h, setMessage, showError, validate } from './ui.js';
 
@@ -131,6 +133,169 @@ passwordForm.addEventListener('submit', async (event) => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Passkeys
+
+const passkeySection = $('passkeys');
+const passkeyList = $('passkey-list');
+const passkeysError = $('passkeys-error');
+const passkeysStatus = $('passkeys-status');
+const passkeyForm = $('passkey-form');
+const passkeyName = $('passkey-name');
+
+const passkeyLabel = (passkey) => passkey.name || 'Unnamed passkey';
+
+function renderPasskeys(passkeys) {
+  if (!passkeys.length) {
+    passkeyList.replaceChildren(h('li', { class: 'session muted' }, 'No passkeys yet.'));
+    return;
+  }
+  passkeyList.replaceChildren(...passkeys.map((passkey, index) => passkeyItem(passkey, index)));
+}
+
+function passkeyItem(passkey, index) {
+  const label = passkeyLabel(passkey);
+  const labelId = `passkey-${index}-label`;
+  const rename = h('button', { type: 'button', class: 'secondary small', 'aria-describedby': labelId }, 'Rename');
+  const remove = h('button', { type: 'button', class: 'danger-outline small', 'aria-describedby': labelId }, 'Remove');
+  const actions = h('div', { class: 'task-actions' }, rename, remove);
+  const item = h(
+    'li',
+    { class: 'session' },
+    h(
+      'div',
+      { class: 'session-info' },
+      h('p', { class: 'session-device', id: labelId }, label),
+      h('p', { class: 'session-meta' }, passkey.createdAt ? `Added ${formatDate(passkey.createdAt)}` : 'Passkey'),
+    ),
+    actions,
+  );
+  rename.addEventListener('click', () => editPasskeyName(item, actions, passkey, index, rename));
+  remove.addEventListener('click', () => confirmRemoval(actions, passkey, remove));
+  return item;
+}
+
+function editPasskeyName(item, actions, passkey, index, opener) {
+  const inputId = `passkey-${index}-name`;
+  const input = h('input', { id: inputId, type: 'text', maxlength: '100', value: passkey.name || '', 'aria-describedby': `${inputId}-error` });
+  const save = h('button', { type: 'submit', class: 'primary small' }, 'Save');
+  const cancel = h('button', { type: 'button', class: 'secondary small' }, 'Cancel');
+  const editor = h(
+    'form',
+    { class: 'passkey-editor', novalidate: true },
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: inputId }, `New label for ${passkeyLabel(passkey)}`),
+      input,
+      h('p', { id: `${inputId}-error`, class: 'field-error', 'aria-live': 'polite' }),
+    ),
+    h('div', { class: 'actions' }, save, cancel),
+  );
+  const close = () => {
+    editor.remove();
+    actions.hidden = false;
+    opener.focus();
+  };
+  cancel.addEventListener('click', close);
+  editor.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') close();
+  });
+  editor.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(editor, passkeysError);
+    const name = input.value.trim();
+    if (!validate([[input, name ? '' : 'Enter a label.']])) return;
+    await busy(editor, 'Saving…', async () => {
+      try {
+        await userRequest('/passkey/update-passkey', { method: 'POST', body: { id: passkey.id, name } });
+        setMessage(passkeysStatus, `Passkey renamed to ${name}.`);
+        await loadPasskeys();
+        passkeyForm.querySelector('button').focus();
+      } catch (err) {
+        showError(err, { form: editor, formError: passkeysError, fields: { name: input } });
+      }
+    });
+  });
+  actions.hidden = true;
+  item.append(editor);
+  input.focus();
+}
+
+function confirmRemoval(actions, passkey, opener) {
+  const yes = h('button', { type: 'button', class: 'danger small' }, 'Yes, remove');
+  const no = h('button', { type: 'button', class: 'secondary small' }, 'Cancel');
+  const question = h(
+    'div',
+    { class: 'task-actions confirm-inline', role: 'group', 'aria-label': `Remove ${passkeyLabel(passkey)}?` },
+    h('span', { class: 'confirm-question' }, `Remove ${passkeyLabel(passkey)}?`),
+    yes,
+    no,
+  );
+  const close = () => {
+    question.remove();
+    actions.hidden = false;
+    opener.focus();
+  };
+  no.addEventListener('click', close);
+  question.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') close();
+  });
+  yes.addEventListener('click', async () => {
+    yes.disabled = true;
+    setMessage(passkeysError, '');
+    try {
+      await userRequest('/passkey/delete-passkey', { method: 'POST', body: { id: passkey.id } });
+      setMessage(passkeysStatus, `Passkey removed: ${passkeyLabel(passkey)}.`);
+      await loadPasskeys();
+      passkeyName.focus();
+    } catch (err) {
+      yes.disabled = false;
+      showError(err, { formError: passkeysError });
+    }
+  });
+  actions.hidden = true;
+  actions.after(question);
+  no.focus();
+}
+
+async function loadPasskeys() {
+  try {
+    const passkeys = await userRequest('/passkey/list-user-passkeys');
+    renderPasskeys(Array.isArray(passkeys) ? passkeys : []);
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    showError(err, { formError: passkeysError });
+  }
+}
+
+passkeyForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(passkeyForm, passkeysError);
+  setMessage(passkeysStatus, '');
+  const name = passkeyName.value.trim();
+  await busy(passkeyForm, 'Waiting for your passkey…', async () => {
+    try {
+      const added = await addPasskey(name);
+      passkeyForm.reset();
+      setMessage(passkeysStatus, `Passkey added: ${passkeyLabel(added)}.`);
+      await loadPasskeys();
+    } catch (err) {
+      if (err instanceof HttpError && err.code === 'SESSION_NOT_FRESH') {
+        setMessage(passkeysError, 'For your security, sign out and sign in again to add a passkey.');
+        return;
+      }
+      showError(err, { form: passkeyForm, formError: passkeysError, fields: { name: passkeyName } });
+    }
+  });
+});
+
+async function startPasskeys() {
+  if (!(await passkeysAvailable())) return;
+  passkeySection.hidden = false;
+  await loadPasskeys();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Sessions
@@ -316,7 +481,7 @@ async function main() {
     return;
   }
   fillProfile();
-  await loadSessions();
+  await Promise.all([startPasskeys(), loadSessions()]);
 }
 
 main().catch((err) => {

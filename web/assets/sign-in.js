@@ -1,6 +1,7 @@
 // /sign-in: email + password, "remember me" → rememberMe, then on to a safe `next` or /tasks.
 
 import { authRequest, encodeNext, nextFromLocation } from './auth.js';
+import { passkeysAvailable, signInWithPasskey } from './passkey.js';
 import { $, busy, clearErrors, looksLikeEmail, setMessage, showError, validate } from './ui.js';
 
 const form = $('sign-in-form');
@@ -40,6 +41,25 @@ form.addEventListener('submit', async (event) => {
       showError(err, { form, formError, fields: { email, password } });
     }
   });
+});
+
+// "Sign in with a passkey": shown when this browser and the server both have passkeys.
+const passkeyButton = $('passkey-button');
+const passkeyError = $('passkey-error');
+passkeyButton.addEventListener('click', async () => {
+  setMessage(passkeyError, '');
+  passkeyButton.disabled = true;
+  try {
+    await signInWithPasskey();
+    window.location.replace(next);
+  } catch (err) {
+    passkeyButton.disabled = false;
+    showError(err, { formError: passkeyError });
+    passkeyButton.focus();
+  }
+});
+passkeysAvailable().then((available) => {
+  $('passkey-sign-in').hidden = !available;
 });
 
 email.focus();

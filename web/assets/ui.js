@@ -68,6 +68,11 @@ const CODES = {
   SESSION_NOT_FRESH: { message: 'For your security, sign in again to do this.' },
   INVALID_ORIGIN: { message: 'The server refused this request: open Tessera from its own address and try again.' },
   MISSING_OR_NULL_ORIGIN: { message: 'The server refused this request: open Tessera from its own address and try again.' },
+  CHALLENGE_NOT_FOUND: { message: 'The passkey request expired. Try again.' },
+  AUTHENTICATION_FAILED: { message: 'That passkey could not be verified. Try again, or sign in with your password.' },
+  PASSKEY_NOT_FOUND: { message: 'This passkey is not registered here. Sign in with your password, then add it on your account page.' },
+  FAILED_TO_VERIFY_REGISTRATION: { message: 'The passkey could not be added. Try again.' },
+  YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY: { message: 'That passkey belongs to someone else.' },
   CROSS_SITE_NAVIGATION_LOGIN_BLOCKED: {
     message: 'The server refused this request: open Tessera from its own address and try again.',
   },
@@ -111,6 +116,8 @@ function detailIssues(detail) {
  */
 export function describeError(err, overrides = {}) {
   if (err instanceof NetworkError) return { form: UNREACHABLE, fields: [] };
+  // The browser's WebAuthn call failed (cancelled, timed out): its message says so.
+  if (err && err.name === 'PasskeyCancelled') return { form: err.message, fields: [] };
   if (!(err instanceof HttpError)) return { form: 'Something went wrong. Try again.', fields: [] };
   const { status, code, body } = err;
   if (status === 429) {

@@ -72,6 +72,12 @@ pub enum AuditKind {
     Overloaded,
     /// A request was refused by the origin check (CSRF).
     OriginRejected,
+    /// A passkey was registered (`detail.passkey_id`).
+    PasskeyAdded,
+    /// A passkey was renamed (`detail.passkey_id`).
+    PasskeyRenamed,
+    /// A passkey was deleted (`detail.passkey_id`).
+    PasskeyDeleted,
     /// The mail worker gave a mail up (`detail`: its `kind`, `mail_id`, `attempts` and the
     /// last failure's `code`; never its link). Written by the composition root's delivery hook.
     MailDeliveryFailed,
@@ -99,6 +105,9 @@ impl AuditKind {
             Self::Overloaded => "overloaded",
             Self::OriginRejected => "origin_rejected",
             Self::MailDeliveryFailed => "mail_delivery_failed",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRenamed => "passkey_renamed",
+            Self::PasskeyDeleted => "passkey_deleted",
         }
     }
 

@@ -200,6 +200,17 @@ impl<'a> Fields<'a> {
         value
     }
 
+    /// A required string, trimmed, that must not be empty then (zod `.trim().min(1)`).
+    pub fn trimmed_non_empty_string(&mut self, name: &str) -> String {
+        let value = self.string(name).trim().to_owned();
+        if value.is_empty() && matches!(self.map.get(name), Some(Value::String(_))) {
+            self.issues.push(format!(
+                "[body.{name}] Too small: expected string to have >=1 characters"
+            ));
+        }
+        value
+    }
+
     /// A required string that must be an email address by zod's rule.
     pub fn email(&mut self, name: &str) -> Option<crate::domain::Email> {
         match self.map.get(name) {
@@ -270,6 +281,17 @@ impl<'a> Fields<'a> {
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
                 self.expected(name, "string");
+                None
+            }
+        }
+    }
+
+    /// A required object (zod `z.record`).
+    pub fn record(&mut self, name: &str) -> Option<&'a Map<String, Value>> {
+        match self.map.get(name) {
+            Some(Value::Object(map)) => Some(map),
+            _ => {
+                self.expected(name, "record");
                 None
             }
         }

@@ -88,6 +88,7 @@ pub struct CookieNames {
     pub session_data: String,
     /// Marks a `rememberMe: false` session.
     pub dont_remember: String,
+    prefix: &'static str,
     secure: bool,
 }
 
@@ -106,8 +107,15 @@ impl CookieNames {
             session_token: format!("{prefix}.session_token"),
             session_data: format!("{prefix}.session_data"),
             dont_remember: format!("{prefix}.dont_remember"),
+            prefix,
             secure,
         }
+    }
+
+    /// Another of Better Auth's cookies (`createAuthCookie`): `name` after this deployment's
+    /// prefix, e.g. `better-auth.better-auth-passkey`.
+    pub fn named(&self, name: &str) -> String {
+        format!("{}.{name}", self.prefix)
     }
 
     /// Whether cookies carry the `Secure` attribute.

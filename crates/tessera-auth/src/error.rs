@@ -106,16 +106,23 @@ pub mod codes {
 
     use super::ApiError;
 
+    /// One constructor per error, `name => STATUS, "CODE", "message";`: the core's here, a
+    /// plugin's in its feature module (`features::passkey`).
     macro_rules! better_auth_errors {
         ($($fn_name:ident => $status:ident, $code:literal, $message:literal;)*) => {
             $(
                 #[doc = concat!("`", $code, "`: ", $message)]
-                pub fn $fn_name() -> ApiError {
-                    ApiError::new(StatusCode::$status, $code, $message)
+                pub fn $fn_name() -> $crate::error::ApiError {
+                    $crate::error::ApiError::new(
+                        axum::http::StatusCode::$status,
+                        $code,
+                        $message,
+                    )
                 }
             )*
         };
     }
+    pub(crate) use better_auth_errors;
 
     better_auth_errors! {
         invalid_email => BAD_REQUEST, "INVALID_EMAIL", "Invalid email";

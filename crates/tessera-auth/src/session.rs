@@ -38,12 +38,7 @@ impl AuthState {
     /// Reads the session credential from `Authorization: Bearer` or the session cookie.
     pub fn credential(&self, headers: &HeaderMap) -> Credential {
         let secrets: Vec<_> = self.config.secrets.all().map(|s| &s.secret).collect();
-        let cookie_header = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookie_header = cookie_header(headers);
         let cookie = find_cookie(&cookie_header, &self.cookies.session_token);
         let dont_remember = find_cookie(&cookie_header, &self.cookies.dont_remember)
             .and_then(|v| verify_signed(secrets.iter().copied(), &v))
@@ -198,11 +193,33 @@ impl AuthState {
         })))
     }
 
+    /// Better Auth's `freshSessionMiddleware`: 403 `SESSION_NOT_FRESH` unless `auth`'s session
+    /// was created within `freshAge` (zero turns the check off).
+    pub fn require_fresh(&self, auth: &AuthSession) -> Result<(), ApiError> {
+        let fresh_age = self.config.session.fresh_age;
+        if fresh_age > chrono::Duration::zero()
+            && self.clock.now() - auth.session.created_at.0 >= fresh_age
+        {
+            return Err(crate::error::codes::session_not_fresh());
+        }
+        Ok(())
+    }
+
     /// `expiresAt - expiresIn + updateAge <= now`: at least `updateAge` since the last extension.
     fn due_for_refresh(&self, session: &Session, now: DateTime<Utc>) -> bool {
         let policy = &self.config.session;
         session.expires_at.0 - policy.expires_in + policy.update_age <= now
     }
+}
+
+/// Every `Cookie` header of a request as one `; `-joined header (HTTP/2 may split them).
+pub(crate) fn cookie_header(headers: &HeaderMap) -> String {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The session token `Authorization` names under the bearer plugin's rule: a signed

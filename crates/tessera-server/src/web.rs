@@ -84,6 +84,7 @@ const ASSETS: &[Asset] = &[
     asset!("reset-password.js", JS),
     asset!("tasks.js", JS),
     asset!("account.js", JS),
+    asset!("passkey.js", JS),
 ];
 
 const SIGN_IN_PAGE: &str = page!("sign-in.html");

@@ -178,6 +178,20 @@ pub struct ServeArgs {
     /// `emailVerification.autoSignInAfterVerification`).
     #[arg(long, env = "TESSERA_AUTO_SIGN_IN_AFTER_VERIFICATION")]
     pub auto_sign_in_after_verification: bool,
+    /// Serve Better Auth's passkey plugin (WebAuthn): `/passkey/*` (off: those paths are 404).
+    #[arg(long, env = "TESSERA_PASSKEY")]
+    pub passkey: bool,
+    /// The WebAuthn relying party id passkeys are bound to (the plugin's `rpID`). Default: the
+    /// host of `BETTER_AUTH_URL` (of `TESSERA_PASSKEY_ORIGIN` when set).
+    #[arg(long, env = "TESSERA_PASSKEY_RP_ID")]
+    pub passkey_rp_id: Option<String>,
+    /// The relying party name authenticators show (the plugin's `rpName`). Default: `Better Auth`.
+    #[arg(long, env = "TESSERA_PASSKEY_RP_NAME")]
+    pub passkey_rp_name: Option<String>,
+    /// The origin the browser's pages run on, checked in every ceremony (the plugin's `origin`).
+    /// Default: the origin of `BETTER_AUTH_URL`.
+    #[arg(long, env = "TESSERA_PASSKEY_ORIGIN")]
+    pub passkey_origin: Option<String>,
     /// How long a verification link is valid, in seconds (Better Auth's
     /// `emailVerification.expiresIn`).
     #[arg(long, env = "TESSERA_VERIFICATION_EXPIRES_IN", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]

@@ -13,6 +13,7 @@ use chrono::Duration;
 use tessera_api::{ApiSettings, KeySettings, TasksSettings};
 use tessera_auth::AuthConfig;
 use tessera_auth::features::email_verification::EmailVerificationSettings;
+use tessera_auth::features::passkey::PasskeySettings;
 use tessera_auth::password::{HashFormat, HashPriority};
 use tessera_auth::rate_limit::TrustedProxies;
 use tessera_auth::secret::{Secret, SecretSet};
@@ -218,6 +219,7 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         auto_sign_in_after_verification: args.auto_sign_in_after_verification,
         expires_in_secs: args.verification_expires_in,
     };
+    config.passkey = passkey_settings(args, &config.base_origin)?;
     config.rate_limit = match args.rate_limit {
         Some(toggle) => toggle == Toggle::On,
         None => args.env == Env::Production,
@@ -228,6 +230,29 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         })?
         .with_header(args.forwarded_header);
     Ok(config)
+}
+
+/// The passkey settings, checked: the origin must be an http(s) origin, and the RP id its host
+/// or a parent domain of it (WebAuthn's rule: browsers refuse any other, so every ceremony would
+/// fail).
+fn passkey_settings(args: &ServeArgs, base_origin: &str) -> anyhow::Result<PasskeySettings> {
+    let origin = args.passkey_origin.as_deref().unwrap_or(base_origin);
+    let url = url::Url::parse(origin)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .with_context(|| format!("TESSERA_PASSKEY_ORIGIN: {origin:?} is not an http(s) origin"))?;
+    let host = url.host_str().unwrap_or_default();
+    if let Some(rp_id) = &args.passkey_rp_id
+        && !(host == rp_id || host.ends_with(&format!(".{rp_id}")))
+    {
+        bail!("TESSERA_PASSKEY_RP_ID: {rp_id:?} is neither {host:?} nor a parent domain of it");
+    }
+    Ok(PasskeySettings {
+        enabled: args.passkey,
+        rp_id: args.passkey_rp_id.clone(),
+        rp_name: args.passkey_rp_name.clone(),
+        origin: args.passkey_origin.clone(),
+    })
 }
 
 /// A count of seconds from the command line as a duration.

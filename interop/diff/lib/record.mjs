@@ -78,12 +78,19 @@ export class Masker {
     if (ID32.test(value)) return this.id(value);
     if (ISO_DATE.test(value)) return "<date>";
     const signed = SIGNED.exec(value);
-    if (signed) return `${this.string(signed[1])}.<sig>`;
+    if (signed) {
+      // Better Auth's random identifiers use [A-Za-z0-9_-] (the passkey challenge cookie names
+      // one), Tessera's [A-Za-z0-9]: both are 32 random characters.
+      if (/^[A-Za-z0-9_-]{32}$/.test(signed[1])) return `${this.id(signed[1])}.<sig>`;
+      return `${this.string(signed[1])}.<sig>`;
+    }
     if (JWT.test(value)) {
       const decoded = decodeJwt(value);
       if (decoded) return { "~jwt": this.value(decoded) };
     }
     if (key && KEY_MATERIAL.has(key) && /^[A-Za-z0-9_-]{16,}$/.test(value)) return `<b64url>`;
+    // A WebAuthn challenge (32 random bytes) or user handle (32 random characters), base64url.
+    if ((key === "challenge" || key === "id") && /^[A-Za-z0-9_-]{43}$/.test(value)) return `<b64url32>`;
     return value.split(this.origin).join("<origin>");
   }
 

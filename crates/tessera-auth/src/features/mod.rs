@@ -8,10 +8,12 @@
 pub mod email_password;
 pub mod email_verification;
 pub mod jwt;
+pub mod passkey;
 pub mod password_reset;
 
 use axum::Router;
 
+use crate::config::AuthConfig;
 use crate::state::AuthState;
 
 /// What a feature contributes to the `/api/auth` router.
@@ -26,6 +28,12 @@ pub(crate) trait Feature: Sync {
     fn login_paths(&self) -> &'static [&'static str] {
         &[]
     }
+
+    /// Whether the feature is mounted under `config` (a Better Auth plugin left out of the
+    /// configuration: its paths are unknown, an empty 404).
+    fn enabled(&self, _config: &AuthConfig) -> bool {
+        true
+    }
 }
 
 /// Every feature, in mounting order. Adding a feature is its module and one line here.
@@ -34,13 +42,17 @@ const FEATURES: &[&dyn Feature] = &[
     &jwt::JwtPlugin,
     &password_reset::PasswordReset,
     &email_verification::EmailVerification,
+    &passkey::Passkeys,
 ];
 
-/// The routes of every feature.
-pub(crate) fn routes() -> Router<AuthState> {
-    FEATURES.iter().fold(Router::new(), |router, feature| {
-        router.merge(feature.routes())
-    })
+/// The routes of every feature `config` turns on.
+pub(crate) fn routes(config: &AuthConfig) -> Router<AuthState> {
+    FEATURES
+        .iter()
+        .filter(|feature| feature.enabled(config))
+        .fold(Router::new(), |router, feature| {
+            router.merge(feature.routes())
+        })
 }
 
 /// Whether `path` (as the router sees it, or with a prefix) is a feature's login path.

@@ -19,6 +19,9 @@ pub enum CheckedRoute {
     ChangePassword,
     /// `POST /verify-password`.
     VerifyPassword,
+    /// `POST /passkey/verify-authentication`: a passkey sign-in, counted against the account
+    /// the passkey belongs to.
+    Passkey,
 }
 
 impl CheckedRoute {
@@ -28,6 +31,7 @@ impl CheckedRoute {
             Self::SignIn => "/sign-in/email",
             Self::ChangePassword => "/change-password",
             Self::VerifyPassword => "/verify-password",
+            Self::Passkey => "/passkey/verify-authentication",
         }
     }
 
@@ -37,6 +41,7 @@ impl CheckedRoute {
     fn failure(self) -> (AuditKind, &'static str) {
         match self {
             Self::SignIn => (AuditKind::SignInFailed, "invalid_credentials"),
+            Self::Passkey => (AuditKind::SignInFailed, "invalid_passkey"),
             Self::ChangePassword | Self::VerifyPassword => {
                 (AuditKind::CredentialCheckFailed, "invalid_password")
             }
@@ -46,7 +51,7 @@ impl CheckedRoute {
     /// The reason of the `rate_limited` event when the throttle refuses a check.
     fn refusal_reason(self) -> &'static str {
         match self {
-            Self::SignIn => "failed_sign_ins",
+            Self::SignIn | Self::Passkey => "failed_sign_ins",
             Self::ChangePassword | Self::VerifyPassword => "failed_password_checks",
         }
     }

@@ -27,7 +27,7 @@ pub fn router(state: AuthState) -> Router {
         .merge(accounts::router())
         .merge(update_session::router())
         .merge(revocations::router())
-        .merge(crate::features::routes())
+        .merge(crate::features::routes(&state.config))
         .route("/ok", axum::routing::get(ok))
         // Better Auth answers unknown paths and methods alike with an empty 404.
         .fallback(|| async { StatusCode::NOT_FOUND })

@@ -131,11 +131,8 @@ async fn list_sessions(
     State(state): State<AuthState>,
     auth: AuthSession,
 ) -> Result<Response, ApiError> {
+    state.require_fresh(&auth)?;
     let now = state.clock.now();
-    let fresh_age = state.config.session.fresh_age;
-    if fresh_age > chrono::Duration::zero() && now - auth.session.created_at.0 >= fresh_age {
-        return Err(codes::session_not_fresh());
-    }
     let sessions = state.store.list_sessions(&auth.user.id, now).await?;
     Ok(reply(sessions, auth.cookies))
 }

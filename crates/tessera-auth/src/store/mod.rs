@@ -26,6 +26,7 @@ use crate::audit::{AuditEvent, AuditFilter};
 use crate::features::email_password::CredentialStore;
 use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
+use crate::features::passkey::PasskeyStore;
 use crate::features::password_reset::PasswordResetStore;
 use crate::revocation::{RevocationRecord, RevocationStamp};
 
@@ -47,6 +48,7 @@ pub trait Store:
     + KeyStore
     + PasswordResetStore
     + EmailVerificationStore
+    + PasskeyStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

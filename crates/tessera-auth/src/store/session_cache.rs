@@ -315,3 +315,5 @@ impl EmailVerificationStore for SessionCache {
         self.inner.mark_email_verified(user_id, now, audit).await
     }
 }
+
+crate::features::passkey::delegate_passkey_store!(SessionCache);

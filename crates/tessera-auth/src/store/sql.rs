@@ -84,7 +84,7 @@ macro_rules! sql_store {
     ($db:ty) => {
         impl SqlStore<$db> {
             /// Writes an audit row on `conn` (a transaction, or the pool for a standalone event).
-            async fn write_audit<'c, E>(conn: E, event: &AuditEvent) -> Result<(), sqlx::Error>
+            pub(crate) async fn write_audit<'c, E>(conn: E, event: &AuditEvent) -> Result<(), sqlx::Error>
             where
                 E: sqlx::Executor<'c, Database = $db>,
             {

@@ -346,6 +346,8 @@ impl EmailVerificationStore for HashedTokens {
     }
 }
 
+crate::features::passkey::delegate_passkey_store!(HashedTokens);
+
 #[cfg(test)]
 mod tests {
     use super::{TokenStorage, stored_form};

@@ -17,6 +17,7 @@ mod keys;
 mod load_shedding;
 mod no_store;
 mod origin;
+mod passkey;
 mod password_attempts;
 mod password_reset;
 mod rate_limit;
