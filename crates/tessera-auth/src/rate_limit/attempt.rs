@@ -19,6 +19,8 @@ pub enum CheckedRoute {
     ChangePassword,
     /// `POST /verify-password`.
     VerifyPassword,
+    /// `POST /delete-user` with a `password`.
+    DeleteUser,
 }
 
 impl CheckedRoute {
@@ -28,6 +30,7 @@ impl CheckedRoute {
             Self::SignIn => "/sign-in/email",
             Self::ChangePassword => "/change-password",
             Self::VerifyPassword => "/verify-password",
+            Self::DeleteUser => "/delete-user",
         }
     }
 
@@ -37,7 +40,7 @@ impl CheckedRoute {
     fn failure(self) -> (AuditKind, &'static str) {
         match self {
             Self::SignIn => (AuditKind::SignInFailed, "invalid_credentials"),
-            Self::ChangePassword | Self::VerifyPassword => {
+            Self::ChangePassword | Self::VerifyPassword | Self::DeleteUser => {
                 (AuditKind::CredentialCheckFailed, "invalid_password")
             }
         }
@@ -47,7 +50,9 @@ impl CheckedRoute {
     fn refusal_reason(self) -> &'static str {
         match self {
             Self::SignIn => "failed_sign_ins",
-            Self::ChangePassword | Self::VerifyPassword => "failed_password_checks",
+            Self::ChangePassword | Self::VerifyPassword | Self::DeleteUser => {
+                "failed_password_checks"
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::features::delete_user::DeleteUserStore;
 use crate::features::email_password::CredentialStore;
 use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
@@ -47,6 +48,7 @@ pub trait Store:
     + KeyStore
     + PasswordResetStore
     + EmailVerificationStore
+    + DeleteUserStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
