@@ -39,6 +39,7 @@ on_both_backends! {
         let user = app.sign_up().await;
         let resp = app.post_as(&user, "/delete-user", json!({})).await;
         assert_eq!((resp.status, resp.text.as_str()), (404, ""));
+        assert_eq!(resp.header("content-type"), Some("application/json"), "Better Auth's bodiless JSON 404");
         let callback = app.get_as(&user, "/delete-user/callback?token=x").await;
         assert_eq!((callback.status, &callback.body), (404, &json!({"message": "Not found", "code": "NOT_FOUND"})));
         assert!(exists(&app, &user.id).await);

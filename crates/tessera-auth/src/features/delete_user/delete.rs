@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use percent_encoding::utf8_percent_encode;
@@ -44,7 +44,12 @@ async fn delete_user(
     fields.finish()?;
     let settings = state.config.delete_user;
     if !settings.enabled {
-        return Ok(StatusCode::NOT_FOUND.into_response());
+        // Better Auth's bodiless `APIError("NOT_FOUND")`: no body, still labelled JSON.
+        let json = [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )];
+        return Ok((StatusCode::NOT_FOUND, json).into_response());
     }
     if let Some(password) = &password
         && let Err(refused) = check_password(&state, &meta, &auth, password).await?
