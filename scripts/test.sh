@@ -588,9 +588,11 @@ browser_stage() {
   INTEROP_SECRET=${INTEROP_SECRET:-$(random_secret)}
   local run=(env CHROMIUM="$chromium" SCREENSHOT_DIR="$ROOT/target/screenshots" node "$dir/scenario.mjs")
 
-  # The mail group follows a reset link the server mailed over real SMTP (aiosmtpd's Maildir).
+  # The mail group follows the reset, email-change and deletion links the server mailed over
+  # real SMTP (aiosmtpd's Maildir); change-email and delete-user (by mailed link) are on for it.
   ensure_smtp
-  TESSERA_SMTP_URL=$TEST_SMTP_URL start_server EdDSA
+  TESSERA_SMTP_URL=$TEST_SMTP_URL TESSERA_CHANGE_EMAIL=true TESSERA_DELETE_USER=true \
+    TESSERA_DELETE_USER_VERIFICATION=true start_server EdDSA
   run_scenario "browser: items 1-4, 6, 7, error feedback and mail" \
     env TESSERA_URL="$SERVER_URL" MAILDIR="$TEST_MAILDIR" SCENARIO_GROUPS=1,2,3,4,6,7,extra,mail "${run[@]}"
 
