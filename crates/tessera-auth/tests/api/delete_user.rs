@@ -155,3 +155,23 @@ on_both_backends! {
         assert!(!exists(&app, &user.id).await);
     }
 }
+
+fn both_enabled(config: &mut AuthConfig) {
+    enabled(config);
+    config.change_email.enabled = true;
+}
+
+on_both_backends! {
+    config = both_enabled;
+
+    async fn a_cross_site_cookie_post_can_neither_delete_the_account_nor_change_its_address(app) {
+        let user = app.sign_up().await;
+        for (path, body) in [("/delete-user", json!({})), ("/change-email", json!({"newEmail": "attacker@evil.example"}))] {
+            let headers = [("cookie", user.cookie.as_str()), ("origin", "http://evil.example")];
+            let resp = app.send(reqwest::Method::POST, path, Some(body), None, &headers).await;
+            assert_eq!((resp.status, resp.code()), (403, "INVALID_ORIGIN"), "{path}");
+        }
+        assert!(exists(&app, &user.id).await);
+        assert!(queued_links(&app, "attacker@evil.example", "change-email-verification").await.is_empty());
+    }
+}
