@@ -12,7 +12,12 @@
 //        DATABASE_URL = unset (memory adapter) | sqlite:PATH (relative to the working directory,
 //          or sqlite:///abs/path.db) | postgres://…;
 //        TESSERA_RATE_LIMIT = on | off (default: Better Auth's own, on in production only).
-//        BETTER_AUTH_MAIL_LOG = a file each mailed link is appended to as a JSON line (unset: dropped).
+//        BETTER_AUTH_MAIL_LOG = a file each mailed link is appended to as a JSON line (unset: dropped);
+//        TESSERA_CHANGE_EMAIL, TESSERA_CHANGE_EMAIL_CONFIRMATION,
+//          TESSERA_UPDATE_EMAIL_WITHOUT_VERIFICATION, TESSERA_DELETE_USER,
+//          TESSERA_DELETE_USER_VERIFICATION = true | false (default false), and
+//          TESSERA_DELETE_TOKEN_EXPIRES_IN = seconds: Better Auth's `user.changeEmail` and
+//          `user.deleteUser` options under Tessera's names (the send callbacks capture mail).
 //        TESSERA_PASSKEY = true: the @better-auth/passkey plugin, with TESSERA_PASSKEY_RP_ID,
 //          TESSERA_PASSKEY_RP_NAME and TESSERA_PASSKEY_ORIGIN (default: BETTER_AUTH_URL's origin).
 //
@@ -116,6 +121,30 @@ function captureMail(kind) {
   };
 }
 
+/** A boolean setting as Tessera reads it (a flag's environment variable: `true` turns it on). */
+function flag(name) {
+  const value = (process.env[name] || "").toLowerCase();
+  if (!["", "true", "false"].includes(value)) usage(`${name} must be true or false, not ${value}`);
+  return value === "true";
+}
+
+/** Better Auth's `user` options for Tessera's change-email and delete-user settings. */
+function userOptions() {
+  const expiresIn = process.env.TESSERA_DELETE_TOKEN_EXPIRES_IN;
+  return {
+    changeEmail: {
+      enabled: flag("TESSERA_CHANGE_EMAIL"),
+      updateEmailWithoutVerification: flag("TESSERA_UPDATE_EMAIL_WITHOUT_VERIFICATION"),
+      ...(flag("TESSERA_CHANGE_EMAIL_CONFIRMATION") && { sendChangeEmailConfirmation: captureMail("change-email-confirmation") }),
+    },
+    deleteUser: {
+      enabled: flag("TESSERA_DELETE_USER"),
+      ...(flag("TESSERA_DELETE_USER_VERIFICATION") && { sendDeleteAccountVerification: captureMail("delete-account") }),
+      ...(expiresIn && { deleteTokenExpiresIn: Number(expiresIn) }),
+    },
+  };
+}
+
 const plugins = [bearer(), jwt(jwtOptions(alg))];
 // TESSERA_PASSKEY=true: the passkey plugin, configured as Tessera reads the same variables. Its
 // origin is always set (Tessera checks one configured origin; without it the plugin would trust
@@ -141,6 +170,7 @@ const auth = betterAuth({
   // line for the side-by-side tests, and without it the mail is dropped.
   emailAndPassword: { enabled: true, sendResetPassword: captureMail("reset-password") },
   emailVerification: { sendVerificationEmail: captureMail("verify-email") },
+  user: userOptions(),
   plugins,
   ...rateLimit,
   telemetry: { enabled: false },

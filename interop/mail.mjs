@@ -37,16 +37,18 @@ export function textPart(raw) {
 
 /**
  * Waits (at most `withinMs`) for the first message to `address` among the files directly in
- * `dirs`; resolves to its decoded plain text.
+ * `dirs` (whose text matches `matching`, when given); resolves to its decoded plain text.
  */
-export async function waitForMail(dirs, address, withinMs = 30_000) {
+export async function waitForMail(dirs, address, withinMs = 30_000, matching = null) {
   const to = new RegExp(`^To:.*${address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'im');
   const deadline = Date.now() + withinMs;
   for (;;) {
     for (const dir of dirs) {
       for (const file of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
         const raw = fs.readFileSync(path.join(dir, file), 'utf8');
-        if (to.test(raw)) return textPart(raw);
+        if (!to.test(raw)) continue;
+        const text = textPart(raw);
+        if (!matching || matching.test(text)) return text;
       }
     }
     if (Date.now() >= deadline) throw new Error(`no mail to ${address} arrived within ${withinMs / 1000} s in ${dirs.join(', ')}`);

@@ -399,7 +399,7 @@ security_stage() {
   local suites=("-p tessera-jwt --test wycheproof" "-p tessera-auth --test api attacks"
     "-p tessera-guard --test guard playbook"
     "-p tessera-auth --test api -- password_attempts:: client_address:: no_store:: bad_input:: load_shedding:: token_storage::"
-    "-p tessera --test connections" "-p tessera --test start_up")
+    "-p tessera --test cli -- connections:: start_up::")
   # In a full run the test stage has just run these suites (they are part of the workspace tests).
   want test && suites=()
   for suite in "${suites[@]}"; do
@@ -589,9 +589,11 @@ browser_stage() {
   INTEROP_SECRET=${INTEROP_SECRET:-$(random_secret)}
   local run=(env CHROMIUM="$chromium" SCREENSHOT_DIR="$ROOT/target/screenshots" node "$dir/scenario.mjs")
 
-  # The mail group follows a reset link the server mailed over real SMTP (aiosmtpd's Maildir).
+  # The mail group follows the reset, email-change and deletion links the server mailed over
+  # real SMTP (aiosmtpd's Maildir); change-email and delete-user (by mailed link) are on for it.
   ensure_smtp
-  TESSERA_SMTP_URL=$TEST_SMTP_URL start_server EdDSA
+  TESSERA_SMTP_URL=$TEST_SMTP_URL TESSERA_CHANGE_EMAIL=true TESSERA_DELETE_USER=true \
+    TESSERA_DELETE_USER_VERIFICATION=true start_server EdDSA
   run_scenario "browser: items 1-4, 6, 7, error feedback and mail" \
     env TESSERA_URL="$SERVER_URL" MAILDIR="$TEST_MAILDIR" SCENARIO_GROUPS=1,2,3,4,6,7,extra,mail "${run[@]}"
 

@@ -929,10 +929,13 @@ await group('extra: clear feedback for errors, an unreachable server, 429 and va
 // Mail: the reset link is the one the server really mailed, read from the test SMTP server's
 // Maildir (a real SMTP delivery, not a peek into the outbox).
 
-/** The decoded plain text of the first mail to `address` in MAILDIR (waits at most 30 s). */
-async function mailTo(address) {
+/**
+ * The decoded plain text of the first mail to `address` in MAILDIR (whose text matches
+ * `matching`, when given; waits at most 30 s).
+ */
+async function mailTo(address, matching = null) {
   assert.ok(MAILDIR, 'set MAILDIR to the Maildir of the SMTP server Tessera delivers to');
-  return waitForMail([path.join(MAILDIR, 'new'), path.join(MAILDIR, 'cur')], address);
+  return waitForMail([path.join(MAILDIR, 'new'), path.join(MAILDIR, 'cur')], address, 30_000, matching);
 }
 
 const dave = { name: 'Dave Example', address: email('dave') };
@@ -993,6 +996,72 @@ await group('mail: forgot password, the mailed link, a new password', [
     await pageM.locator('#form-error', { hasText: 'This link has expired or was already used.' }).waitFor();
     assert.equal(await pageM.getByLabel('New password', { exact: true }).isDisabled(), true);
     await shoot(pageM, 'reset-password-spent');
+  }],
+]);
+
+const gwen = { name: 'Gwen Example', address: email('gwen') };
+const gwenNew = email('gwen-new');
+let pageN;
+
+// The server runs with TESSERA_CHANGE_EMAIL and TESSERA_DELETE_USER(_VERIFICATION) here.
+await group('mail: change the email address and delete the account from the mailed links', [
+  ['the email form refuses a malformed or unchanged address next to its field', async () => {
+    pageN = await newPage();
+    await signUp(pageN, gwen);
+    await expectPath(pageN, '/tasks');
+    await pageN.goto('/account');
+    await pageN.locator('#session-list > li').first().waitFor();
+    await pageN.getByLabel('New email address').fill('not-an-address');
+    await pageN.getByRole('button', { name: 'Change email' }).click();
+    await pageN.locator('#new-email-error', { hasText: 'Enter a valid email address' }).waitFor();
+    assert.equal(await pageN.getByLabel('New email address').getAttribute('aria-invalid'), 'true');
+    await pageN.getByLabel('New email address').fill(gwen.address.toUpperCase());
+    await pageN.getByRole('button', { name: 'Change email' }).click();
+    await pageN.locator('#new-email-error', { hasText: 'already your email address' }).waitFor();
+  }],
+  ['by keyboard alone the change is asked for, and the page says to check the inbox', async () => {
+    await pageN.getByLabel('New email address').fill('');
+    await pageN.focus('#new-email');
+    await pageN.keyboard.type(gwenNew);
+    await pageN.keyboard.press('Enter');
+    await pageN.locator('#email-status', { hasText: 'Check your inbox' }).waitFor();
+    assert.equal(await pageN.locator('#profile-email').textContent(), gwen.address, 'nothing changes before the link');
+    await shoot(pageN, 'account-email-sent');
+    assertNoProblems(pageN);
+  }],
+  ['the link mailed to the new address moves the account there and lands on /account', async () => {
+    const text = await mailTo(gwenNew, /verify-email/);
+    const link = /(https?:\/\/\S+\/api\/auth\/verify-email\?\S+)/.exec(text)?.[1];
+    assert.ok(link && link.endsWith('&callbackURL=%2Faccount'), `no change link in the mail:\n${text}`);
+    await pageN.goto(link);
+    await expectPath(pageN, '/account');
+    await pageN.locator('#profile-email', { hasText: gwenNew }).waitFor();
+    await pageN.locator('#user-email', { hasText: gwenNew }).waitFor();
+  }],
+  ['deleting needs the box ticked, then by keyboard it mails a confirmation link', async () => {
+    await pageN.getByRole('button', { name: 'Delete account' }).click();
+    await pageN.locator('#delete-confirm-error', { hasText: 'Tick the box to confirm.' }).waitFor();
+    await pageN.focus('#delete-confirm');
+    await pageN.keyboard.press('Space');
+    assert.equal(await pageN.getByLabel('I understand that my account is deleted for good').isChecked(), true);
+    await pageN.keyboard.press('Tab');
+    assert.equal(await pageN.evaluate(() => document.activeElement.textContent), 'Delete account');
+    await pageN.keyboard.press('Enter');
+    await pageN.locator('#delete-status', { hasText: 'follow the link we sent to delete your account' }).waitFor();
+    await shoot(pageN, 'account-delete-sent');
+    assertNoProblems(pageN);
+  }],
+  ['the mailed deletion link deletes the account and lands on the sign-in page, which says so', async () => {
+    const text = await mailTo(gwenNew, /delete-user\/callback/);
+    const link = /(https?:\/\/\S+\/api\/auth\/delete-user\/callback\?\S+)/.exec(text)?.[1];
+    assert.ok(link, `no deletion link in the mail:\n${text}`);
+    await pageN.goto(link);
+    await expectPath(pageN, '/sign-in?reason=account-deleted');
+    await pageN.locator('#notice', { hasText: 'Your account has been deleted.' }).waitFor();
+    await shoot(pageN, 'sign-in-account-deleted');
+    await signIn(pageN, gwenNew);
+    await pageN.locator('#password-error', { hasText: 'Incorrect email or password.' }).waitFor();
+    assertNoProblems(pageN);
   }],
 ]);
 

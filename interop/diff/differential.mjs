@@ -13,6 +13,7 @@
 // case, a "# known:" note under it for each listed difference, then "N passed, M failed".
 
 import { createHmac } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createAuthClient } from "better-auth/client";
 import { jwtClient } from "better-auth/client/plugins";
@@ -22,6 +23,7 @@ import { diff, normalise } from "./lib/record.mjs";
 import { SoftPasskey } from "./lib/softpasskey.mjs";
 import { FRONTEND_ORIGIN, randomSecret, removeWork, startServer, stopAll, WORK } from "./lib/servers.mjs";
 import { fail, finish, indent, onFinish, pass } from "./lib/steps.mjs";
+import { textPart } from "../mail.mjs";
 
 const argv = process.argv.slice(2);
 const verbose = argv.includes("--verbose");
@@ -64,6 +66,39 @@ class Script {
     const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
     const input = `${b64({ alg: "HS256" })}.${b64({ email, iat, exp: iat + expiresIn })}`;
     return `${input}.${createHmac("sha256", this.secret).update(input).digest("base64url")}`;
+  }
+
+  /**
+   * The links the server under test mailed to `to` whose URL contains `pathPart`, oldest first,
+   * once there are at least `atLeast` (at most 20 s): Better Auth's from its mail log
+   * (BETTER_AUTH_MAIL_LOG), Tessera's from the `.eml` files its worker writes in development.
+   * Each link is returned as its path under /api/auth, to send to the same server.
+   */
+  async mailedLinks(to, pathPart, atLeast = 1) {
+    const server = this.recording.server;
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      let urls = [];
+      if (server.kind === "better-auth") {
+        const file = join(server.dir, "mail.jsonl");
+        const lines = existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
+        urls = lines.map((l) => JSON.parse(l)).filter((m) => m.to === to).map((m) => m.url);
+      } else {
+        const dir = join(server.dir, "mail");
+        const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".eml")) : [];
+        const dated = files.map((f) => ({ f, at: statSync(join(dir, f)).mtimeMs })).sort((a, b) => a.at - b.at || a.f.localeCompare(b.f));
+        for (const { f } of dated) {
+          const raw = readFileSync(join(dir, f), "utf8");
+          if (!new RegExp(`^To:.*${to.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`, "im").test(raw)) continue;
+          const url = /(https?:\/\/\S+\/api\/auth\/\S+)/.exec(textPart(raw))?.[1];
+          if (url) urls.push(url);
+        }
+      }
+      const links = urls.filter((u) => u.includes(pathPart)).map((u) => u.slice(u.indexOf("/api/auth") + "/api/auth".length));
+      if (links.length >= atLeast) return links;
+      if (Date.now() > deadline) throw new Error(`${server.kind}: fewer than ${atLeast} ${pathPart} mails to ${to}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** Records a non-HTTP value (e.g. what the official client returned). */
@@ -551,6 +586,7 @@ async function rateLimitSuite(t) {
   await X.send("ratelimit/get-session-101", { path: "/get-session", cookies: false, expect: 429 });
 }
 
+
 // ------------------------------------------------------------------------------------------------
 // Suite "passkey": the @better-auth/passkey plugin's endpoints and error paths, with one software
 // passkey (lib/softpasskey.mjs) registering and signing in on both servers.
@@ -624,11 +660,132 @@ async function passkeySuite(t) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Suite "account": change-email and delete-user enabled on both servers, the direct flows
+// (the new address verifies; an unverified user's address changes at once; deletion at once).
+
+async function accountSuite(t) {
+  const A = t.agent(); // Alice, unverified
+  const C = t.agent(); // Carol, verified
+  const E = t.agent(); // Erin, deleted with her password
+  const F = t.agent(); // Frank, deleted by a fresh session
+  const X = t.agent();
+  const alice = t.email("alice");
+  const carol = t.email("carol");
+  const erin = t.email("erin");
+  await A.send("account/sign-up-alice", { path: "/sign-up/email", json: { name: "Alice", email: alice, password: PASSWORD } });
+  await C.send("account/sign-up-carol", { path: "/sign-up/email", json: { name: "Carol", email: carol, password: PASSWORD } });
+  await E.send("account/sign-up-erin", { path: "/sign-up/email", json: { name: "Erin", email: erin, password: PASSWORD } });
+  await F.send("account/sign-up-frank", { path: "/sign-up/email", json: { name: "Frank", email: t.email("frank"), password: PASSWORD } });
+  const now = Math.floor(Date.now() / 1000);
+  await X.send("account/verify-carol", { path: `/verify-email?token=${t.verificationToken(carol, now, 3600)}` });
+
+  // --- change-email: refusals
+  await X.send("change-email/anonymous", { path: "/change-email", json: { newEmail: t.email("x") } });
+  await C.send("change-email/no-body", { path: "/change-email", method: "POST" });
+  await C.send("change-email/missing", { path: "/change-email", json: {} });
+  await C.send("change-email/bad-email", { path: "/change-email", json: { newEmail: "not-an-email" } });
+  await C.send("change-email/number", { path: "/change-email", json: { newEmail: 5 } });
+  await C.send("change-email/same", { path: "/change-email", json: { newEmail: carol.toUpperCase() } });
+  await C.send("change-email/taken", { path: "/change-email", json: { newEmail: erin } });
+  await C.send("change-email/callback-untrusted", { path: "/change-email", json: { newEmail: t.email("cx"), callbackURL: "https://evil.example/" } });
+  await C.send("change-email/get", { path: "/change-email" });
+
+  // --- a verified user: the new address is mailed the link that moves the account
+  const carolNew = t.email("carol-new");
+  await C.send("change-email/verified", { path: "/change-email", json: { newEmail: carolNew, callbackURL: "/moved" } });
+  const [carolLink] = await t.mailedLinks(carolNew, "/verify-email");
+  const carolPlain = carolLink.split("&callbackURL")[0];
+  await A.send("change-email/link-as-another-user", { path: carolPlain });
+  await A.send("change-email/link-as-another-user-redirect", { path: `${carolPlain}&callbackURL=%2Fx` });
+  await C.send("change-email/link", { path: carolPlain });
+  await C.send("change-email/get-session-after", { path: "/get-session" });
+  await X.send("change-email/link-again", { path: carolLink });
+  await X.send("change-email/old-address-sign-in", { path: "/sign-in/email", cookies: false, keep: false, json: { email: carol, password: PASSWORD } });
+  await X.send("change-email/new-address-sign-in", { path: "/sign-in/email", cookies: false, keep: false, json: { email: carolNew, password: PASSWORD } });
+
+  // --- an unverified user with updateEmailWithoutVerification: changed at once
+  const aliceNew = t.email("alice-new");
+  await A.send("change-email/unverified", { path: "/change-email", json: { newEmail: aliceNew } });
+  await A.send("change-email/unverified-get-session", { path: "/get-session" });
+  const [aliceLink] = await t.mailedLinks(aliceNew, "/verify-email");
+  await X.send("change-email/unverified-verify-link", { path: aliceLink });
+  await A.send("change-email/unverified-get-session-verified", { path: "/get-session" });
+
+  // --- delete-user
+  await X.send("delete-user/anonymous", { path: "/delete-user", json: {} });
+  await E.send("delete-user/no-body", { path: "/delete-user", method: "POST" });
+  await E.send("delete-user/password-number", { path: "/delete-user", json: { password: 5 } });
+  await E.send("delete-user/password-too-long", { path: "/delete-user", json: { password: "z".repeat(129) } });
+  await E.send("delete-user/password-wrong", { path: "/delete-user", json: { password: "not my password" } });
+  await E.send("delete-user/token-unknown", { path: "/delete-user", json: { token: "abc" } });
+  await E.send("delete-user/callback-untrusted", { path: "/delete-user", json: { callbackURL: "https://evil.example/" } });
+  await E.send("delete-user/callback-link-no-token", { path: "/delete-user/callback" });
+  await X.send("delete-user/callback-link-anonymous", { path: "/delete-user/callback?token=abc" });
+  await E.send("delete-user/callback-link-unknown", { path: "/delete-user/callback?token=abc&callbackURL=%2Fbye" });
+  await E.send("delete-user/callback-link-untrusted", { path: "/delete-user/callback?token=abc&callbackURL=https%3A%2F%2Fevil.example" });
+  await E.send("delete-user/password", { path: "/delete-user", json: { password: PASSWORD } });
+  await E.send("delete-user/get-session-after", { path: "/get-session" });
+  await X.send("delete-user/sign-in-after", { path: "/sign-in/email", cookies: false, keep: false, json: { email: erin, password: PASSWORD } });
+  await F.send("delete-user/fresh-session", { path: "/delete-user", json: {} });
+  await F.send("delete-user/fresh-session-get-session-after", { path: "/get-session" });
+}
+
+// ------------------------------------------------------------------------------------------------
+// Suite "account-mail": the confirmation to the current address, and deletion by mailed link.
+
+async function accountMailSuite(t) {
+  const D = t.agent(); // Dave, verified
+  const G = t.agent(); // Gina, deletes by link
+  const H = t.agent(); // Hal, another user
+  const X = t.agent();
+  const dave = t.email("dave");
+  const gina = t.email("gina");
+  await D.send("account-mail/sign-up-dave", { path: "/sign-up/email", json: { name: "Dave", email: dave, password: PASSWORD } });
+  await G.send("account-mail/sign-up-gina", { path: "/sign-up/email", json: { name: "Gina", email: gina, password: PASSWORD } });
+  await H.send("account-mail/sign-up-hal", { path: "/sign-up/email", json: { name: "Hal", email: t.email("hal"), password: PASSWORD } });
+  const now = Math.floor(Date.now() / 1000);
+  await X.send("account-mail/verify-dave", { path: `/verify-email?token=${t.verificationToken(dave, now, 3600)}` });
+
+  const daveNew = t.email("dave-new");
+  await D.send("change-email/confirmation", { path: "/change-email", json: { newEmail: daveNew, callbackURL: "/settings" } });
+  const [approve] = await t.mailedLinks(dave, "/verify-email");
+  await X.send("change-email/confirmation-link", { path: approve });
+  await D.send("change-email/confirmation-get-session-unchanged", { path: "/get-session" });
+  const [verifyNew] = await t.mailedLinks(daveNew, "/verify-email");
+  await X.send("change-email/confirmation-verification-link", { path: verifyNew.split("&callbackURL")[0] });
+  await D.send("change-email/confirmation-get-session-after", { path: "/get-session" });
+
+  await G.send("delete-user/mail", { path: "/delete-user", json: { callbackURL: "/goodbye" } });
+  await G.send("delete-user/mail-get-session-still", { path: "/get-session" });
+  const [deleteLink] = await t.mailedLinks(gina, "/delete-user/callback");
+  await X.send("delete-user/mail-link-anonymous", { path: deleteLink });
+  await H.send("delete-user/mail-link-other-user", { path: deleteLink });
+  await G.send("delete-user/mail-link-spent", { path: deleteLink });
+  await G.send("delete-user/mail-again", { path: "/delete-user", json: {} });
+  const links = await t.mailedLinks(gina, "/delete-user/callback", 2);
+  await G.send("delete-user/mail-link", { path: links[1].replace("callbackURL=%2F", "callbackURL=%2Fbye") });
+  await G.send("delete-user/mail-get-session-after", { path: "/get-session" });
+  await H.send("delete-user/mail-other-user-still-signed-in", { path: "/get-session" });
+}
+
+// ------------------------------------------------------------------------------------------------
+
+const ACCOUNT_ENV = { TESSERA_CHANGE_EMAIL: "true", TESSERA_DELETE_USER: "true", BETTER_AUTH_MAIL_LOG: "mail.jsonl" };
 
 const SUITES = {
   main: { run: mainSuite },
   client: { run: clientSuite },
   passkey: { run: passkeySuite, betterAuthEnv: { TESSERA_PASSKEY: "true" }, tesseraEnv: { TESSERA_PASSKEY: "true" } },
+  account: {
+    run: accountSuite,
+    betterAuthEnv: { ...ACCOUNT_ENV, TESSERA_UPDATE_EMAIL_WITHOUT_VERIFICATION: "true" },
+    tesseraEnv: { ...ACCOUNT_ENV, TESSERA_UPDATE_EMAIL_WITHOUT_VERIFICATION: "true" },
+  },
+  "account-mail": {
+    run: accountMailSuite,
+    betterAuthEnv: { ...ACCOUNT_ENV, TESSERA_CHANGE_EMAIL_CONFIRMATION: "true", TESSERA_DELETE_USER_VERIFICATION: "true" },
+    tesseraEnv: { ...ACCOUNT_ENV, TESSERA_CHANGE_EMAIL_CONFIRMATION: "true", TESSERA_DELETE_USER_VERIFICATION: "true" },
+  },
   ratelimit: {
     run: rateLimitSuite,
     betterAuthEnv: { NODE_ENV: "production" },

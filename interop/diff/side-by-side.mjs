@@ -34,6 +34,8 @@ const fromBa = `from-ba-${run}@example.com`;
 const fromTessera = `from-tessera-${run}@example.com`;
 const param = kind === "sqlite" ? "?" : "$1";
 const mailLog = join(WORK, `side-${kind}-mail.jsonl`);
+// Change-email and delete-user (confirmed by a mailed link) on both, the same way.
+const ACCOUNT_ENV = { TESSERA_CHANGE_EMAIL: "true", TESSERA_DELETE_USER: "true", TESSERA_DELETE_USER_VERIFICATION: "true" };
 
 const db = await freshDatabase(kind, "compat_side_by_side");
 onFinish(async (ok) => {
@@ -58,12 +60,12 @@ const browser = () => {
 const hashOf = async (userId) => (await db.query(`SELECT "password" FROM "account" WHERE "userId" = ${param}`, [userId]))[0].password;
 
 await step(`Better Auth and Tessera (scrypt) run at once on one ${kind} database`, async () => {
-  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url, BETTER_AUTH_MAIL_LOG: mailLog }, label: `side-${kind}-better-auth` });
+  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url, BETTER_AUTH_MAIL_LOG: mailLog, ...ACCOUNT_ENV }, label: `side-${kind}-better-auth` });
   tessera = await startServer("tessera", {
     secret,
     baseUrl: ba.url,
     // As docs/migrating-from-better-auth.md says: no session cache while Better Auth can end sessions.
-    env: { DATABASE_URL: db.url, TESSERA_PASSWORD_HASH: "scrypt", TESSERA_SESSION_CACHE_TTL: "0" },
+    env: { DATABASE_URL: db.url, TESSERA_PASSWORD_HASH: "scrypt", TESSERA_SESSION_CACHE_TTL: "0", ...ACCOUNT_ENV },
     label: `side-${kind}-tessera`,
   });
   assert.equal(tessera.origin, ba.origin);
@@ -184,6 +186,65 @@ await step("a verification link Tessera mails verifies the address on Better Aut
   assert.equal(r.headers.get("location"), "/");
   const [row] = await db.query(`SELECT "emailVerified" AS v FROM "user" WHERE "email" = ${param}`, [fromBa]);
   assert.ok(row.v === true || Number(row.v) === 1, "Better Auth did not mark the address verified");
+});
+
+/** The newest link Better Auth mailed to `to` whose URL contains `pathPart`, as a path. */
+const baLink = (to, pathPart) => {
+  const mails = existsSync(mailLog) ? readFileSync(mailLog, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
+  const mail = mails.findLast((m) => m.to === to && m.url.includes(pathPart));
+  assert.ok(mail, `Better Auth mailed no ${pathPart} link to ${to}`);
+  return mail.url.slice(mail.url.indexOf("/api/auth") + "/api/auth".length);
+};
+/** The first link Tessera mailed (an .eml file) to `to` whose URL contains `pathPart`, as a path. */
+const tesseraLink = async (to, pathPart) => {
+  const text = await waitForMail([join(tessera.dir, "mail")], to, 30_000, new RegExp(pathPart.replace("/", "\\/")));
+  const url = /(https?:\/\/\S+\/api\/auth\/\S+)/.exec(text)?.[1];
+  assert.ok(url && url.includes(pathPart), `no ${pathPart} link in Tessera's mail:\n${text}`);
+  return url.slice(url.indexOf("/api/auth") + "/api/auth".length);
+};
+const emailOf = async (id) => (await db.query(`SELECT "email" FROM "user" WHERE "id" = ${param}`, [id]))[0]?.email;
+const signedUp = async (server, who) => {
+  const b = browser();
+  const r = await b[server]().send(null, { path: "/sign-up/email", json: { name: who, email: `${who}-${run}@example.com`, password: PASSWORD }, expect: 200 });
+  return { b, id: r.json.user.id, email: `${who}-${run}@example.com` };
+};
+
+await step("a change-email link Better Auth mails moves the account on Tessera", async () => {
+  const u = await signedUp("ba", "mover-ba");
+  const to = `moved-ba-${run}@example.com`;
+  await u.b.ba().send(null, { path: "/change-email", json: { newEmail: to }, expect: 200 });
+  const r = await browser().tessera().send(null, { path: baLink(to, "/verify-email").split("&callbackURL")[0], expect: 200 });
+  assert.equal(r.json.user.email, to);
+  assert.equal(await emailOf(u.id), to);
+});
+
+await step("a change-email link Tessera mails moves the account on Better Auth", async () => {
+  const u = await signedUp("tessera", "mover-tessera");
+  const to = `moved-tessera-${run}@example.com`;
+  await u.b.tessera().send(null, { path: "/change-email", json: { newEmail: to }, expect: 200 });
+  const r = await browser().ba().send(null, { path: (await tesseraLink(to, "/verify-email")).split("&callbackURL")[0], expect: 200 });
+  assert.equal(r.json.user.email, to);
+  assert.equal(await emailOf(u.id), to);
+});
+
+await step("a deletion link Tessera mails deletes the account on Better Auth (Better Auth's delete-account row)", async () => {
+  const u = await signedUp("tessera", "leaver-tessera");
+  const sent = await u.b.tessera().send(null, { path: "/delete-user", json: {}, expect: 200 });
+  assert.equal(sent.json.message, "Verification email sent");
+  const r = await u.b.ba().send(null, { path: await tesseraLink(u.email, "/delete-user/callback"), expect: 302 });
+  assert.equal(r.headers.get("location"), "/");
+  assert.equal(await emailOf(u.id), undefined, "Better Auth did not delete the user");
+});
+
+await step("a deletion link Better Auth mails deletes the account on Tessera, its sessions recorded as revoked", async () => {
+  const u = await signedUp("ba", "leaver-ba");
+  const sent = await u.b.ba().send(null, { path: "/delete-user", json: {}, expect: 200 });
+  assert.equal(sent.json.message, "Verification email sent");
+  const r = await u.b.tessera().send(null, { path: baLink(u.email, "/delete-user/callback"), expect: 302 });
+  assert.equal(r.headers.get("location"), "/");
+  assert.equal(await emailOf(u.id), undefined, "Tessera did not delete the user");
+  const revoked = await db.query(`SELECT "session_id" FROM "revocation" WHERE "user_id" = ${param}`, [u.id]);
+  assert.equal(revoked.length, 1, "the deleted user's session has its revocation record");
 });
 
 await finish();

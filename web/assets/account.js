@@ -1,12 +1,13 @@
 // /account: change the name, resend the verification email while the address is unverified,
-// change the password (optionally signing out other sessions), add, rename and remove passkeys
-// (when the server has them), list
-// sessions with the current one marked and a revoke button each, and sign out everywhere.
+// change the email address (by a mailed link), change the password (optionally signing out
+// other sessions), add, rename and remove passkeys (when the server has them), list sessions
+// with the current one marked and a revoke button each, sign out everywhere, and delete the
+// account.
 
 import { authRequest, HttpError, leave, signOut, SignedOut, toSignIn } from './auth.js';
 import { addPasskey, passkeysAvailable } from './passkey.js';
 import { startShell, showPageError } from './shell.js';
-import { $, busy, clearErrors, formatDate, h, setMessage, showError, validate } from './ui.js';
+import { $, busy, clearErrors, formatDate, h, looksLikeEmail, setMessage, showError, validate } from './ui.js';
 
 let current = null; // {session, user}
 
@@ -67,6 +68,51 @@ verifyForm.addEventListener('submit', async (event) => {
       setMessage(verifyStatus, 'Verification email sent. Check your inbox.');
     } catch (err) {
       showError(err, { form: verifyForm, formError: verifyError });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Email address: the server mails a link (to the new address, or first to the current one); the
+// address changes when it is followed, which lands back here.
+
+const emailForm = $('email-form');
+const emailError = $('email-form-error');
+const emailStatus = $('email-status');
+const newEmail = $('new-email');
+
+emailForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(emailForm, emailError);
+  setMessage(emailStatus, '');
+  const address = newEmail.value.trim();
+  const ok = validate([
+    [newEmail, !address ? 'Enter the new email address.' : looksLikeEmail(address) ? '' : 'Enter a valid email address, like name@example.com.'],
+  ]);
+  if (!ok || !current) return;
+  if (address.toLowerCase() === current.user.email.toLowerCase()) {
+    validate([[newEmail, 'That is already your email address.']]);
+    return;
+  }
+  await busy(emailForm, 'Sending…', async () => {
+    try {
+      await userRequest('/change-email', { method: 'POST', body: { newEmail: address, callbackURL: '/account' } });
+      emailForm.reset();
+      // An unverified address may change at once (updateEmailWithoutVerification).
+      await refreshCurrent();
+      fillProfile();
+      setMessage(
+        emailStatus,
+        current.user.email === address.toLowerCase()
+          ? `Your email address is now ${address}. Check that inbox to verify it.`
+          : 'Check your inbox: follow the link we sent to confirm the change.',
+      );
+    } catch (err) {
+      if (err instanceof HttpError && err.code === 'CHANGE_EMAIL_DISABLED') {
+        setMessage(emailError, 'Changing the email address is not enabled on this server.');
+        return;
+      }
+      showError(err, { form: emailForm, formError: emailError, fields: { newEmail } });
     }
   });
 });
@@ -460,6 +506,51 @@ $('everywhere-yes').addEventListener('click', async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Delete account: at once (with the password, or a recent sign-in), or, when the server confirms
+// by mail, after the link it sends.
+
+const deleteForm = $('delete-form');
+const deleteError = $('delete-form-error');
+const deleteStatus = $('delete-status');
+const deletePassword = $('delete-password');
+const deleteConfirm = $('delete-confirm');
+
+deleteForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(deleteForm, deleteError);
+  setMessage(deleteStatus, '');
+  if (!validate([[deleteConfirm, deleteConfirm.checked ? '' : 'Tick the box to confirm.']])) return;
+  const body = { callbackURL: '/sign-in?reason=account-deleted' };
+  if (deletePassword.value) body.password = deletePassword.value;
+  await busy(deleteForm, 'Deleting…', async () => {
+    try {
+      const answer = await userRequest('/delete-user', { method: 'POST', body });
+      if (answer && answer.message === 'Verification email sent') {
+        deleteForm.reset();
+        setMessage(deleteStatus, 'Check your inbox: follow the link we sent to delete your account.');
+        return;
+      }
+      leave('/sign-in?reason=account-deleted');
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 404 && !err.code) {
+        setMessage(deleteError, 'Deleting accounts is not enabled on this server.');
+        return;
+      }
+      if (err instanceof HttpError && err.code === 'SESSION_EXPIRED') {
+        validate([[deletePassword, 'Enter your password: you signed in more than a day ago.']]);
+        return;
+      }
+      showError(err, {
+        form: deleteForm,
+        formError: deleteError,
+        fields: { password: deletePassword },
+        overrides: { INVALID_PASSWORD: 'password', PASSWORD_TOO_LONG: 'password' },
+      });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 
 async function refreshCurrent() {
   const data = await userRequest('/get-session');
@@ -470,6 +561,7 @@ async function refreshCurrent() {
 function fillProfile() {
   $('profile-email').textContent = current.user.email;
   $('password-username').value = current.user.email;
+  $('delete-username').value = current.user.email;
   nameInput.value = current.user.name || '';
   verifyForm.hidden = current.user.emailVerified !== false;
 }
@@ -481,6 +573,14 @@ async function main() {
     return;
   }
   fillProfile();
+  // A mailed link that failed lands here with Better Auth's `?error=<CODE>`.
+  const failed = new URLSearchParams(window.location.search).get('error');
+  if (failed) {
+    setMessage(
+      $('page-error'),
+      failed === 'TOKEN_EXPIRED' ? 'That link has expired. Ask for a new one.' : 'That link is no longer valid.',
+    );
+  }
   await Promise.all([startPasskeys(), loadSessions()]);
 }
 

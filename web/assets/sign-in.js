@@ -16,6 +16,7 @@ const notices = {
   'signed-out': 'You have signed out.',
   'password-changed': 'Your password was changed. Sign in with the new one.',
   'password-reset': 'Your new password is set. Sign in with it.',
+  'account-deleted': 'Your account has been deleted.',
 };
 const reason = new URLSearchParams(window.location.search).get('reason');
 if (reason && notices[reason]) setMessage($('notice'), notices[reason]);

@@ -60,6 +60,22 @@ pub enum AuditKind {
     EmailVerificationSent,
     /// An address was verified from a link (`GET /verify-email`).
     EmailVerified,
+    /// An email change was asked for (`POST /change-email`) or approved from the current
+    /// address, and its mail queued (`detail.step`: `confirmation`, to the current address, or
+    /// `verification`, to the new one); with reason `address_taken` nothing was mailed (the new
+    /// address has an account; the answer is the same), with `recipient_limit` the mail was not
+    /// queued (the address had its hourly allowance).
+    EmailChangeRequested,
+    /// A user's address was changed (`detail.via`: `verification_link`, `legacy_link`, or
+    /// `unverified_update` for `updateEmailWithoutVerification`); `detail.email_verified` says
+    /// whether the new address counts as verified. The addresses are not logged.
+    EmailChanged,
+    /// An account deletion was asked for and its confirmation link queued (`POST /delete-user`
+    /// with `sendDeleteAccountVerification`); reason `recipient_limit` when it was not queued.
+    AccountDeletionRequested,
+    /// A user, their sessions and accounts were deleted (`detail.via`: `password`,
+    /// `fresh_session` or `token`).
+    AccountDeleted,
     /// A JWT was minted (`/token`, or `set-auth-jwt` on get-session).
     TokenIssued,
     /// The first signing key of an algorithm was created.
@@ -98,6 +114,10 @@ impl AuditKind {
             Self::PasswordResetRequested => "password_reset_requested",
             Self::EmailVerificationSent => "email_verification_sent",
             Self::EmailVerified => "email_verified",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::AccountDeletionRequested => "account_deletion_requested",
+            Self::AccountDeleted => "account_deleted",
             Self::TokenIssued => "token_issued",
             Self::KeyCreated => "key_created",
             Self::KeyRotated => "key_rotated",

@@ -1,9 +1,11 @@
 //! The auth server's settings, already parsed and checked: the core's here, each feature's in
 //! its module ([`EmailPasswordSettings`], [`JwtSettings`], [`PasswordResetSettings`],
-//! [`EmailVerificationSettings`], [`PasskeySettings`]).
+//! [`EmailVerificationSettings`], [`PasskeySettings`], [`ChangeEmailSettings`], [`DeleteUserSettings`]).
 
 use chrono::Duration;
 
+use crate::features::change_email::ChangeEmailSettings;
+use crate::features::delete_user::DeleteUserSettings;
 use crate::features::email_password::EmailPasswordSettings;
 use crate::features::email_verification::EmailVerificationSettings;
 use crate::features::jwt::JwtSettings;
@@ -70,6 +72,10 @@ pub struct AuthConfig {
     pub email_verification: EmailVerificationSettings,
     /// The passkey feature's settings.
     pub passkey: PasskeySettings,
+    /// The email-change feature's settings.
+    pub change_email: ChangeEmailSettings,
+    /// The account-deletion feature's settings.
+    pub delete_user: DeleteUserSettings,
     /// Use the `__Host-` cookie prefix (https only) instead of `__Secure-`.
     pub host_only_cookies: bool,
     /// Whether Better Auth's per-path request limits apply (on by default in production).
@@ -91,6 +97,8 @@ impl AuthConfig {
             password_reset: PasswordResetSettings::default(),
             email_verification: EmailVerificationSettings::default(),
             passkey: PasskeySettings::default(),
+            change_email: ChangeEmailSettings::default(),
+            delete_user: DeleteUserSettings::default(),
             host_only_cookies: false,
             rate_limit: false,
             trusted_proxies: TrustedProxies::default(),

@@ -142,6 +142,10 @@ pub mod codes {
         email_mismatch => BAD_REQUEST, "EMAIL_MISMATCH", "Email mismatch";
         email_not_verified => FORBIDDEN, "EMAIL_NOT_VERIFIED", "Email not verified";
         user_not_found => BAD_REQUEST, "USER_NOT_FOUND", "User not found";
+        invalid_user => BAD_REQUEST, "INVALID_USER", "Invalid user";
+        change_email_disabled => BAD_REQUEST, "CHANGE_EMAIL_DISABLED", "Change email is disabled";
+        session_expired => BAD_REQUEST, "SESSION_EXPIRED", "Session expired. Re-authenticate to perform this action.";
+        failed_to_get_user_info => NOT_FOUND, "FAILED_TO_GET_USER_INFO", "Failed to get user info";
         credential_account_not_found => BAD_REQUEST, "CREDENTIAL_ACCOUNT_NOT_FOUND", "Credential account not found";
         email_can_not_be_updated => BAD_REQUEST, "EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated";
         body_must_be_an_object => BAD_REQUEST, "BODY_MUST_BE_AN_OBJECT", "Body must be an object";

@@ -7,23 +7,39 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/// Better Auth's `generateRandomString(n, "0-9", "a-z")` alphabet (account-deletion tokens).
+const LOWER_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
 /// `len` characters from `[A-Za-z0-9]`, uniformly chosen from the OS CSPRNG.
 ///
 /// Rejection sampling keeps the distribution uniform (62 does not divide 256); a 32-character
 /// value carries about 190 bits of entropy, ample for a session token.
 pub fn generate_id(len: usize) -> String {
+    random_string(ALPHABET, len)
+}
+
+/// `len` characters from `[0-9a-z]`, uniformly chosen from the OS CSPRNG (32 of them carry
+/// about 165 bits).
+pub fn generate_lowercase_id(len: usize) -> String {
+    random_string(LOWER_ALPHABET, len)
+}
+
+/// `len` characters of `alphabet` (at most 256 of them), each uniformly chosen.
+fn random_string(alphabet: &[u8], len: usize) -> String {
     let rng = SystemRandom::new();
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
+    // Bytes at or above the largest multiple of the alphabet's size would bias the first
+    // characters (248 = 4 * 62, 252 = 7 * 36).
+    let limit = 256 - 256 % alphabet.len();
     while out.len() < len {
         if rng.fill(&mut buf).is_err() {
             // The OS RNG failing is unrecoverable: never fall back to a weak source.
             panic!("operating system random number generator failed");
         }
         for &byte in &buf {
-            // 248 = 4 * 62: bytes at or above it would bias the first characters.
-            if byte < 248 && out.len() < len {
-                out.push(ALPHABET[(byte % 62) as usize] as char);
+            if usize::from(byte) < limit && out.len() < len {
+                out.push(alphabet[usize::from(byte) % alphabet.len()] as char);
             }
         }
     }
@@ -57,6 +73,16 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn lowercase_ids_use_digits_and_lowercase_letters_only() {
+        let id = generate_lowercase_id(32);
+        assert_eq!(id.len(), 32);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+        );
     }
 
     #[test]

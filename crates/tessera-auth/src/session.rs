@@ -105,6 +105,18 @@ impl AuthState {
         cookies
     }
 
+    /// The cookies of an answer that changed `auth`'s user (Better Auth's `setSessionCookie`
+    /// with the same session): the sliding refresh's when the request earned one, else the
+    /// token cookie alone (a `dont_remember` marker is already in place).
+    pub fn resent_session_cookie(&self, auth: AuthSession) -> Vec<String> {
+        if !auth.cookies.is_empty() {
+            return auth.cookies;
+        }
+        let mut cookies = self.session_cookies(&auth.session, auth.dont_remember);
+        cookies.truncate(1);
+        cookies
+    }
+
     /// `Set-Cookie` values that remove every session cookie.
     pub fn expired_session_cookies(&self) -> Vec<String> {
         [

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use tessera_mail::Outbox;
 
+use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::cookies::CookieNames;
@@ -16,7 +17,7 @@ use crate::metrics::AuthMetrics;
 use crate::origin::TrustedOrigins;
 use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
 use crate::revocation::{RevocationStamp, Revocations};
-use crate::store::{SessionCache, Store};
+use crate::store::{SessionCache, Store, StoreResult};
 
 /// Cheap-to-clone handle on the auth server's state.
 #[derive(Clone)]
@@ -130,6 +131,25 @@ impl AuthState {
     /// The attached outbox, if a worker delivers mail.
     pub(crate) fn outbox(&self) -> Option<&Outbox> {
         self.outbox.get()
+    }
+
+    /// Finishes a store call that queued a mail with its `audit` event (`queued`) or, past the
+    /// recipient's hourly allowance, wrote nothing: then `audit` is recorded with reason
+    /// `recipient_limit` (the client's answer stays the same); else its line is emitted and
+    /// the worker woken, so it takes the committed mail now rather than at its next poll.
+    /// Answers `queued`.
+    pub(crate) async fn mail_queued(&self, queued: bool, audit: AuditEvent) -> StoreResult<bool> {
+        if !queued {
+            let limited = audit.reason("recipient_limit");
+            self.store.insert_audit(&limited).await?;
+            limited.emit();
+            return Ok(false);
+        }
+        audit.emit();
+        if let Some(outbox) = self.outbox() {
+            outbox.wake();
+        }
+        Ok(true)
     }
 
     /// The [`RevocationStamp`] of sessions ending now, for the store call that deletes them

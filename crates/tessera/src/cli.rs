@@ -196,6 +196,28 @@ pub struct ServeArgs {
     /// `emailVerification.expiresIn`).
     #[arg(long, env = "TESSERA_VERIFICATION_EXPIRES_IN", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
     pub verification_expires_in: u32,
+    /// Serve `POST /change-email` (Better Auth's `user.changeEmail.enabled`).
+    #[arg(long, env = "TESSERA_CHANGE_EMAIL")]
+    pub change_email: bool,
+    /// A verified user's email change is first approved from the current address (Better
+    /// Auth's `user.changeEmail.sendChangeEmailConfirmation`).
+    #[arg(long, env = "TESSERA_CHANGE_EMAIL_CONFIRMATION")]
+    pub change_email_confirmation: bool,
+    /// An unverified user's address changes at once (Better Auth's
+    /// `user.changeEmail.updateEmailWithoutVerification`).
+    #[arg(long, env = "TESSERA_UPDATE_EMAIL_WITHOUT_VERIFICATION")]
+    pub update_email_without_verification: bool,
+    /// Serve `POST /delete-user` and its callback (Better Auth's `user.deleteUser.enabled`).
+    #[arg(long, env = "TESSERA_DELETE_USER")]
+    pub delete_user: bool,
+    /// Deleting an account is confirmed from a mailed link (Better Auth's
+    /// `user.deleteUser.sendDeleteAccountVerification`).
+    #[arg(long, env = "TESSERA_DELETE_USER_VERIFICATION")]
+    pub delete_user_verification: bool,
+    /// How long an account-deletion link is valid, in seconds (Better Auth's
+    /// `user.deleteUser.deleteTokenExpiresIn`).
+    #[arg(long, env = "TESSERA_DELETE_TOKEN_EXPIRES_IN", default_value_t = 86_400, value_parser = clap::value_parser!(u32).range(1..))]
+    pub delete_token_expires_in: u32,
     /// Better Auth's per-path request limits: on or off. Default: on in production only.
     #[arg(long, env = "TESSERA_RATE_LIMIT")]
     pub rate_limit: Option<Toggle>,

@@ -12,6 +12,8 @@ use anyhow::{Context as _, bail};
 use chrono::Duration;
 use tessera_api::{ApiSettings, KeySettings, TasksSettings};
 use tessera_auth::AuthConfig;
+use tessera_auth::features::change_email::ChangeEmailSettings;
+use tessera_auth::features::delete_user::DeleteUserSettings;
 use tessera_auth::features::email_verification::EmailVerificationSettings;
 use tessera_auth::features::passkey::PasskeySettings;
 use tessera_auth::password::{HashFormat, HashPriority};
@@ -37,6 +39,12 @@ pub fn server(args: &ServeArgs) -> anyhow::Result<ServerSettings> {
         // Every new account would wait for a link that is never sent.
         anyhow::bail!(
             "TESSERA_REQUIRE_EMAIL_VERIFICATION needs mail delivery: set TESSERA_SMTP_URL or TESSERA_MAIL_WEBHOOK_URL; refusing to start in production"
+        );
+    }
+    if args.env == Env::Production && args.delete_user_verification && !mail.delivers() {
+        // Every deletion would be refused for want of the confirmation mail.
+        anyhow::bail!(
+            "TESSERA_DELETE_USER_VERIFICATION needs mail delivery: set TESSERA_SMTP_URL or TESSERA_MAIL_WEBHOOK_URL; refusing to start in production"
         );
     }
     Ok(ServerSettings {
@@ -220,6 +228,16 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         expires_in_secs: args.verification_expires_in,
     };
     config.passkey = passkey_settings(args, &config.base_origin)?;
+    config.change_email = ChangeEmailSettings {
+        enabled: args.change_email,
+        send_confirmation: args.change_email_confirmation,
+        update_without_verification: args.update_email_without_verification,
+    };
+    config.delete_user = DeleteUserSettings {
+        enabled: args.delete_user,
+        send_verification: args.delete_user_verification,
+        token_lifetime_secs: args.delete_token_expires_in,
+    };
     config.rate_limit = match args.rate_limit {
         Some(toggle) => toggle == Toggle::On,
         None => args.env == Env::Production,
@@ -433,6 +451,41 @@ mod tests {
             said.contains("TESSERA_REQUIRE_EMAIL_VERIFICATION needs mail delivery"),
             "{said}"
         );
+        let said = production_refusal(&["--delete-user", "--delete-user-verification"]);
+        assert!(
+            said.contains("TESSERA_DELETE_USER_VERIFICATION needs mail delivery"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn change_email_and_delete_user_are_off_by_default_and_their_flags_reach_the_config() {
+        let config = |argv: &[&str]| {
+            // A secret given, so no development secret file is written.
+            let secret = ["--secret", "settings-test-secret-0123456789abcdefXYZ"];
+            let argv = ["tessera", "serve"].iter().chain(&secret).chain(argv);
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let Some(Command::Serve(serve)) = cli.command else {
+                unreachable!("parsed as serve")
+            };
+            auth_config(&serve).unwrap()
+        };
+        let default = config(&[]);
+        assert!(!default.change_email.enabled && !default.delete_user.enabled);
+        assert_eq!(default.delete_user.token_lifetime_secs, 86_400);
+        let on = config(&[
+            "--change-email",
+            "--change-email-confirmation",
+            "--update-email-without-verification",
+            "--delete-user",
+            "--delete-user-verification",
+            "--delete-token-expires-in",
+            "600",
+        ]);
+        assert!(on.change_email.enabled && on.change_email.send_confirmation);
+        assert!(on.change_email.update_without_verification);
+        assert!(on.delete_user.enabled && on.delete_user.send_verification);
+        assert_eq!(on.delete_user.token_lifetime_secs, 600);
     }
 
     #[test]

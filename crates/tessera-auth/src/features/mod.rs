@@ -5,6 +5,8 @@
 //! A feature is a unit struct implementing [`Feature`], mounted by its one line in [`FEATURES`].
 //! docs/architecture.md §7 lists the steps for adding one.
 
+pub mod change_email;
+pub mod delete_user;
 pub mod email_password;
 pub mod email_verification;
 pub mod jwt;
@@ -43,6 +45,8 @@ const FEATURES: &[&dyn Feature] = &[
     &password_reset::PasswordReset,
     &email_verification::EmailVerification,
     &passkey::Passkeys,
+    &change_email::ChangeEmail,
+    &delete_user::DeleteUser,
 ];
 
 /// The routes of every feature `config` turns on.

@@ -22,6 +22,8 @@ pub enum CheckedRoute {
     /// `POST /passkey/verify-authentication`: a passkey sign-in, counted against the account
     /// the passkey belongs to.
     Passkey,
+    /// `POST /delete-user` with a `password`.
+    DeleteUser,
 }
 
 impl CheckedRoute {
@@ -32,6 +34,7 @@ impl CheckedRoute {
             Self::ChangePassword => "/change-password",
             Self::VerifyPassword => "/verify-password",
             Self::Passkey => "/passkey/verify-authentication",
+            Self::DeleteUser => "/delete-user",
         }
     }
 
@@ -42,7 +45,7 @@ impl CheckedRoute {
         match self {
             Self::SignIn => (AuditKind::SignInFailed, "invalid_credentials"),
             Self::Passkey => (AuditKind::SignInFailed, "invalid_passkey"),
-            Self::ChangePassword | Self::VerifyPassword => {
+            Self::ChangePassword | Self::VerifyPassword | Self::DeleteUser => {
                 (AuditKind::CredentialCheckFailed, "invalid_password")
             }
         }
@@ -52,7 +55,9 @@ impl CheckedRoute {
     fn refusal_reason(self) -> &'static str {
         match self {
             Self::SignIn | Self::Passkey => "failed_sign_ins",
-            Self::ChangePassword | Self::VerifyPassword => "failed_password_checks",
+            Self::ChangePassword | Self::VerifyPassword | Self::DeleteUser => {
+                "failed_password_checks"
+            }
         }
     }
 }

@@ -50,7 +50,11 @@ async fn ok() -> Response {
 
 /// A JSON reply with `Set-Cookie` headers, each cookie its own header (never comma-joined).
 pub(crate) fn reply(body: impl Serialize, cookies: Vec<String>) -> Response {
-    let mut response = axum::Json(body).into_response();
+    with_cookies(axum::Json(body).into_response(), cookies)
+}
+
+/// `response` with `Set-Cookie` headers appended, each cookie its own header.
+pub(crate) fn with_cookies(mut response: Response, cookies: Vec<String>) -> Response {
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -64,6 +68,27 @@ pub(crate) fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
+}
+
+/// A mailed link's query, `?token=…&callbackURL=…`, as Better Auth's schema and `originCheck`
+/// read it: `token` required (400 `VALIDATION_ERROR`), `callbackURL` a trusted target (403
+/// `INVALID_CALLBACK_URL`); an empty callbackURL is falsy to Better Auth: unchecked, and none.
+pub(crate) fn link_query(
+    state: &AuthState,
+    query: Option<&str>,
+) -> Result<(String, Option<String>), crate::error::ApiError> {
+    let Some(token) = query_value(query, "token") else {
+        return Err(crate::error::ApiError::validation(
+            "[query.token] Invalid input: expected string, received undefined",
+        ));
+    };
+    let callback = query_value(query, "callbackURL").filter(|c| !c.is_empty());
+    if let Some(url) = &callback
+        && !state.trusted.allows_callback(url)
+    {
+        return Err(codes::invalid_callback_url());
+    }
+    Ok((token, callback))
 }
 
 /// A 302 to `location`, the way better-call's `ctx.redirect` answers.

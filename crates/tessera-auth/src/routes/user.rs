@@ -50,11 +50,6 @@ async fn update_user(
         )
         .await?;
     // Better Auth re-sets the session cookie (same token) after an update.
-    let mut cookies = auth.cookies;
-    if cookies.is_empty() {
-        cookies = state.session_cookies(&auth.session, auth.dont_remember);
-        // The dont_remember marker is already in place; only the token cookie is re-sent.
-        cookies.truncate(1);
-    }
+    let cookies = state.resent_session_cookie(auth);
     Ok(reply(json!({ "status": true }), cookies))
 }

@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::features::delete_user::DeleteUserStore;
 use crate::features::email_password::CredentialStore;
 use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
@@ -49,6 +50,8 @@ pub trait Store:
     + PasswordResetStore
     + EmailVerificationStore
     + PasskeyStore
+    + DeleteUserStore
+    + VerificationStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
@@ -56,6 +59,21 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the pool.
     async fn close(&self);
+}
+
+/// The core's `verification` table as the features spend it: reset, deletion and passkey
+/// challenge tokens alike.
+#[async_trait]
+pub trait VerificationStore: Send + Sync + 'static {
+    /// Spends the token `identifier`: deletes every row of it and answers the value of the
+    /// newest, when that one had not expired at `now` (Better Auth's
+    /// `consumeVerificationValue`). Deleting is the claim: of two concurrent calls, one gets
+    /// the value.
+    async fn consume_verification(
+        &self,
+        identifier: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>>;
 }
 
 /// The core's users (Better Auth's `user` table).

@@ -24,10 +24,11 @@ use tessera_cache::{Lookup, ReadCache};
 use super::token_storage::sha256;
 use super::{
     Account, AuditStore, JwkRow, LinkedAccount, Session, SessionStore, Store, StoreResult, User,
-    UserStore,
+    UserStore, VerificationStore,
 };
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::clock::Clock;
+use crate::features::delete_user::DeleteUserStore;
 use crate::features::email_password::CredentialStore;
 use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
@@ -313,6 +314,57 @@ impl EmailVerificationStore for SessionCache {
     ) -> StoreResult<Option<User>> {
         let _evict = self.evict_user_after(user_id);
         self.inner.mark_email_verified(user_id, now, audit).await
+    }
+    async fn change_email(
+        &self,
+        user_id: &str,
+        new_email: &str,
+        email_verified: bool,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<User>> {
+        let _evict = self.evict_user_after(user_id);
+        self.inner
+            .change_email(user_id, new_email, email_verified, now, audit)
+            .await
+    }
+}
+
+#[async_trait]
+impl VerificationStore for SessionCache {
+    async fn consume_verification(
+        &self,
+        identifier: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>> {
+        self.inner.consume_verification(identifier, now).await
+    }
+}
+
+#[async_trait]
+impl DeleteUserStore for SessionCache {
+    async fn request_account_deletion(
+        &self,
+        identifier: &str,
+        user_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mail: &Mail,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.inner
+            .request_account_deletion(identifier, user_id, expires_at, now, mail, audit)
+            .await
+    }
+    async fn delete_user(
+        &self,
+        user_id: &str,
+        audit: &AuditEvent,
+        revoked: &AuditEvent,
+        stamp: RevocationStamp,
+    ) -> StoreResult<Option<Vec<String>>> {
+        let _evict = self.evict_user_after(user_id);
+        self.inner.delete_user(user_id, audit, revoked, stamp).await
     }
 }
 

@@ -14,9 +14,10 @@ use tessera_db::{Database, Migrations};
 
 use super::{
     Account, AuditStore, DbTime, JwkRow, LinkedAccount, Session, SessionStore, Store, StoreResult,
-    User, UserStore,
+    User, UserStore, VerificationStore,
 };
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::features::delete_user::{DELETE_MAILS_PER_HOUR, DeleteUserStore};
 use crate::features::email_password::CredentialStore;
 use crate::features::email_verification::{EmailVerificationStore, VERIFICATION_MAILS_PER_HOUR};
 use crate::features::jwt::KeyStore;
@@ -158,6 +159,64 @@ macro_rules! sql_store {
                 .bind(DbTime::from(now - chrono::Duration::hours(1)))
                 .fetch_one(&mut *tx)
                 .await
+            }
+
+            /// Writes a token row (`identifier`, value `user_id`), its mail and `audit` in one
+            /// transaction, unless `mail`'s recipient already had `limit` mails of its kind
+            /// queued in the hour before `now`: then nothing is written and the answer is `false`.
+            #[expect(clippy::too_many_arguments, reason = "the token row's fields, its mail and the limit")]
+            async fn write_token_mail(
+                &self,
+                identifier: &str,
+                user_id: &str,
+                expires_at: DateTime<Utc>,
+                now: DateTime<Utc>,
+                mail: &Mail,
+                audit: &AuditEvent,
+                limit: i64,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                // The write comes first: a SQLite transaction that reads before it writes can
+                // fail to upgrade its lock when another writer is busy (SQLITE_BUSY at once).
+                Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
+                if Self::mails_in_last_hour(&mut *tx, mail, now).await? >= limit {
+                    return Ok(false);
+                }
+                tessera_mail::enqueue(&mut *tx, mail, now).await?;
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            /// Sets the user's `emailVerified` and, when given, `email`, with `audit`, in one
+            /// transaction; the updated user, or `None` when there is none. The unique index on
+            /// `email` refuses an address another account has (`StoreError::Conflict`).
+            async fn set_address(
+                &self,
+                user_id: &str,
+                email: Option<&str>,
+                email_verified: bool,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> StoreResult<Option<User>> {
+                let mut tx = self.pool.begin().await?;
+                let updated = sqlx::query(
+                    r#"UPDATE "user" SET "email" = COALESCE($2, "email"), "emailVerified" = $3, "updatedAt" = $4 WHERE "id" = $1"#,
+                )
+                .bind(user_id)
+                .bind(email)
+                .bind(email_verified)
+                .bind(DbTime::from(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    return Ok(None);
+                }
+                Self::write_audit(&mut *tx, audit).await?;
+                let user = sqlx::query_as::<_, User>(select_user_where!("id")).bind(user_id).fetch_optional(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(user)
             }
 
             /// Writes one revocation record per session in `ended` (all of `user_id`), then prunes
@@ -459,17 +518,7 @@ macro_rules! sql_store {
                 mail: &Mail,
                 audit: &AuditEvent,
             ) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
-                // The write comes first: a SQLite transaction that reads before it writes can
-                // fail to upgrade its lock when another writer is busy (SQLITE_BUSY at once).
-                Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
-                if Self::mails_in_last_hour(&mut *tx, mail, now).await? >= RESET_MAILS_PER_HOUR {
-                    return Ok(false);
-                }
-                tessera_mail::enqueue(&mut *tx, mail, now).await?;
-                Self::write_audit(&mut *tx, audit).await?;
-                tx.commit().await?;
-                Ok(true)
+                self.write_token_mail(identifier, user_id, expires_at, now, mail, audit, RESET_MAILS_PER_HOUR).await
             }
             async fn create_verification(
                 &self,
@@ -563,21 +612,83 @@ macro_rules! sql_store {
                 Ok(true)
             }
             async fn mark_email_verified(&self, user_id: &str, now: DateTime<Utc>, audit: &AuditEvent) -> StoreResult<Option<User>> {
+                self.set_address(user_id, None, true, now, audit).await
+            }
+            async fn change_email(
+                &self,
+                user_id: &str,
+                new_email: &str,
+                email_verified: bool,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> StoreResult<Option<User>> {
+                self.set_address(user_id, Some(new_email), email_verified, now, audit).await
+            }
+        }
+
+        #[async_trait]
+        impl VerificationStore for SqlStore<$db> {
+            async fn consume_verification(&self, identifier: &str, now: DateTime<Utc>) -> StoreResult<Option<String>> {
                 let mut tx = self.pool.begin().await?;
-                let updated = sqlx::query(r#"UPDATE "user" SET "emailVerified" = $2, "updatedAt" = $3 WHERE "id" = $1"#)
+                // Deleting is the claim: of two concurrent calls, one gets the rows.
+                let mut rows: Vec<(String, DbTime, DbTime)> = sqlx::query_as(
+                    r#"DELETE FROM "verification" WHERE "identifier" = $1 RETURNING "value", "expiresAt", "createdAt""#,
+                )
+                .bind(identifier)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                rows.sort_by(|a, b| b.2.cmp(&a.2));
+                let now = DbTime::from(now);
+                Ok(rows.into_iter().next().filter(|(_, expires, _)| *expires > now).map(|(value, _, _)| value))
+            }
+        }
+
+        #[async_trait]
+        impl DeleteUserStore for SqlStore<$db> {
+            async fn request_account_deletion(
+                &self,
+                identifier: &str,
+                user_id: &str,
+                expires_at: DateTime<Utc>,
+                now: DateTime<Utc>,
+                mail: &Mail,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                self.write_token_mail(identifier, user_id, expires_at, now, mail, audit, DELETE_MAILS_PER_HOUR).await
+            }
+            async fn delete_user(
+                &self,
+                user_id: &str,
+                audit: &AuditEvent,
+                revoked: &AuditEvent,
+                stamp: RevocationStamp,
+            ) -> StoreResult<Option<Vec<String>>> {
+                let mut tx = self.pool.begin().await?;
+                let mut ended: Vec<String> = sqlx::query_scalar(r#"DELETE FROM "session" WHERE "userId" = $1 RETURNING "id""#)
                     .bind(user_id)
-                    .bind(true)
-                    .bind(DbTime::from(now))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                ended.sort();
+                sqlx::query(r#"DELETE FROM "account" WHERE "userId" = $1"#)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let gone = sqlx::query(r#"DELETE FROM "user" WHERE "id" = $1"#)
+                    .bind(user_id)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                if updated == 0 {
+                if gone == 0 {
                     return Ok(None);
                 }
+                if !ended.is_empty() {
+                    Self::write_audit(&mut *tx, &revoked.with_ended_sessions(&ended)).await?;
+                    Self::write_revocations(&mut tx, user_id, &ended, stamp).await?;
+                }
                 Self::write_audit(&mut *tx, audit).await?;
-                let user = sqlx::query_as::<_, User>(select_user_where!("id")).bind(user_id).fetch_optional(&mut *tx).await?;
                 tx.commit().await?;
-                Ok(user)
+                Ok(Some(ended))
             }
         }
 

@@ -25,9 +25,10 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Account, AuditStore, JwkRow, LinkedAccount, Session, SessionStore, Store, StoreResult, User,
-    UserStore,
+    UserStore, VerificationStore,
 };
 use crate::audit::{AuditEvent, AuditFilter};
+use crate::features::delete_user::DeleteUserStore;
 use crate::features::email_password::CredentialStore;
 use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
@@ -343,6 +344,55 @@ impl EmailVerificationStore for HashedTokens {
         audit: &AuditEvent,
     ) -> StoreResult<Option<User>> {
         self.inner.mark_email_verified(user_id, now, audit).await
+    }
+    async fn change_email(
+        &self,
+        user_id: &str,
+        new_email: &str,
+        email_verified: bool,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<User>> {
+        self.inner
+            .change_email(user_id, new_email, email_verified, now, audit)
+            .await
+    }
+}
+
+#[async_trait]
+impl VerificationStore for HashedTokens {
+    async fn consume_verification(
+        &self,
+        identifier: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>> {
+        self.inner.consume_verification(identifier, now).await
+    }
+}
+
+#[async_trait]
+impl DeleteUserStore for HashedTokens {
+    async fn request_account_deletion(
+        &self,
+        identifier: &str,
+        user_id: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mail: &Mail,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.inner
+            .request_account_deletion(identifier, user_id, expires_at, now, mail, audit)
+            .await
+    }
+    async fn delete_user(
+        &self,
+        user_id: &str,
+        audit: &AuditEvent,
+        revoked: &AuditEvent,
+        stamp: RevocationStamp,
+    ) -> StoreResult<Option<Vec<String>>> {
+        self.inner.delete_user(user_id, audit, revoked, stamp).await
     }
 }
 

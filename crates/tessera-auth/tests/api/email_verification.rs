@@ -43,12 +43,6 @@ fn token_of(link: &str) -> String {
         .into_owned()
 }
 
-/// The path (under `/api/auth`) of a link, to follow it against the test server.
-fn path_of(link: &str) -> &str {
-    link.strip_prefix(&format!("{ORIGIN}/api/auth"))
-        .expect("a link from the base URL")
-}
-
 async fn is_verified(app: &TestApp, email: &str) -> bool {
     app.state
         .store

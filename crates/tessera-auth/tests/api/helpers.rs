@@ -446,6 +446,12 @@ pub async fn events_written(app: &TestApp, kind: AuditKind, n: usize) {
     }
 }
 
+/// The path (under `/api/auth`) of a mailed link, to follow it against the test server.
+pub fn path_of(link: &str) -> &str {
+    link.strip_prefix(&format!("{ORIGIN}/api/auth"))
+        .expect("a link from the base URL")
+}
+
 /// The links of the mails of `kind` (`reset-password`, `verify-email`) queued for `email`.
 pub async fn queued_links(app: &TestApp, email: &str, kind: &str) -> Vec<String> {
     let sql = format!(

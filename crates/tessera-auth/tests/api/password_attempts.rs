@@ -38,7 +38,11 @@ async fn spawn(backend: Backend, counters: Counters) -> TestApp {
         Counters::Memory => Arc::new(MemoryCounters::default()),
         Counters::Redis => Arc::new(redis_counters(&redis_url()).await),
     };
-    TestApp::spawn_with_counters(backend, counters, |c| behind_local_proxy(c, false)).await
+    TestApp::spawn_with_counters(backend, counters, |c| {
+        behind_local_proxy(c, false);
+        c.delete_user.enabled = true;
+    })
+    .await
 }
 
 /// Runs each test body on SQLite and PostgreSQL, each with memory and with Redis counters.
@@ -231,8 +235,11 @@ async fn with_redis_cut_a_burst_of_guesses_is_limited_in_the_process_and_the_use
     // What `rate_limit::counters` builds for a Redis URL.
     let redis = Arc::new(redis_counters(through.as_str()).await);
     let counters = Arc::new(FallbackCounters::new(redis));
-    let app =
-        TestApp::spawn_with_counters(backend, counters, |c| behind_local_proxy(c, false)).await;
+    let app = TestApp::spawn_with_counters(backend, counters, |c| {
+        behind_local_proxy(c, false);
+        c.delete_user.enabled = true;
+    })
+    .await;
     let user = app.sign_up().await;
     proxy.cut();
     let guesser = "192.0.2.90";
@@ -351,5 +358,27 @@ on_both_backends_and_counters! {
         assert_refused(&sign_in_from(&app, guesser, &user.email, PASSWORD).await);
         let elsewhere = verify(PASSWORD.to_string(), "192.0.2.82").await;
         assert_eq!((elsewhere.status, elsewhere.body.clone()), (200, json!({"status": true})));
+    }
+
+    async fn wrong_passwords_on_delete_user_count_in_the_same_limits_and_delete_nothing(app) {
+        let user = app.sign_up().await;
+        let guesser = "203.0.113.32";
+        let delete = |password: String, client: &'static str| {
+            let (app, user) = (&app, &user);
+            async move {
+                app.send(Method::POST, "/delete-user", Some(json!({"password": password})), Some(&user.cookie), &[("x-forwarded-for", client)]).await
+            }
+        };
+        let answers = join_all((0..30).map(|i| delete(format!("wrong guess {i}"), guesser))).await;
+        assert_eq!(count(&answers, 400), 10, "exactly the limit is checked");
+        assert_eq!(count(&answers, 429), 20);
+        let failures = events(&app, AuditKind::CredentialCheckFailed).await;
+        assert_eq!(failures.len(), 10);
+        assert_eq!(failures[0].detail_json(), Some(json!({"route": "/delete-user"})));
+        assert_refused(&delete(PASSWORD.to_string(), guesser).await);
+        assert_refused(&sign_in_from(&app, guesser, &user.email, PASSWORD).await);
+        assert!(app.state.store.find_user_by_id(&user.id).await.unwrap().is_some(), "nothing deleted");
+        let elsewhere = delete(PASSWORD.to_string(), "192.0.2.83").await;
+        assert_eq!((elsewhere.status, elsewhere.body.clone()), (200, json!({"success": true, "message": "User deleted"})));
     }
 }

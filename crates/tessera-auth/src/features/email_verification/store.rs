@@ -1,5 +1,6 @@
 //! The email-verification feature's storage. Its tokens are stateless JWTs, so nothing but the
-//! mail (and, once a link is followed, the user's `emailVerified`) is written.
+//! mail (and, once a link is followed, the user's `emailVerified`, or for an email change their
+//! `email`) is written.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,6 +30,18 @@ pub trait EmailVerificationStore: Send + Sync + 'static {
     async fn mark_email_verified(
         &self,
         user_id: &str,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<User>>;
+    /// Sets the user `user_id`'s `email` to `new_email` (lower-case) and `emailVerified` to
+    /// `email_verified`, and writes `audit`, in one transaction; the updated user, `None` when
+    /// there is no such user, [`StoreError::Conflict`](crate::store::StoreError::Conflict) when
+    /// another account has the address.
+    async fn change_email(
+        &self,
+        user_id: &str,
+        new_email: &str,
+        email_verified: bool,
         now: DateTime<Utc>,
         audit: &AuditEvent,
     ) -> StoreResult<Option<User>>;

@@ -2,16 +2,16 @@
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use serde_json::json;
+use serde_json::{Value, json};
 use url::Url;
 
 use super::token::{self, TokenRefused};
 use crate::audit::AuditKind;
 use crate::error::{ApiError, codes};
-use crate::routes::{found, query_value, reply};
+use crate::routes::{found, link_query, reply, with_cookies};
 use crate::session::{ClientMeta, Resolved};
 use crate::state::AuthState;
 
@@ -22,10 +22,14 @@ pub(super) fn router() -> Router<AuthState> {
 /// Why a link was refused, with Better Auth's codes; answered as 401 JSON, or, with a
 /// `callbackURL`, as a 302 to it with `?error=<CODE>`.
 #[derive(Clone, Copy, Debug)]
-enum LinkError {
+pub(super) enum LinkError {
     InvalidToken,
     TokenExpired,
     UserNotFound,
+    /// An email-change link followed while signed in as someone else.
+    InvalidUser,
+    /// An email-change link whose new address an account took since it was mailed.
+    AddressTaken,
 }
 
 impl LinkError {
@@ -39,11 +43,13 @@ impl LinkError {
             Self::InvalidToken => codes::invalid_token(),
             Self::TokenExpired => codes::token_expired(),
             Self::UserNotFound => codes::user_not_found(),
+            Self::InvalidUser => codes::invalid_user(),
+            Self::AddressTaken => codes::user_already_exists(),
         };
         plain.with_status(StatusCode::UNAUTHORIZED)
     }
 
-    fn answer(self, callback: Option<&str>) -> Result<Response, ApiError> {
+    pub(super) fn answer(self, callback: Option<&str>) -> Result<Response, ApiError> {
         match callback {
             Some(callback) => Ok(found(&with_error(callback, self.code())?)),
             None => Err(self.as_api_error()),
@@ -60,18 +66,7 @@ async fn verify_email(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let Some(token) = query_value(query.as_deref(), "token") else {
-        return Err(ApiError::validation(
-            "[query.token] Invalid input: expected string, received undefined",
-        ));
-    };
-    // An empty callbackURL is falsy to Better Auth: no check, and answered as JSON.
-    let callback = query_value(query.as_deref(), "callbackURL").filter(|c| !c.is_empty());
-    if let Some(url) = &callback
-        && !state.trusted.allows_callback(url)
-    {
-        return Err(codes::invalid_callback_url());
-    }
+    let (token, callback) = link_query(&state, query.as_deref())?;
     let callback = callback.as_deref();
     let secret = &state.config.secrets.current().secret;
     let link = match token::check(secret, &token, state.clock.now().timestamp()) {
@@ -79,6 +74,9 @@ async fn verify_email(
         Err(TokenRefused::Expired) => return LinkError::TokenExpired.answer(callback),
         Err(TokenRefused::Invalid) => return LinkError::InvalidToken.answer(callback),
     };
+    if link.update_to.is_some() {
+        return super::change::follow(&state, &meta, &headers, link, callback).await;
+    }
     let Some(user) = state.store.find_user_by_email(&link.email).await? else {
         return LinkError::UserNotFound.answer(callback);
     };
@@ -125,16 +123,15 @@ async fn verify_email(
 
 /// Success: a 302 to `callback` as given, or `{"status":true,"user":null}`, with `cookies`.
 fn done(callback: Option<&str>, cookies: Vec<String>) -> Response {
-    let mut response = match callback {
-        Some(callback) => found(callback),
-        None => return reply(json!({ "status": true, "user": null }), cookies),
-    };
-    for cookie in cookies {
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+    done_with(callback, json!({ "status": true, "user": null }), cookies)
+}
+
+/// Success: a 302 to `callback` as given, or `body`, with `cookies`.
+pub(super) fn done_with(callback: Option<&str>, body: Value, cookies: Vec<String>) -> Response {
+    match callback {
+        Some(callback) => with_cookies(found(callback), cookies),
+        None => reply(body, cookies),
     }
-    response
 }
 
 /// Better Auth's `appendQueryParams(callback, {error: code})`: the parameter appended after any

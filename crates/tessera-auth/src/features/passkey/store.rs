@@ -3,7 +3,6 @@
 //! single-use spending of the `verification` row that holds a ceremony's challenge.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use sqlx::postgres::Postgres;
@@ -74,14 +73,6 @@ impl Serialize for Passkey {
 /// Passkeys and the challenges of their ceremonies.
 #[async_trait]
 pub trait PasskeyStore: Send + Sync + 'static {
-    /// Spends the `verification` row named `identifier` (a ceremony's challenge): deletes it and
-    /// returns its value if it had not expired at `now`. Of two concurrent requests with one
-    /// challenge, one gets it and the other `None`.
-    async fn consume_verification(
-        &self,
-        identifier: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<String>>;
     /// Inserts a passkey and writes `audit` in the same transaction.
     async fn insert_passkey(&self, passkey: &Passkey, audit: &AuditEvent) -> StoreResult<()>;
     /// The user's passkeys, oldest first.
@@ -115,25 +106,6 @@ macro_rules! passkey_store {
     ($db:ty) => {
         #[async_trait]
         impl PasskeyStore for SqlStore<$db> {
-            async fn consume_verification(
-                &self,
-                identifier: &str,
-                now: DateTime<Utc>,
-            ) -> StoreResult<Option<String>> {
-                // Deleted whatever its age, so an expired challenge is gone too; only an
-                // unexpired one is handed back.
-                let rows: Vec<(String, DbTime)> = sqlx::query_as(
-                    r#"DELETE FROM "verification" WHERE "identifier" = $1 RETURNING "value", "expiresAt""#,
-                )
-                .bind(identifier)
-                .fetch_all(self.pool())
-                .await?;
-                let now = DbTime::from(now);
-                Ok(rows
-                    .into_iter()
-                    .find(|(_, expires)| *expires > now)
-                    .map(|(value, _)| value))
-            }
             async fn insert_passkey(&self, p: &Passkey, audit: &AuditEvent) -> StoreResult<()> {
                 let mut tx = self.pool().begin().await?;
                 sqlx::query(
@@ -249,13 +221,6 @@ macro_rules! delegate_passkey_store {
     ($decorator:ty) => {
         #[async_trait::async_trait]
         impl $crate::features::passkey::PasskeyStore for $decorator {
-            async fn consume_verification(
-                &self,
-                identifier: &str,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<Option<String>> {
-                self.inner.consume_verification(identifier, now).await
-            }
             async fn insert_passkey(
                 &self,
                 passkey: &$crate::features::passkey::Passkey,

@@ -100,17 +100,7 @@ async fn issue_reset(
             &audit,
         )
         .await?;
-    if !written {
-        // The address's hourly allowance is spent: recorded, nothing sent, the same answer.
-        let limited = audit.reason("recipient_limit");
-        state.store.insert_audit(&limited).await?;
-        limited.emit();
-        return Ok(());
-    }
-    audit.emit();
-    // The mail is committed with the token: the worker can take it now, not at its next poll.
-    if let Some(outbox) = state.outbox() {
-        outbox.wake();
-    }
+    // Past the address's hourly allowance: recorded, nothing sent, the same answer.
+    state.mail_queued(written, audit).await?;
     Ok(())
 }
