@@ -58,9 +58,7 @@ impl SqlTaskStore<Postgres> {
             .await?;
         Ok(tx)
     }
-}
 
-impl SqlTaskStore<Postgres> {
     /// The user's tasks, newest first, in one statement: `tessera_tasks_of` (migration 1001)
     /// sets the role and identity as [`Self::begin_as`] does, then reads under the policy. A
     /// transaction of its own would cost three more round trips (BEGIN, settings, COMMIT).
