@@ -15,13 +15,17 @@ mod revocations;
 mod tasks;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use prometheus_client::registry::Registry;
+use tessera_db::metrics::PoolMetrics;
 use tessera_guard::keys::{HttpJwksFetcher, JwksCache};
 use tessera_guard::{Guard, GuardBuilder};
+use tessera_http::metrics::{HttpMetrics, Sample};
 use tessera_http::{Bound, ConnectionLimits, Edge, origin_matches, origin_of};
 use tessera_tasks::TasksState;
 
@@ -86,11 +90,16 @@ pub struct ApiSettings {
     pub tasks: TasksSettings,
     /// Limits on client connections.
     pub limits: ConnectionLimits,
+    /// Where `GET /metrics` is served, never on [`Self::addr`]; `None`: no metrics listener,
+    /// and the request path records nothing.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The resource server, bound and ready to [`run`](Self::run).
 pub struct Api {
     server: Bound,
+    /// The metrics listener, when asked for.
+    metrics: Option<Bound>,
 }
 
 impl Api {
@@ -101,8 +110,8 @@ impl Api {
     /// address that cannot be bound.
     pub async fn build(settings: ApiSettings) -> Result<Self, ApiError> {
         let (guard, issuers) = guard(&settings).await?;
-        let store = tasks_store(&settings.database_url, &settings.tasks).await?;
-        let app: Router = tessera_tasks::router(TasksState::new(store, guard));
+        let (db, store) = tasks_store(&settings.database_url, &settings.tasks).await?;
+        let app: Router = tessera_tasks::router(TasksState::new(store, guard.clone()));
         // A browser frontend on the auth server's origin (the brief's :3000) calls this API
         // (:8000) cross-origin; admit it and any origin named explicitly.
         let origins: Vec<String> = issuers
@@ -114,9 +123,27 @@ impl Api {
         let cors = (!origins.is_empty()).then(|| {
             tessera_http::cors(move |origin| origins.iter().any(|p| origin_matches(p, origin)))
         });
-        let edge = Edge::new(app, cors, panic_response);
+        let mut edge = Edge::new(app, cors, panic_response);
+        // As `tessera serve`'s listener (tessera-server's `metrics.rs`), without the auth
+        // server's metrics and the mail outbox, which this process has not.
+        let metrics = match settings.metrics_addr {
+            Some(addr) => {
+                let mut registry = Registry::default();
+                edge = edge.with_metrics(HttpMetrics::register(&mut registry));
+                guard.register_metrics(&mut registry);
+                let pool = PoolMetrics::register(&mut registry, db);
+                let sample: Sample = Arc::new(move || {
+                    pool.sample();
+                    Box::pin(async {})
+                });
+                let router = tessera_http::metrics::listener(registry, Some(sample));
+                let edge = Edge::new(router, None, panic_response);
+                Some(Bound::bind(addr, edge, settings.limits).await?)
+            }
+            None => None,
+        };
         let server = Bound::bind(settings.addr, edge, settings.limits).await?;
-        Ok(Self { server })
+        Ok(Self { server, metrics })
     }
 
     /// The bound address.
@@ -127,12 +154,26 @@ impl Api {
         self.server.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// The metrics listener's bound address, when it has one.
+    ///
+    /// # Errors
+    /// When the socket cannot say.
+    pub fn metrics_addr(&self) -> std::io::Result<Option<SocketAddr>> {
+        self.metrics.as_ref().map(Bound::local_addr).transpose()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight; the metrics
+    /// listener, when configured, stops after them.
     ///
     /// # Errors
     /// Only when the listener itself is unusable.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ApiError> {
-        Ok(self.server.run(shutdown).await?)
+        let metrics = self.metrics.map(|metrics| metrics.spawn("metrics"));
+        let served = self.server.run(shutdown).await;
+        if let Some(metrics) = metrics {
+            metrics.stop().await;
+        }
+        Ok(served?)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use tessera_db::Database;
 use tessera_tasks::store::{ListCache, TaskStore};
 use tessera_tasks::system_clock;
 
@@ -17,19 +18,22 @@ pub struct TasksSettings {
     pub list_cache_ttl: Option<u64>,
 }
 
-/// The migrated tasks store at `database_url`, behind the list cache `settings` ask for.
+/// The migrated tasks store at `database_url`, behind the list cache `settings` ask for, and
+/// the pool under it (for its metrics).
 ///
 /// # Errors
 /// When the database cannot be reached or migrated.
 pub async fn tasks_store(
     database_url: &str,
     settings: &TasksSettings,
-) -> Result<Arc<dyn TaskStore>, ApiError> {
-    let store = tessera_tasks::store::connect(database_url)
+) -> Result<(Database, Arc<dyn TaskStore>), ApiError> {
+    let db = tessera_db::connect(database_url)
         .await
         .map_err(ApiError::Connect)?;
+    let store = tessera_tasks::store::open(db.clone());
     store.migrate().await.map_err(ApiError::Migrate)?;
-    with_list_cache(store, database_url.starts_with("sqlite:"), settings)
+    let store = with_list_cache(store, database_url.starts_with("sqlite:"), settings)?;
+    Ok((db, store))
 }
 
 /// `store` behind a [`ListCache`] unless its TTL is zero (default: one second on SQLite, off on

@@ -3,6 +3,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection as _;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -13,6 +14,15 @@ use crate::{StoreError, StoreResult};
 /// How long a request waits for a pooled connection before the store answers "unavailable":
 /// short, so a database that stopped answering turns into a prompt 503 instead of a hung request.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
+///
+/// sqlx pings every connection when it comes back to the pool, so one idle for less than this
+/// was seen alive that recently; pinging it again on the way out would add a round trip to
+/// every statement under load (measured in BENCHMARKS.md, "Round trips per request"). A
+/// connection the server dropped within that second fails its next statement once, answered
+/// as unavailable (503), and is not returned to the pool.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// A pool on either backend. Clones share the pool, so the auth server and the tasks API can
 /// run over one.
@@ -66,6 +76,15 @@ pub async fn connect(url: &str) -> StoreResult<Database> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_IDLE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         Ok(Database::Postgres(pool))

@@ -6,11 +6,14 @@
 //! dates encoded the way Better Auth stores them. The composition root opens one
 //! [`Database`] and hands clones of it to every store.
 //!
-//! With the `testing` feature, [`testing`] makes the databases every crate's tests run on.
+//! With the `testing` feature, [`testing`] makes the databases every crate's tests run on;
+//! with `metrics`, [`metrics`] is the pool's gauge.
 #![forbid(unsafe_code)]
 
 mod connect;
 mod error;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod migrate;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -82,7 +82,9 @@ mod tests {
 
     #[tokio::test]
     async fn two_crates_migrations_share_one_table_and_each_ignores_the_others_rows() {
-        let root = tempfile_dir();
+        // A directory of its own: the other test's lives beside it, and each removes only its own.
+        let root = tempfile_dir().join("shared");
+        std::fs::create_dir_all(&root).unwrap();
         let url = format!("sqlite://{}", root.join("m.db").display());
         let db = crate::connect(&url).await.unwrap();
         let (auth_dir, tasks_dir) = (root.join("auth"), root.join("tasks"));

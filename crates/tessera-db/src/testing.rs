@@ -17,6 +17,10 @@ use sqlx::{Connection as _, PgConnection};
 
 use crate::{Database, Migrations};
 
+mod round_trips;
+
+pub use round_trips::{RoundTrips, settled};
+
 /// The PostgreSQL server of the tests when `TEST_DATABASE_URL` is unset.
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

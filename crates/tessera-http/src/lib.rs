@@ -23,4 +23,4 @@ pub use edge::{Edge, cors};
 pub use logging::LogFormat;
 pub use metrics::HttpMetrics;
 pub use origin::{origin_matches, origin_of};
-pub use server::{Bound, ConnectionLimits, ListenError, shutdown_signal};
+pub use server::{Background, Bound, ConnectionLimits, ListenError, shutdown_signal};

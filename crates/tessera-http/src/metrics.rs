@@ -13,7 +13,7 @@
 //! The route is known only inside the router, the status and latency only outside it, so
 //! [`route_layer`] (on the router) hands the matched template to the access-log layer in the
 //! answer's extensions. Without metrics neither runs: the edge adds no layer and the access
-//! log checks one `Option`.
+//! log checks one `Option`. [`listener`] is the metrics listener's router both servers bind.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -146,6 +146,42 @@ pub fn render(registry: &Registry) -> String {
         tracing::error!(error = %err, "encoding metrics failed");
     }
     text
+}
+
+/// Work a scrape does before the page is rendered: gauges sampled from their source (a pool's
+/// connections, a count of rows).
+pub type Sample = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// A metrics listener's router, for `tessera serve` and `tessera api` alike: `GET /metrics`
+/// runs `sample`, then answers `registry` ([`render`], [`CONTENT_TYPE`]), `no-store`, and out
+/// of the access log: scraped every few seconds, its line would drown the ones worth reading.
+pub fn listener(registry: Registry, sample: Option<Sample>) -> axum::Router {
+    let scrape = Arc::new(Scrape { registry, sample });
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape_page))
+        .with_state(scrape)
+}
+
+/// What [`listener`] serves.
+struct Scrape {
+    registry: Registry,
+    sample: Option<Sample>,
+}
+
+async fn scrape_page(
+    axum::extract::State(scrape): axum::extract::State<Arc<Scrape>>,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse as _;
+    if let Some(sample) = &scrape.sample {
+        sample().await;
+    }
+    let mut response = render(&scrape.registry).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.extensions_mut().insert(crate::access_log::Quiet);
+    response
 }
 
 /// The layer the edge puts on the router when it has metrics: the matched route template

@@ -138,6 +138,39 @@ impl Bound {
             .await
             .map_err(ListenError::Serve)
     }
+
+    /// Serves `name` (a side listener, such as the metrics one) in a task of its own until
+    /// [`Background::stop`].
+    pub fn spawn(self, name: &'static str) -> Background {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.run(async {
+            let _ = stopped.await;
+        }));
+        Background { name, stop, task }
+    }
+}
+
+/// A listener serving in the background ([`Bound::spawn`]).
+#[derive(Debug)]
+pub struct Background {
+    name: &'static str,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), ListenError>>,
+}
+
+impl Background {
+    /// Stops it once its requests in flight are done; a failure or panic is logged, not
+    /// returned: a side listener's end must not hide how the main one ended.
+    pub async fn stop(self) {
+        drop(self.stop);
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, listener = self.name, "a listener failed")
+            }
+            Err(err) => tracing::error!(error = %err, listener = self.name, "a listener panicked"),
+        }
+    }
 }
 
 /// Serves `edge` on `listener` within the `limits` until `shutdown` resolves, goes on serving

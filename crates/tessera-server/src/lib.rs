@@ -247,12 +247,7 @@ impl Application {
             metrics,
             ..
         } = self;
-        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-        let metrics = metrics.map(|metrics| {
-            tokio::spawn(metrics.run(async {
-                let _ = metrics_stopped.await;
-            }))
-        });
+        let metrics = metrics.map(|metrics| metrics.spawn("metrics"));
         let mut begun = None;
         let begin = async {
             shutdown.await;
@@ -264,13 +259,8 @@ impl Application {
             tracing::info!("shutdown begun: /readyz answers 503");
         };
         let served = server.run(begin).await;
-        drop(stop_metrics);
         if let Some(metrics) = metrics {
-            match metrics.await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => tracing::error!(error = %err, "the metrics listener failed"),
-                Err(err) => tracing::error!(error = %err, "the metrics listener panicked"),
-            }
+            metrics.stop().await;
         }
         // The mail in progress gets what is left of the shutdown's bound.
         let left = begun.map_or(Duration::ZERO, |at| {

@@ -350,6 +350,11 @@ pub struct ApiArgs {
     /// Address to listen on.
     #[arg(long, env = "TESSERA_API_ADDR", default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
+    /// Address of the metrics listener (`GET /metrics`, Prometheus text format); off unless
+    /// set. Never the public address: bind it where only the scraper reaches (loopback, a
+    /// private interface).
+    #[arg(long, env = "TESSERA_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Database settings.
     #[command(flatten)]
     pub database: DatabaseArgs,

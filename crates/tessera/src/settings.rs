@@ -100,6 +100,7 @@ pub fn api(args: &ApiArgs) -> anyhow::Result<ApiSettings> {
         cors_origins: args.cors_origins.clone(),
         tasks: tasks(&args.tasks_caches),
         limits: limits(&args.connections, false),
+        metrics_addr: args.metrics_addr,
     })
 }
 

@@ -80,6 +80,8 @@ pub struct TestApp {
     pub state: AuthState,
     pub clock: ManualClock,
     url: String,
+    /// The pool the app's store runs on.
+    database: tessera_db::Database,
     client: reqwest::Client,
     server: JoinHandle<()>,
     _database: Option<TestDatabase>,
@@ -132,12 +134,13 @@ impl TestApp {
 
     async fn spawn_inner(
         url: &str,
-        database: Option<TestDatabase>,
+        test_database: Option<TestDatabase>,
         counters: Arc<dyn CounterStore>,
         adjust: impl FnOnce(&mut AuthConfig),
         mail: bool,
     ) -> Self {
-        let store = tessera_auth::store::connect(url).await.expect("connect");
+        let pool = tessera_db::connect(url).await.expect("connect");
+        let store = tessera_auth::store::open(pool.clone());
         store.migrate().await.expect("migrate");
         let mut config = AuthConfig::new(SecretSet::single(Secret::new(SECRET)), ORIGIN);
         config.trusted_origins = vec![FRONTEND.to_owned()];
@@ -175,9 +178,10 @@ impl TestApp {
             state,
             clock,
             url: url.to_owned(),
+            database: pool,
             client,
             server,
-            _database: database,
+            _database: test_database,
         }
     }
 
@@ -186,6 +190,11 @@ impl TestApp {
         tessera_auth::store::connect(&self.url)
             .await
             .expect("connect")
+    }
+
+    /// The pool the app's store runs on.
+    pub fn database(&self) -> &tessera_db::Database {
+        &self.database
     }
 
     /// The database's URL, for a second app on the same database.

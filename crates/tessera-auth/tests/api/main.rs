@@ -25,6 +25,7 @@ mod password_reset;
 mod rate_limit;
 mod revocation;
 mod rfc9864;
+mod round_trips;
 mod session;
 mod sign_in;
 mod sign_up;

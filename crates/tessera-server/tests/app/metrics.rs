@@ -9,7 +9,7 @@ use crate::helpers::{ORIGIN, TestApp, get, request, request_at, signed_up, spawn
 
 /// One sample of the text format: `name{label="value",…} value`.
 #[derive(Debug)]
-struct Sample {
+pub(crate) struct Sample {
     name: String,
     labels: BTreeMap<String, String>,
     value: f64,
@@ -17,7 +17,7 @@ struct Sample {
 
 /// The samples of a Prometheus text page; panics on any line that is not the format, and on
 /// a sample whose metric family has no `# TYPE` line before it.
-fn parse(text: &str) -> Vec<Sample> {
+pub(crate) fn parse(text: &str) -> Vec<Sample> {
     let mut typed = Vec::<String>::new();
     let mut samples = Vec::new();
     for line in text.lines().filter(|line| !line.is_empty()) {
@@ -79,7 +79,7 @@ fn parse_labels(mut text: &str) -> BTreeMap<String, String> {
 }
 
 /// The value of the one sample named `name` with exactly `labels`, if there is one.
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let wanted: BTreeMap<String, String> = labels
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

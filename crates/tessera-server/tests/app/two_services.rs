@@ -21,10 +21,13 @@ use tessera_jwt::Algorithm;
 use tokio::sync::oneshot;
 
 use crate::helpers::{ORIGIN, SECRET, TestApp, limits, spawn_app_with};
+use crate::metrics::{parse, value};
 
 /// A running `tessera api`; stopped when dropped.
 struct TestApi {
     url: String,
+    /// The metrics listener, when the settings asked for one.
+    metrics: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -63,16 +66,19 @@ async fn spawn_api(keys: KeySettings, configure: impl FnOnce(&mut ApiSettings)) 
             list_cache_ttl: None,
         },
         limits: limits(),
+        metrics_addr: None,
     };
     configure(&mut settings);
     let api = Api::build(settings).await.unwrap();
     let url = format!("http://{}", api.local_addr().unwrap());
+    let metrics = api.metrics_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(api.run(async {
         let _ = stopped.await;
     }));
     TestApi {
         url,
+        metrics,
         stop: Some(stop),
         _dir: dir,
     }
@@ -298,4 +304,94 @@ async fn in_hs256_mode_the_separate_api_verifies_with_the_shared_secret() {
     let (_auth, url) = auth_server(Algorithm::HS256, None).await;
     let api = spawn_api(KeySettings::Secret(SECRET.to_owned()), |_| {}).await;
     still_accepted_by_the_api(sign_in_then_call_the_api(&url, &api).await).await;
+}
+
+#[tokio::test]
+async fn the_separate_api_counts_its_requests_and_verifications_on_its_own_metrics_listener() {
+    let (_auth, url) = auth_server(Algorithm::EdDSA, None).await;
+    let api = spawn_api(jwks(&url), |api| {
+        api.metrics_addr = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let client = client();
+    let (cookie, user_id) = sign_up(&client, &url).await;
+    let token: Value = jwt(&client, &url, &cookie).await.json().await.unwrap();
+    let token = token["token"].as_str().unwrap();
+    let tasks = format!("{}/api/{user_id}/tasks", api.url);
+    assert_eq!(
+        call(&client, Method::GET, tasks.clone(), token).await.0,
+        StatusCode::OK
+    );
+    let forged = call(&client, Method::GET, tasks, "not.a.token").await.0;
+    assert_eq!(forged, StatusCode::UNAUTHORIZED);
+    // The public listener does not serve metrics: a 404 like any unknown path.
+    let public = client
+        .get(format!("{}/metrics", api.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+
+    let metrics = api.metrics.expect("a metrics listener");
+    let scraped = client
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert_eq!(
+        scraped.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let body = scraped.text().await.unwrap();
+    let samples = parse(&body);
+    let route = "/api/{user_id}/tasks";
+    for (name, labels, count) in [
+        (
+            "tessera_http_requests_total",
+            vec![("route", route), ("method", "GET"), ("status", "200")],
+            1.0,
+        ),
+        (
+            "tessera_http_requests_total",
+            vec![("route", route), ("method", "GET"), ("status", "401")],
+            1.0,
+        ),
+        (
+            "tessera_http_requests_total",
+            vec![("route", "unmatched"), ("method", "GET"), ("status", "404")],
+            1.0,
+        ),
+        (
+            "tessera_http_request_duration_seconds_count",
+            vec![("route", route)],
+            2.0,
+        ),
+        (
+            "tessera_guard_verifications_total",
+            vec![("result", "valid")],
+            1.0,
+        ),
+        (
+            "tessera_guard_verifications_total",
+            vec![("result", "invalid")],
+            1.0,
+        ),
+    ] {
+        assert_eq!(
+            value(&samples, name, &labels),
+            Some(count),
+            "{name} {labels:?}\n{body}"
+        );
+    }
+    // The pool holds a connection; whether it is back in the pool by the scrape is a race
+    // (it is given back in a task of its own), so only the two states together are known.
+    let pool = |state| value(&samples, "tessera_db_pool_connections", &[("state", state)]);
+    let held = pool("idle")
+        .zip(pool("in_use"))
+        .map(|(idle, in_use)| idle + in_use);
+    assert!(held.is_some_and(|held| held >= 1.0), "{body}");
+    // No user id, and nothing of the auth server's: this process has none of it.
+    assert!(!body.contains(&user_id), "{body}");
+    assert!(!body.contains("tessera_sign_ins_total"), "{body}");
 }

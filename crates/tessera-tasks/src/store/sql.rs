@@ -3,7 +3,8 @@
 //! The statements are identical on SQLite and PostgreSQL (`$N` placeholders work in both); a
 //! macro writes the [`TaskStore`] impl for each so neither can drift. What differs is
 //! [`SqlTaskStore::begin_as`], which on PostgreSQL switches the transaction to the RLS-bound
-//! role and identity before any statement runs.
+//! role and identity before any statement runs, and the list read, which on PostgreSQL is one
+//! statement doing the same (`tessera_tasks_of`, migration 1001) instead of a transaction.
 
 use std::sync::Arc;
 
@@ -17,6 +18,13 @@ use tessera_db::{Database, Migrations};
 use super::{DbTime, StoreResult, TaskStore};
 use crate::UserId;
 use crate::domain::{NewTask, StatusFilter, Task, TaskChange, TaskList};
+
+/// The columns of a task, in `Task`'s order.
+macro_rules! columns {
+    () => {
+        r#""id", "user_id", "title", "description", "completed", "created_at", "updated_at""#
+    };
+}
 
 /// A task store over a sqlx pool of either backend.
 #[derive(Debug, Clone)]
@@ -50,6 +58,25 @@ impl SqlTaskStore<Postgres> {
             .await?;
         Ok(tx)
     }
+
+    /// The user's tasks, newest first, in one statement: `tessera_tasks_of` (migration 1001)
+    /// sets the role and identity as [`Self::begin_as`] does, then reads under the policy. A
+    /// transaction of its own would cost three more round trips (BEGIN, settings, COMMIT).
+    async fn list_newest_first(
+        &self,
+        user: &UserId,
+        status: StatusFilter,
+    ) -> StoreResult<Vec<Task>> {
+        Ok(sqlx::query_as::<_, Task>(concat!(
+            "SELECT ",
+            columns!(),
+            r#" FROM "tessera_tasks_of"($1, $2) ORDER BY "created_at" DESC, "id" DESC"#
+        ))
+        .bind(user.as_str())
+        .bind(status.completed())
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }
 
 impl SqlTaskStore<Sqlite> {
@@ -57,6 +84,27 @@ impl SqlTaskStore<Sqlite> {
     /// `user_id` filter every statement carries.
     pub async fn begin_as(&self, _user: &UserId) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// The user's tasks, newest first.
+    async fn list_newest_first(
+        &self,
+        user: &UserId,
+        status: StatusFilter,
+    ) -> StoreResult<Vec<Task>> {
+        let mut tx = self.begin_as(user).await?;
+        let tasks = sqlx::query_as::<_, Task>(concat!(
+            "SELECT ",
+            columns!(),
+            r#" FROM "task" WHERE "user_id" = $1 AND ($2 IS NULL OR "completed" = $2)
+               ORDER BY "created_at" DESC, "id" DESC"#
+        ))
+        .bind(user.as_str())
+        .bind(status.completed())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(tasks)
     }
 }
 
@@ -82,13 +130,6 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn TaskStore>> {
     Ok(open(tessera_db::connect(url).await?))
 }
 
-/// The columns of a task, in `Task`'s order.
-macro_rules! columns {
-    () => {
-        r#""id", "user_id", "title", "description", "completed", "created_at", "updated_at""#
-    };
-}
-
 macro_rules! task_store {
     ($db:ty) => {
         #[async_trait]
@@ -98,17 +139,7 @@ macro_rules! task_store {
             }
 
             async fn list(&self, user: &UserId, status: StatusFilter) -> StoreResult<TaskList> {
-                let mut tx = self.begin_as(user).await?;
-                let tasks = sqlx::query_as::<_, Task>(concat!(
-                    "SELECT ", columns!(), r#" FROM "task" WHERE "user_id" = $1 AND ($2 IS NULL OR "completed" = $2)
-                       ORDER BY "created_at" DESC, "id" DESC"#
-                ))
-                .bind(user.as_str())
-                .bind(status.completed())
-                .fetch_all(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(TaskList::newest_first(tasks))
+                Ok(TaskList::newest_first(self.list_newest_first(user, status).await?))
             }
 
             async fn create(&self, user: &UserId, id: &str, task: &NewTask, now: DateTime<Utc>) -> StoreResult<Task> {

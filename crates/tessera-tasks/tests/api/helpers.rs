@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tessera_clock::{Clock as _, ManualClock};
 use tessera_db::Database;
 pub use tessera_db::testing::Backend;
-use tessera_db::testing::TestDatabase;
+use tessera_db::testing::{RoundTrips, TestDatabase};
 use tessera_guard::Guard;
 use tessera_guard::tessera_jwt::SigningKey;
 use tessera_tasks::TasksState;
@@ -67,6 +67,21 @@ impl TestApp {
     /// Over a fresh PostgreSQL database.
     pub async fn postgres() -> Self {
         Self::spawn(Backend::Postgres).await
+    }
+
+    /// Over a fresh PostgreSQL database reached through a proxy that counts round trips.
+    pub async fn postgres_counting_round_trips() -> (Self, RoundTrips) {
+        let db = TestDatabase::create(Backend::Postgres, &[tessera_tasks::store::migrations]).await;
+        let trips = RoundTrips::to(db.url()).await;
+        let database = tessera_db::connect(trips.url())
+            .await
+            .expect("the proxy relays");
+        let Database::Postgres(pool) = &database else {
+            unreachable!("a postgres:// URL opens PostgreSQL")
+        };
+        let pool = pool.clone();
+        let store = tessera_tasks::store::open(database);
+        (Self::serve(store, Some(pool), Some(db), None).await, trips)
     }
 
     /// Serves `store` (which may be broken on purpose).

@@ -10,3 +10,4 @@ mod isolation;
 mod list_cache;
 mod openapi;
 mod rls;
+mod round_trips;

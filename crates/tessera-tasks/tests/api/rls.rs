@@ -185,3 +185,37 @@ async fn on_postgres_the_role_and_identity_do_not_outlive_their_transaction() {
     assert_eq!(visible, 0);
     tx.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn on_postgres_the_one_statement_list_reads_as_the_app_role_under_the_policy() {
+    let app = TestApp::postgres().await;
+    let alice_1 = app.create_task(ALICE, "alice 1").await;
+    app.create_task(BOB, "bob 1").await;
+    let alice_1 = alice_1["id"].as_str().unwrap().to_owned();
+
+    // The store calls `tessera_tasks_of` as a statement of its own; inside a transaction the
+    // settings it made outlive it until the end, so what its read ran under can be looked at.
+    let mut tx = app.pg_pool.as_ref().unwrap().begin().await.unwrap();
+    let listed: Vec<String> =
+        sqlx::query_scalar(r#"SELECT "id" FROM "tessera_tasks_of"($1, NULL)"#)
+            .bind(ALICE)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(listed, std::slice::from_ref(&alice_1));
+    let row = sqlx::query(
+        "SELECT current_user::text AS role, current_setting('tessera.user_id', true) AS identity",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<String, _>("role"), "tessera_app");
+    assert_eq!(row.get::<String, _>("identity"), ALICE);
+    // Under those settings even a statement without the user filter sees Alice's rows only.
+    let unfiltered: Vec<String> = sqlx::query_scalar(r#"SELECT "id" FROM "task""#)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(unfiltered, [alice_1]);
+    tx.rollback().await.unwrap();
+}
