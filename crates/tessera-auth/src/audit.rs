@@ -72,6 +72,9 @@ pub enum AuditKind {
     Overloaded,
     /// A request was refused by the origin check (CSRF).
     OriginRejected,
+    /// A provider account was linked to an existing user (`detail.provider`), on a social
+    /// sign-in whose verified email matched the user's.
+    AccountLinked,
     /// The mail worker gave a mail up (`detail`: its `kind`, `mail_id`, `attempts` and the
     /// last failure's `code`; never its link). Written by the composition root's delivery hook.
     MailDeliveryFailed,
@@ -99,6 +102,7 @@ impl AuditKind {
             Self::Overloaded => "overloaded",
             Self::OriginRejected => "origin_rejected",
             Self::MailDeliveryFailed => "mail_delivery_failed",
+            Self::AccountLinked => "account_linked",
         }
     }
 

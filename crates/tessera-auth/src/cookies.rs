@@ -88,6 +88,9 @@ pub struct CookieNames {
     pub session_data: String,
     /// Marks a `rememberMe: false` session.
     pub dont_remember: String,
+    /// Binds an OAuth sign-in to the browser that started it: the `state`, signed (Better
+    /// Auth's `state` cookie, five minutes).
+    pub oauth_state: String,
     secure: bool,
 }
 
@@ -106,6 +109,7 @@ impl CookieNames {
             session_token: format!("{prefix}.session_token"),
             session_data: format!("{prefix}.session_data"),
             dont_remember: format!("{prefix}.dont_remember"),
+            oauth_state: format!("{prefix}.state"),
             secure,
         }
     }

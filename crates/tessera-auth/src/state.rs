@@ -11,6 +11,7 @@ use crate::config::AuthConfig;
 use crate::cookies::CookieNames;
 use crate::features::email_password::EmailPasswordState;
 use crate::features::jwt::JwtState;
+use crate::features::social::SocialState;
 use crate::metrics::AuthMetrics;
 use crate::origin::TrustedOrigins;
 use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
@@ -48,6 +49,8 @@ pub struct AuthApp {
     pub email_password: EmailPasswordState,
     /// The jwt feature's parts.
     pub jwt: JwtState,
+    /// The social sign-in feature's providers.
+    pub social: SocialState,
     /// Counters of sign-ins and tokens issued ([`crate::metrics`]).
     pub metrics: AuthMetrics,
     /// The session cache in front of [`Self::store`], when on: other processes' announcements
@@ -92,6 +95,7 @@ impl AuthState {
         let revocations = Revocations::new(config.jwt.expires_in);
         let email_password = EmailPasswordState::new(&config.email_password);
         let jwt = JwtState::new(&config);
+        let social = SocialState::new(&config.social, &clock);
         Self(Arc::new(AuthApp {
             config,
             store,
@@ -105,6 +109,7 @@ impl AuthState {
             revocations,
             email_password,
             jwt,
+            social,
             metrics: AuthMetrics::default(),
             session_cache,
             outbox: OnceLock::new(),

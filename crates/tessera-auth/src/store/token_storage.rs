@@ -32,6 +32,7 @@ use crate::features::email_password::CredentialStore;
 use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
 use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
+use crate::features::social::{FreshTokens, OAuthAccount, SocialStore};
 use crate::revocation::{RevocationRecord, RevocationStamp};
 use tessera_mail::Mail;
 
@@ -343,6 +344,43 @@ impl EmailVerificationStore for HashedTokens {
         audit: &AuditEvent,
     ) -> StoreResult<Option<User>> {
         self.inner.mark_email_verified(user_id, now, audit).await
+    }
+}
+
+#[async_trait]
+impl SocialStore for HashedTokens {
+    async fn take_verification_value(&self, identifier: &str) -> StoreResult<Option<String>> {
+        self.inner.take_verification_value(identifier).await
+    }
+    async fn find_oauth_account(
+        &self,
+        provider_id: &str,
+        account_id: &str,
+    ) -> StoreResult<Option<OAuthAccount>> {
+        self.inner.find_oauth_account(provider_id, account_id).await
+    }
+    async fn create_oauth_user(
+        &self,
+        user: &User,
+        account: &OAuthAccount,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.inner.create_oauth_user(user, account, audit).await
+    }
+    async fn link_oauth_account(
+        &self,
+        account: &OAuthAccount,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.inner.link_oauth_account(account, audit).await
+    }
+    async fn update_oauth_tokens(
+        &self,
+        id: &str,
+        tokens: &FreshTokens,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner.update_oauth_tokens(id, tokens, now).await
     }
 }
 

@@ -25,4 +25,5 @@ mod rfc9864;
 mod session;
 mod sign_in;
 mod sign_up;
+mod social;
 mod token_storage;
