@@ -577,6 +577,8 @@ compat_stage() {
   cargo build -p tessera
   cargo build -p tessera-guard --example verify_token
   ensure_postgres
+  # The differential suite "social" signs both servers in through one real OpenID provider.
+  ensure_oidc
   work=$(mktemp -d "${TMPDIR:-/tmp}/tessera-compat.XXXXXX")
   local run=(env TESSERA_BIN="$TARGET_DIR/debug/tessera"
     TESSERA_GUARD_VERIFY="$TARGET_DIR/debug/examples/verify_token"
@@ -591,6 +593,7 @@ compat_stage() {
     "${run[@]}" "$dir/guard-refetch.mjs"
   rm -rf "$work"
   stop_postgres
+  stop_oidc
 }
 
 # run_compat WORKDIR NAME COMMAND...: like run_scenario, for scripts that run their own servers

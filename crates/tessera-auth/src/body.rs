@@ -189,6 +189,18 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required string checked by a zod union (`z.enum([...]).or(z.string())`): anything else
+    /// is reported as the union reports it, `Invalid input` without the expected type.
+    pub fn union_string(&mut self, name: &str) -> String {
+        match self.map.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            _ => {
+                self.issues.push(format!("[body.{name}] Invalid input"));
+                String::new()
+            }
+        }
+    }
+
     /// A required non-empty string (zod `.nonempty()`).
     pub fn non_empty_string(&mut self, name: &str) -> String {
         let value = self.string(name);

@@ -51,7 +51,7 @@ async fn sign_in_social(
     Body(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let mut fields = Fields::new(&body);
-    let provider_id = fields.string("provider");
+    let provider_id = fields.union_string("provider");
     let callback_url = fields.opt_string("callbackURL");
     let new_user_url = fields.opt_string("newUserCallbackURL");
     let error_url = fields.opt_string("errorCallbackURL");
