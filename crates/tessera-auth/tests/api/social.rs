@@ -28,13 +28,34 @@ fn issuer() -> String {
 }
 
 fn with_provider(config: &mut AuthConfig) {
-    config.social.providers = vec![ProviderSettings {
-        id: PROVIDER.into(),
-        kind: ProviderKind::Oidc { issuer: issuer() },
-        client_id: "tessera-test".into(),
-        client_secret: Secret::new("tessera-test-secret"),
-        scopes: vec!["email".into(), "profile".into()],
-    }];
+    config.social.providers = vec![
+        ProviderSettings {
+            id: PROVIDER.into(),
+            kind: ProviderKind::Oidc { issuer: issuer() },
+            client_id: "tessera-test".into(),
+            client_secret: Secret::new("tessera-test-secret"),
+            scopes: vec!["email".into(), "profile".into()],
+        },
+        ProviderSettings {
+            // The same issuer under another client: its ID tokens name another audience.
+            id: "other-client".into(),
+            kind: ProviderKind::Oidc { issuer: issuer() },
+            client_id: "another-client".into(),
+            client_secret: Secret::new("another-secret"),
+            scopes: Vec::new(),
+        },
+        ProviderSettings {
+            // The same server under another spelling of its URL (the scheme in capitals reaches
+            // it just the same): its discovery document names another issuer than configured.
+            id: "renamed-issuer".into(),
+            kind: ProviderKind::Oidc {
+                issuer: issuer().replacen("http://", "HTTP://", 1),
+            },
+            client_id: "tessera-test".into(),
+            client_secret: Secret::new("tessera-test-secret"),
+            scopes: Vec::new(),
+        },
+    ];
 }
 
 /// A login hint no other test uses: the provider's account (and email) of this test alone.
@@ -253,6 +274,81 @@ on_both_backends! {
         let resp = callback(&app, &query, Some(&started.cookie)).await;
         assert_eq!(resp.header("location"), Some("/sign-in?error=unable_to_get_user_info"));
         assert!(resp.set_cookie(&app.state.cookies.session_token).is_none());
+    }
+
+    async fn an_answer_naming_another_issuer_is_refused(app) {
+        let started = start(&app, json!({ "provider": PROVIDER, "callbackURL": "/tasks", "errorCallbackURL": "/sign-in", "loginHint": fresh_hint("mixup-") })).await;
+        let query = at_provider(&started.url).await;
+        assert!(query.contains("&iss="), "the provider names itself (RFC 9207): {query}");
+        let (before, _) = query.split_once("&iss=").unwrap();
+        let resp = callback(&app, &format!("{before}&iss=https%3A%2F%2Fidp.evil.test"), Some(&started.cookie)).await;
+        assert_eq!(resp.header("location"), Some("/sign-in?error=issuer_mismatch"));
+    }
+
+    async fn a_discovery_document_naming_another_issuer_makes_the_provider_unusable(app) {
+        let resp = app.post("/sign-in/social", json!({ "provider": "renamed-issuer", "callbackURL": "/tasks" })).await;
+        assert_eq!((resp.status, resp.code()), (404, "PROVIDER_NOT_FOUND"), "{}", resp.text);
+        let rows = app.raw_sql(r#"SELECT "identifier" FROM "verification""#).await;
+        assert!(rows.is_empty(), "no state was written: {rows:?}");
+    }
+
+    async fn a_state_older_than_ten_minutes_is_refused(app) {
+        let started = start(&app, json!({ "provider": PROVIDER, "callbackURL": "/tasks", "errorCallbackURL": "/sign-in", "loginHint": fresh_hint("slow-") })).await;
+        let query = at_provider(&started.url).await;
+        app.clock.advance(chrono::Duration::seconds(601));
+        let resp = callback(&app, &query, Some(&started.cookie)).await;
+        assert_eq!(resp.header("location"), Some("/sign-in?error=state_mismatch"));
+    }
+
+    async fn an_id_token_the_client_holds_signs_in_and_a_forged_or_foreign_one_does_not(app) {
+        let hint = fresh_hint("idt-");
+        let done = sign_in_through_provider(&app, &hint, json!({})).await;
+        assert_eq!(done.header("location"), Some("/tasks"));
+        let rows = app.raw_sql(&format!(r#"SELECT "idToken" FROM "account" WHERE "accountId" = '{hint}'"#)).await;
+        let id_token = rows[0].clone();
+        let nonce = jwt_payload(&id_token)["nonce"].as_str().unwrap().to_owned();
+        let ok = app.post("/sign-in/social", json!({ "provider": PROVIDER, "idToken": { "token": id_token, "nonce": nonce } })).await;
+        assert_eq!(ok.status, 200, "{}", ok.text);
+        assert_eq!((ok.body["redirect"].clone(), ok.body["user"]["email"].clone()), (json!(false), json!(format!("{hint}@oidc.test"))));
+        assert!(ok.body["token"].is_string() && ok.set_cookie(&app.state.cookies.session_token).is_some());
+        let invalid = json!({ "message": "Invalid token", "code": "INVALID_TOKEN" });
+        let (head, sig) = id_token.rsplit_once('.').unwrap();
+        let flipped = if sig.starts_with('A') { "B" } else { "A" };
+        let forged = format!("{head}.{flipped}{}", &sig[1..]);
+        let resp = app.post("/sign-in/social", json!({ "provider": PROVIDER, "idToken": { "token": forged } })).await;
+        assert_eq!((resp.status, resp.body.clone()), (401, invalid.clone()), "a bad signature");
+        let resp = app.post("/sign-in/social", json!({ "provider": PROVIDER, "idToken": { "token": id_token, "nonce": "another-nonce" } })).await;
+        assert_eq!((resp.status, resp.body.clone()), (401, invalid.clone()), "another nonce");
+        let resp = app.post("/sign-in/social", json!({ "provider": "other-client", "idToken": { "token": id_token } })).await;
+        assert_eq!((resp.status, resp.body.clone()), (401, invalid.clone()), "a token issued to another client");
+        app.clock.advance(chrono::Duration::seconds(120));
+        let resp = app.post("/sign-in/social", json!({ "provider": PROVIDER, "idToken": { "token": id_token } })).await;
+        assert_eq!((resp.status, resp.body.clone()), (401, invalid), "an expired token");
+    }
+
+    async fn no_code_state_or_provider_token_reaches_a_log_line(app) {
+        let logs = crate::audit::capture_audit_logs();
+        let hint = fresh_hint("quiet-");
+        let started = start(&app, json!({ "provider": PROVIDER, "callbackURL": "/tasks", "loginHint": hint })).await;
+        let query = at_provider(&started.url).await;
+        let code = query_param(&format!("http://x/?{query}"), "code").unwrap();
+        let state = query_param(&format!("http://x/?{query}"), "state").unwrap();
+        let done = callback(&app, &query, Some(&started.cookie)).await;
+        assert_eq!(done.header("location"), Some("/tasks"));
+        // A code the provider refuses, and a replay, are logged as failures, without the code.
+        let refused = start(&app, json!({ "provider": PROVIDER, "callbackURL": "/tasks" })).await;
+        let refused_state = query_param(&refused.url, "state").unwrap();
+        callback(&app, &format!("state={refused_state}&code=not-a-real-code-{hint}"), Some(&refused.cookie)).await;
+        callback(&app, &query, Some(&started.cookie)).await;
+        let rows = app.raw_sql(&format!(r#"SELECT "accessToken" || ' ' || "idToken" FROM "account" WHERE "accountId" = '{hint}'"#)).await;
+        let text = logs.text();
+        assert!(text.contains("authorization code refused") && text.contains("sign_in"), "the flow was logged: {text}");
+        let secrets: Vec<String> = rows[0].split(' ').map(str::to_owned)
+            .chain([code, state, refused_state, format!("not-a-real-code-{hint}"), "tessera-test-secret".into()])
+            .collect();
+        for secret in secrets {
+            assert!(!text.contains(&secret), "{secret} was logged");
+        }
     }
 
     async fn an_id_token_with_another_nonce_signs_nobody_in(app) {
