@@ -17,7 +17,8 @@
 //          (socialProviders.google, TESSERA_GOOGLE_SCOPES), TESSERA_OAUTH_PROVIDERS=<id>[,<id>…]
 //          with TESSERA_OAUTH_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET and _SCOPES (the genericOAuth
 //          plugin with the issuer's discovery URL; scopes default to `email profile`),
-//          TESSERA_OAUTH_TRUSTED_PROVIDERS (account.accountLinking.trustedProviders).
+//          TESSERA_OAUTH_TRUSTED_PROVIDERS (account.accountLinking.trustedProviders),
+//          TESSERA_ENCRYPT_OAUTH_TOKENS=true (account.encryptOAuthTokens).
 //
 // With a database it first runs Better Auth's own migrations (`(await auth.$context).runMigrations()`;
 // the `auth` CLI needs Node 22), so the tables are exactly the ones a Better Auth deployment has.
@@ -164,7 +165,10 @@ const auth = betterAuth({
   emailAndPassword: { enabled: true, sendResetPassword: captureMail("reset-password") },
   emailVerification: { sendVerificationEmail: captureMail("verify-email") },
   socialProviders,
-  account: { accountLinking: { trustedProviders: list(process.env.TESSERA_OAUTH_TRUSTED_PROVIDERS) } },
+  account: {
+    accountLinking: { trustedProviders: list(process.env.TESSERA_OAUTH_TRUSTED_PROVIDERS) },
+    encryptOAuthTokens: process.env.TESSERA_ENCRYPT_OAUTH_TOKENS === "true",
+  },
   plugins,
   ...rateLimit,
   telemetry: { enabled: false },

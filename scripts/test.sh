@@ -643,6 +643,15 @@ browser_stage() {
   TESSERA_JWT_EXPIRES_IN=3 start_server EdDSA
   run_scenario "browser: item 5 (TESSERA_JWT_EXPIRES_IN=3)" \
     env TESSERA_URL="$SERVER_URL" SCENARIO_GROUPS=5 "${run[@]}"
+
+  # Social sign-in through a real OpenID provider (npm's oidc-provider, ensure_oidc).
+  ensure_oidc
+  TESSERA_OAUTH_PROVIDERS=test-oidc TESSERA_OAUTH_TEST_OIDC_ISSUER="$TEST_OIDC_ISSUER" \
+    TESSERA_OAUTH_TEST_OIDC_CLIENT_ID=tessera-test TESSERA_OAUTH_TEST_OIDC_CLIENT_SECRET=tessera-test-secret \
+    start_server EdDSA
+  run_scenario "browser: social sign-in (issue 18)" \
+    env TESSERA_URL="$SERVER_URL" SCENARIO_GROUPS=social "${run[@]}"
+  stop_oidc
   note "screenshots: target/screenshots/"
 }
 

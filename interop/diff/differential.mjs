@@ -630,6 +630,10 @@ async function socialSuite(t) {
   await A.send("social/callback-new-user", { path: `/callback/${OIDC_PROVIDER}?${query}` });
   await A.send("social/get-session-after-sign-in", { path: "/get-session" });
   await A.send("social/list-accounts", { path: "/list-accounts" });
+  const accounts = (await A.send(null, { path: "/list-accounts" })).json;
+  await A.send("social/unlink-last-account", { path: "/unlink-account", json: { accountId: accounts[0].id } });
+  await A.send("social/unlink-no-account-id", { path: "/unlink-account", json: {} });
+  await X.send("social/unlink-signed-out", { path: "/unlink-account", json: { accountId: accounts[0].id }, cookies: false });
   await A.send("social/callback-replayed", { path: `/callback/${OIDC_PROVIDER}?${query}` });
   const again = await start(A, "sign-in-again", { ...signIn, loginHint: hint });
   await A.send("social/callback-known-user", { path: `/callback/${OIDC_PROVIDER}?${await atProvider(again.json.url)}` });

@@ -75,6 +75,8 @@ pub enum AuditKind {
     /// A provider account was linked to an existing user (`detail.provider`), on a social
     /// sign-in whose verified email matched the user's.
     AccountLinked,
+    /// A signed-in user unlinked one of their accounts (`detail.provider`).
+    AccountUnlinked,
     /// The mail worker gave a mail up (`detail`: its `kind`, `mail_id`, `attempts` and the
     /// last failure's `code`; never its link). Written by the composition root's delivery hook.
     MailDeliveryFailed,
@@ -103,6 +105,7 @@ impl AuditKind {
             Self::OriginRejected => "origin_rejected",
             Self::MailDeliveryFailed => "mail_delivery_failed",
             Self::AccountLinked => "account_linked",
+            Self::AccountUnlinked => "account_unlinked",
         }
     }
 

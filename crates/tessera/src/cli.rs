@@ -206,6 +206,10 @@ pub struct ServeArgs {
     /// (Better Auth's `account.accountLinking.enabled`; default on).
     #[arg(long, env = "TESSERA_ACCOUNT_LINKING")]
     pub account_linking: Option<Toggle>,
+    /// Store providers' access and refresh tokens sealed with the secret, in Better Auth's
+    /// format (Better Auth's `account.encryptOAuthTokens`; default off, as Better Auth's).
+    #[arg(long, env = "TESSERA_ENCRYPT_OAUTH_TOKENS")]
+    pub encrypt_oauth_tokens: bool,
     /// Allow plain-http provider endpoints on non-loopback hosts (anyone on the path could
     /// then read the tokens or forge the keys); development only.
     #[arg(long, env = "TESSERA_OAUTH_ALLOW_INSECURE_HTTP")]

@@ -314,6 +314,7 @@ fn social(
         account_linking: args.account_linking != Some(Toggle::Off),
         trusted_providers: args.oauth_trusted_providers.clone(),
         allow_insecure_http: args.oauth_allow_insecure_http,
+        encrypt_oauth_tokens: args.encrypt_oauth_tokens,
         ..SocialSettings::default()
     })
 }

@@ -126,16 +126,25 @@ async fn sign_out(
     ))
 }
 
+/// Better Auth's `freshSessionMiddleware`: 403 `SESSION_NOT_FRESH` unless the session was
+/// created within `freshAge` (0 turns the check off).
+pub(crate) fn require_fresh(state: &AuthState, auth: &AuthSession) -> Result<(), ApiError> {
+    let fresh_age = state.config.session.fresh_age;
+    if fresh_age > chrono::Duration::zero()
+        && state.clock.now() - auth.session.created_at.0 >= fresh_age
+    {
+        return Err(codes::session_not_fresh());
+    }
+    Ok(())
+}
+
 /// The user's live sessions; requires a fresh session (created within `freshAge`).
 async fn list_sessions(
     State(state): State<AuthState>,
     auth: AuthSession,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
-    let fresh_age = state.config.session.fresh_age;
-    if fresh_age > chrono::Duration::zero() && now - auth.session.created_at.0 >= fresh_age {
-        return Err(codes::session_not_fresh());
-    }
+    require_fresh(&state, &auth)?;
     let sessions = state.store.list_sessions(&auth.user.id, now).await?;
     Ok(reply(sessions, auth.cookies))
 }

@@ -75,6 +75,14 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> StoreResult<Option<User>>;
     /// The user's accounts (credential and social), oldest first.
     async fn list_accounts(&self, user_id: &str) -> StoreResult<Vec<LinkedAccount>>;
+    /// Deletes account `id` of `user_id` and writes `audit`, in one transaction, only if the
+    /// user keeps another account; whether it was deleted.
+    async fn delete_account_keeping_one(
+        &self,
+        user_id: &str,
+        id: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool>;
 }
 
 /// The core's sessions (the `session` table).

@@ -244,6 +244,35 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?)
             }
+            async fn delete_account_keeping_one(
+                &self,
+                user_id: &str,
+                id: &str,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                // The user row is updated first so concurrent unlinks of one user queue up
+                // behind each other on PostgreSQL (SQLite serialises writers anyway).
+                sqlx::query(r#"UPDATE "user" SET "updatedAt" = "updatedAt" WHERE "id" = $1"#)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let deleted = sqlx::query(
+                    r#"DELETE FROM "account" WHERE "id" = $1 AND "userId" = $2
+                         AND (SELECT COUNT(*) FROM "account" WHERE "userId" = $2) > 1"#,
+                )
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if deleted == 0 {
+                    return Ok(false);
+                }
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
         }
 
         #[async_trait]

@@ -124,6 +124,16 @@ impl UserStore for HashedTokens {
     async fn list_accounts(&self, user_id: &str) -> StoreResult<Vec<LinkedAccount>> {
         self.inner.list_accounts(user_id).await
     }
+    async fn delete_account_keeping_one(
+        &self,
+        user_id: &str,
+        id: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.inner
+            .delete_account_keeping_one(user_id, id, audit)
+            .await
+    }
     async fn update_user(
         &self,
         id: &str,

@@ -424,6 +424,37 @@ on_both_backends! {
         assert_eq!(audit_events(&app, AuditKind::AccountLinked).await.len(), 1);
     }
 
+    async fn an_account_is_unlinked_only_from_a_fresh_session_and_never_the_last(app) {
+        let hint = fresh_hint("unlink-");
+        let email = format!("{hint}@oidc.test");
+        let signed_up = app.post("/sign-up/email", json!({ "name": "Local", "email": email, "password": PASSWORD })).await;
+        let local_id = signed_up.body["user"]["id"].as_str().unwrap().to_owned();
+        app.raw_sql(&format!(r#"UPDATE "user" SET "emailVerified" = true WHERE "id" = '{local_id}' RETURNING "id""#)).await;
+        let linked = sign_in_through_provider(&app, &hint, json!({})).await;
+        let cookie = session_cookie(&app, &linked);
+        let accounts = app.send(Method::GET, "/list-accounts", None, Some(&cookie), &[]).await;
+        let ids: Vec<(String, String)> = accounts.body.as_array().unwrap().iter()
+            .map(|a| (a["providerId"].as_str().unwrap().to_owned(), a["id"].as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(ids.len(), 2, "{}", accounts.text);
+        let social_id = ids.iter().find(|(p, _)| p == PROVIDER).unwrap().1.clone();
+        let unknown = app.send(Method::POST, "/unlink-account", Some(json!({ "accountId": "no-such-account" })), Some(&cookie), &[]).await;
+        assert_eq!((unknown.status, unknown.body.clone()), (400, json!({ "message": "Account not found", "code": "ACCOUNT_NOT_FOUND" })));
+        let done = app.send(Method::POST, "/unlink-account", Some(json!({ "accountId": social_id })), Some(&cookie), &[]).await;
+        assert_eq!((done.status, done.body.clone()), (200, json!({ "status": true })), "{}", done.text);
+        assert_eq!(audit_events(&app, AuditKind::AccountUnlinked).await.len(), 1);
+        let credential_id = ids.iter().find(|(p, _)| p == "credential").unwrap().1.clone();
+        let last = app.send(Method::POST, "/unlink-account", Some(json!({ "accountId": credential_id })), Some(&cookie), &[]).await;
+        assert_eq!((last.status, last.body.clone()), (400, json!({ "message": "You can't unlink your last account", "code": "FAILED_TO_UNLINK_LAST_ACCOUNT" })));
+        assert_eq!(app.post("/sign-in/email", json!({ "email": email, "password": PASSWORD })).await.status, 200, "the password still signs in");
+        // The provider account can be linked again, and then unlinked only from a fresh session.
+        let again = sign_in_through_provider(&app, &hint, json!({})).await;
+        let cookie = session_cookie(&app, &again);
+        app.clock.advance(chrono::Duration::hours(25));
+        let stale = app.send(Method::POST, "/unlink-account", Some(json!({ "accountId": credential_id })), Some(&cookie), &[]).await;
+        assert_eq!((stale.status, stale.code()), (403, "SESSION_NOT_FRESH"));
+    }
+
     async fn a_provider_that_does_not_vouch_for_the_email_links_nobody(app) {
         let hint = fresh_hint("unverified-");
         let email = format!("{hint}@oidc.test");
@@ -456,5 +487,29 @@ on_both_backends! {
         app.raw_sql(&format!(r#"UPDATE "user" SET "emailVerified" = true WHERE "id" = '{local_id}' RETURNING "id""#)).await;
         let linked = sign_in_through_provider(&app, &hint, json!({})).await;
         assert_eq!(linked.header("location"), Some("/tasks"));
+    }
+}
+
+fn sealing_provider_tokens(config: &mut AuthConfig) {
+    with_provider(config);
+    config.social.encrypt_oauth_tokens = true;
+}
+
+on_both_backends! {
+    config = sealing_provider_tokens;
+
+    async fn with_encrypt_oauth_tokens_the_provider_tokens_are_stored_sealed_under_the_secret(app) {
+        let hint = fresh_hint("sealed-");
+        let done = sign_in_through_provider(&app, &hint, json!({})).await;
+        assert_eq!(done.header("location"), Some("/tasks"));
+        let rows = app.raw_sql(&format!(r#"SELECT "accessToken" FROM "account" WHERE "accountId" = '{hint}'"#)).await;
+        let stored = rows[0].clone();
+        assert!(stored.len() > 80 && stored.bytes().all(|b| b.is_ascii_hexdigit()), "sealed hex: {stored}");
+        // What the secret opens is the provider's own access token: its user-info endpoint takes it.
+        let token = tessera_auth::secret::SecretSet::single(Secret::new(SECRET)).open(&stored).expect("opens with the secret");
+        let info: Value = reqwest::Client::new().get(format!("{}/me", issuer())).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        assert_eq!(info["sub"], json!(hint));
+        let id_tokens = app.raw_sql(&format!(r#"SELECT "idToken" FROM "account" WHERE "accountId" = '{hint}'"#)).await;
+        assert!(id_tokens[0].starts_with("eyJ"), "ID tokens are kept as sent, as Better Auth does");
     }
 }

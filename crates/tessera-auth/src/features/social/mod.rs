@@ -63,6 +63,21 @@ impl SocialState {
         Self { providers }
     }
 
+    /// The usable providers' ids and display names, in the order configured (Google's name is
+    /// `Google`, a generic provider's its id).
+    pub fn providers(&self) -> Vec<(String, String)> {
+        self.providers
+            .iter()
+            .map(|p| {
+                let name = match p.settings.kind {
+                    ProviderKind::Google => "Google".to_owned(),
+                    ProviderKind::Oidc { .. } => p.settings.id.clone(),
+                };
+                (p.settings.id.clone(), name)
+            })
+            .collect()
+    }
+
     /// The provider with `id`.
     fn provider(&self, id: &str) -> Option<&Arc<Provider>> {
         self.providers.iter().find(|p| p.settings.id == id)

@@ -55,6 +55,10 @@ pub struct SocialSettings {
     /// Allow plain `http://` provider endpoints on non-loopback hosts (off: https, or http to
     /// loopback only).
     pub allow_insecure_http: bool,
+    /// `account.encryptOAuthTokens`: store providers' access and refresh tokens sealed with the
+    /// secret in Better Auth's format (XChaCha20-Poly1305, `$ba$<version>$` when versioned),
+    /// so a copy of the database holds no usable provider token (Better Auth's default: off).
+    pub encrypt_oauth_tokens: bool,
 }
 
 impl Default for SocialSettings {
@@ -65,6 +69,7 @@ impl Default for SocialSettings {
             trusted_providers: Vec::new(),
             require_local_email_verified: true,
             allow_insecure_http: false,
+            encrypt_oauth_tokens: false,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::users::{AccountData, Refusal, sign_in_provider_user};
 use super::{SocialState, redirect_uri};
 use crate::body::{Body, Fields, JsonBody, type_name as received};
 use crate::cookies::{encode_value, signed_value};
-use crate::error::ApiError;
+use crate::error::{ApiError, codes};
 use crate::ids::generate_url_safe;
 use crate::routes::reply;
 use crate::session::ClientMeta;
@@ -71,7 +71,7 @@ async fn sign_in_social(
     let social: &SocialState = &state.social;
     let Some(provider) = social.provider(&provider_id) else {
         tracing::warn!("sign-in with a provider that is not configured");
-        return Err(provider_not_found());
+        return Err(codes::provider_not_found());
     };
     if let Some(id_token) = id_token {
         return sign_in_with_id_token(&state, &meta, provider, id_token, callback_url).await;
@@ -94,7 +94,7 @@ async fn sign_in_social(
         .map_err(|error| {
             // Discovery failed: the provider is unusable until it answers again.
             tracing::error!(provider = %provider.settings.id, %error, "social provider unavailable");
-            provider_not_found()
+            codes::provider_not_found()
         })?;
     let now = state.clock.now();
     let data = StateData {
@@ -201,15 +201,6 @@ async fn sign_in_with_id_token(
             message,
         )),
     }
-}
-
-/// `404 PROVIDER_NOT_FOUND`.
-fn provider_not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "PROVIDER_NOT_FOUND",
-        "Provider not found",
-    )
 }
 
 /// Reads `idToken` as Better Auth's schema does.

@@ -74,8 +74,8 @@ pub(super) async fn sign_in_provider_user(
             return Ok(Err(Refusal::UNABLE_TO_LINK_ACCOUNT));
         };
         let fresh = FreshTokens {
-            access_token: tokens.access_token.clone(),
-            refresh_token: tokens.refresh_token.clone(),
+            access_token: at_rest(state, &tokens.access_token)?,
+            refresh_token: at_rest(state, &tokens.refresh_token)?,
             id_token: tokens.id_token.clone(),
             access_token_expires_at: tokens.access_token_expires_at.map(DbTime::from),
             refresh_token_expires_at: tokens.refresh_token_expires_at.map(DbTime::from),
@@ -96,7 +96,7 @@ pub(super) async fn sign_in_provider_user(
         {
             return Ok(Err(Refusal::ACCOUNT_NOT_LINKED));
         }
-        let row = account_row(&user.id, info, &account, stamp);
+        let row = account_row(state, &user.id, info, &account, stamp)?;
         let audit = state
             .audit_event(AuditKind::AccountLinked, meta)
             .user(&user.id)
@@ -123,7 +123,7 @@ pub(super) async fn sign_in_provider_user(
             created_at: stamp,
             updated_at: stamp,
         };
-        let row = account_row(&user.id, info, &account, stamp);
+        let row = account_row(state, &user.id, info, &account, stamp)?;
         let audit = state
             .audit_event(AuditKind::SignUp, meta)
             .user(&user.id)
@@ -173,25 +173,40 @@ async fn verify_if_vouched(
     Ok(updated.unwrap_or(user))
 }
 
+/// A provider token as stored: sealed under the secret with `encryptOAuthTokens`, else as sent
+/// (Better Auth's `setTokenUtil`; ID tokens are never sealed).
+fn at_rest(state: &AuthState, token: &Option<String>) -> Result<Option<String>, ApiError> {
+    match token {
+        Some(token) if state.config.social.encrypt_oauth_tokens => state
+            .config
+            .secrets
+            .seal(token)
+            .map(Some)
+            .map_err(|_| ApiError::internal()),
+        other => Ok(other.clone()),
+    }
+}
+
 /// A new account row for `user_id`.
 fn account_row(
+    state: &AuthState,
     user_id: &str,
     info: &ProviderUser,
     account: &AccountData<'_>,
     now: DbTime,
-) -> OAuthAccount {
-    OAuthAccount {
+) -> Result<OAuthAccount, ApiError> {
+    Ok(OAuthAccount {
         id: generate_id(32),
         account_id: info.account_id.clone(),
         provider_id: account.provider_id.to_owned(),
         user_id: user_id.to_owned(),
-        access_token: account.tokens.access_token.clone(),
-        refresh_token: account.tokens.refresh_token.clone(),
+        access_token: at_rest(state, &account.tokens.access_token)?,
+        refresh_token: at_rest(state, &account.tokens.refresh_token)?,
         id_token: account.tokens.id_token.clone(),
         access_token_expires_at: account.tokens.access_token_expires_at.map(DbTime::from),
         refresh_token_expires_at: account.tokens.refresh_token_expires_at.map(DbTime::from),
         scope: account.scope.clone(),
         created_at: now,
         updated_at: now,
-    }
+    })
 }
