@@ -20,6 +20,12 @@
 //          `user.deleteUser` options under Tessera's names (the send callbacks capture mail).
 //        TESSERA_PASSKEY = true: the @better-auth/passkey plugin, with TESSERA_PASSKEY_RP_ID,
 //          TESSERA_PASSKEY_RP_NAME and TESSERA_PASSKEY_ORIGIN (default: BETTER_AUTH_URL's origin).
+//        Social sign-in as `tessera serve` reads it: GOOGLE_CLIENT_ID + GOOGLE_CLIENT_SECRET
+//          (socialProviders.google, TESSERA_GOOGLE_SCOPES), TESSERA_OAUTH_PROVIDERS=<id>[,<id>…]
+//          with TESSERA_OAUTH_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET and _SCOPES (the genericOAuth
+//          plugin with the issuer's discovery URL; scopes default to `email profile`),
+//          TESSERA_OAUTH_TRUSTED_PROVIDERS (account.accountLinking.trustedProviders),
+//          TESSERA_ENCRYPT_OAUTH_TOKENS=true (account.encryptOAuthTokens).
 //
 // With a database it first runs Better Auth's own migrations (`(await auth.$context).runMigrations()`;
 // the `auth` CLI needs Node 22), so the tables are exactly the ones a Better Auth deployment has.
@@ -37,7 +43,7 @@ import { appendFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
 import { memoryAdapter } from "better-auth/adapters/memory";
 import { toNodeHandler } from "better-auth/node";
-import { bearer, jwt } from "better-auth/plugins";
+import { bearer, genericOAuth, jwt } from "better-auth/plugins";
 
 function usage(message) {
   console.error(`better-auth-server: ${message}\nusage: node better-auth-server.mjs serve --addr HOST:PORT`);
@@ -145,7 +151,39 @@ function userOptions() {
   };
 }
 
-const plugins = [bearer(), jwt(jwtOptions(alg))];
+/** The comma-separated list in an environment variable. */
+const list = (value) => (value ?? "").split(/[,\s]+/).filter(Boolean);
+
+/** genericOAuth's providers for TESSERA_OAUTH_PROVIDERS, configured as Tessera reads them. */
+function genericProviders() {
+  return list(process.env.TESSERA_OAUTH_PROVIDERS).map((providerId) => {
+    const prefix = `TESSERA_OAUTH_${providerId.toUpperCase().replaceAll("-", "_")}`;
+    const env = (suffix) => process.env[`${prefix}_${suffix}`];
+    const issuer = env("ISSUER");
+    if (!issuer || !env("CLIENT_ID") || !env("CLIENT_SECRET")) usage(`provider ${providerId} needs ${prefix}_ISSUER, _CLIENT_ID and _CLIENT_SECRET`);
+    const scopes = env("SCOPES") === undefined ? ["email", "profile"] : list(env("SCOPES"));
+    return {
+      providerId,
+      discoveryUrl: `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`,
+      clientId: env("CLIENT_ID"),
+      clientSecret: env("CLIENT_SECRET"),
+      scopes,
+    };
+  });
+}
+
+const socialProviders =
+  process.env.GOOGLE_CLIENT_ID && process.env.GOOGLE_CLIENT_SECRET
+    ? {
+        google: {
+          clientId: process.env.GOOGLE_CLIENT_ID,
+          clientSecret: process.env.GOOGLE_CLIENT_SECRET,
+          scope: list(process.env.TESSERA_GOOGLE_SCOPES),
+        },
+      }
+    : {};
+const oauthProviders = genericProviders();
+const plugins = [bearer(), jwt(jwtOptions(alg)), ...(oauthProviders.length ? [genericOAuth({ config: oauthProviders })] : [])];
 // TESSERA_PASSKEY=true: the passkey plugin, configured as Tessera reads the same variables. Its
 // origin is always set (Tessera checks one configured origin; without it the plugin would trust
 // the request's Origin header).
@@ -171,6 +209,11 @@ const auth = betterAuth({
   emailAndPassword: { enabled: true, sendResetPassword: captureMail("reset-password") },
   emailVerification: { sendVerificationEmail: captureMail("verify-email") },
   user: userOptions(),
+  socialProviders,
+  account: {
+    accountLinking: { trustedProviders: list(process.env.TESSERA_OAUTH_TRUSTED_PROVIDERS) },
+    encryptOAuthTokens: process.env.TESSERA_ENCRYPT_OAUTH_TOKENS === "true",
+  },
   plugins,
   ...rateLimit,
   telemetry: { enabled: false },

@@ -63,6 +63,8 @@ REDIS_DIR=""
 SMTP_VENV=$ROOT/.venv-smtp
 SMTP_PID=""
 SMTP_DIR=""
+OIDC_PID=""
+OIDC_DIR=""
 INTEROP_SERVER=${TESSERA_INTEROP_SERVER:-tessera}
 # The browser origin the interop clients claim to be; the servers trust it.
 INTEROP_ORIGIN=http://127.0.0.1:3001
@@ -93,6 +95,7 @@ on_exit() {
   stop_postgres
   stop_redis
   stop_smtp
+  stop_oidc
   if [[ $rc -ne 0 ]]; then
     printf '\n==> FAILED in stage "%s" after %ds (exit %d)\n' "$CURRENT_STAGE" "$SECONDS" "$rc" >&2
   fi
@@ -124,6 +127,9 @@ ensure_tools() {
     # cluster and a redis-server of their own.
     have redis-server || pkgs+=(redis-server)
     pg_bin_dir >/dev/null || pkgs+=(postgresql)
+    # The social sign-in tests run a real OpenID provider (npm's oidc-provider, ensure_oidc).
+    have node || pkgs+=(nodejs)
+    have npm || pkgs+=(npm)
   fi
   if want lint; then
     have shellcheck || pkgs+=(shellcheck)
@@ -254,6 +260,41 @@ stop_smtp() {
   SMTP_PID=""
 }
 
+# A real OpenID provider for the social sign-in tests: panva's certified oidc-provider (npm, in
+# interop/), run by interop/oidc-provider.mjs on a free loopback port with a test client and
+# non-interactive sign-in. An issuer already in TEST_OIDC_ISSUER that answers is used as it is;
+# otherwise one is started, TEST_OIDC_ISSUER exported, and it is stopped by PID on exit.
+oidc_answers() { curl -fsS -m 2 -o /dev/null "$1/.well-known/openid-configuration" 2>/dev/null; }
+
+ensure_oidc() {
+  if [[ -n ${TEST_OIDC_ISSUER:-} ]] && oidc_answers "$TEST_OIDC_ISSUER"; then
+    note "OpenID provider: $TEST_OIDC_ISSUER answers"
+    return
+  fi
+  ensure_interop_node_deps
+  OIDC_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tessera-oidc.XXXXXX")
+  local port tries=0
+  port=$(free_port)
+  node "$ROOT/interop/oidc-provider.mjs" "$port" >"$OIDC_DIR/oidc.log" 2>&1 &
+  OIDC_PID=$!
+  until oidc_answers "http://127.0.0.1:$port"; do
+    tries=$((tries + 1))
+    kill -0 "$OIDC_PID" 2>/dev/null || { cat "$OIDC_DIR/oidc.log" >&2; die "oidc-provider exited"; }
+    [[ $tries -lt 100 ]] || die "the test OpenID provider does not answer"
+    sleep 0.1
+  done
+  export TEST_OIDC_ISSUER=http://127.0.0.1:$port
+  note "OpenID provider: oidc-provider at $TEST_OIDC_ISSUER (pid $OIDC_PID)"
+}
+
+stop_oidc() {
+  [[ -n $OIDC_PID ]] || return 0
+  kill "$OIDC_PID" 2>/dev/null || true
+  wait "$OIDC_PID" 2>/dev/null || true
+  rm -rf "$OIDC_DIR"
+  OIDC_PID=""
+}
+
 # ------------------------------------------------------------------------------------------------
 # Interop servers
 
@@ -372,6 +413,7 @@ test_stage() {
   ensure_postgres
   ensure_redis
   ensure_smtp
+  ensure_oidc
   local log
   log=$(mktemp "${TMPDIR:-/tmp}/tessera-cargo-test.XXXXXX")
   if ! cargo test --workspace 2>&1 | tee "$log"; then
@@ -383,6 +425,7 @@ test_stage() {
   stop_postgres
   stop_redis
   stop_smtp
+  stop_oidc
 }
 
 # The attack suites run in the test stage too; here they run by name, so `scripts/test.sh
@@ -535,6 +578,8 @@ compat_stage() {
   cargo build -p tessera
   cargo build -p tessera-guard --example verify_token
   ensure_postgres
+  # The differential suite "social" signs both servers in through one real OpenID provider.
+  ensure_oidc
   work=$(mktemp -d "${TMPDIR:-/tmp}/tessera-compat.XXXXXX")
   local run=(env TESSERA_BIN="$TARGET_DIR/debug/tessera"
     TESSERA_GUARD_VERIFY="$TARGET_DIR/debug/examples/verify_token"
@@ -549,6 +594,7 @@ compat_stage() {
     "${run[@]}" "$dir/guard-refetch.mjs"
   rm -rf "$work"
   stop_postgres
+  stop_oidc
 }
 
 # run_compat WORKDIR NAME COMMAND...: like run_scenario, for scripts that run their own servers
@@ -603,6 +649,15 @@ browser_stage() {
   SERVER_HOST=localhost TESSERA_PASSKEY=true start_server EdDSA
   run_scenario "browser: passkeys (TESSERA_PASSKEY=true, Chromium's virtual authenticator)" \
     env TESSERA_URL="$SERVER_URL" SCENARIO_GROUPS=passkey "${run[@]}"
+
+  # Social sign-in through a real OpenID provider (npm's oidc-provider, ensure_oidc).
+  ensure_oidc
+  TESSERA_OAUTH_PROVIDERS=test-oidc TESSERA_OAUTH_TEST_OIDC_ISSUER="$TEST_OIDC_ISSUER" \
+    TESSERA_OAUTH_TEST_OIDC_CLIENT_ID=tessera-test TESSERA_OAUTH_TEST_OIDC_CLIENT_SECRET=tessera-test-secret \
+    start_server EdDSA
+  run_scenario "browser: social sign-in (issue 18)" \
+    env TESSERA_URL="$SERVER_URL" SCENARIO_GROUPS=social "${run[@]}"
+  stop_oidc
   note "screenshots: target/screenshots/"
 }
 

@@ -1140,6 +1140,46 @@ await group('passkey: add, rename and remove a passkey, and sign in with it', [
   }],
 ]);
 
+// Social sign-in (issue 18): a server configured with one generic OpenID Connect provider
+// (scripts/test.sh: TESSERA_OAUTH_PROVIDERS=test-oidc, the oidc-provider at TEST_OIDC_ISSUER,
+// whose interaction signs in its default account, alice@oidc.test, without asking).
+let pageS;
+await group('social: "Continue with …" signs a new user in through the OpenID provider and lands on /tasks', [
+  ['the sign-in page offers the configured provider, axe-clean at both widths', async () => {
+    pageS = await newPage();
+    await pageS.goto('/sign-in');
+    await pageS.getByRole('button', { name: 'Continue with test-oidc' }).waitFor();
+    await shoot(pageS, 'sign-in-social');
+  }],
+  ['the button is reached by keyboard and signs in at the provider, landing on /tasks', async () => {
+    const button = pageS.getByRole('button', { name: 'Continue with test-oidc' });
+    await button.focus();
+    await pageS.keyboard.press('Enter');
+    await expectPath(pageS, '/tasks');
+    await pageS.locator('#user-email', { hasText: 'alice@oidc.test' }).waitFor();
+    assertNoProblems(pageS);
+  }],
+  ['a second sign-in finds the same user', async () => {
+    const again = await newPage();
+    await again.goto('/sign-in');
+    await again.getByRole('button', { name: 'Continue with test-oidc' }).click();
+    await expectPath(again, '/tasks');
+    await again.locator('#user-email', { hasText: 'alice@oidc.test' }).waitFor();
+  }],
+  ['the sign-up page offers it too', async () => {
+    const up = await newPage();
+    await up.goto('/sign-up');
+    await up.getByRole('button', { name: 'Continue with test-oidc' }).waitFor();
+    await shoot(up, 'sign-up-social');
+  }],
+  ['a refused provider sign-in comes back to /sign-in and says why', async () => {
+    const refused = await newPage();
+    await refused.goto('/sign-in?error=access_denied');
+    await refused.locator('#form-error', { hasText: 'The sign-in was cancelled at the provider.' }).waitFor();
+    await shoot(refused, 'sign-in-social-refused');
+  }],
+]);
+
 await browser.close();
 
 console.log('');

@@ -1,7 +1,7 @@
 // Differential test: the same scenarios against a real Better Auth 1.7.25 and against Tessera,
 // response by response.
 //
-//   node differential.mjs [--suite main|client|ratelimit|passkey]... [--verbose]
+//   node differential.mjs [--suite main|client|ratelimit|passkey|account|account-mail|social]... [--verbose] [--show CASE]...
 //   env: TESSERA_BIN (default target/debug/tessera), COMPAT_WORK (logs; default a temp dir)
 //
 // For each suite a fresh pair of servers is started with the same secret, the same shape of
@@ -28,6 +28,8 @@ import { textPart } from "../mail.mjs";
 const argv = process.argv.slice(2);
 const verbose = argv.includes("--verbose");
 const chosen = argv.flatMap((a, i) => (argv[i - 1] === "--suite" ? [a] : []));
+// `--show CASE`: print both servers' normalised answers of a case (to see what is compared).
+const shown = argv.flatMap((a, i) => (argv[i - 1] === "--show" ? [a] : []));
 onFinish(async (ok) => {
   await stopAll();
   if (ok) removeWork();
@@ -502,29 +504,38 @@ async function mainSuite(t) {
 // ------------------------------------------------------------------------------------------------
 // Suite "client": the official better-auth client (createAuthClient + jwtClient).
 
+/**
+ * The official client's `customFetchImpl` for a browser: the frontend's Origin, a cookie jar
+ * (`jar`, a Map), and `seen(response)` told of every answer.
+ */
+function cookieFetch(jar, seen = async () => {}) {
+  return async (input, init = {}) => {
+    const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+    headers.set("origin", FRONTEND_ORIGIN);
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
+    if (cookie) headers.set("cookie", cookie);
+    const response = await fetch(input, { ...init, headers, signal: AbortSignal.timeout(20_000) });
+    for (const header of response.headers.getSetCookie()) {
+      const [pair, ...attrs] = header.split(";");
+      const [name, ...value] = pair.split("=");
+      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(name.trim());
+      else jar.set(name.trim(), value.join("="));
+    }
+    await seen(response);
+    return response;
+  };
+}
+
 async function clientSuite(t) {
   let step = 0;
   let current = "";
   const makeClient = () => {
-    const jar = new Map();
-    const customFetchImpl = async (input, init = {}) => {
-      const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
-      headers.set("origin", FRONTEND_ORIGIN);
-      const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-      if (cookie) headers.set("cookie", cookie);
-      const response = await fetch(input, { ...init, headers, signal: AbortSignal.timeout(20_000) });
-      for (const header of response.headers.getSetCookie()) {
-        const [pair, ...attrs] = header.split(";");
-        const [name, ...value] = pair.split("=");
-        if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(name.trim());
-        else jar.set(name.trim(), value.join("="));
-      }
+    const customFetchImpl = cookieFetch(new Map(), async (response) => {
       const text = await response.clone().text();
       step += 1;
       t.recording.masker.begin(`client/${current}/http-${step}`);
       t.recording.add(`client/${current}/http-${step}`, normalise(t.recording.masker, { status: response.status, headers: response.headers, text }));
-      return response;
-    };
+    });
     return createAuthClient({ baseURL: t.recording.server.url, plugins: [jwtClient()], fetchOptions: { customFetchImpl } });
   };
   const a = makeClient();
@@ -771,9 +782,140 @@ async function accountMailSuite(t) {
 // ------------------------------------------------------------------------------------------------
 
 const ACCOUNT_ENV = { TESSERA_CHANGE_EMAIL: "true", TESSERA_DELETE_USER: "true", BETTER_AUTH_MAIL_LOG: "mail.jsonl" };
+// Suite "social": both servers signing in through the same real OpenID provider
+// (interop/oidc-provider.mjs at TEST_OIDC_ISSUER; scripts/test.sh starts one), Better Auth
+// through its genericOAuth plugin, Tessera through TESSERA_OAUTH_PROVIDERS, configured by the
+// same environment. The provider signs in the account the request's `loginHint` names.
+
+const OIDC_PROVIDER = "test-oidc";
+
+/** The environment configuring the test provider, for either server. */
+function oauthEnv() {
+  const issuer = process.env.TEST_OIDC_ISSUER;
+  if (!issuer) throw new Error("TEST_OIDC_ISSUER is not set: scripts/test.sh compat starts the OpenID provider");
+  return {
+    TESSERA_OAUTH_PROVIDERS: OIDC_PROVIDER,
+    TESSERA_OAUTH_TEST_OIDC_ISSUER: issuer,
+    TESSERA_OAUTH_TEST_OIDC_CLIENT_ID: "tessera-test",
+    TESSERA_OAUTH_TEST_OIDC_CLIENT_SECRET: "tessera-test-secret",
+  };
+}
+
+/** Follows the provider's redirects with its own cookies; the query it calls back with. */
+async function atProvider(url) {
+  const jar = new Map();
+  let next = url;
+  for (let hop = 0; hop < 10; hop += 1) {
+    const response = await fetch(next, {
+      redirect: "manual",
+      headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") },
+    });
+    for (const header of response.headers.getSetCookie()) {
+      const [pair] = header.split(";");
+      const eq = pair.indexOf("=");
+      jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    const location = response.headers.get("location");
+    if (!location) throw new Error(`the provider stopped with ${response.status}`);
+    const target = new URL(location, next);
+    if (target.pathname === `/api/auth/callback/${OIDC_PROVIDER}`) return target.search.slice(1);
+    next = target.href;
+  }
+  throw new Error("the provider never redirected back");
+}
+
+async function socialSuite(t) {
+  const A = t.agent(); // a browser signing in
+  const B = t.agent(); // another browser
+  const X = t.agent(); // no cookies
+  const hint = `social-${RUN}`;
+  const start = (agent, id, json) => agent.send(`social/${id}`, { path: "/sign-in/social", json, expect: 200 });
+  const signIn = { provider: OIDC_PROVIDER, callbackURL: "/tasks", errorCallbackURL: "/sign-in", newUserCallbackURL: "/welcome" };
+
+  // --- sign-in/social: refusals
+  await X.send("social/sign-in-unknown-provider", { path: "/sign-in/social", json: { provider: "nope" }, cookies: false });
+  await X.send("social/sign-in-no-provider", { path: "/sign-in/social", json: {}, cookies: false });
+  await X.send("social/sign-in-provider-number", { path: "/sign-in/social", json: { provider: 5 }, cookies: false });
+  await X.send("social/sign-in-untrusted-callback", { path: "/sign-in/social", json: { ...signIn, callbackURL: "https://evil.example/x" }, cookies: false });
+  await X.send("social/sign-in-untrusted-error-callback", { path: "/sign-in/social", json: { ...signIn, errorCallbackURL: "https://evil.example/x" }, cookies: false });
+  await X.send("social/sign-in-untrusted-new-user-callback", { path: "/sign-in/social", json: { ...signIn, newUserCallbackURL: "//evil.example" }, cookies: false });
+  await X.send("social/sign-in-reserved-param", { path: "/sign-in/social", json: { ...signIn, additionalParams: { state: "x" } }, cookies: false });
+  await X.send("social/sign-in-scopes-not-array", { path: "/sign-in/social", json: { ...signIn, scopes: "openid" }, cookies: false });
+  await X.send("social/sign-in-bad-id-token", { path: "/sign-in/social", json: { provider: OIDC_PROVIDER, idToken: { token: "not-a-token" } }, cookies: false });
+  await X.send("social/sign-in-id-token-missing-token", { path: "/sign-in/social", json: { provider: OIDC_PROVIDER, idToken: {} }, cookies: false });
+
+  // --- the redirect flow: a new user, a replay, the same user again
+  const started = await start(A, "sign-in-start", { ...signIn, loginHint: hint });
+  const query = await atProvider(started.json.url);
+  await A.send("social/callback-new-user", { path: `/callback/${OIDC_PROVIDER}?${query}` });
+  await A.send("social/get-session-after-sign-in", { path: "/get-session" });
+  await A.send("social/list-accounts", { path: "/list-accounts" });
+  const accounts = (await A.send(null, { path: "/list-accounts" })).json;
+  await A.send("social/unlink-last-account", { path: "/unlink-account", json: { accountId: accounts[0].id } });
+  await A.send("social/unlink-no-account-id", { path: "/unlink-account", json: {} });
+  await X.send("social/unlink-signed-out", { path: "/unlink-account", json: { accountId: accounts[0].id }, cookies: false });
+  await A.send("social/callback-replayed", { path: `/callback/${OIDC_PROVIDER}?${query}` });
+  const again = await start(A, "sign-in-again", { ...signIn, loginHint: hint });
+  await A.send("social/callback-known-user", { path: `/callback/${OIDC_PROVIDER}?${await atProvider(again.json.url)}` });
+
+  // --- callback refusals
+  const foreign = await start(A, "sign-in-for-another-browser", { ...signIn, loginHint: hint });
+  await B.send("social/callback-other-browser", { path: `/callback/${OIDC_PROVIDER}?${await atProvider(foreign.json.url)}` });
+  await X.send("social/callback-no-state", { path: `/callback/${OIDC_PROVIDER}?code=abc`, cookies: false });
+  await X.send("social/callback-unknown-state", { path: `/callback/${OIDC_PROVIDER}?code=abc&state=unknown-state`, cookies: false });
+  const denied = await start(A, "sign-in-denied", { ...signIn, loginHint: "deny" });
+  await A.send("social/callback-denied", { path: `/callback/${OIDC_PROVIDER}?${await atProvider(denied.json.url)}` });
+  const noCode = await start(A, "sign-in-no-code", signIn);
+  const state = new URL(noCode.json.url).searchParams.get("state");
+  await A.send("social/callback-no-code", { path: `/callback/${OIDC_PROVIDER}?state=${state}` });
+  const badCode = await start(A, "sign-in-bad-code", signIn);
+  const badState = new URL(badCode.json.url).searchParams.get("state");
+  await A.send("social/callback-bad-code", { path: `/callback/${OIDC_PROVIDER}?state=${badState}&code=not-a-code` });
+  await X.send("social/callback-form-post", {
+    path: `/callback/${OIDC_PROVIDER}`,
+    body: "state=s1&code=c%201&iss=x",
+    contentType: "application/x-www-form-urlencoded",
+    cookies: false,
+    origin: false,
+  });
+
+  // --- options
+  await start(X, "sign-in-disable-redirect", { ...signIn, disableRedirect: true, scopes: ["offline_access"], loginHint: hint });
+  await start(X, "sign-in-defaults", { provider: OIDC_PROVIDER });
+
+  // --- linking: an unverified local user with the provider's email is not taken over
+  const local = `link-${RUN}`;
+  await X.send("social/link-sign-up", { path: "/sign-up/email", json: { name: "Local", email: `${local}@oidc.test`, password: PASSWORD }, cookies: false, keep: false });
+  const linking = await start(B, "sign-in-link", { ...signIn, loginHint: local });
+  await B.send("social/callback-not-linked", { path: `/callback/${OIDC_PROVIDER}?${await atProvider(linking.json.url)}` });
+
+  // --- the official client's signIn.social (disableRedirect: Node has no window to send away),
+  // then the provider and the callback with the state cookie the client received.
+  const jar = new Map();
+  const customFetchImpl = cookieFetch(jar);
+  const client = createAuthClient({ baseURL: t.recording.server.url, fetchOptions: { customFetchImpl } });
+  const unknown = await client.signIn.social({ provider: "nope", callbackURL: "/tasks" });
+  t.value("social/client-unknown-provider", { data: unknown.data ?? null, error: unknown.error ?? null });
+  const social = await client.signIn.social({ provider: OIDC_PROVIDER, callbackURL: "/tasks", disableRedirect: true, loginHint: hint });
+  t.value("social/client-sign-in-social", { data: social.data ?? null, error: social.error ?? null });
+  const clientQuery = await atProvider(social.data.url);
+  const C = t.agent();
+  await C.send("social/client-callback", { path: `/callback/${OIDC_PROVIDER}?${clientQuery}`, cookies: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") });
+}
+
+// ------------------------------------------------------------------------------------------------
 
 const SUITES = {
   main: { run: mainSuite },
+  social: {
+    run: socialSuite,
+    get betterAuthEnv() {
+      return oauthEnv();
+    },
+    get tesseraEnv() {
+      return oauthEnv();
+    },
+  },
   client: { run: clientSuite },
   passkey: { run: passkeySuite, betterAuthEnv: { TESSERA_PASSKEY: "true" }, tesseraEnv: { TESSERA_PASSKEY: "true" } },
   account: {
@@ -865,6 +1007,7 @@ function compare(suite, ba, tessera) {
       fail(`${id}: recorded on ${a ? "Better Auth" : "Tessera"} only`);
       continue;
     }
+    if (shown.includes(id)) console.log(indent(`# ${id}\n${JSON.stringify({ betterAuth: a, tessera: b }, null, 2)}`));
     const differences = diff(a, b);
     const unexplained = [];
     const notes = [];

@@ -2,6 +2,7 @@
 
 import { authRequest, encodeNext, nextFromLocation } from './auth.js';
 import { passkeysAvailable, signInWithPasskey } from './passkey.js';
+import { showSocialButtons, socialErrorFromLocation } from './social.js';
 import { $, busy, clearErrors, looksLikeEmail, setMessage, showError, validate } from './ui.js';
 
 const form = $('sign-in-form');
@@ -21,6 +22,9 @@ const notices = {
 const reason = new URLSearchParams(window.location.search).get('reason');
 if (reason && notices[reason]) setMessage($('notice'), notices[reason]);
 if (next !== '/tasks') $('sign-up-link').href = '/sign-up?next=' + encodeNext(next);
+const socialError = socialErrorFromLocation();
+if (socialError) setMessage(formError, socialError);
+showSocialButtons(next, formError);
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();

@@ -1,6 +1,7 @@
 // /sign-up: name, email, password; signs the new user in and goes on to a safe `next` or /tasks.
 
 import { authRequest, encodeNext, nextFromLocation } from './auth.js';
+import { showSocialButtons } from './social.js';
 import { $, busy, clearErrors, looksLikeEmail, showError, validate } from './ui.js';
 
 const form = $('sign-up-form');
@@ -11,6 +12,7 @@ const password = $('password');
 const remember = $('remember');
 const next = nextFromLocation('/tasks');
 if (next !== '/tasks') $('sign-in-link').href = '/sign-in?next=' + encodeNext(next);
+showSocialButtons(next, formError);
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();

@@ -94,6 +94,11 @@ pub enum AuditKind {
     PasskeyRenamed,
     /// A passkey was deleted (`detail.passkey_id`).
     PasskeyDeleted,
+    /// A provider account was linked to an existing user (`detail.provider`), on a social
+    /// sign-in whose verified email matched the user's.
+    AccountLinked,
+    /// A signed-in user unlinked one of their accounts (`detail.provider`).
+    AccountUnlinked,
     /// The mail worker gave a mail up (`detail`: its `kind`, `mail_id`, `attempts` and the
     /// last failure's `code`; never its link). Written by the composition root's delivery hook.
     MailDeliveryFailed,
@@ -128,6 +133,8 @@ impl AuditKind {
             Self::PasskeyAdded => "passkey_added",
             Self::PasskeyRenamed => "passkey_renamed",
             Self::PasskeyDeleted => "passkey_deleted",
+            Self::AccountLinked => "account_linked",
+            Self::AccountUnlinked => "account_unlinked",
         }
     }
 

@@ -143,7 +143,7 @@ fn form_value(v: &str) -> Value {
 }
 
 /// zod 4's name for a JSON value's type.
-fn type_name(v: Option<&Value>) -> &'static str {
+pub(crate) fn type_name(v: Option<&Value>) -> &'static str {
     match v {
         None => "undefined",
         Some(Value::Null) => "null",
@@ -184,6 +184,18 @@ impl<'a> Fields<'a> {
             Some(Value::String(s)) => s.clone(),
             _ => {
                 self.expected(name, "string");
+                String::new()
+            }
+        }
+    }
+
+    /// A required string checked by a zod union (`z.enum([...]).or(z.string())`): anything else
+    /// is reported as the union reports it, `Invalid input` without the expected type.
+    pub fn union_string(&mut self, name: &str) -> String {
+        match self.map.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            _ => {
+                self.issues.push(format!("[body.{name}] Invalid input"));
                 String::new()
             }
         }
@@ -292,6 +304,43 @@ impl<'a> Fields<'a> {
             Some(Value::Object(map)) => Some(map),
             _ => {
                 self.expected(name, "record");
+                None
+            }
+        }
+    }
+
+    /// An optional array of strings (`z.array(z.string()).optional()`).
+    pub fn opt_string_array(&mut self, name: &str) -> Option<Vec<String>> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => out.push(s.clone()),
+                        other => self.issues.push(format!(
+                            "[body.{name}.{index}] Invalid input: expected string, received {}",
+                            type_name(Some(other))
+                        )),
+                    }
+                }
+                Some(out)
+            }
+            Some(_) => {
+                self.expected(name, "array");
+                None
+            }
+        }
+    }
+
+    /// An optional object (`z.object(…).optional()` or `z.record(…).optional()`), read further by
+    /// the caller.
+    pub fn opt_object(&mut self, name: &str) -> Option<Map<String, Value>> {
+        match self.map.get(name) {
+            None => None,
+            Some(Value::Object(map)) => Some(map.clone()),
+            Some(_) => {
+                self.expected(name, "object");
                 None
             }
         }

@@ -1,6 +1,7 @@
 //! The auth server's settings, already parsed and checked: the core's here, each feature's in
 //! its module ([`EmailPasswordSettings`], [`JwtSettings`], [`PasswordResetSettings`],
-//! [`EmailVerificationSettings`], [`PasskeySettings`], [`ChangeEmailSettings`], [`DeleteUserSettings`]).
+//! [`EmailVerificationSettings`], [`PasskeySettings`], [`ChangeEmailSettings`], [`DeleteUserSettings`],
+//! [`SocialSettings`]).
 
 use chrono::Duration;
 
@@ -11,6 +12,7 @@ use crate::features::email_verification::EmailVerificationSettings;
 use crate::features::jwt::JwtSettings;
 use crate::features::passkey::PasskeySettings;
 use crate::features::password_reset::PasswordResetSettings;
+use crate::features::social::SocialSettings;
 use crate::rate_limit::TrustedProxies;
 use crate::secret::SecretSet;
 use crate::store::TokenStorage;
@@ -76,6 +78,8 @@ pub struct AuthConfig {
     pub change_email: ChangeEmailSettings,
     /// The account-deletion feature's settings.
     pub delete_user: DeleteUserSettings,
+    /// The social sign-in feature's settings (providers, account linking).
+    pub social: SocialSettings,
     /// Use the `__Host-` cookie prefix (https only) instead of `__Secure-`.
     pub host_only_cookies: bool,
     /// Whether Better Auth's per-path request limits apply (on by default in production).
@@ -99,6 +103,7 @@ impl AuthConfig {
             passkey: PasskeySettings::default(),
             change_email: ChangeEmailSettings::default(),
             delete_user: DeleteUserSettings::default(),
+            social: SocialSettings::default(),
             host_only_cookies: false,
             rate_limit: false,
             trusted_proxies: TrustedProxies::default(),

@@ -89,6 +89,9 @@ pub struct CookieNames {
     /// Marks a `rememberMe: false` session.
     pub dont_remember: String,
     prefix: &'static str,
+    /// Binds an OAuth sign-in to the browser that started it: the `state`, signed (Better
+    /// Auth's `state` cookie, five minutes).
+    pub oauth_state: String,
     secure: bool,
 }
 
@@ -108,6 +111,7 @@ impl CookieNames {
             session_data: format!("{prefix}.session_data"),
             dont_remember: format!("{prefix}.dont_remember"),
             prefix,
+            oauth_state: format!("{prefix}.state"),
             secure,
         }
     }

@@ -159,6 +159,9 @@ pub mod codes {
         cross_site_navigation_login_blocked => FORBIDDEN, "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED", "Cross-site navigation login blocked. This request appears to be a CSRF attack.";
         invalid_json => BAD_REQUEST, "BAD_REQUEST", "Invalid JSON in request body";
         payload_too_large => PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Request body is too large";
+        failed_to_unlink_last_account => BAD_REQUEST, "FAILED_TO_UNLINK_LAST_ACCOUNT", "You can't unlink your last account";
+        account_not_found => BAD_REQUEST, "ACCOUNT_NOT_FOUND", "Account not found";
+        provider_not_found => NOT_FOUND, "PROVIDER_NOT_FOUND", "Provider not found";
         get_session_not_allowed => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED", "POST method requires deferSessionRefresh to be enabled in session config";
     }
 

@@ -46,6 +46,22 @@ fn random_string(alphabet: &[u8], len: usize) -> String {
     out
 }
 
+/// `len` characters from `[a-z0-9A-Z-_]`, Better Auth's `generateRandomString` alphabet: the
+/// OAuth `state`, PKCE code verifier and OIDC nonce. 64 symbols, so each byte's low six bits
+/// pick one without bias.
+pub fn generate_url_safe(len: usize) -> String {
+    const URL_SAFE: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+    let mut bytes = vec![0u8; len];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        // The OS RNG failing is unrecoverable: never fall back to a weak source.
+        panic!("operating system random number generator failed");
+    }
+    bytes
+        .iter()
+        .map(|byte| URL_SAFE[usize::from(byte & 63)] as char)
+        .collect()
+}
+
 /// An id that sorts by creation (audit events, revocation records): 12 hex digits of Unix
 /// milliseconds, 8 of a per-process sequence, 12 random characters. Ids made in one millisecond
 /// (a sign-up and its session) then sort in the order they were made.

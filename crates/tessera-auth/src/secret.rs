@@ -131,6 +131,36 @@ impl SecretSet {
     pub fn all(&self) -> impl Iterator<Item = &VersionedSecret> {
         std::iter::once(&self.current).chain(self.older.iter())
     }
+
+    /// Better Auth's `symmetricEncrypt` with its secret configuration: XChaCha20-Poly1305 hex
+    /// under the current secret, in the `$ba$<version>$` envelope when secrets are versioned
+    /// (JWKS private keys, OAuth tokens with `encryptOAuthTokens`). Fails only if the system
+    /// random source does.
+    pub fn seal(&self, plaintext: &str) -> Result<String, tessera_jwt::JwtError> {
+        let VersionedSecret { version, secret } = self.current();
+        let hex = tessera_jwt::sealed::seal(secret.expose(), plaintext)?;
+        Ok(match version {
+            Some(v) => format!("$ba${v}${hex}"),
+            None => hex,
+        })
+    }
+
+    /// Opens a value [`Self::seal`] (or Better Auth) wrote, with whichever configured secret
+    /// sealed it: the envelope's version, else the unversioned secrets, then any.
+    pub fn open(&self, sealed: &str) -> Option<String> {
+        if let Some(rest) = sealed.strip_prefix("$ba$") {
+            let (version, hex) = rest.split_once('$')?;
+            let version: u32 = version.parse().ok()?;
+            let secret = self.all().find(|s| s.version == Some(version))?;
+            return tessera_jwt::sealed::open(secret.secret.expose(), hex).ok();
+        }
+        let mut candidates: Vec<&VersionedSecret> =
+            self.all().filter(|s| s.version.is_none()).collect();
+        candidates.extend(self.all().filter(|s| s.version.is_some()));
+        candidates
+            .into_iter()
+            .find_map(|s| tessera_jwt::sealed::open(s.secret.expose(), sealed).ok())
+    }
 }
 
 #[cfg(test)]

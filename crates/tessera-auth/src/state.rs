@@ -13,6 +13,7 @@ use crate::cookies::CookieNames;
 use crate::features::email_password::EmailPasswordState;
 use crate::features::jwt::JwtState;
 use crate::features::passkey::PasskeyState;
+use crate::features::social::SocialState;
 use crate::metrics::AuthMetrics;
 use crate::origin::TrustedOrigins;
 use crate::rate_limit::{CounterStore, LoginThrottle, MemoryCounters, RateLimiter, TrustedProxies};
@@ -52,6 +53,8 @@ pub struct AuthApp {
     pub jwt: JwtState,
     /// The passkey feature's parts.
     pub passkey: PasskeyState,
+    /// The social sign-in feature's providers.
+    pub social: SocialState,
     /// Counters of sign-ins and tokens issued ([`crate::metrics`]).
     pub metrics: AuthMetrics,
     /// The session cache in front of [`Self::store`], when on: other processes' announcements
@@ -97,6 +100,7 @@ impl AuthState {
         let email_password = EmailPasswordState::new(&config.email_password);
         let jwt = JwtState::new(&config);
         let passkey = PasskeyState::new(&config);
+        let social = SocialState::new(&config.social, &clock);
         Self(Arc::new(AuthApp {
             config,
             store,
@@ -111,6 +115,7 @@ impl AuthState {
             email_password,
             jwt,
             passkey,
+            social,
             metrics: AuthMetrics::default(),
             session_cache,
             outbox: OnceLock::new(),

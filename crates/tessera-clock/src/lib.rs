@@ -23,6 +23,18 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// A shared clock is a clock: the `Arc<dyn Clock>` a server holds can be handed to a part that
+/// takes an `impl Clock` (the guard's JWKS cache inside the auth server's social sign-in).
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+
+    fn unix_secs(&self) -> i64 {
+        (**self).unix_secs()
+    }
+}
+
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

@@ -1,7 +1,8 @@
-//! The one hardened HTTP client behind every remote source (JWKS, revocation feed): https only
-//! (plain http only to loopback or when explicitly allowed), connect and total timeouts, no
-//! redirects (a redirect could point the guard at keys of an attacker's choosing), no proxy for
-//! loopback, and bodies read chunk by chunk under a size cap.
+//! The one hardened HTTP client behind every remote source (JWKS, revocation feed) and the auth
+//! server's calls to OAuth providers (discovery, token exchange, user info): https only (plain
+//! http only to loopback or when explicitly allowed), connect and total timeouts, no redirects (a
+//! redirect could point the guard at keys of an attacker's choosing, or a token request at
+//! another host), no proxy for loopback, and bodies read chunk by chunk under a size cap.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -11,16 +12,16 @@ use reqwest::{Client, Url, redirect};
 
 /// Why a remote source could not be set up.
 #[derive(Debug)]
-pub(crate) enum SetupError {
+pub enum SetupError {
     /// The URL is unusable or not allowed.
     Url(String),
     /// The HTTP client could not be built.
     Client(String),
 }
 
-/// Why a GET failed.
+/// Why a request failed.
 #[derive(Debug)]
-pub(crate) enum GetError {
+pub enum GetError {
     /// Connection, timeout or body error (the URL is left out of the message).
     Transport(String),
     /// A non-2xx status.
@@ -29,8 +30,43 @@ pub(crate) enum GetError {
     TooLarge,
 }
 
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Url(message) | Self::Client(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+impl std::fmt::Display for GetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Transport(message) => write!(f, "request failed: {message}"),
+            Self::Status(status) => write!(f, "unexpected HTTP status {status}"),
+            Self::TooLarge => f.write_str("response too large"),
+        }
+    }
+}
+
+impl std::error::Error for GetError {}
+
+/// Checks that `url` may be fetched: https, or plain http to loopback (or anywhere when
+/// `allow_http`).
+pub fn check_url(url: &Url, allow_http: bool) -> Result<(), SetupError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) || allow_http => Ok(()),
+        "http" => Err(SetupError::Url(
+            "plain http is only allowed to loopback hosts; use https".into(),
+        )),
+        _ => Err(SetupError::Url("the scheme must be https or http".into())),
+    }
+}
+
 /// Parses and checks `url`, and builds the client for it.
-pub(crate) fn client_for(
+pub fn client_for(
     url: &str,
     allow_http: bool,
     connect_timeout: Duration,
@@ -38,16 +74,7 @@ pub(crate) fn client_for(
 ) -> Result<(Url, Client), SetupError> {
     let url = Url::parse(url).map_err(|e| SetupError::Url(e.to_string()))?;
     let loopback = is_loopback(&url);
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback || allow_http => {}
-        "http" => {
-            return Err(SetupError::Url(
-                "plain http is only allowed to loopback hosts; use https".into(),
-            ));
-        }
-        _ => return Err(SetupError::Url("the scheme must be https or http".into())),
-    }
+    check_url(&url, allow_http)?;
     let mut client = Client::builder()
         .connect_timeout(connect_timeout)
         .timeout(timeout)
@@ -64,13 +91,12 @@ pub(crate) fn client_for(
 }
 
 /// GETs `url` as JSON, refusing bodies over `max_bytes`.
-pub(crate) async fn get_capped(
+pub async fn get_capped(
     client: &Client,
     url: Url,
     max_bytes: usize,
 ) -> Result<(HeaderMap, Vec<u8>), GetError> {
-    let transport = |e: reqwest::Error| GetError::Transport(e.without_url().to_string());
-    let mut response = client
+    let response = client
         .get(url)
         .header(ACCEPT, "application/json")
         .send()
@@ -79,6 +105,33 @@ pub(crate) async fn get_capped(
     if !response.status().is_success() {
         return Err(GetError::Status(response.status().as_u16()));
     }
+    let headers = response.headers().clone();
+    Ok((headers, read_capped(response, max_bytes).await?))
+}
+
+/// Sends `request` and reads the answer, whatever its status (an OAuth error answer is a 400
+/// with a body worth reading), refusing bodies over `max_bytes`.
+pub async fn send_capped(
+    client: &Client,
+    request: reqwest::Request,
+    max_bytes: usize,
+) -> Result<(reqwest::StatusCode, HeaderMap, Vec<u8>), GetError> {
+    let response = client.execute(request).await.map_err(transport)?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    Ok((status, headers, read_capped(response, max_bytes).await?))
+}
+
+/// A transport error, its URL left out (it may carry a query string).
+fn transport(e: reqwest::Error) -> GetError {
+    GetError::Transport(e.without_url().to_string())
+}
+
+/// The body of `response`, at most `max_bytes` of it.
+async fn read_capped(
+    mut response: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, GetError> {
     if response
         .content_length()
         .is_some_and(|n| n > max_bytes as u64)
@@ -93,11 +146,11 @@ pub(crate) async fn get_capped(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok((response.headers().clone(), body))
+    Ok(body)
 }
 
 /// Whether `url` names a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`).
-pub(crate) fn is_loopback(url: &Url) -> bool {
+pub fn is_loopback(url: &Url) -> bool {
     match url.host_str() {
         Some(host) if host.eq_ignore_ascii_case("localhost") => true,
         // IPv6 hosts come bracketed: `[::1]`.

@@ -18,7 +18,7 @@ mod error;
 mod extract;
 mod guard;
 #[cfg(feature = "remote")]
-mod http;
+pub mod http;
 pub mod keys;
 mod layer;
 mod metrics;

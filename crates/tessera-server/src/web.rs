@@ -80,6 +80,7 @@ const ASSETS: &[Asset] = &[
     asset!("shell.js", JS),
     asset!("sign-in.js", JS),
     asset!("sign-up.js", JS),
+    asset!("social.js", JS),
     asset!("forgot-password.js", JS),
     asset!("reset-password.js", JS),
     asset!("tasks.js", JS),
@@ -114,6 +115,7 @@ pub fn router(state: AuthState) -> Router {
             "/reset-password",
             get(|| async { html(StatusCode::OK, RESET_PASSWORD_PAGE) }),
         )
+        .route("/social-providers", get(social_providers))
         .route("/tasks", get(tasks))
         .route("/account", get(account))
         .route("/assets/{file}", get(asset))
@@ -135,6 +137,18 @@ async fn sign_up(
     RawQuery(query): RawQuery,
 ) -> Response {
     guest_page(&state, &headers, query.as_deref(), SIGN_UP_PAGE).await
+}
+
+/// The configured social providers, `[{"id", "name"}]`, for the "Continue with …" buttons:
+/// public, since the buttons show them to anyone anyway.
+async fn social_providers(State(state): State<AuthState>) -> Response {
+    let providers: Vec<serde_json::Value> = state
+        .social
+        .providers()
+        .into_iter()
+        .map(|(id, name)| serde_json::json!({ "id": id, "name": name }))
+        .collect();
+    axum::Json(providers).into_response()
 }
 
 async fn tasks(State(state): State<AuthState>, headers: HeaderMap, uri: Uri) -> Response {

@@ -218,6 +218,38 @@ pub struct ServeArgs {
     /// `user.deleteUser.deleteTokenExpiresIn`).
     #[arg(long, env = "TESSERA_DELETE_TOKEN_EXPIRES_IN", default_value_t = 86_400, value_parser = clap::value_parser!(u32).range(1..))]
     pub delete_token_expires_in: u32,
+    /// Google's OAuth client id: with `GOOGLE_CLIENT_SECRET`, "Sign in with Google" at
+    /// `/sign-in/social` (`provider: "google"`), called back at `/api/auth/callback/google`.
+    #[arg(long, env = "GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+    /// Google's OAuth client secret.
+    #[arg(long, env = "GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub google_client_secret: Option<String>,
+    /// Scopes asked of Google besides `email profile openid` (comma-separated).
+    #[arg(long, env = "TESSERA_GOOGLE_SCOPES", value_delimiter = ',')]
+    pub google_scopes: Vec<String>,
+    /// Generic OpenID Connect providers (comma-separated ids). Each is configured by
+    /// `TESSERA_OAUTH_<ID>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET` and optionally `_SCOPES`
+    /// (the id upper-cased, `-` as `_`), signed in through `/sign-in/social` with
+    /// `provider: <id>` and called back at `/api/auth/callback/<id>`.
+    #[arg(long, env = "TESSERA_OAUTH_PROVIDERS", value_delimiter = ',')]
+    pub oauth_providers: Vec<String>,
+    /// Providers whose email is trusted for account linking even when they do not say it is
+    /// verified (Better Auth's `account.accountLinking.trustedProviders`; comma-separated).
+    #[arg(long, env = "TESSERA_OAUTH_TRUSTED_PROVIDERS", value_delimiter = ',')]
+    pub oauth_trusted_providers: Vec<String>,
+    /// Link a provider account to an existing user with the same verified email: on or off
+    /// (Better Auth's `account.accountLinking.enabled`; default on).
+    #[arg(long, env = "TESSERA_ACCOUNT_LINKING")]
+    pub account_linking: Option<Toggle>,
+    /// Store providers' access and refresh tokens sealed with the secret, in Better Auth's
+    /// format (Better Auth's `account.encryptOAuthTokens`; default off, as Better Auth's).
+    #[arg(long, env = "TESSERA_ENCRYPT_OAUTH_TOKENS")]
+    pub encrypt_oauth_tokens: bool,
+    /// Allow plain-http provider endpoints on non-loopback hosts (anyone on the path could
+    /// then read the tokens or forge the keys); development only.
+    #[arg(long, env = "TESSERA_OAUTH_ALLOW_INSECURE_HTTP")]
+    pub oauth_allow_insecure_http: bool,
     /// Better Auth's per-path request limits: on or off. Default: on in production only.
     #[arg(long, env = "TESSERA_RATE_LIMIT")]
     pub rate_limit: Option<Toggle>,

@@ -16,6 +16,7 @@ use tessera_auth::features::change_email::ChangeEmailSettings;
 use tessera_auth::features::delete_user::DeleteUserSettings;
 use tessera_auth::features::email_verification::EmailVerificationSettings;
 use tessera_auth::features::passkey::PasskeySettings;
+use tessera_auth::features::social::{ProviderKind, ProviderSettings, SocialSettings};
 use tessera_auth::password::{HashFormat, HashPriority};
 use tessera_auth::rate_limit::TrustedProxies;
 use tessera_auth::secret::{Secret, SecretSet};
@@ -239,6 +240,12 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         send_verification: args.delete_user_verification,
         token_lifetime_secs: args.delete_token_expires_in,
     };
+    config.social = social(args, |name| std::env::var(name).ok())?;
+    if args.env == Env::Production && config.social.allow_insecure_http {
+        bail!(
+            "TESSERA_OAUTH_ALLOW_INSECURE_HTTP would send provider tokens in the clear; refusing to start in production"
+        );
+    }
     config.rate_limit = match args.rate_limit {
         Some(toggle) => toggle == Toggle::On,
         None => args.env == Env::Production,
@@ -271,6 +278,88 @@ fn passkey_settings(args: &ServeArgs, base_origin: &str) -> anyhow::Result<Passk
         rp_id: args.passkey_rp_id.clone(),
         rp_name: args.passkey_rp_name.clone(),
         origin: args.passkey_origin.clone(),
+    })
+}
+
+/// The social providers: Google from `GOOGLE_CLIENT_ID`/`GOOGLE_CLIENT_SECRET`, generic
+/// OpenID Connect issuers from `TESSERA_OAUTH_PROVIDERS` and their `TESSERA_OAUTH_<ID>_*`
+/// variables (read through `env`, so tests pass their own).
+fn social(
+    args: &ServeArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<SocialSettings> {
+    let mut providers = Vec::new();
+    match (&args.google_client_id, &args.google_client_secret) {
+        (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+            providers.push(ProviderSettings {
+                id: "google".into(),
+                kind: ProviderKind::Google,
+                client_id: id.clone(),
+                client_secret: Secret::new(secret.clone()),
+                scopes: args.google_scopes.clone(),
+            });
+        }
+        (None, None) => {}
+        _ => bail!("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together: set both, or neither"),
+    }
+    for id in args
+        .oauth_providers
+        .iter()
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty())
+    {
+        if !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            bail!("TESSERA_OAUTH_PROVIDERS: {id:?} is not a provider id (a-z, 0-9, - and _)");
+        }
+        if providers.iter().any(|p: &ProviderSettings| p.id == id) {
+            bail!("TESSERA_OAUTH_PROVIDERS: {id:?} is configured twice");
+        }
+        let prefix = format!(
+            "TESSERA_OAUTH_{}",
+            id.to_ascii_uppercase().replace('-', "_")
+        );
+        let required = |suffix: &str| {
+            let name = format!("{prefix}_{suffix}");
+            env(&name)
+                .filter(|v| !v.is_empty())
+                .with_context(|| format!("provider {id:?} needs {name}"))
+        };
+        let issuer = required("ISSUER")?;
+        let parsed = url::Url::parse(&issuer)
+            .with_context(|| format!("{prefix}_ISSUER {issuer:?} is not a URL"))?;
+        let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if parsed.scheme() != "https"
+            && !(parsed.scheme() == "http" && (loopback || args.oauth_allow_insecure_http))
+        {
+            bail!("{prefix}_ISSUER must be an https URL (plain http only to loopback)");
+        }
+        let scopes = env(&format!("{prefix}_SCOPES")).map_or_else(
+            || vec!["email".to_owned(), "profile".to_owned()],
+            |list| {
+                list.split([',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            },
+        );
+        providers.push(ProviderSettings {
+            id: id.to_owned(),
+            kind: ProviderKind::Oidc { issuer },
+            client_id: required("CLIENT_ID")?,
+            client_secret: Secret::new(required("CLIENT_SECRET")?),
+            scopes,
+        });
+    }
+    Ok(SocialSettings {
+        providers,
+        account_linking: args.account_linking != Some(Toggle::Off),
+        trusted_providers: args.oauth_trusted_providers.clone(),
+        allow_insecure_http: args.oauth_allow_insecure_http,
+        encrypt_oauth_tokens: args.encrypt_oauth_tokens,
+        ..SocialSettings::default()
     })
 }
 
@@ -417,6 +506,66 @@ mod tests {
         };
         let refused = server(&serve).expect_err("production started");
         format!("{refused:#}")
+    }
+
+    fn serve_args(argv: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from(["tessera", "serve"].iter().chain(argv)).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else {
+            unreachable!("parsed as serve")
+        };
+        serve
+    }
+
+    #[test]
+    fn generic_providers_are_read_from_their_own_variables() {
+        let env = |name: &str| {
+            match name {
+                "TESSERA_OAUTH_CORP_IDP_ISSUER" => Some("https://idp.corp.test"),
+                "TESSERA_OAUTH_CORP_IDP_CLIENT_ID" => Some("tessera"),
+                "TESSERA_OAUTH_CORP_IDP_CLIENT_SECRET" => Some("s3cret"),
+                "TESSERA_OAUTH_CORP_IDP_SCOPES" => Some("groups,offline_access"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        };
+        let args = serve_args(&[
+            "--oauth-providers",
+            "corp-idp",
+            "--google-client-id",
+            "g",
+            "--google-client-secret",
+            "gs",
+        ]);
+        let social = social(&args, env).unwrap();
+        let ids: Vec<&str> = social.providers.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["google", "corp-idp"]);
+        let corp = &social.providers[1];
+        assert_eq!(
+            corp.kind,
+            ProviderKind::Oidc {
+                issuer: "https://idp.corp.test".into()
+            }
+        );
+        assert_eq!(
+            (corp.client_id.as_str(), corp.client_secret.expose()),
+            ("tessera", "s3cret")
+        );
+        assert_eq!(corp.scopes, ["groups", "offline_access"]);
+        assert!(social.account_linking && social.require_local_email_verified);
+    }
+
+    #[test]
+    fn a_provider_missing_a_variable_or_on_plain_http_is_refused_by_name() {
+        let args = serve_args(&["--oauth-providers", "corp"]);
+        let said = format!("{:#}", social(&args, |_| None).unwrap_err());
+        assert!(said.contains("TESSERA_OAUTH_CORP_ISSUER"), "{said}");
+        let plain = |name: &str| {
+            (name == "TESSERA_OAUTH_CORP_ISSUER").then(|| "http://idp.corp.test".to_owned())
+        };
+        let said = format!("{:#}", social(&args, plain).unwrap_err());
+        assert!(said.contains("must be an https URL"), "{said}");
+        let half = serve_args(&["--google-client-id", "g"]);
+        assert!(social(&half, |_| None).is_err(), "an id without its secret");
     }
 
     #[test]

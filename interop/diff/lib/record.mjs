@@ -45,6 +45,8 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\
 const ID32 = /^[A-Za-z0-9]{32}$/;
 const SIGNED = /^(.+)\.([A-Za-z0-9+/]{43}=)$/;
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+/** Authorization-request parameters that are random per request. */
+const RANDOM_PARAMS = new Set(["state", "nonce", "code_challenge"]);
 const KEY_MATERIAL = new Set(["x", "y", "n", "d", "p", "q", "dp", "dq", "qi"]);
 
 /** Per-server normalisation state. */
@@ -76,6 +78,10 @@ export class Masker {
 
   string(value, key) {
     if (ID32.test(value)) return this.id(value);
+    if (value.includes("code_challenge=")) {
+      const url = this.authorizationUrl(value);
+      if (url) return url;
+    }
     if (ISO_DATE.test(value)) return "<date>";
     const signed = SIGNED.exec(value);
     if (signed) {
@@ -92,6 +98,25 @@ export class Masker {
     // A WebAuthn challenge (32 random bytes) or user handle (32 random characters), base64url.
     if ((key === "challenge" || key === "id") && /^[A-Za-z0-9_-]{43}$/.test(value)) return `<b64url32>`;
     return value.split(this.origin).join("<origin>");
+  }
+
+  /**
+   * An OAuth authorization URL: its endpoint, its parameters in order, and the random ones
+   * (`state`, `nonce`, `code_challenge`) named like ids, so the state in the URL, the cookie
+   * and the state row are cross-checked while their values are not compared.
+   */
+  authorizationUrl(value) {
+    let url;
+    try {
+      url = new URL(value);
+    } catch {
+      return null;
+    }
+    const params = {};
+    for (const [k, v] of url.searchParams) {
+      params[k] = RANDOM_PARAMS.has(k) ? this.id(v) : v.split(this.origin).join("<origin>");
+    }
+    return { "~endpoint": `${url.origin}${url.pathname}`, "~order": [...url.searchParams.keys()].join(" "), params };
   }
 
   /** Masks a JSON value; objects are visited in sorted key order. */
@@ -186,7 +211,11 @@ export function normalise(masker, response) {
   }
   for (const header of response.headers.getSetCookie()) {
     const cookie = parseSetCookie(header);
-    const entry = { value: cookie.value === "" ? "" : masker.string(decodeURIComponent(cookie.value)) };
+    const decoded = decodeURIComponent(cookie.value);
+    const signedState = /(^|\.)state$/.test(cookie.name) ? SIGNED.exec(decoded) : null;
+    // The OAuth state cookie signs a random url-safe state: named like an id (see authorizationUrl).
+    const value = signedState ? `${masker.id(signedState[1])}.<sig>` : masker.string(decoded);
+    const entry = { value: cookie.value === "" ? "" : value };
     for (const [k, v] of Object.entries(cookie.attributes)) entry[k] = k === "expires" ? "<date>" : v;
     entry["~order"] = cookie.order.join(" ");
     if (out.cookies[cookie.name]) entry["~duplicate"] = true;

@@ -12,6 +12,7 @@ pub mod email_verification;
 pub mod jwt;
 pub mod passkey;
 pub mod password_reset;
+pub mod social;
 
 use axum::Router;
 
@@ -47,6 +48,7 @@ const FEATURES: &[&dyn Feature] = &[
     &passkey::Passkeys,
     &change_email::ChangeEmail,
     &delete_user::DeleteUser,
+    &social::Social,
 ];
 
 /// The routes of every feature `config` turns on.

@@ -29,6 +29,7 @@ use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
 use crate::features::passkey::PasskeyStore;
 use crate::features::password_reset::PasswordResetStore;
+use crate::features::social::SocialStore;
 use crate::revocation::{RevocationRecord, RevocationStamp};
 
 pub use models::{Account, JwkRow, LinkedAccount, Session, User};
@@ -52,6 +53,7 @@ pub trait Store:
     + PasskeyStore
     + DeleteUserStore
     + VerificationStore
+    + SocialStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
@@ -61,19 +63,29 @@ pub trait Store:
     async fn close(&self);
 }
 
-/// The core's `verification` table as the features spend it: reset, deletion and passkey
-/// challenge tokens alike.
+/// The core's `verification` table as the features spend it: reset, deletion, passkey
+/// challenge and OAuth state tokens alike.
 #[async_trait]
 pub trait VerificationStore: Send + Sync + 'static {
-    /// Spends the token `identifier`: deletes every row of it and answers the value of the
-    /// newest, when that one had not expired at `now` (Better Auth's
-    /// `consumeVerificationValue`). Deleting is the claim: of two concurrent calls, one gets
-    /// the value.
+    /// Takes the token `identifier`: deletes every row of it and answers the newest one's value
+    /// and expiry. Deleting is the claim: of two concurrent calls, one gets the row.
+    async fn take_verification(
+        &self,
+        identifier: &str,
+    ) -> StoreResult<Option<(String, DateTime<Utc>)>>;
+
+    /// [`Self::take_verification`], the value only if it had not expired at `now` (Better
+    /// Auth's `consumeVerificationValue`).
     async fn consume_verification(
         &self,
         identifier: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<String>>;
+    ) -> StoreResult<Option<String>> {
+        let taken = self.take_verification(identifier).await?;
+        Ok(taken
+            .filter(|(_, expires_at)| *expires_at > now)
+            .map(|(value, _)| value))
+    }
 }
 
 /// The core's users (Better Auth's `user` table).
@@ -93,6 +105,14 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> StoreResult<Option<User>>;
     /// The user's accounts (credential and social), oldest first.
     async fn list_accounts(&self, user_id: &str) -> StoreResult<Vec<LinkedAccount>>;
+    /// Deletes account `id` of `user_id` and writes `audit`, in one transaction, only if the
+    /// user keeps another account; whether it was deleted.
+    async fn delete_account_keeping_one(
+        &self,
+        user_id: &str,
+        id: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool>;
 }
 
 /// The core's sessions (the `session` table).

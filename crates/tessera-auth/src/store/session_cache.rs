@@ -33,6 +33,7 @@ use crate::features::email_password::CredentialStore;
 use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
 use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
+use crate::features::social::{FreshTokens, OAuthAccount, SocialStore};
 use crate::revocation::{RevocationRecord, RevocationStamp};
 use tessera_mail::Mail;
 
@@ -120,6 +121,16 @@ impl UserStore for SessionCache {
     }
     async fn list_accounts(&self, user_id: &str) -> StoreResult<Vec<LinkedAccount>> {
         self.inner.list_accounts(user_id).await
+    }
+    async fn delete_account_keeping_one(
+        &self,
+        user_id: &str,
+        id: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.inner
+            .delete_account_keeping_one(user_id, id, audit)
+            .await
     }
 }
 
@@ -332,12 +343,11 @@ impl EmailVerificationStore for SessionCache {
 
 #[async_trait]
 impl VerificationStore for SessionCache {
-    async fn consume_verification(
+    async fn take_verification(
         &self,
         identifier: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<String>> {
-        self.inner.consume_verification(identifier, now).await
+    ) -> StoreResult<Option<(String, DateTime<Utc>)>> {
+        self.inner.take_verification(identifier).await
     }
 }
 
@@ -369,3 +379,38 @@ impl DeleteUserStore for SessionCache {
 }
 
 crate::features::passkey::delegate_passkey_store!(SessionCache);
+
+#[async_trait]
+impl SocialStore for SessionCache {
+    async fn find_oauth_account(
+        &self,
+        provider_id: &str,
+        account_id: &str,
+    ) -> StoreResult<Option<OAuthAccount>> {
+        self.inner.find_oauth_account(provider_id, account_id).await
+    }
+    async fn create_oauth_user(
+        &self,
+        user: &User,
+        account: &OAuthAccount,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        self.inner.create_oauth_user(user, account, audit).await
+    }
+    async fn link_oauth_account(
+        &self,
+        account: &OAuthAccount,
+        audit: &AuditEvent,
+    ) -> StoreResult<()> {
+        let _evict = self.evict_user_after(&account.user_id);
+        self.inner.link_oauth_account(account, audit).await
+    }
+    async fn update_oauth_tokens(
+        &self,
+        id: &str,
+        tokens: &FreshTokens,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner.update_oauth_tokens(id, tokens, now).await
+    }
+}

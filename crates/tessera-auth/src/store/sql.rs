@@ -24,6 +24,7 @@ use crate::features::jwt::KeyStore;
 use crate::features::password_reset::{
     PasswordResetStore, PasswordResetWrite, RESET_MAILS_PER_HOUR, ResetOutcome,
 };
+use crate::features::social::{FreshTokens, OAuthAccount, SocialStore};
 use crate::ids::ordered_id;
 use crate::revocation::{RevocationRecord, RevocationStamp};
 use tessera_mail::Mail;
@@ -302,25 +303,42 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?)
             }
+            async fn delete_account_keeping_one(
+                &self,
+                user_id: &str,
+                id: &str,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                // The user row is updated first so concurrent unlinks of one user queue up
+                // behind each other on PostgreSQL (SQLite serialises writers anyway).
+                sqlx::query(r#"UPDATE "user" SET "updatedAt" = "updatedAt" WHERE "id" = $1"#)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let deleted = sqlx::query(
+                    r#"DELETE FROM "account" WHERE "id" = $1 AND "userId" = $2
+                         AND (SELECT COUNT(*) FROM "account" WHERE "userId" = $2) > 1"#,
+                )
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if deleted == 0 {
+                    return Ok(false);
+                }
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
         }
 
         #[async_trait]
         impl CredentialStore for SqlStore<$db> {
             async fn create_user_with_account(&self, user: &User, account: &Account, audit: &AuditEvent) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    r#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
-                       VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
-                )
-                .bind(&user.id)
-                .bind(&user.name)
-                .bind(&user.email)
-                .bind(user.email_verified)
-                .bind(&user.image)
-                .bind(user.created_at)
-                .bind(user.updated_at)
-                .execute(&mut *tx)
-                .await?;
+                Self::insert_user(&mut *tx, user).await?;
                 sqlx::query(
                     r#"INSERT INTO "account" ("id", "accountId", "providerId", "userId", "password", "createdAt", "updatedAt")
                        VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
@@ -628,7 +646,7 @@ macro_rules! sql_store {
 
         #[async_trait]
         impl VerificationStore for SqlStore<$db> {
-            async fn consume_verification(&self, identifier: &str, now: DateTime<Utc>) -> StoreResult<Option<String>> {
+            async fn take_verification(&self, identifier: &str) -> StoreResult<Option<(String, DateTime<Utc>)>> {
                 let mut tx = self.pool.begin().await?;
                 // Deleting is the claim: of two concurrent calls, one gets the rows.
                 let mut rows: Vec<(String, DbTime, DbTime)> = sqlx::query_as(
@@ -639,8 +657,7 @@ macro_rules! sql_store {
                 .await?;
                 tx.commit().await?;
                 rows.sort_by(|a, b| b.2.cmp(&a.2));
-                let now = DbTime::from(now);
-                Ok(rows.into_iter().next().filter(|(_, expires, _)| *expires > now).map(|(value, _, _)| value))
+                Ok(rows.into_iter().next().map(|(value, expires, _)| (value, expires.0)))
             }
         }
 
@@ -735,6 +752,128 @@ macro_rules! sql_store {
                 .await?;
                 Self::write_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl SocialStore for SqlStore<$db> {
+            async fn find_oauth_account(
+                &self,
+                provider_id: &str,
+                account_id: &str,
+            ) -> StoreResult<Option<OAuthAccount>> {
+                Ok(sqlx::query_as::<_, OAuthAccount>(
+                    r#"SELECT "id", "accountId", "providerId", "userId", "accessToken", "refreshToken", "idToken",
+                              "accessTokenExpiresAt", "refreshTokenExpiresAt", "scope", "createdAt", "updatedAt"
+                       FROM "account" WHERE "providerId" = $1 AND "accountId" = $2
+                       ORDER BY "createdAt" LIMIT 1"#,
+                )
+                .bind(provider_id)
+                .bind(account_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+            async fn create_oauth_user(
+                &self,
+                user: &User,
+                account: &OAuthAccount,
+                audit: &AuditEvent,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::insert_user(&mut *tx, user).await?;
+                Self::insert_oauth_account(&mut *tx, account).await?;
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            async fn link_oauth_account(
+                &self,
+                account: &OAuthAccount,
+                audit: &AuditEvent,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::insert_oauth_account(&mut *tx, account).await?;
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            async fn update_oauth_tokens(
+                &self,
+                id: &str,
+                tokens: &FreshTokens,
+                now: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                // A column the provider did not send this time keeps its value.
+                sqlx::query(
+                    r#"UPDATE "account" SET
+                         "accessToken" = COALESCE($2, "accessToken"),
+                         "refreshToken" = COALESCE($3, "refreshToken"),
+                         "idToken" = COALESCE($4, "idToken"),
+                         "accessTokenExpiresAt" = COALESCE($5, "accessTokenExpiresAt"),
+                         "refreshTokenExpiresAt" = COALESCE($6, "refreshTokenExpiresAt"),
+                         "updatedAt" = $7
+                       WHERE "id" = $1"#,
+                )
+                .bind(id)
+                .bind(&tokens.access_token)
+                .bind(&tokens.refresh_token)
+                .bind(&tokens.id_token)
+                .bind(tokens.access_token_expires_at)
+                .bind(tokens.refresh_token_expires_at)
+                .bind(DbTime::from(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        impl SqlStore<$db> {
+            /// Inserts a `user` row.
+            async fn insert_user<'c, E>(conn: E, user: &User) -> Result<(), sqlx::Error>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                sqlx::query(
+                    r#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
+                       VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+                )
+                .bind(&user.id)
+                .bind(&user.name)
+                .bind(&user.email)
+                .bind(user.email_verified)
+                .bind(&user.image)
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .execute(conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Inserts a provider account row, every Better Auth column.
+            async fn insert_oauth_account<'c, E>(conn: E, account: &OAuthAccount) -> Result<(), sqlx::Error>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                sqlx::query(
+                    r#"INSERT INTO "account" ("id", "accountId", "providerId", "userId", "accessToken", "refreshToken",
+                         "idToken", "accessTokenExpiresAt", "refreshTokenExpiresAt", "scope", "createdAt", "updatedAt")
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"#,
+                )
+                .bind(&account.id)
+                .bind(&account.account_id)
+                .bind(&account.provider_id)
+                .bind(&account.user_id)
+                .bind(&account.access_token)
+                .bind(&account.refresh_token)
+                .bind(&account.id_token)
+                .bind(account.access_token_expires_at)
+                .bind(account.refresh_token_expires_at)
+                .bind(&account.scope)
+                .bind(account.created_at)
+                .bind(account.updated_at)
+                .execute(conn)
+                .await?;
                 Ok(())
             }
         }

@@ -333,13 +333,17 @@ fn cookie_value(pair: &str) -> String {
 }
 
 /// Installs (once) a global subscriber that keeps every `audit` line, formatted as in
-/// production, in memory; later events of every test in this binary land there.
+/// production, and everything the auth server and the guard log at any level (the social
+/// tests look for provider codes and tokens in it), in memory; later events of every test in
+/// this binary land there.
 pub(crate) fn capture_audit_logs() -> CapturedLog {
     static LOG: OnceLock<CapturedLog> = OnceLock::new();
     LOG.get_or_init(|| {
         let log = CapturedLog::default();
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("audit=info"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "audit=info,tessera_auth=trace,tessera_guard=trace,oauth2=trace",
+            ))
             .with_ansi(false)
             .with_writer(log.clone())
             .finish();

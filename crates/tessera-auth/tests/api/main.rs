@@ -29,4 +29,5 @@ mod round_trips;
 mod session;
 mod sign_in;
 mod sign_up;
+mod social;
 mod token_storage;
