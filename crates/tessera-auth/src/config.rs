@@ -1,6 +1,6 @@
 //! The auth server's settings, already parsed and checked: the core's here, each feature's in
 //! its module ([`EmailPasswordSettings`], [`JwtSettings`], [`PasswordResetSettings`],
-//! [`EmailVerificationSettings`]).
+//! [`EmailVerificationSettings`], [`TwoFactorSettings`]).
 
 use chrono::Duration;
 
@@ -8,6 +8,7 @@ use crate::features::email_password::EmailPasswordSettings;
 use crate::features::email_verification::EmailVerificationSettings;
 use crate::features::jwt::JwtSettings;
 use crate::features::password_reset::PasswordResetSettings;
+use crate::features::two_factor::TwoFactorSettings;
 use crate::rate_limit::TrustedProxies;
 use crate::secret::SecretSet;
 use crate::store::TokenStorage;
@@ -67,6 +68,8 @@ pub struct AuthConfig {
     pub password_reset: PasswordResetSettings,
     /// The email-verification feature's settings.
     pub email_verification: EmailVerificationSettings,
+    /// The two-factor feature's settings.
+    pub two_factor: TwoFactorSettings,
     /// Use the `__Host-` cookie prefix (https only) instead of `__Secure-`.
     pub host_only_cookies: bool,
     /// Whether Better Auth's per-path request limits apply (on by default in production).
@@ -87,6 +90,7 @@ impl AuthConfig {
             jwt: JwtSettings::default(),
             password_reset: PasswordResetSettings::default(),
             email_verification: EmailVerificationSettings::default(),
+            two_factor: TwoFactorSettings::default(),
             host_only_cookies: false,
             rate_limit: false,
             trusted_proxies: TrustedProxies::default(),

@@ -88,6 +88,10 @@ pub struct CookieNames {
     pub session_data: String,
     /// Marks a `rememberMe: false` session.
     pub dont_remember: String,
+    /// The twoFactor plugin's pending sign-in (a signed challenge id).
+    pub two_factor: String,
+    /// The twoFactor plugin's trusted device (a signed `<hmac>!<identifier>`).
+    pub trust_device: String,
     secure: bool,
 }
 
@@ -106,6 +110,8 @@ impl CookieNames {
             session_token: format!("{prefix}.session_token"),
             session_data: format!("{prefix}.session_data"),
             dont_remember: format!("{prefix}.dont_remember"),
+            two_factor: format!("{prefix}.two_factor"),
+            trust_device: format!("{prefix}.trust_device"),
             secure,
         }
     }

@@ -7,12 +7,28 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/// Better Auth's `generateRandomString` default alphabet: `[a-z0-9A-Z-_]` (TOTP secrets, the
+/// two-factor and trusted-device identifiers).
+pub(crate) const URL_SAFE_ALPHABET: &[u8] =
+    b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+
+/// Digits only (the one-time codes mailed for two-factor sign-in).
+pub(crate) const DIGITS: &[u8] = b"0123456789";
+
 /// `len` characters from `[A-Za-z0-9]`, uniformly chosen from the OS CSPRNG.
 ///
-/// Rejection sampling keeps the distribution uniform (62 does not divide 256); a 32-character
-/// value carries about 190 bits of entropy, ample for a session token.
+/// A 32-character value carries about 190 bits of entropy, ample for a session token.
 pub fn generate_id(len: usize) -> String {
+    random_string(len, ALPHABET)
+}
+
+/// `len` characters of `alphabet` (at most 256 ASCII characters), uniformly chosen from the OS
+/// CSPRNG. Rejection sampling keeps the distribution uniform when the alphabet's size does not
+/// divide 256: bytes at or above the largest multiple of it would bias the first characters.
+pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
     let rng = SystemRandom::new();
+    let size = alphabet.len();
+    let limit = 256 / size * size;
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
     while out.len() < len {
@@ -21,9 +37,8 @@ pub fn generate_id(len: usize) -> String {
             panic!("operating system random number generator failed");
         }
         for &byte in &buf {
-            // 248 = 4 * 62: bytes at or above it would bias the first characters.
-            if byte < 248 && out.len() < len {
-                out.push(ALPHABET[(byte % 62) as usize] as char);
+            if usize::from(byte) < limit && out.len() < len {
+                out.push(alphabet[usize::from(byte) % size] as char);
             }
         }
     }

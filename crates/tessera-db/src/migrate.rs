@@ -19,6 +19,23 @@ pub struct Migrations {
     pub sqlite: Migrator,
     /// The PostgreSQL migrations.
     pub postgres: Migrator,
+    /// Columns the SQLite migrations cannot add themselves, added after them when missing.
+    pub sqlite_columns: &'static [SqliteColumn],
+}
+
+/// A column added to a table that may already have it: a Better Auth plugin's column
+/// (`user.twoFactorEnabled`) is there in an adopted database whose Better Auth ran the plugin,
+/// and missing otherwise. PostgreSQL's migrations say `ADD COLUMN IF NOT EXISTS`; SQLite has no
+/// such clause, and a duplicate `ADD COLUMN` fails the whole migration, so the runner looks the
+/// column up (`pragma_table_info`) and adds it only when it is missing.
+#[derive(Clone, Copy, Debug)]
+pub struct SqliteColumn {
+    /// The table, which an earlier migration created.
+    pub table: &'static str,
+    /// The column's name.
+    pub column: &'static str,
+    /// Its type and constraints, as after the name in `ADD COLUMN`.
+    pub definition: &'static str,
 }
 
 impl Migrations {
@@ -38,9 +55,34 @@ pub async fn migrate(db: &Database, sets: impl IntoIterator<Item = Migrations>) 
         set.sqlite.set_ignore_missing(true);
         set.postgres.set_ignore_missing(true);
         match db {
-            Database::Sqlite(pool) => set.sqlite.run(pool).await?,
+            Database::Sqlite(pool) => {
+                set.sqlite.run(pool).await?;
+                for column in set.sqlite_columns {
+                    add_sqlite_column(pool, column).await?;
+                }
+            }
             Database::Postgres(pool) => set.postgres.run(pool).await?,
         }
+    }
+    Ok(())
+}
+
+/// Adds `column` unless its table has it already.
+async fn add_sqlite_column(pool: &sqlx::SqlitePool, column: &SqliteColumn) -> StoreResult<()> {
+    let present: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pragma_table_info($1) WHERE name = $2)")
+            .bind(column.table)
+            .bind(column.column)
+            .fetch_one(pool)
+            .await?;
+    if !present {
+        // Names and definition are the crate's constants, never input.
+        sqlx::query(&format!(
+            r#"ALTER TABLE "{}" ADD COLUMN "{}" {}"#,
+            column.table, column.column, column.definition
+        ))
+        .execute(pool)
+        .await?;
     }
     Ok(())
 }
@@ -77,6 +119,7 @@ mod tests {
         Migrations {
             sqlite: Migrator::new(dir).await.unwrap(),
             postgres: Migrator::new(dir).await.unwrap(),
+            sqlite_columns: &[],
         }
     }
 

@@ -13,6 +13,7 @@ use chrono::Duration;
 use tessera_api::{ApiSettings, KeySettings, TasksSettings};
 use tessera_auth::AuthConfig;
 use tessera_auth::features::email_verification::EmailVerificationSettings;
+use tessera_auth::features::two_factor::TwoFactorSettings;
 use tessera_auth::password::{HashFormat, HashPriority};
 use tessera_auth::rate_limit::TrustedProxies;
 use tessera_auth::secret::{Secret, SecretSet};
@@ -217,6 +218,19 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
         send_on_sign_in: args.verification_send_on_sign_in,
         auto_sign_in_after_verification: args.auto_sign_in_after_verification,
         expires_in_secs: args.verification_expires_in,
+    };
+    config.two_factor = TwoFactorSettings {
+        enabled: args.two_factor,
+        issuer: args
+            .two_factor_issuer
+            .clone()
+            .unwrap_or_else(|| args.mail.app_name.clone()),
+        totp_digits: args.two_factor_totp_digits,
+        totp_period_secs: args.two_factor_totp_period,
+        otp_period_minutes: args.two_factor_otp_period,
+        otp_digits: args.two_factor_otp_digits,
+        trust_device_max_age_secs: args.two_factor_trust_device_max_age,
+        ..TwoFactorSettings::default()
     };
     config.rate_limit = match args.rate_limit {
         Some(toggle) => toggle == Toggle::On,

@@ -9,6 +9,7 @@ pub mod email_password;
 pub mod email_verification;
 pub mod jwt;
 pub mod password_reset;
+pub mod two_factor;
 
 use axum::Router;
 
@@ -34,6 +35,7 @@ const FEATURES: &[&dyn Feature] = &[
     &jwt::JwtPlugin,
     &password_reset::PasswordReset,
     &email_verification::EmailVerification,
+    &two_factor::TwoFactor,
 ];
 
 /// The routes of every feature.

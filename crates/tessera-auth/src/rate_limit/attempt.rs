@@ -19,6 +19,15 @@ pub enum CheckedRoute {
     ChangePassword,
     /// `POST /verify-password`.
     VerifyPassword,
+    /// The password `/two-factor/enable`, `/disable`, `/get-totp-uri` and
+    /// `/generate-backup-codes` ask for again.
+    TwoFactorPassword,
+    /// `POST /two-factor/verify-totp`.
+    VerifyTotp,
+    /// `POST /two-factor/verify-otp`.
+    VerifyOtp,
+    /// `POST /two-factor/verify-backup-code`.
+    VerifyBackupCode,
 }
 
 impl CheckedRoute {
@@ -28,6 +37,10 @@ impl CheckedRoute {
             Self::SignIn => "/sign-in/email",
             Self::ChangePassword => "/change-password",
             Self::VerifyPassword => "/verify-password",
+            Self::TwoFactorPassword => "/two-factor/*",
+            Self::VerifyTotp => "/two-factor/verify-totp",
+            Self::VerifyOtp => "/two-factor/verify-otp",
+            Self::VerifyBackupCode => "/two-factor/verify-backup-code",
         }
     }
 
@@ -37,9 +50,11 @@ impl CheckedRoute {
     fn failure(self) -> (AuditKind, &'static str) {
         match self {
             Self::SignIn => (AuditKind::SignInFailed, "invalid_credentials"),
-            Self::ChangePassword | Self::VerifyPassword => {
+            Self::ChangePassword | Self::VerifyPassword | Self::TwoFactorPassword => {
                 (AuditKind::CredentialCheckFailed, "invalid_password")
             }
+            Self::VerifyTotp | Self::VerifyOtp => (AuditKind::TwoFactorFailed, "invalid_code"),
+            Self::VerifyBackupCode => (AuditKind::TwoFactorFailed, "invalid_backup_code"),
         }
     }
 
@@ -47,7 +62,12 @@ impl CheckedRoute {
     fn refusal_reason(self) -> &'static str {
         match self {
             Self::SignIn => "failed_sign_ins",
-            Self::ChangePassword | Self::VerifyPassword => "failed_password_checks",
+            Self::ChangePassword | Self::VerifyPassword | Self::TwoFactorPassword => {
+                "failed_password_checks"
+            }
+            Self::VerifyTotp | Self::VerifyOtp | Self::VerifyBackupCode => {
+                "failed_two_factor_codes"
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ use crate::features::email_password::CredentialStore;
 use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
 use crate::features::password_reset::PasswordResetStore;
+use crate::features::two_factor::TwoFactorStore;
 use crate::revocation::{RevocationRecord, RevocationStamp};
 
 pub use models::{Account, JwkRow, LinkedAccount, Session, User};
@@ -47,6 +48,7 @@ pub trait Store:
     + KeyStore
     + PasswordResetStore
     + EmailVerificationStore
+    + TwoFactorStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

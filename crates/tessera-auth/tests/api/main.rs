@@ -26,3 +26,4 @@ mod session;
 mod sign_in;
 mod sign_up;
 mod token_storage;
+mod two_factor;

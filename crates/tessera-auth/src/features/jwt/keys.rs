@@ -23,14 +23,14 @@ use std::sync::{Arc, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use tessera_jwt::{Algorithm, Jwk, JwkSet, KeyRing, SigningKey, sealed};
+use tessera_jwt::{Algorithm, Jwk, JwkSet, KeyRing, SigningKey};
 use tokio::sync::{Mutex, RwLock};
 
 use super::KeyStore;
 use crate::audit::{AuditEvent, AuditKind};
 use crate::config::AuthConfig;
 use crate::ids::generate_id;
-use crate::secret::{SecretSet, VersionedSecret};
+use crate::secret::SecretSet;
 use crate::store::{DbTime, JwkRow, StoreError};
 
 /// How long a cached signing key is trusted before the store is asked again, in seconds.
@@ -479,40 +479,23 @@ impl KeyManager {
         Ok((key, row))
     }
 
-    /// Seals a private JWK the way Better Auth does: XChaCha20-Poly1305 hex, wrapped in the
-    /// `$ba$<version>$` envelope when secrets are versioned, then JSON-quoted.
+    /// Seals a private JWK the way Better Auth does ([`SecretSet::encrypt`]), then JSON-quoted.
     fn encrypt(&self, plaintext: &str) -> Result<String, KeyError> {
-        let VersionedSecret { version, secret } = self.secrets.current();
-        let hex =
-            sealed::seal(secret.expose(), plaintext).map_err(|e| KeyError::Key(e.to_string()))?;
-        let sealed = match version {
-            Some(v) => format!("$ba${v}${hex}"),
-            None => hex,
-        };
+        let sealed = self
+            .secrets
+            .encrypt(plaintext)
+            .map_err(|e| KeyError::Key(e.to_string()))?;
         Ok(serde_json::Value::String(sealed).to_string())
     }
 
     /// Opens a stored private key with whichever configured secret sealed it.
     fn decrypt(&self, column: &str) -> Option<String> {
         // Better Auth stores JSON.stringify(ciphertext); with encryption disabled, the plain JWK.
-        let unquoted: String = match serde_json::from_str::<serde_json::Value>(column).ok()? {
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Object(_) => return Some(column.to_owned()),
-            _ => return None,
-        };
-        if let Some(rest) = unquoted.strip_prefix("$ba$") {
-            let (version, hex) = rest.split_once('$')?;
-            let version: u32 = version.parse().ok()?;
-            let secret = self.secrets.all().find(|s| s.version == Some(version))?;
-            return sealed::open(secret.secret.expose(), hex).ok();
+        match serde_json::from_str::<serde_json::Value>(column).ok()? {
+            serde_json::Value::String(sealed) => self.secrets.decrypt(&sealed),
+            serde_json::Value::Object(_) => Some(column.to_owned()),
+            _ => None,
         }
-        // A bare hex value was sealed with an unversioned secret; try those, then any.
-        let mut candidates: Vec<&VersionedSecret> =
-            self.secrets.all().filter(|s| s.version.is_none()).collect();
-        candidates.extend(self.secrets.all().filter(|s| s.version.is_some()));
-        candidates
-            .into_iter()
-            .find_map(|s| sealed::open(s.secret.expose(), &unquoted).ok())
     }
 }
 
