@@ -277,6 +277,7 @@ start_server() {
       TESSERA_DATA_DIR="$SERVER_DIR" \
       TESSERA_JWT_ALG="$alg" \
       TESSERA_ENV=development \
+      TESSERA_TWO_FACTOR=true \
       BETTER_AUTH_TELEMETRY=0 \
       "${cmd[@]}" </dev/null
   ) >"$SERVER_DIR/server.log" 2>&1 &

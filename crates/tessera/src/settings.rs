@@ -225,6 +225,7 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
             .two_factor_issuer
             .clone()
             .unwrap_or_else(|| args.mail.app_name.clone()),
+        app_name: args.mail.app_name.clone(),
         totp_digits: args.two_factor_totp_digits,
         totp_period_secs: args.two_factor_totp_period,
         otp_period_minutes: args.two_factor_otp_period,

@@ -10,6 +10,9 @@ pub struct TwoFactorSettings {
     /// `issuer`: the name authenticator apps show for the account (`otpauth://totp/<issuer>:…`).
     /// Better Auth falls back to its `appName`; Tessera's settings pass the app's name.
     pub issuer: String,
+    /// Better Auth's `appName`: the issuer `/two-factor/get-totp-uri` names (Better Auth reads
+    /// `totpOptions.issuer` there, not `issuer`, and falls back to the app's name).
+    pub app_name: String,
     /// `totpOptions.digits` (default 6).
     pub totp_digits: u8,
     /// `totpOptions.period`: seconds a TOTP code lasts (default 30).
@@ -43,6 +46,7 @@ impl Default for TwoFactorSettings {
         Self {
             enabled: false,
             issuer: "Better Auth".to_owned(),
+            app_name: "Better Auth".to_owned(),
             totp_digits: 6,
             totp_period_secs: 30,
             otp_period_minutes: 3,

@@ -33,7 +33,7 @@ pub(super) fn user_totp(state: &AuthState, row: &TwoFactorRow) -> Option<UserTot
 }
 
 /// The `otpauth://` URI again, after checking the password (400 `TOTP_NOT_ENABLED` without a
-/// secret).
+/// secret), with the app's name as issuer.
 async fn get_totp_uri(
     _on: PluginOn,
     State(state): State<AuthState>,
@@ -56,7 +56,8 @@ async fn get_totp_uri(
     if let Err(refused) = password_again(&state, &meta, &auth, password).await {
         return Ok(refused);
     }
-    let uri = totp.uri(&state.config.two_factor.issuer, &auth.user.email);
+    // Better Auth's get-totp-uri names the app, whatever `issuer` enable used.
+    let uri = totp.uri(&state.config.two_factor.app_name, &auth.user.email);
     Ok(reply(json!({ "totpURI": uri }), auth.cookies))
 }
 
