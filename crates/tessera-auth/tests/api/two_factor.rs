@@ -269,6 +269,19 @@ on_both_backends! {
         assert_eq!(audit_events(&app, AuditKind::BackupCodeUsed).await.len(), 1);
     }
 
+    async fn spending_backup_codes_compares_and_sets_so_a_stale_read_spends_nothing(app) {
+        // What two concurrent uses of one code race through, step by step: both read the same
+        // stored set; the first replacement wins, the second finds the set changed.
+        let enrolled = enroll(&app).await;
+        let row = app.state.store.find_two_factor(&enrolled.user.id).await.unwrap().unwrap();
+        let audit = || tessera_auth::audit::AuditEvent::system(AuditKind::BackupCodeUsed, chrono::Utc::now());
+        let first = app.state.store.replace_backup_codes(&row.id, Some(&row.backup_codes), "first", &audit()).await.unwrap();
+        let second = app.state.store.replace_backup_codes(&row.id, Some(&row.backup_codes), "second", &audit()).await.unwrap();
+        assert!(first && !second, "{first} {second}");
+        let now = app.state.store.find_two_factor(&enrolled.user.id).await.unwrap().unwrap();
+        assert_eq!(now.backup_codes, "first");
+    }
+
     async fn a_mailed_code_goes_through_the_outbox_and_signs_in_once(app) {
         let enrolled = enroll(&app).await;
         let (_, cookie) = challenged(&app, &enrolled.user.email, None).await;
