@@ -592,8 +592,8 @@ browser_stage() {
   # The mail group follows a reset link the server mailed over real SMTP (aiosmtpd's Maildir).
   ensure_smtp
   TESSERA_SMTP_URL=$TEST_SMTP_URL start_server EdDSA
-  run_scenario "browser: items 1-4, 6, 7, error feedback and mail" \
-    env TESSERA_URL="$SERVER_URL" MAILDIR="$TEST_MAILDIR" SCENARIO_GROUPS=1,2,3,4,6,7,extra,mail "${run[@]}"
+  run_scenario "browser: items 1-4, 6, 7, error feedback, mail and two-factor" \
+    env TESSERA_URL="$SERVER_URL" MAILDIR="$TEST_MAILDIR" SCENARIO_GROUPS=1,2,3,4,6,7,extra,mail,two-factor "${run[@]}"
 
   TESSERA_JWT_EXPIRES_IN=3 start_server EdDSA
   run_scenario "browser: item 5 (TESSERA_JWT_EXPIRES_IN=3)" \
