@@ -56,9 +56,15 @@ pub async fn migrate(db: &Database, sets: impl IntoIterator<Item = Migrations>) 
         set.postgres.set_ignore_missing(true);
         match db {
             Database::Sqlite(pool) => {
-                set.sqlite.run(pool).await?;
+                // One connection for the set: SQLite prepares a statement against the schema
+                // its connection last loaded, and a double-quoted name it does not find there
+                // becomes a string literal, so a connection that read the schema before a
+                // column was added would later select the text "twoFactorEnabled" instead of
+                // the column. Only the connection that adds the column has read the old one.
+                let mut conn = pool.acquire().await?;
+                set.sqlite.run_direct(&mut *conn).await?;
                 for column in set.sqlite_columns {
-                    add_sqlite_column(pool, column).await?;
+                    add_sqlite_column(&mut conn, column).await?;
                 }
             }
             Database::Postgres(pool) => set.postgres.run(pool).await?,
@@ -68,12 +74,15 @@ pub async fn migrate(db: &Database, sets: impl IntoIterator<Item = Migrations>) 
 }
 
 /// Adds `column` unless its table has it already.
-async fn add_sqlite_column(pool: &sqlx::SqlitePool, column: &SqliteColumn) -> StoreResult<()> {
+async fn add_sqlite_column(
+    conn: &mut sqlx::SqliteConnection,
+    column: &SqliteColumn,
+) -> StoreResult<()> {
     let present: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pragma_table_info($1) WHERE name = $2)")
             .bind(column.table)
             .bind(column.column)
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await?;
     if !present {
         // Names and definition are the crate's constants, never input.
@@ -81,7 +90,7 @@ async fn add_sqlite_column(pool: &sqlx::SqlitePool, column: &SqliteColumn) -> St
             r#"ALTER TABLE "{}" ADD COLUMN "{}" {}"#,
             column.table, column.column, column.definition
         ))
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     }
     Ok(())
@@ -125,7 +134,7 @@ mod tests {
 
     #[tokio::test]
     async fn two_crates_migrations_share_one_table_and_each_ignores_the_others_rows() {
-        let root = tempfile_dir();
+        let root = tempfile_dir("shared");
         let url = format!("sqlite://{}", root.join("m.db").display());
         let db = crate::connect(&url).await.unwrap();
         let (auth_dir, tasks_dir) = (root.join("auth"), root.join("tasks"));
@@ -150,7 +159,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_database_is_applied_only_once_every_set_has_run() {
-        let root = tempfile_dir().join("applied");
+        let root = tempfile_dir("applied");
         let url = format!("sqlite://{}", root.join("m.db").display());
         std::fs::create_dir_all(&root).unwrap();
         let db = crate::connect(&url).await.unwrap();
@@ -167,8 +176,10 @@ mod tests {
         assert!(whole);
     }
 
-    fn tempfile_dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("tessera-db-migrate-{}", std::process::id()));
+    /// A directory of this test's own: the two tests run at once, and each removes its own.
+    fn tempfile_dir(test: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tessera-db-migrate-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

@@ -466,6 +466,61 @@ mod tests {
     }
 
     #[test]
+    fn two_factor_is_off_by_default_and_its_flags_set_better_auths_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let two_factor = |extra: &[&str]| {
+            let fixed = [
+                "tessera",
+                "serve",
+                "--secret",
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+            ];
+            let cli = Cli::try_parse_from(fixed.iter().chain(extra)).unwrap();
+            let Some(Command::Serve(serve)) = cli.command else {
+                unreachable!("parsed as serve")
+            };
+            server(&serve).unwrap().auth.two_factor
+        };
+        let off = two_factor(&["--app-name", "Acme"]);
+        assert!(!off.enabled);
+        assert_eq!(
+            (off.issuer.as_str(), off.app_name.as_str()),
+            ("Acme", "Acme")
+        );
+        assert_eq!(
+            (
+                off.totp_digits,
+                off.totp_period_secs,
+                off.otp_period_minutes
+            ),
+            (6, 30, 3)
+        );
+        assert_eq!(off.trust_device_max_age_secs, 2_592_000);
+        let on = two_factor(&[
+            "--two-factor",
+            "--two-factor-issuer",
+            "Acme Login",
+            "--two-factor-otp-digits",
+            "8",
+            "--two-factor-trust-device-max-age",
+            "3600",
+        ]);
+        assert!(on.enabled);
+        assert_eq!(
+            (on.issuer.as_str(), on.app_name.as_str()),
+            ("Acme Login", "Tessera")
+        );
+        assert_eq!((on.otp_digits, on.trust_device_max_age_secs), (8, 3600));
+        let fixed = ["tessera", "serve", "--two-factor-totp-digits", "5"];
+        assert!(
+            Cli::try_parse_from(fixed).is_err(),
+            "fewer than 6 digits is refused"
+        );
+    }
+
+    #[test]
     fn a_repeated_or_few_character_secret_is_estimated_low_and_a_random_one_high() {
         assert!(estimated_entropy_bits(&"a".repeat(40)) < MIN_SECRET_ENTROPY_BITS);
         assert!(estimated_entropy_bits(&"ab".repeat(20)) < MIN_SECRET_ENTROPY_BITS);
