@@ -439,26 +439,30 @@ mod tests {
         );
     }
 
+    /// `tessera serve`'s settings for an https base URL, a strong secret, a data directory in
+    /// `dir` and `extra` arguments.
+    fn serve_settings(dir: &tempfile::TempDir, extra: &[&str]) -> ServerSettings {
+        let fixed = [
+            "tessera",
+            "serve",
+            "--base-url",
+            "https://auth.example.com",
+            "--secret",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ];
+        let cli = Cli::try_parse_from(fixed.iter().chain(extra)).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else {
+            unreachable!("parsed as serve")
+        };
+        server(&serve).unwrap()
+    }
+
     #[test]
     fn the_shutdown_drain_defaults_to_five_seconds_in_production_only_and_the_flag_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let drain = |extra: &[&str]| {
-            let fixed = [
-                "tessera",
-                "serve",
-                "--base-url",
-                "https://auth.example.com",
-                "--secret",
-                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                "--data-dir",
-                dir.path().to_str().unwrap(),
-            ];
-            let cli = Cli::try_parse_from(fixed.iter().chain(extra)).unwrap();
-            let Some(Command::Serve(serve)) = cli.command else {
-                unreachable!("parsed as serve")
-            };
-            server(&serve).unwrap().limits.shutdown_drain.as_secs()
-        };
+        let drain = |extra: &[&str]| serve_settings(&dir, extra).limits.shutdown_drain.as_secs();
         assert_eq!(drain(&["--env", "production"]), 5);
         assert_eq!(drain(&["--env", "development"]), 0);
         assert_eq!(drain(&["--env", "production", "--shutdown-drain", "0"]), 0);
@@ -468,21 +472,7 @@ mod tests {
     #[test]
     fn two_factor_is_off_by_default_and_its_flags_set_better_auths_options() {
         let dir = tempfile::tempdir().unwrap();
-        let two_factor = |extra: &[&str]| {
-            let fixed = [
-                "tessera",
-                "serve",
-                "--secret",
-                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                "--data-dir",
-                dir.path().to_str().unwrap(),
-            ];
-            let cli = Cli::try_parse_from(fixed.iter().chain(extra)).unwrap();
-            let Some(Command::Serve(serve)) = cli.command else {
-                unreachable!("parsed as serve")
-            };
-            server(&serve).unwrap().auth.two_factor
-        };
+        let two_factor = |extra: &[&str]| serve_settings(&dir, extra).auth.two_factor;
         let off = two_factor(&["--app-name", "Acme"]);
         assert!(!off.enabled);
         assert_eq!(
