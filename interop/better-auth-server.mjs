@@ -26,6 +26,9 @@
 //          plugin with the issuer's discovery URL; scopes default to `email profile`),
 //          TESSERA_OAUTH_TRUSTED_PROVIDERS (account.accountLinking.trustedProviders),
 //          TESSERA_ENCRYPT_OAUTH_TOKENS=true (account.encryptOAuthTokens).
+//        TESSERA_APP_NAME = Better Auth's appName (unset: its default, "Better Auth").
+//        TESSERA_TWO_FACTOR = true (or on, 1): the twoFactor plugin (its issuer TESSERA_TWO_FACTOR_ISSUER, else
+//          Better Auth's appName), its sign-in codes captured like the links ({kind, to, code}).
 //
 // With a database it first runs Better Auth's own migrations (`(await auth.$context).runMigrations()`;
 // the `auth` CLI needs Node 22), so the tables are exactly the ones a Better Auth deployment has.
@@ -43,7 +46,7 @@ import { appendFileSync } from "node:fs";
 import { betterAuth } from "better-auth";
 import { memoryAdapter } from "better-auth/adapters/memory";
 import { toNodeHandler } from "better-auth/node";
-import { bearer, genericOAuth, jwt } from "better-auth/plugins";
+import { bearer, genericOAuth, jwt, twoFactor } from "better-auth/plugins";
 
 function usage(message) {
   console.error(`better-auth-server: ${message}\nusage: node better-auth-server.mjs serve --addr HOST:PORT`);
@@ -100,7 +103,7 @@ function jwtOptions(name) {
 /** The database handle Better Auth's Kysely adapter takes as is, or the memory adapter. */
 async function openDatabase(url) {
   if (!url) {
-    return { database: memoryAdapter({ user: [], session: [], account: [], verification: [], jwks: [], passkey: [] }) };
+    return { database: memoryAdapter({ user: [], session: [], account: [], verification: [], jwks: [], passkey: [], twoFactor: [] }) };
   }
   if (url.startsWith("sqlite:")) {
     const path = url.replace(/^sqlite:(\/\/)?/, "").replace(/\?.*$/, "");
@@ -197,10 +200,22 @@ if (process.env.TESSERA_PASSKEY === "true") {
     }),
   );
 }
+
+/** The twoFactor plugin's `otpOptions.sendOTP`: the code appended to BETTER_AUTH_MAIL_LOG. */
+async function captureCode({ user, otp }) {
+  const log = process.env.BETTER_AUTH_MAIL_LOG;
+  if (log) appendFileSync(log, `${JSON.stringify({ kind: "two-factor-code", to: user.email, code: otp })}\n`);
+}
+
+if (["on", "true", "1"].includes(process.env.TESSERA_TWO_FACTOR ?? "")) {
+  plugins.push(twoFactor({ issuer: process.env.TESSERA_TWO_FACTOR_ISSUER || undefined, otpOptions: { sendOTP: captureCode } }));
+}
 const rateLimit = rateLimitOption(process.env.TESSERA_RATE_LIMIT);
 const db = await openDatabase(process.env.DATABASE_URL);
 const auth = betterAuth({
   baseURL,
+  // TESSERA_APP_NAME, as Tessera reads it (Better Auth's default otherwise).
+  ...(process.env.TESSERA_APP_NAME ? { appName: process.env.TESSERA_APP_NAME } : {}),
   secret,
   database: db.database,
   // Tessera always delivers mail (SMTP, webhook or .eml files), so its peer must too for the

@@ -319,6 +319,7 @@ start_server() {
       TESSERA_DATA_DIR="$SERVER_DIR" \
       TESSERA_JWT_ALG="$alg" \
       TESSERA_ENV=development \
+      TESSERA_TWO_FACTOR=true \
       BETTER_AUTH_TELEMETRY=0 \
       "${cmd[@]}" </dev/null
   ) >"$SERVER_DIR/server.log" 2>&1 &
@@ -640,8 +641,8 @@ browser_stage() {
   ensure_smtp
   TESSERA_SMTP_URL=$TEST_SMTP_URL TESSERA_CHANGE_EMAIL=true TESSERA_DELETE_USER=true \
     TESSERA_DELETE_USER_VERIFICATION=true start_server EdDSA
-  run_scenario "browser: items 1-4, 6, 7, error feedback and mail" \
-    env TESSERA_URL="$SERVER_URL" MAILDIR="$TEST_MAILDIR" SCENARIO_GROUPS=1,2,3,4,6,7,extra,mail "${run[@]}"
+  run_scenario "browser: items 1-4, 6, 7, error feedback, mail and two-factor" \
+    env TESSERA_URL="$SERVER_URL" MAILDIR="$TEST_MAILDIR" SCENARIO_GROUPS=1,2,3,4,6,7,extra,mail,two-factor "${run[@]}"
 
   TESSERA_JWT_EXPIRES_IN=3 start_server EdDSA
   run_scenario "browser: item 5 (TESSERA_JWT_EXPIRES_IN=3)" \

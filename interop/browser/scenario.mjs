@@ -19,6 +19,7 @@
 // the WCAG 2.1 A and AA rules. The last line is "N passed, M failed".
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -1177,6 +1178,78 @@ await group('social: "Continue with …" signs a new user in through the OpenID 
     await refused.goto('/sign-in?error=access_denied');
     await refused.locator('#form-error', { hasText: 'The sign-in was cancelled at the provider.' }).waitFor();
     await shoot(refused, 'sign-in-social-refused');
+  }],
+]);
+
+/** RFC 6238 (HMAC-SHA-1, 6 digits, 30 s) of a Base32 key, `steps` periods from now: the app's code. */
+function totp(base32Key, steps = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32Key) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000) + steps));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+const frank = { name: 'Frank', address: email('frank') };
+let pageT;
+let totpKey;
+let backupCode;
+await group('two-factor: turn it on from the account page, then sign in with a code', [
+  ['the account page sets two-factor up: a QR code drawn in the page, the key, ten backup codes', async () => {
+    pageT = await newPage();
+    await signUp(pageT, frank);
+    await expectPath(pageT, '/tasks');
+    await pageT.goto('/account');
+    await pageT.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
+    await pageT.getByLabel('Your password, to confirm').fill(PASSWORD);
+    await pageT.getByRole('button', { name: 'Turn on two-factor' }).click();
+    await pageT.locator('#two-factor-qr svg path').waitFor();
+    totpKey = (await pageT.locator('#two-factor-key').textContent()).trim();
+    assert.match(totpKey, /^[A-Z2-7]{52}$/);
+    const codes = await pageT.locator('#backup-codes li').allTextContents();
+    assert.equal(codes.length, 10);
+    backupCode = codes[0];
+    await shoot(pageT, 'account-two-factor-setup');
+  }],
+  ['a wrong code is refused next to the field; the right one turns two-factor on', async () => {
+    await pageT.getByLabel('Code from your app').fill('000000');
+    await pageT.getByRole('button', { name: 'Confirm and turn on' }).click();
+    await pageT.locator('#two-factor-code-error', { hasText: 'That code is not right.' }).waitFor();
+    await pageT.getByLabel('Code from your app').fill(totp(totpKey));
+    await pageT.getByRole('button', { name: 'Confirm and turn on' }).click();
+    await pageT.locator('#two-factor-status', { hasText: 'Two-factor is on.' }).waitFor();
+    await pageT.getByRole('button', { name: 'Turn off two-factor' }).waitFor();
+    assertNoProblems(pageT);
+  }],
+  ['signing in again asks for the second factor, and a code from the app opens the session', async () => {
+    await pageT.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await expectPath(pageT, '/sign-in?reason=signed-out');
+    await signIn(pageT, frank.address);
+    await pageT.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
+    await shoot(pageT, 'sign-in-second-factor');
+    // The next period's code: the one that turned two-factor on is spent.
+    await pageT.getByLabel('Code', { exact: true }).fill(totp(totpKey, 1));
+    await pageT.getByRole('button', { name: 'Verify' }).click();
+    await expectPath(pageT, '/tasks');
+    assertNoProblems(pageT);
+  }],
+  ['another browser passes with a backup code, and the same code is refused the next time', async () => {
+    const other = await newPage();
+    await other.goto('/sign-in');
+    await signIn(other, frank.address);
+    await other.getByLabel('Code', { exact: true }).fill(backupCode);
+    await other.getByRole('button', { name: 'Verify' }).click();
+    await expectPath(other, '/tasks');
+    const third = await newPage();
+    await third.goto('/sign-in');
+    await signIn(third, frank.address);
+    await third.getByLabel('Code', { exact: true }).fill(backupCode);
+    await third.getByRole('button', { name: 'Verify' }).click();
+    await third.locator('#code-error', { hasText: 'That backup code is not right' }).waitFor();
   }],
 ]);
 

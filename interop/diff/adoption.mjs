@@ -13,6 +13,8 @@
 // the switch verifies in Tessera's guard against Tessera's JWKS.
 
 import assert from "node:assert/strict";
+import { createOTP } from "@better-auth/utils/otp";
+import { base32 } from "@better-auth/utils/base32";
 import { Agent, Recording } from "./lib/agent.mjs";
 import { freshDatabase } from "./lib/db.mjs";
 import { decodeJwt, guardVerify } from "./lib/guard.mjs";
@@ -33,6 +35,14 @@ const secret = randomSecret();
 const run = Math.random().toString(36).slice(2, 8);
 const ada = `ada-${run}@example.com`;
 const bob = `bob-${run}@example.com`;
+const cy = `cy-${run}@example.com`;
+const TWO_FACTOR = { TESSERA_TWO_FACTOR: "true" };
+
+/** The TOTP code of the secret in a `totpURI`, `steps` periods from now. */
+function totpCode(uri, steps) {
+  const secret = new URL(uri).searchParams.get("secret");
+  return createOTP(new TextDecoder().decode(base32.decode(secret))).hotp(Math.floor(Date.now() / 30_000) + steps);
+}
 
 const db = await freshDatabase(kind, "compat_adoption");
 onFinish(async (ok) => {
@@ -52,12 +62,12 @@ const client = (server, jar) => {
 };
 
 await step(`Better Auth 1.7.25 creates its schema in a fresh ${kind} database`, async () => {
-  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url }, label: `adoption-${kind}-better-auth` });
+  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url, ...TWO_FACTOR }, label: `adoption-${kind}-better-auth` });
   const tables = kind === "sqlite"
     ? await db.query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
     : await db.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`);
   const names = tables.map((t) => t.name);
-  for (const table of ["user", "session", "account", "verification", "jwks"]) assert.ok(names.includes(table), `no ${table} table: ${names}`);
+  for (const table of ["user", "session", "account", "verification", "jwks", "twoFactor"]) assert.ok(names.includes(table), `no ${table} table: ${names}`);
 });
 
 await step("users sign up on Better Auth (one with rememberMe: false) and get session cookies", async () => {
@@ -81,6 +91,18 @@ await step("Better Auth mints a JWT, creating its jwks key", async () => {
   before.kid = jwks.json.keys[0].kid;
   assert.equal(decodeJwt(before.jwt).header.kid, before.kid);
   assert.equal(decodeJwt(before.jwt).payload.iss, ba.origin);
+});
+
+await step("a user turns two-factor on in Better Auth (TOTP confirmed, backup codes kept)", async () => {
+  browsers.cy = client(ba);
+  await browsers.cy.send(null, { path: "/sign-up/email", json: { name: "Cy", email: cy, password: PASSWORD }, expect: 200 });
+  const enabled = await browsers.cy.send(null, { path: "/two-factor/enable", json: { password: PASSWORD }, expect: 200 });
+  before.totpURI = enabled.json.totpURI;
+  before.backupCodes = enabled.json.backupCodes;
+  await browsers.cy.send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(before.totpURI, 0) }, expect: 200 });
+  const [row] = await db.query(`SELECT "secret", "backupCodes" FROM "twoFactor"`);
+  assert.match(row.secret, /^[0-9a-f]+$/, "the secret is sealed as bare hex (an unversioned secret)");
+  assert.ok(!row.backupCodes.includes(before.backupCodes[0]), "backup codes are stored sealed");
 });
 
 await step(`Better Auth's on-disk formats (${kind}) are the ones Tessera's store reads`, async () => {
@@ -114,7 +136,7 @@ await step(`Better Auth's on-disk formats (${kind}) are the ones Tessera's store
 
 await step("Better Auth stops; Tessera starts on the same database, address and secret", async () => {
   await ba.stop();
-  tessera = await startServer("tessera", { secret, port: ba.port, env: { DATABASE_URL: db.url }, label: `adoption-${kind}-tessera` });
+  tessera = await startServer("tessera", { secret, port: ba.port, env: { DATABASE_URL: db.url, ...TWO_FACTOR }, label: `adoption-${kind}-tessera` });
   assert.equal(tessera.origin, ba.origin);
 });
 
@@ -171,6 +193,28 @@ await step("the sign-in upgraded the scrypt hash to Argon2id, which keeps workin
   const [account] = await db.query(`SELECT "password" FROM "account" WHERE "userId" = ${kind === "sqlite" ? "?" : "$1"}`, [before.adaUser.id]);
   assert.ok(account.password.startsWith("$argon2id$"), `hash not upgraded: ${account.password.slice(0, 12)}…`);
   await client(tessera).send(null, { path: "/sign-in/email", json: { email: ada, password: PASSWORD }, expect: 200 });
+});
+
+await step("Tessera asks Better Auth's two-factor user for a second factor; Better Auth's TOTP secret passes it", async () => {
+  const c = client(tessera);
+  const r = await c.send(null, { path: "/sign-in/email", json: { email: cy, password: PASSWORD }, expect: 200 });
+  assert.equal(r.json.twoFactorRedirect, true);
+  assert.ok(c.cookie("better-auth.two_factor"), "no two_factor cookie");
+  // The next period's code: Tessera accepts a code once, and Better Auth saw this period's.
+  const v = await c.send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(before.totpURI, 1) }, expect: 200 });
+  assert.equal(v.json.user.email, cy);
+  const s = await c.send(null, { path: "/get-session", expect: 200 });
+  assert.equal(s.json.user.twoFactorEnabled, true);
+});
+
+await step("a backup code Better Auth issued passes Tessera's challenge, once", async () => {
+  const c = client(tessera);
+  await c.send(null, { path: "/sign-in/email", json: { email: cy, password: PASSWORD }, expect: 200 });
+  await c.send(null, { path: "/two-factor/verify-backup-code", json: { code: before.backupCodes[0] }, expect: 200 });
+  const d = client(tessera);
+  await d.send(null, { path: "/sign-in/email", json: { email: cy, password: PASSWORD }, expect: 200 });
+  const again = await d.send(null, { path: "/two-factor/verify-backup-code", json: { code: before.backupCodes[0] } });
+  assert.equal(again.json?.code, "INVALID_BACKUP_CODE");
 });
 
 await step("sign-out on Tessera ends the session Better Auth created", async () => {

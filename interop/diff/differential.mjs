@@ -1,7 +1,7 @@
 // Differential test: the same scenarios against a real Better Auth 1.7.25 and against Tessera,
 // response by response.
 //
-//   node differential.mjs [--suite main|client|ratelimit|passkey|account|account-mail|social]... [--verbose] [--show CASE]...
+//   node differential.mjs [--suite main|client|twofactor|ratelimit|passkey|account|account-mail|social]... [--verbose] [--show CASE]...
 //   env: TESSERA_BIN (default target/debug/tessera), COMPAT_WORK (logs; default a temp dir)
 //
 // For each suite a fresh pair of servers is started with the same secret, the same shape of
@@ -15,6 +15,8 @@
 import { createHmac } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { createOTP } from "@better-auth/utils/otp";
+import { base32 } from "@better-auth/utils/base32";
 import { createAuthClient } from "better-auth/client";
 import { jwtClient } from "better-auth/client/plugins";
 import { Agent, Recording } from "./lib/agent.mjs";
@@ -574,6 +576,88 @@ async function clientSuite(t) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Suite "twofactor": the twoFactor plugin on both servers (TESSERA_TWO_FACTOR), every endpoint
+// and its error paths, the sign-in challenge, trusted devices. TOTP codes are computed here
+// from the URI each server answered, with Better Auth's own createOTP.
+
+/** The TOTP generator of a `totpURI`, as an authenticator app reads it. */
+function totpOf(uri) {
+  const secret = new URL(uri).searchParams.get("secret");
+  return createOTP(new TextDecoder().decode(base32.decode(secret)));
+}
+
+/** The code `steps` periods from now. */
+async function codeAt(otp, steps) {
+  return otp.hotp(Math.floor(Date.now() / 30_000) + steps);
+}
+
+async function twoFactorSuite(t) {
+  const A = t.agent(); // the user's browser
+  const X = t.agent(); // no state
+  const email = t.email("tf");
+  const tf = (agent, id, path, json, opts = {}) => agent.send(`two-factor/${id}`, { path: `/two-factor/${path}`, json, ...opts });
+  await A.send("two-factor/sign-up", { path: "/sign-up/email", json: { name: "Two Factor", email, password: PASSWORD }, expect: 200 });
+  await tf(X, "enable-anonymous", "enable", { password: PASSWORD });
+  await tf(A, "enable-no-password", "enable", {});
+  await tf(A, "enable-wrong-password", "enable", { password: "wrong password!" });
+  await tf(A, "get-totp-uri-before-enable", "get-totp-uri", { password: PASSWORD });
+  await tf(A, "generate-backup-codes-before-enable", "generate-backup-codes", { password: PASSWORD });
+  await tf(A, "verify-backup-code-before-enable", "verify-backup-code", { code: "aaaaa-bbbbb" });
+  const enabled = await tf(A, "enable", "enable", { password: PASSWORD, issuer: "Diff Issuer" }, { expect: 200 });
+  const otp = totpOf(enabled.json.totpURI);
+  await A.send("two-factor/get-session-before-verify", { path: "/get-session" });
+  await tf(A, "verify-totp-no-code", "verify-totp", {});
+  await tf(A, "verify-totp-wrong", "verify-totp", { code: "000000" });
+  await tf(A, "verify-totp-confirms", "verify-totp", { code: await codeAt(otp, 0) }, { expect: 200 });
+  await A.send("two-factor/get-session-enabled", { path: "/get-session" });
+  await tf(A, "enable-again", "enable", { password: PASSWORD });
+  await tf(A, "get-totp-uri-no-password", "get-totp-uri", {});
+  await tf(A, "get-totp-uri", "get-totp-uri", { password: PASSWORD });
+  const fresh = await tf(A, "generate-backup-codes", "generate-backup-codes", { password: PASSWORD }, { expect: 200 });
+  const backupCodes = fresh.json.backupCodes;
+  await A.send("two-factor/sign-out", { path: "/sign-out", json: {} });
+
+  // The sign-in challenge, then a TOTP code of the next period (the one just used is spent on
+  // Tessera), trusting the device.
+  const S = t.agent();
+  await tf(X, "verify-totp-no-cookie", "verify-totp", { code: "000000" });
+  await tf(X, "verify-totp-forged-cookie", "verify-totp", { code: "000000" }, { cookies: `better-auth.two_factor=${encodeURIComponent(t.sign("2fa-forgedforgedforgedfo"))}` });
+  await S.send("two-factor/sign-in-challenge", { path: "/sign-in/email", json: { email, password: PASSWORD }, expect: 200 });
+  await S.send("two-factor/get-session-during-challenge", { path: "/get-session" });
+  await tf(S, "challenge-verify-totp-wrong", "verify-totp", { code: "000000" });
+  await tf(S, "challenge-verify-backup-code-wrong", "verify-backup-code", { code: "aaaaa-bbbbb" });
+  await tf(S, "challenge-send-otp", "send-otp", {});
+  await tf(S, "challenge-verify-otp-wrong", "verify-otp", { code: "000000" });
+  const next = await codeAt(otp, 1);
+  await tf(S, "challenge-verify-totp-trust-device", "verify-totp", { code: next, trustDevice: true }, { expect: 200 });
+  await S.send("two-factor/get-session-after-challenge", { path: "/get-session" });
+  await S.send("two-factor/token-after-challenge", { path: "/token" });
+  await S.send("two-factor/sign-out-trusted", { path: "/sign-out", json: {} });
+  await S.send("two-factor/sign-in-trusted-device", { path: "/sign-in/email", json: { email, password: PASSWORD } });
+  await S.send("two-factor/sign-out-trusted-again", { path: "/sign-out", json: {} });
+
+  // The same code again within its window: Better Auth accepts it, Tessera refuses it.
+  const R = t.agent();
+  await R.send("two-factor/sign-in-challenge-replay", { path: "/sign-in/email", json: { email, password: PASSWORD }, expect: 200 });
+  await tf(R, "challenge-verify-totp-replayed-code", "verify-totp", { code: next });
+
+  // A backup code, with rememberMe false; the challenge opens one session only.
+  const B = t.agent();
+  await B.send("two-factor/sign-in-challenge-dont-remember", { path: "/sign-in/email", json: { email, password: PASSWORD, rememberMe: false }, expect: 200 });
+  const challenge = B.cookieHeader();
+  await tf(B, "challenge-verify-backup-code", "verify-backup-code", { code: backupCodes[0] }, { expect: 200 });
+  await tf(X, "challenge-cookie-spent", "verify-backup-code", { code: backupCodes[1] }, { cookies: challenge, keep: false });
+  await B.send("two-factor/get-session-after-backup-code", { path: "/get-session" });
+  await tf(B, "verify-backup-code-signed-in-spent", "verify-backup-code", { code: backupCodes[0] });
+  await tf(B, "send-otp-signed-in", "send-otp", {});
+  await tf(B, "disable-wrong-password", "disable", { password: "wrong password!" });
+  await tf(B, "disable", "disable", { password: PASSWORD }, { expect: 200 });
+  await B.send("two-factor/get-session-disabled", { path: "/get-session" });
+  await B.send("two-factor/sign-out-disabled", { path: "/sign-out", json: {} });
+  await B.send("two-factor/sign-in-after-disable", { path: "/sign-in/email", json: { email, password: PASSWORD } });
+}
+
+// ------------------------------------------------------------------------------------------------
 // Suite "ratelimit": Better Auth with NODE_ENV=production (its rate limiter's only switch) and
 // Tessera in production mode.
 
@@ -927,6 +1011,11 @@ const SUITES = {
     run: accountMailSuite,
     betterAuthEnv: { ...ACCOUNT_ENV, TESSERA_CHANGE_EMAIL_CONFIRMATION: "true", TESSERA_DELETE_USER_VERIFICATION: "true" },
     tesseraEnv: { ...ACCOUNT_ENV, TESSERA_CHANGE_EMAIL_CONFIRMATION: "true", TESSERA_DELETE_USER_VERIFICATION: "true" },
+  },
+  twofactor: {
+    run: twoFactorSuite,
+    betterAuthEnv: { TESSERA_TWO_FACTOR: "true", TESSERA_TWO_FACTOR_ISSUER: "Tessera Diff", TESSERA_APP_NAME: "Diff App" },
+    tesseraEnv: { TESSERA_TWO_FACTOR: "true", TESSERA_TWO_FACTOR_ISSUER: "Tessera Diff", TESSERA_APP_NAME: "Diff App" },
   },
   ratelimit: {
     run: rateLimitSuite,

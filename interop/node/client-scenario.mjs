@@ -1,5 +1,7 @@
-// Interop scenario: the official Better Auth client (better-auth/client + jwtClient) against a
-// running server that speaks Better Auth 1.7 (Tessera, or a real Better Auth for comparison).
+// Interop scenario: the official Better Auth client (better-auth/client + jwtClient +
+// twoFactorClient) against a running server that speaks Better Auth 1.7 (Tessera, or a real
+// Better Auth for comparison), the server's twoFactor plugin on (TESSERA_TWO_FACTOR). TOTP
+// codes are computed here from the totpURI the server answers, as an authenticator app would.
 //
 //   TESSERA_URL=http://127.0.0.1:PORT TESSERA_ORIGIN=http://127.0.0.1:3001 node client-scenario.mjs
 //
@@ -15,7 +17,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createAuthClient } from "better-auth/client";
-import { jwtClient } from "better-auth/client/plugins";
+import { jwtClient, twoFactorClient } from "better-auth/client/plugins";
+import { createOTP } from "@better-auth/utils/otp";
+import { base32 } from "@better-auth/utils/base32";
 
 const BASE_URL = process.env.TESSERA_URL;
 const ORIGIN = process.env.TESSERA_ORIGIN;
@@ -73,6 +77,7 @@ class CookieJar {
 
 function makeClient(label) {
   const jar = new CookieJar();
+  const redirects = [];
   const customFetchImpl = async (input, init = {}) => {
     const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
     headers.set("origin", ORIGIN);
@@ -87,10 +92,10 @@ function makeClient(label) {
   };
   const client = createAuthClient({
     baseURL: BASE_URL,
-    plugins: [jwtClient()],
+    plugins: [jwtClient(), twoFactorClient({ onTwoFactorRedirect: (context) => redirects.push(context) })],
     fetchOptions: { customFetchImpl },
   });
-  return { label, client, jar };
+  return { label, client, jar, redirects };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -241,6 +246,90 @@ await step("signOut succeeds and getSession is then null", async () => {
   assert.ok(!a.jar.has(SESSION_COOKIE), "session cookie not deleted by sign-out");
   const session = ok(await a.client.getSession(), "getSession");
   assert.equal(session, null);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Two-factor through twoFactorClient.
+
+/** The code of the TOTP secret in `uri`, `steps` periods from now. */
+function totpCode(uri, steps = 0) {
+  const secret = new URL(uri).searchParams.get("secret");
+  const otp = createOTP(new TextDecoder().decode(base32.decode(secret)));
+  return otp.hotp(Math.floor(Date.now() / 30_000) + steps);
+}
+
+const d = makeClient("D");
+let totpURI;
+let backupCodes;
+
+await step("twoFactor.enable answers a TOTP URI and ten backup codes; verifyTotp turns it on", async () => {
+  ok(await d.client.signIn.email({ email, password: newPassword }), "signIn.email");
+  const enabled = ok(await d.client.twoFactor.enable({ password: newPassword }), "twoFactor.enable");
+  totpURI = enabled.totpURI;
+  backupCodes = enabled.backupCodes;
+  assert.match(totpURI, /^otpauth:\/\/totp\/[^:]+:.+\?secret=[A-Z2-7]+&issuer=.+&digits=6&period=30$/);
+  assert.equal(backupCodes.length, 10);
+  const before = ok(await d.client.getSession(), "getSession");
+  assert.equal(before.user.twoFactorEnabled, false);
+  ok(await d.client.twoFactor.verifyTotp({ code: await totpCode(totpURI) }), "twoFactor.verifyTotp");
+  const after = ok(await d.client.getSession(), "getSession");
+  assert.equal(after.user.twoFactorEnabled, true);
+});
+
+await step("signIn.email then asks for a second factor (onTwoFactorRedirect) and opens no session", async () => {
+  ok(await d.client.signOut(), "signOut");
+  const data = ok(await d.client.signIn.email({ email, password: newPassword }), "signIn.email");
+  assert.equal(data.twoFactorRedirect, true);
+  assert.deepEqual(d.redirects.at(-1)?.twoFactorMethods?.includes("totp"), true);
+  assert.ok(d.jar.has("better-auth.two_factor"), "no two_factor cookie");
+  assert.ok(!d.jar.has(SESSION_COOKIE), "a session cookie before the second factor");
+  assert.equal(ok(await d.client.getSession(), "getSession"), null);
+});
+
+await step("twoFactor.verifyTotp with a wrong code fails with 401 INVALID_CODE", async () => {
+  const result = await d.client.twoFactor.verifyTotp({ code: "000000" });
+  assert.equal(result.error?.status, 401);
+  assert.equal(result.error?.code, "INVALID_CODE");
+});
+
+await step("twoFactor.verifyTotp opens an ordinary session (cookie, getSession, token)", async () => {
+  // The next period's code: the one that turned two-factor on was spent (Tessera refuses a code twice).
+  const data = ok(await d.client.twoFactor.verifyTotp({ code: await totpCode(totpURI, 1), trustDevice: true }), "verifyTotp");
+  assert.equal(data.user.id, user.id);
+  assert.ok(d.jar.has(SESSION_COOKIE));
+  assert.ok(d.jar.has("better-auth.trust_device"), "no trust_device cookie");
+  const session = ok(await d.client.getSession(), "getSession");
+  assert.equal(session.session.token, data.token);
+  const jwt = ok(await d.client.token(), "token");
+  assert.equal(decodeJwtPart(jwt.token.split(".")[1]).sub, user.id);
+});
+
+await step("a trusted device signs in without a second factor", async () => {
+  ok(await d.client.signOut(), "signOut");
+  const data = ok(await d.client.signIn.email({ email, password: newPassword }), "signIn.email");
+  assert.notEqual(data.twoFactorRedirect, true);
+  assert.equal(data.user.id, user.id);
+});
+
+await step("another browser passes with a backup code, which then works no more", async () => {
+  const e = makeClient("E");
+  const redirect = ok(await e.client.signIn.email({ email, password: newPassword }), "signIn.email");
+  assert.equal(redirect.twoFactorRedirect, true);
+  const data = ok(await e.client.twoFactor.verifyBackupCode({ code: backupCodes[0] }), "verifyBackupCode");
+  assert.equal(data.user.id, user.id);
+  assert.ok(ok(await e.client.getSession(), "getSession"));
+  const f = makeClient("F");
+  ok(await f.client.signIn.email({ email, password: newPassword }), "signIn.email");
+  const spent = await f.client.twoFactor.verifyBackupCode({ code: backupCodes[0] });
+  assert.equal(spent.error?.code, "INVALID_BACKUP_CODE");
+});
+
+await step("twoFactor.disable turns it off: signIn.email opens a session again", async () => {
+  ok(await d.client.twoFactor.disable({ password: newPassword }), "twoFactor.disable");
+  const g = makeClient("G");
+  const data = ok(await g.client.signIn.email({ email, password: newPassword }), "signIn.email");
+  assert.equal(data.user.twoFactorEnabled, false);
+  assert.ok(g.jar.has(SESSION_COOKIE));
 });
 
 console.log(`${passed} passed, 0 failed`);

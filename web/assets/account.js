@@ -1,12 +1,14 @@
 // /account: change the name, resend the verification email while the address is unverified,
 // change the email address (by a mailed link), change the password (optionally signing out
-// other sessions), add, rename and remove passkeys (when the server has them), list sessions
-// with the current one marked and a revoke button each, sign out everywhere, and delete the
-// account.
+// other sessions), turn two-factor on (a QR code drawn here from the otpauth:// URI, the backup
+// codes shown once, a first code to confirm) or off, add, rename and remove passkeys (when the
+// server has them), list sessions with the current one marked and a revoke button each, sign out
+// everywhere, and delete the account.
 
 import { authRequest, HttpError, leave, signOut, SignedOut, toSignIn } from './auth.js';
 import { addPasskey, passkeysAvailable } from './passkey.js';
 import { startShell, showPageError } from './shell.js';
+import { generate } from './lean-qr.js';
 import { $, busy, clearErrors, formatDate, h, looksLikeEmail, setMessage, showError, validate } from './ui.js';
 
 let current = null; // {session, user}
@@ -550,6 +552,113 @@ deleteForm.addEventListener('submit', async (event) => {
   });
 });
 
+// Two-factor: shown when the server has it (the user then carries `twoFactorEnabled`).
+
+const twoFactor = $('two-factor');
+const twoFactorState = $('two-factor-state');
+const twoFactorError = $('two-factor-error');
+const twoFactorStatus = $('two-factor-status');
+const twoFactorPasswordForm = $('two-factor-password-form');
+const twoFactorPassword = $('two-factor-password');
+const twoFactorSubmit = $('two-factor-submit');
+const twoFactorSetup = $('two-factor-setup');
+const confirmForm = $('two-factor-confirm-form');
+const confirmCode = $('two-factor-code');
+const SVG = 'http://www.w3.org/2000/svg';
+
+function showTwoFactor() {
+  const enabled = current.user.twoFactorEnabled;
+  twoFactor.hidden = typeof enabled !== 'boolean';
+  $('two-factor-username').value = current.user.email;
+  twoFactorState.textContent = enabled
+    ? 'On: signing in asks for a code from your authenticator app after your password.'
+    : 'Off: add a code from an authenticator app to your password when you sign in.';
+  twoFactorSubmit.textContent = enabled ? 'Turn off two-factor' : 'Turn on two-factor';
+  twoFactorSubmit.className = enabled ? 'danger' : 'primary';
+}
+
+/** The QR code of `uri` as an SVG: one path of dark modules on a light square, 4 modules of margin. */
+function drawQr(uri) {
+  const code = generate(uri);
+  const size = code.size + 8;
+  let d = '';
+  for (let y = 0; y < code.size; y += 1) {
+    for (let x = 0; x < code.size; x += 1) if (code.get(x, y)) d += `M${x + 4} ${y + 4}h1v1h-1z`;
+  }
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${size} ${size}`);
+  svg.setAttribute('width', '200');
+  svg.setAttribute('height', '200');
+  svg.setAttribute('aria-hidden', 'true');
+  const light = document.createElementNS(SVG, 'rect');
+  light.setAttribute('width', String(size));
+  light.setAttribute('height', String(size));
+  light.setAttribute('fill', '#fff');
+  const dark = document.createElementNS(SVG, 'path');
+  dark.setAttribute('d', d);
+  dark.setAttribute('fill', '#000');
+  svg.append(light, dark);
+  $('two-factor-qr').replaceChildren(svg);
+}
+
+twoFactorPasswordForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(twoFactorPasswordForm, twoFactorError);
+  setMessage(twoFactorStatus, '');
+  if (!validate([[twoFactorPassword, twoFactorPassword.value ? '' : 'Enter your password.']])) return;
+  const enabled = current.user.twoFactorEnabled;
+  await busy(twoFactorPasswordForm, enabled ? 'Turning off…' : 'Setting up…', async () => {
+    try {
+      const body = { password: twoFactorPassword.value };
+      if (enabled) {
+        await userRequest('/two-factor/disable', { method: 'POST', body });
+        await refreshCurrent();
+        twoFactorSetup.hidden = true;
+        setMessage(twoFactorStatus, 'Two-factor is off.');
+      } else {
+        const setup = await userRequest('/two-factor/enable', { method: 'POST', body });
+        drawQr(setup.totpURI);
+        $('two-factor-key').textContent = new URL(setup.totpURI).searchParams.get('secret') || '';
+        $('backup-codes').replaceChildren(...setup.backupCodes.map((c) => h('li', { text: c })));
+        twoFactorSetup.hidden = false;
+        twoFactorPasswordForm.hidden = true;
+        confirmCode.focus();
+      }
+      twoFactorPassword.value = '';
+      showTwoFactor();
+    } catch (err) {
+      showError(err, {
+        form: twoFactorPasswordForm,
+        formError: twoFactorError,
+        fields: { currentPassword: twoFactorPassword, password: twoFactorPassword },
+      });
+    }
+  });
+});
+
+confirmForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  clearErrors(confirmForm, twoFactorError);
+  const value = confirmCode.value.trim();
+  if (!validate([[confirmCode, /^[0-9]{6,8}$/.test(value) ? '' : 'Enter the 6-digit code your app shows.']])) return;
+  await busy(confirmForm, 'Confirming…', async () => {
+    try {
+      // Not userRequest: a wrong code is a 401 too (INVALID_CODE), which is no ended session.
+      await authRequest('/two-factor/verify-totp', { method: 'POST', body: { code: value } });
+      // The server moved this browser to a new session (the cookie it just set).
+      await refreshCurrent();
+      confirmCode.value = '';
+      twoFactorSetup.hidden = true;
+      twoFactorPasswordForm.hidden = false;
+      showTwoFactor();
+      setMessage(twoFactorStatus, 'Two-factor is on. Keep your backup codes safe.');
+    } catch (err) {
+      confirmCode.value = '';
+      showError(err, { form: confirmForm, formError: twoFactorError, fields: { code: confirmCode } });
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 
 async function refreshCurrent() {
@@ -581,6 +690,7 @@ async function main() {
       failed === 'TOKEN_EXPIRED' ? 'That link has expired. Ask for a new one.' : 'That link is no longer valid.',
     );
   }
+  showTwoFactor();
   await Promise.all([startPasskeys(), loadSessions()]);
 }
 

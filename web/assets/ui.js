@@ -76,6 +76,14 @@ const CODES = {
   CROSS_SITE_NAVIGATION_LOGIN_BLOCKED: {
     message: 'The server refused this request: open Tessera from its own address and try again.',
   },
+  INVALID_CODE: { field: 'code', message: 'That code is not right. Check it and try again.' },
+  INVALID_BACKUP_CODE: { field: 'code', message: 'That backup code is not right, or it was used already.' },
+  OTP_HAS_EXPIRED: { field: 'code', message: 'That code has expired. Send a new one.' },
+  TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE: { message: 'Too many wrong codes. Sign in again to get a new chance.' },
+  ACCOUNT_TEMPORARILY_LOCKED: { message: 'Too many wrong codes: two-factor sign-in is locked for 15 minutes.' },
+  INVALID_TWO_FACTOR_COOKIE: { message: 'This sign-in has expired. Sign in again.' },
+  TOTP_ALREADY_ENABLED: { message: 'Two-factor is already on.' },
+  OTP_NOT_CONFIGURED: { message: 'This server does not send sign-in codes by email.' },
 };
 
 function sentence(text) {

@@ -102,6 +102,23 @@ pub enum AuditKind {
     /// The mail worker gave a mail up (`detail`: its `kind`, `mail_id`, `attempts` and the
     /// last failure's `code`; never its link). Written by the composition root's delivery hook.
     MailDeliveryFailed,
+    /// Two-factor was set up (`detail.method`: `totp`, or `otp` when turned on at once) or its
+    /// TOTP confirmed for the first time (`detail.confirmed`); `twoFactorEnabled` set.
+    TwoFactorEnabled,
+    /// Two-factor was turned off: the secret and backup codes deleted.
+    TwoFactorDisabled,
+    /// A TOTP, mailed code or backup code was wrong (`reason`: `invalid_code`,
+    /// `invalid_backup_code`; `detail.route`), or a challenge ran out of attempts.
+    TwoFactorFailed,
+    /// New backup codes replaced the old ones.
+    BackupCodesGenerated,
+    /// A backup code was spent (`detail.remaining`: how many are left).
+    BackupCodeUsed,
+    /// A sign-in code was queued for mailing.
+    TwoFactorCodeSent,
+    /// The password was right and the sign-in now waits for a second factor
+    /// (`detail.methods`).
+    TwoFactorRequired,
 }
 
 impl AuditKind {
@@ -135,6 +152,13 @@ impl AuditKind {
             Self::PasskeyDeleted => "passkey_deleted",
             Self::AccountLinked => "account_linked",
             Self::AccountUnlinked => "account_unlinked",
+            Self::TwoFactorEnabled => "two_factor_enabled",
+            Self::TwoFactorDisabled => "two_factor_disabled",
+            Self::TwoFactorFailed => "two_factor_failed",
+            Self::BackupCodesGenerated => "backup_codes_generated",
+            Self::BackupCodeUsed => "backup_code_used",
+            Self::TwoFactorCodeSent => "two_factor_code_sent",
+            Self::TwoFactorRequired => "two_factor_required",
         }
     }
 
@@ -146,7 +170,8 @@ impl AuditKind {
             | Self::RateLimited
             | Self::OriginRejected
             | Self::Overloaded
-            | Self::MailDeliveryFailed => Outcome::Failure,
+            | Self::MailDeliveryFailed
+            | Self::TwoFactorFailed => Outcome::Failure,
             _ => Outcome::Success,
         }
     }

@@ -1,7 +1,7 @@
 //! The auth server's settings, already parsed and checked: the core's here, each feature's in
 //! its module ([`EmailPasswordSettings`], [`JwtSettings`], [`PasswordResetSettings`],
 //! [`EmailVerificationSettings`], [`PasskeySettings`], [`ChangeEmailSettings`], [`DeleteUserSettings`],
-//! [`SocialSettings`]).
+//! [`SocialSettings`], [`TwoFactorSettings`]).
 
 use chrono::Duration;
 
@@ -13,6 +13,7 @@ use crate::features::jwt::JwtSettings;
 use crate::features::passkey::PasskeySettings;
 use crate::features::password_reset::PasswordResetSettings;
 use crate::features::social::SocialSettings;
+use crate::features::two_factor::TwoFactorSettings;
 use crate::rate_limit::TrustedProxies;
 use crate::secret::SecretSet;
 use crate::store::TokenStorage;
@@ -80,6 +81,8 @@ pub struct AuthConfig {
     pub delete_user: DeleteUserSettings,
     /// The social sign-in feature's settings (providers, account linking).
     pub social: SocialSettings,
+    /// The two-factor feature's settings.
+    pub two_factor: TwoFactorSettings,
     /// Use the `__Host-` cookie prefix (https only) instead of `__Secure-`.
     pub host_only_cookies: bool,
     /// Whether Better Auth's per-path request limits apply (on by default in production).
@@ -104,6 +107,7 @@ impl AuthConfig {
             change_email: ChangeEmailSettings::default(),
             delete_user: DeleteUserSettings::default(),
             social: SocialSettings::default(),
+            two_factor: TwoFactorSettings::default(),
             host_only_cookies: false,
             rate_limit: false,
             trusted_proxies: TrustedProxies::default(),

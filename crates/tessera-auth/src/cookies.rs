@@ -92,6 +92,10 @@ pub struct CookieNames {
     /// Binds an OAuth sign-in to the browser that started it: the `state`, signed (Better
     /// Auth's `state` cookie, five minutes).
     pub oauth_state: String,
+    /// The twoFactor plugin's pending sign-in (a signed challenge id).
+    pub two_factor: String,
+    /// The twoFactor plugin's trusted device (a signed `<hmac>!<identifier>`).
+    pub trust_device: String,
     secure: bool,
 }
 
@@ -112,6 +116,8 @@ impl CookieNames {
             dont_remember: format!("{prefix}.dont_remember"),
             prefix,
             oauth_state: format!("{prefix}.state"),
+            two_factor: format!("{prefix}.two_factor"),
+            trust_device: format!("{prefix}.trust_device"),
             secure,
         }
     }

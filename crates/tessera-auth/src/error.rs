@@ -162,6 +162,17 @@ pub mod codes {
         failed_to_unlink_last_account => BAD_REQUEST, "FAILED_TO_UNLINK_LAST_ACCOUNT", "You can't unlink your last account";
         account_not_found => BAD_REQUEST, "ACCOUNT_NOT_FOUND", "Account not found";
         provider_not_found => NOT_FOUND, "PROVIDER_NOT_FOUND", "Provider not found";
+        otp_not_configured => BAD_REQUEST, "OTP_NOT_CONFIGURED", "OTP is not available";
+        otp_has_expired => BAD_REQUEST, "OTP_HAS_EXPIRED", "OTP has expired";
+        totp_not_enabled => BAD_REQUEST, "TOTP_NOT_ENABLED", "TOTP not enabled";
+        totp_already_enabled => BAD_REQUEST, "TOTP_ALREADY_ENABLED", "TOTP is already enabled";
+        two_factor_not_enabled => BAD_REQUEST, "TWO_FACTOR_NOT_ENABLED", "Two factor isn't enabled";
+        backup_codes_not_enabled => BAD_REQUEST, "BACKUP_CODES_NOT_ENABLED", "Backup codes aren't enabled";
+        invalid_backup_code => UNAUTHORIZED, "INVALID_BACKUP_CODE", "Invalid backup code";
+        invalid_code => UNAUTHORIZED, "INVALID_CODE", "Invalid code";
+        too_many_attempts_request_new_code => BAD_REQUEST, "TOO_MANY_ATTEMPTS_REQUEST_NEW_CODE", "Too many attempts. Please request a new code.";
+        account_temporarily_locked => TOO_MANY_REQUESTS, "ACCOUNT_TEMPORARILY_LOCKED", "Too many failed verification attempts. Your account is temporarily locked. Please try again later.";
+        invalid_two_factor_cookie => UNAUTHORIZED, "INVALID_TWO_FACTOR_COOKIE", "Invalid two factor cookie";
         get_session_not_allowed => METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED", "POST method requires deferSessionRefresh to be enabled in session config";
     }
 

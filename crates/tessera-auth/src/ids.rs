@@ -9,29 +9,36 @@ const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 /// Better Auth's `generateRandomString(n, "0-9", "a-z")` alphabet (account-deletion tokens).
 const LOWER_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+/// Better Auth's `generateRandomString` default alphabet: `[a-z0-9A-Z-_]` (TOTP secrets, the
+/// two-factor and trusted-device identifiers).
+pub(crate) const URL_SAFE_ALPHABET: &[u8] =
+    b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+
+/// Digits only (the one-time codes mailed for two-factor sign-in).
+pub(crate) const DIGITS: &[u8] = b"0123456789";
 
 /// `len` characters from `[A-Za-z0-9]`, uniformly chosen from the OS CSPRNG.
 ///
-/// Rejection sampling keeps the distribution uniform (62 does not divide 256); a 32-character
-/// value carries about 190 bits of entropy, ample for a session token.
+/// A 32-character value carries about 190 bits of entropy, ample for a session token.
 pub fn generate_id(len: usize) -> String {
-    random_string(ALPHABET, len)
+    random_string(len, ALPHABET)
 }
 
 /// `len` characters from `[0-9a-z]`, uniformly chosen from the OS CSPRNG (32 of them carry
 /// about 165 bits).
 pub fn generate_lowercase_id(len: usize) -> String {
-    random_string(LOWER_ALPHABET, len)
+    random_string(len, LOWER_ALPHABET)
 }
 
-/// `len` characters of `alphabet` (at most 256 of them), each uniformly chosen.
-fn random_string(alphabet: &[u8], len: usize) -> String {
+/// `len` characters of `alphabet` (at most 256 ASCII characters), uniformly chosen from the OS
+/// CSPRNG. Rejection sampling keeps the distribution uniform when the alphabet's size does not
+/// divide 256: bytes at or above the largest multiple of it would bias the first characters.
+pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
     let rng = SystemRandom::new();
+    let size = alphabet.len();
+    let limit = 256 / size * size;
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
-    // Bytes at or above the largest multiple of the alphabet's size would bias the first
-    // characters (248 = 4 * 62, 252 = 7 * 36).
-    let limit = 256 - 256 % alphabet.len();
     while out.len() < len {
         if rng.fill(&mut buf).is_err() {
             // The OS RNG failing is unrecoverable: never fall back to a weak source.
@@ -39,7 +46,7 @@ fn random_string(alphabet: &[u8], len: usize) -> String {
         }
         for &byte in &buf {
             if usize::from(byte) < limit && out.len() < len {
-                out.push(alphabet[usize::from(byte) % alphabet.len()] as char);
+                out.push(alphabet[usize::from(byte) % size] as char);
             }
         }
     }
@@ -47,19 +54,9 @@ fn random_string(alphabet: &[u8], len: usize) -> String {
 }
 
 /// `len` characters from `[a-z0-9A-Z-_]`, Better Auth's `generateRandomString` alphabet: the
-/// OAuth `state`, PKCE code verifier and OIDC nonce. 64 symbols, so each byte's low six bits
-/// pick one without bias.
+/// OAuth `state`, PKCE code verifier and OIDC nonce.
 pub fn generate_url_safe(len: usize) -> String {
-    const URL_SAFE: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
-    let mut bytes = vec![0u8; len];
-    if SystemRandom::new().fill(&mut bytes).is_err() {
-        // The OS RNG failing is unrecoverable: never fall back to a weak source.
-        panic!("operating system random number generator failed");
-    }
-    bytes
-        .iter()
-        .map(|byte| URL_SAFE[usize::from(byte & 63)] as char)
-        .collect()
+    random_string(len, URL_SAFE_ALPHABET)
 }
 
 /// An id that sorts by creation (audit events, revocation records): 12 hex digits of Unix

@@ -132,12 +132,13 @@ impl SecretSet {
         std::iter::once(&self.current).chain(self.older.iter())
     }
 
-    /// Better Auth's `symmetricEncrypt` with its secret configuration: XChaCha20-Poly1305 hex
-    /// under the current secret, in the `$ba$<version>$` envelope when secrets are versioned
-    /// (JWKS private keys, OAuth tokens with `encryptOAuthTokens`). Fails only if the system
-    /// random source does.
-    pub fn seal(&self, plaintext: &str) -> Result<String, tessera_jwt::JwtError> {
-        let VersionedSecret { version, secret } = self.current();
+    /// Better Auth's `symmetricEncrypt` with its secret configuration: XChaCha20-Poly1305 under
+    /// the current secret ([`tessera_jwt::sealed`]), lowercase hex, wrapped in the
+    /// `$ba$<version>$` envelope when secrets are versioned. What the jwks private keys, the
+    /// twoFactor plugin's secrets and backup codes, and OAuth tokens with `encryptOAuthTokens`
+    /// are stored as. Fails only if the system random source does.
+    pub fn encrypt(&self, plaintext: &str) -> Result<String, tessera_jwt::JwtError> {
+        let VersionedSecret { version, secret } = &self.current;
         let hex = tessera_jwt::sealed::seal(secret.expose(), plaintext)?;
         Ok(match version {
             Some(v) => format!("$ba${v}${hex}"),
@@ -145,9 +146,11 @@ impl SecretSet {
         })
     }
 
-    /// Opens a value [`Self::seal`] (or Better Auth) wrote, with whichever configured secret
-    /// sealed it: the envelope's version, else the unversioned secrets, then any.
-    pub fn open(&self, sealed: &str) -> Option<String> {
+    /// Opens a value [`encrypt`](Self::encrypt) (or Better Auth) sealed, with whichever
+    /// configured secret sealed it: the envelope's version names it; a bare hex value was sealed
+    /// with an unversioned secret, tried first, then any. `None` when none opens it (a retired
+    /// secret, or a modified value: the Poly1305 tag is checked before anything is returned).
+    pub fn decrypt(&self, sealed: &str) -> Option<String> {
         if let Some(rest) = sealed.strip_prefix("$ba$") {
             let (version, hex) = rest.split_once('$')?;
             let version: u32 = version.parse().ok()?;
@@ -184,6 +187,31 @@ mod tests {
         assert_eq!(set.current().secret.expose(), "new-secret");
         let versions: Vec<_> = set.all().map(|s| s.version).collect();
         assert_eq!(versions, vec![Some(2), Some(1), None]);
+    }
+
+    #[test]
+    fn a_sealed_value_opens_with_the_secret_its_envelope_names_and_no_other() {
+        let old = SecretSet::parse_versioned("1:old-secret-old-secret-old-secret", None).unwrap();
+        let rotated = SecretSet::parse_versioned(
+            "2:new-secret-new-secret-new-secret,1:old-secret-old-secret-old-secret",
+            None,
+        )
+        .unwrap();
+        let sealed = old.encrypt("JBSWY3DPEHPK3PXP").unwrap();
+        assert!(sealed.starts_with("$ba$1$"));
+        assert_eq!(
+            rotated.decrypt(&sealed).as_deref(),
+            Some("JBSWY3DPEHPK3PXP")
+        );
+        assert!(rotated.encrypt("x").unwrap().starts_with("$ba$2$"));
+        let plain = SecretSet::single(Secret::new("legacy-secret-legacy-secret-legacy"));
+        let bare = plain.encrypt("codes").unwrap();
+        assert!(bare.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(plain.decrypt(&bare).as_deref(), Some("codes"));
+        assert_eq!(old.decrypt(&bare), None);
+        let mut tampered = bare.clone();
+        tampered.replace_range(60..61, if &bare[60..61] == "0" { "1" } else { "0" });
+        assert_eq!(plain.decrypt(&tampered), None);
     }
 
     #[test]

@@ -21,5 +21,5 @@ mod time;
 
 pub use connect::{Database, connect};
 pub use error::{StoreError, StoreResult};
-pub use migrate::{Migrations, applied, migrate};
+pub use migrate::{Migrations, SqliteColumn, applied, migrate};
 pub use time::DbTime;

@@ -19,6 +19,23 @@ pub struct Migrations {
     pub sqlite: Migrator,
     /// The PostgreSQL migrations.
     pub postgres: Migrator,
+    /// Columns the SQLite migrations cannot add themselves, added after them when missing.
+    pub sqlite_columns: &'static [SqliteColumn],
+}
+
+/// A column added to a table that may already have it: a Better Auth plugin's column
+/// (`user.twoFactorEnabled`) is there in an adopted database whose Better Auth ran the plugin,
+/// and missing otherwise. PostgreSQL's migrations say `ADD COLUMN IF NOT EXISTS`; SQLite has no
+/// such clause, and a duplicate `ADD COLUMN` fails the whole migration, so the runner looks the
+/// column up (`pragma_table_info`) and adds it only when it is missing.
+#[derive(Clone, Copy, Debug)]
+pub struct SqliteColumn {
+    /// The table, which an earlier migration created.
+    pub table: &'static str,
+    /// The column's name.
+    pub column: &'static str,
+    /// Its type and constraints, as after the name in `ADD COLUMN`.
+    pub definition: &'static str,
 }
 
 impl Migrations {
@@ -38,9 +55,43 @@ pub async fn migrate(db: &Database, sets: impl IntoIterator<Item = Migrations>) 
         set.sqlite.set_ignore_missing(true);
         set.postgres.set_ignore_missing(true);
         match db {
-            Database::Sqlite(pool) => set.sqlite.run(pool).await?,
+            Database::Sqlite(pool) => {
+                // One connection for the set: SQLite prepares a statement against the schema
+                // its connection last loaded, and a double-quoted name it does not find there
+                // becomes a string literal, so a connection that read the schema before a
+                // column was added would later select the text "twoFactorEnabled" instead of
+                // the column. Only the connection that adds the column has read the old one.
+                let mut conn = pool.acquire().await?;
+                set.sqlite.run_direct(&mut *conn).await?;
+                for column in set.sqlite_columns {
+                    add_sqlite_column(&mut conn, column).await?;
+                }
+            }
             Database::Postgres(pool) => set.postgres.run(pool).await?,
         }
+    }
+    Ok(())
+}
+
+/// Adds `column` unless its table has it already.
+async fn add_sqlite_column(
+    conn: &mut sqlx::SqliteConnection,
+    column: &SqliteColumn,
+) -> StoreResult<()> {
+    let present: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pragma_table_info($1) WHERE name = $2)")
+            .bind(column.table)
+            .bind(column.column)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !present {
+        // Names and definition are the crate's constants, never input.
+        sqlx::query(&format!(
+            r#"ALTER TABLE "{}" ADD COLUMN "{}" {}"#,
+            column.table, column.column, column.definition
+        ))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -77,14 +128,13 @@ mod tests {
         Migrations {
             sqlite: Migrator::new(dir).await.unwrap(),
             postgres: Migrator::new(dir).await.unwrap(),
+            sqlite_columns: &[],
         }
     }
 
     #[tokio::test]
     async fn two_crates_migrations_share_one_table_and_each_ignores_the_others_rows() {
-        // A directory of its own: the other test's lives beside it, and each removes only its own.
-        let root = tempfile_dir().join("shared");
-        std::fs::create_dir_all(&root).unwrap();
+        let root = tempfile_dir("shared");
         let url = format!("sqlite://{}", root.join("m.db").display());
         let db = crate::connect(&url).await.unwrap();
         let (auth_dir, tasks_dir) = (root.join("auth"), root.join("tasks"));
@@ -109,7 +159,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_database_is_applied_only_once_every_set_has_run() {
-        let root = tempfile_dir().join("applied");
+        let root = tempfile_dir("applied");
         let url = format!("sqlite://{}", root.join("m.db").display());
         std::fs::create_dir_all(&root).unwrap();
         let db = crate::connect(&url).await.unwrap();
@@ -126,8 +176,10 @@ mod tests {
         assert!(whole);
     }
 
-    fn tempfile_dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("tessera-db-migrate-{}", std::process::id()));
+    /// A directory of this test's own: the two tests run at once, and each removes its own.
+    fn tempfile_dir(test: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tessera-db-migrate-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

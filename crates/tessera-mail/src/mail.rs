@@ -18,16 +18,20 @@ pub enum MailKind {
     ChangeEmailConfirmation,
     /// "Confirm deleting your account": the link to `/delete-user/callback?token=…`.
     DeleteAccount,
+    /// "Your sign-in code": the one-time code of a two-factor sign-in (`/two-factor/send-otp`);
+    /// the mail's [`SecretUrl`] holds the code, `{{code}}` in the templates.
+    TwoFactorCode,
 }
 
 impl MailKind {
     /// Every kind, in a fixed order (for templates and tests).
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::ResetPassword,
         Self::VerifyEmail,
         Self::ChangeEmailVerification,
         Self::ChangeEmailConfirmation,
         Self::DeleteAccount,
+        Self::TwoFactorCode,
     ];
 
     /// The stable name: stored in the outbox, names the template files
@@ -39,6 +43,7 @@ impl MailKind {
             Self::ChangeEmailVerification => "change-email-verification",
             Self::ChangeEmailConfirmation => "change-email-confirmation",
             Self::DeleteAccount => "delete-account",
+            Self::TwoFactorCode => "two-factor-code",
         }
     }
 }

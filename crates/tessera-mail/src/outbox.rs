@@ -18,6 +18,7 @@ pub fn migrations() -> Migrations {
     Migrations {
         sqlite: sqlx::migrate!("./migrations/sqlite"),
         postgres: sqlx::migrate!("./migrations/postgres"),
+        sqlite_columns: &[],
     }
 }
 

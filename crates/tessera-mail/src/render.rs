@@ -2,7 +2,8 @@
 //!
 //! Each kind has built-in templates (`templates/<kind>.{subject,txt,html}` in this crate);
 //! a directory named by `TESSERA_MAIL_TEMPLATES` may override any of those files. Templates
-//! use `{{app_name}}`, `{{user_name}}`, `{{url}}` and `{{new_email}}`; in the HTML part every
+//! use `{{app_name}}`, `{{user_name}}`, `{{url}}`, `{{new_email}}` and (`two-factor-code`)
+//! `{{code}}`; in the HTML part every
 //! value is HTML-escaped, so a user name cannot inject markup.
 
 use std::collections::HashMap;
@@ -72,6 +73,7 @@ fn built_in(kind: MailKind) -> KindTemplates {
         MailKind::ChangeEmailVerification => files!("change-email-verification"),
         MailKind::ChangeEmailConfirmation => files!("change-email-confirmation"),
         MailKind::DeleteAccount => files!("delete-account"),
+        MailKind::TwoFactorCode => files!("two-factor-code"),
     }
 }
 
@@ -130,6 +132,8 @@ impl Templates {
             ("user_name", mail.user_name.as_str()),
             ("url", mail.url.expose()),
             ("new_email", mail.new_email.as_deref().unwrap_or("")),
+            // A two-factor code travels where the other kinds carry their link.
+            ("code", mail.url.expose()),
         ];
         // A header cannot span lines: a name with a line break must not start a new header.
         let subject = substitute(&files.subject, &vars, |s, out| {

@@ -86,6 +86,8 @@ const ASSETS: &[Asset] = &[
     asset!("tasks.js", JS),
     asset!("account.js", JS),
     asset!("passkey.js", JS),
+    // lean-qr 2.7.4 (MIT), vendored: the account page draws the two-factor QR code itself.
+    asset!("lean-qr.js", JS),
 ];
 
 const SIGN_IN_PAGE: &str = page!("sign-in.html");

@@ -250,6 +250,29 @@ pub struct ServeArgs {
     /// then read the tokens or forge the keys); development only.
     #[arg(long, env = "TESSERA_OAUTH_ALLOW_INSECURE_HTTP")]
     pub oauth_allow_insecure_http: bool,
+    /// Two-factor sign-in (Better Auth's twoFactor plugin): TOTP, codes by mail, backup codes,
+    /// trusted devices. Off by default: its endpoints then answer 404.
+    #[arg(long, env = "TESSERA_TWO_FACTOR")]
+    pub two_factor: bool,
+    /// The issuer authenticator apps show for the account (Better Auth's `issuer`); default:
+    /// `TESSERA_APP_NAME`.
+    #[arg(long, env = "TESSERA_TWO_FACTOR_ISSUER")]
+    pub two_factor_issuer: Option<String>,
+    /// Digits of a TOTP code (Better Auth's `totpOptions.digits`).
+    #[arg(long, env = "TESSERA_TWO_FACTOR_TOTP_DIGITS", default_value_t = 6, value_parser = clap::value_parser!(u8).range(6..=8))]
+    pub two_factor_totp_digits: u8,
+    /// Seconds a TOTP code lasts (Better Auth's `totpOptions.period`).
+    #[arg(long, env = "TESSERA_TWO_FACTOR_TOTP_PERIOD", default_value_t = 30, value_parser = clap::value_parser!(u64).range(15..=300))]
+    pub two_factor_totp_period: u64,
+    /// Minutes a code sent by mail stays valid (Better Auth's `otpOptions.period`).
+    #[arg(long, env = "TESSERA_TWO_FACTOR_OTP_PERIOD", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub two_factor_otp_period: u32,
+    /// Digits of a code sent by mail (Better Auth's `otpOptions.digits`).
+    #[arg(long, env = "TESSERA_TWO_FACTOR_OTP_DIGITS", default_value_t = 6, value_parser = clap::value_parser!(u8).range(6..=10))]
+    pub two_factor_otp_digits: u8,
+    /// Seconds a trusted device skips the second factor (Better Auth's `trustDeviceMaxAge`).
+    #[arg(long, env = "TESSERA_TWO_FACTOR_TRUST_DEVICE_MAX_AGE", default_value_t = 2_592_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub two_factor_trust_device_max_age: u32,
     /// Better Auth's per-path request limits: on or off. Default: on in production only.
     #[arg(long, env = "TESSERA_RATE_LIMIT")]
     pub rate_limit: Option<Toggle>,

@@ -17,6 +17,7 @@ use tessera_auth::features::delete_user::DeleteUserSettings;
 use tessera_auth::features::email_verification::EmailVerificationSettings;
 use tessera_auth::features::passkey::PasskeySettings;
 use tessera_auth::features::social::{ProviderKind, ProviderSettings, SocialSettings};
+use tessera_auth::features::two_factor::TwoFactorSettings;
 use tessera_auth::password::{HashFormat, HashPriority};
 use tessera_auth::rate_limit::TrustedProxies;
 use tessera_auth::secret::{Secret, SecretSet};
@@ -246,6 +247,20 @@ pub fn auth_config(args: &ServeArgs) -> anyhow::Result<AuthConfig> {
             "TESSERA_OAUTH_ALLOW_INSECURE_HTTP would send provider tokens in the clear; refusing to start in production"
         );
     }
+    config.two_factor = TwoFactorSettings {
+        enabled: args.two_factor,
+        issuer: args
+            .two_factor_issuer
+            .clone()
+            .unwrap_or_else(|| args.mail.app_name.clone()),
+        app_name: args.mail.app_name.clone(),
+        totp_digits: args.two_factor_totp_digits,
+        totp_period_secs: args.two_factor_totp_period,
+        otp_period_minutes: args.two_factor_otp_period,
+        otp_digits: args.two_factor_otp_digits,
+        trust_device_max_age_secs: args.two_factor_trust_device_max_age,
+        ..TwoFactorSettings::default()
+    };
     config.rate_limit = match args.rate_limit {
         Some(toggle) => toggle == Toggle::On,
         None => args.env == Env::Production,
@@ -652,30 +667,75 @@ mod tests {
         );
     }
 
+    /// `tessera serve`'s settings for an https base URL, a strong secret, a data directory in
+    /// `dir` and `extra` arguments.
+    fn serve_settings(dir: &tempfile::TempDir, extra: &[&str]) -> ServerSettings {
+        let fixed = [
+            "tessera",
+            "serve",
+            "--base-url",
+            "https://auth.example.com",
+            "--secret",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ];
+        let cli = Cli::try_parse_from(fixed.iter().chain(extra)).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else {
+            unreachable!("parsed as serve")
+        };
+        server(&serve).unwrap()
+    }
+
     #[test]
     fn the_shutdown_drain_defaults_to_five_seconds_in_production_only_and_the_flag_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let drain = |extra: &[&str]| {
-            let fixed = [
-                "tessera",
-                "serve",
-                "--base-url",
-                "https://auth.example.com",
-                "--secret",
-                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                "--data-dir",
-                dir.path().to_str().unwrap(),
-            ];
-            let cli = Cli::try_parse_from(fixed.iter().chain(extra)).unwrap();
-            let Some(Command::Serve(serve)) = cli.command else {
-                unreachable!("parsed as serve")
-            };
-            server(&serve).unwrap().limits.shutdown_drain.as_secs()
-        };
+        let drain = |extra: &[&str]| serve_settings(&dir, extra).limits.shutdown_drain.as_secs();
         assert_eq!(drain(&["--env", "production"]), 5);
         assert_eq!(drain(&["--env", "development"]), 0);
         assert_eq!(drain(&["--env", "production", "--shutdown-drain", "0"]), 0);
         assert_eq!(drain(&["--env", "development", "--shutdown-drain", "2"]), 2);
+    }
+
+    #[test]
+    fn two_factor_is_off_by_default_and_its_flags_set_better_auths_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let two_factor = |extra: &[&str]| serve_settings(&dir, extra).auth.two_factor;
+        let off = two_factor(&["--app-name", "Acme"]);
+        assert!(!off.enabled);
+        assert_eq!(
+            (off.issuer.as_str(), off.app_name.as_str()),
+            ("Acme", "Acme")
+        );
+        assert_eq!(
+            (
+                off.totp_digits,
+                off.totp_period_secs,
+                off.otp_period_minutes
+            ),
+            (6, 30, 3)
+        );
+        assert_eq!(off.trust_device_max_age_secs, 2_592_000);
+        let on = two_factor(&[
+            "--two-factor",
+            "--two-factor-issuer",
+            "Acme Login",
+            "--two-factor-otp-digits",
+            "8",
+            "--two-factor-trust-device-max-age",
+            "3600",
+        ]);
+        assert!(on.enabled);
+        assert_eq!(
+            (on.issuer.as_str(), on.app_name.as_str()),
+            ("Acme Login", "Tessera")
+        );
+        assert_eq!((on.otp_digits, on.trust_device_max_age_secs), (8, 3600));
+        let fixed = ["tessera", "serve", "--two-factor-totp-digits", "5"];
+        assert!(
+            Cli::try_parse_from(fixed).is_err(),
+            "fewer than 6 digits is refused"
+        );
     }
 
     #[test]

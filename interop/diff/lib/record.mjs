@@ -48,6 +48,12 @@ const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 /** Authorization-request parameters that are random per request. */
 const RANDOM_PARAMS = new Set(["state", "nonce", "code_challenge"]);
 const KEY_MATERIAL = new Set(["x", "y", "n", "d", "p", "q", "dp", "dq", "qi"]);
+// The twoFactor plugin's random values: a sign-in challenge's id (the two_factor cookie), a
+// trusted device's `<hmac>!<identifier>`, a backup code, and the secret in a TOTP URI.
+const TWO_FACTOR_ID = /^2fa-[A-Za-z0-9_-]{20}$/;
+const TRUST_DEVICE = /^[A-Za-z0-9_-]{43}!(trust-device-[A-Za-z0-9_-]{32})$/;
+const BACKUP_CODE = /^[A-Za-z0-9]{5}-[A-Za-z0-9]{5}$/;
+const OTPAUTH_SECRET = /^(otpauth:\/\/totp\/[^?]*\?secret=)[A-Z2-7]+(&.*)$/;
 
 /** Per-server normalisation state. */
 export class Masker {
@@ -77,11 +83,16 @@ export class Masker {
   }
 
   string(value, key) {
-    if (ID32.test(value)) return this.id(value);
+    if (ID32.test(value) || TWO_FACTOR_ID.test(value)) return this.id(value);
     if (value.includes("code_challenge=")) {
       const url = this.authorizationUrl(value);
       if (url) return url;
     }
+    const trusted = TRUST_DEVICE.exec(value);
+    if (trusted) return `<hmac>!${this.id(trusted[1])}`;
+    if (BACKUP_CODE.test(value)) return "<backup-code>";
+    const uri = OTPAUTH_SECRET.exec(value);
+    if (uri) return `${uri[1]}<base32>${uri[2]}`;
     if (ISO_DATE.test(value)) return "<date>";
     const signed = SIGNED.exec(value);
     if (signed) {

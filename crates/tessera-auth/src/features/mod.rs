@@ -13,6 +13,7 @@ pub mod jwt;
 pub mod passkey;
 pub mod password_reset;
 pub mod social;
+pub mod two_factor;
 
 use axum::Router;
 
@@ -49,6 +50,7 @@ const FEATURES: &[&dyn Feature] = &[
     &change_email::ChangeEmail,
     &delete_user::DeleteUser,
     &social::Social,
+    &two_factor::TwoFactor,
 ];
 
 /// The routes of every feature `config` turns on.

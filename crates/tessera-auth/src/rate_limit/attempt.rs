@@ -24,6 +24,15 @@ pub enum CheckedRoute {
     Passkey,
     /// `POST /delete-user` with a `password`.
     DeleteUser,
+    /// The password `/two-factor/enable`, `/disable`, `/get-totp-uri` and
+    /// `/generate-backup-codes` ask for again.
+    TwoFactorPassword,
+    /// `POST /two-factor/verify-totp`.
+    VerifyTotp,
+    /// `POST /two-factor/verify-otp`.
+    VerifyOtp,
+    /// `POST /two-factor/verify-backup-code`.
+    VerifyBackupCode,
 }
 
 impl CheckedRoute {
@@ -35,6 +44,10 @@ impl CheckedRoute {
             Self::VerifyPassword => "/verify-password",
             Self::Passkey => "/passkey/verify-authentication",
             Self::DeleteUser => "/delete-user",
+            Self::TwoFactorPassword => "/two-factor/*",
+            Self::VerifyTotp => "/two-factor/verify-totp",
+            Self::VerifyOtp => "/two-factor/verify-otp",
+            Self::VerifyBackupCode => "/two-factor/verify-backup-code",
         }
     }
 
@@ -45,9 +58,12 @@ impl CheckedRoute {
         match self {
             Self::SignIn => (AuditKind::SignInFailed, "invalid_credentials"),
             Self::Passkey => (AuditKind::SignInFailed, "invalid_passkey"),
-            Self::ChangePassword | Self::VerifyPassword | Self::DeleteUser => {
-                (AuditKind::CredentialCheckFailed, "invalid_password")
-            }
+            Self::ChangePassword
+            | Self::VerifyPassword
+            | Self::DeleteUser
+            | Self::TwoFactorPassword => (AuditKind::CredentialCheckFailed, "invalid_password"),
+            Self::VerifyTotp | Self::VerifyOtp => (AuditKind::TwoFactorFailed, "invalid_code"),
+            Self::VerifyBackupCode => (AuditKind::TwoFactorFailed, "invalid_backup_code"),
         }
     }
 
@@ -55,8 +71,12 @@ impl CheckedRoute {
     fn refusal_reason(self) -> &'static str {
         match self {
             Self::SignIn | Self::Passkey => "failed_sign_ins",
-            Self::ChangePassword | Self::VerifyPassword | Self::DeleteUser => {
-                "failed_password_checks"
+            Self::ChangePassword
+            | Self::VerifyPassword
+            | Self::DeleteUser
+            | Self::TwoFactorPassword => "failed_password_checks",
+            Self::VerifyTotp | Self::VerifyOtp | Self::VerifyBackupCode => {
+                "failed_two_factor_codes"
             }
         }
     }

@@ -121,7 +121,8 @@ pub fn rule_for(path: &str) -> Rule {
             window_secs: 10,
             max: 2_000,
         }
-    } else if STRICT.iter().any(|p| path.starts_with(p)) {
+    } else if STRICT.iter().any(|p| path.starts_with(p)) || path.starts_with("/two-factor/") {
+        // The twoFactor plugin's own rule: every `/two-factor/*` endpoint, 3 per 10 s.
         Rule {
             window_secs: 10,
             max: 3,

@@ -30,6 +30,7 @@ use crate::features::jwt::KeyStore;
 use crate::features::passkey::PasskeyStore;
 use crate::features::password_reset::PasswordResetStore;
 use crate::features::social::SocialStore;
+use crate::features::two_factor::TwoFactorStore;
 use crate::revocation::{RevocationRecord, RevocationStamp};
 
 pub use models::{Account, JwkRow, LinkedAccount, Session, User};
@@ -54,6 +55,7 @@ pub trait Store:
     + DeleteUserStore
     + VerificationStore
     + SocialStore
+    + TwoFactorStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
@@ -74,17 +76,15 @@ pub trait VerificationStore: Send + Sync + 'static {
         identifier: &str,
     ) -> StoreResult<Option<(String, DateTime<Utc>)>>;
 
-    /// [`Self::take_verification`], the value only if it had not expired at `now` (Better
-    /// Auth's `consumeVerificationValue`).
+    /// [`Self::take_verification`], only if the row had not expired at `now` (Better Auth's
+    /// `consumeVerificationValue`).
     async fn consume_verification(
         &self,
         identifier: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Option<(String, DateTime<Utc>)>> {
         let taken = self.take_verification(identifier).await?;
-        Ok(taken
-            .filter(|(_, expires_at)| *expires_at > now)
-            .map(|(value, _)| value))
+        Ok(taken.filter(|(_, expires_at)| *expires_at > now))
     }
 }
 

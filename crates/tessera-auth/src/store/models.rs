@@ -25,11 +25,15 @@ pub struct User {
     /// Last update time.
     #[sqlx(rename = "updatedAt")]
     pub updated_at: DbTime,
+    /// The twoFactor plugin's `twoFactorEnabled`: `None` (NULL) for users no two-factor code
+    /// ever wrote, which leaves it out of the JSON as Better Auth without the plugin does.
+    #[sqlx(rename = "twoFactorEnabled")]
+    pub two_factor_enabled: Option<bool>,
 }
 
 impl Serialize for User {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(7))?;
+        let mut map = s.serialize_map(Some(7 + usize::from(self.two_factor_enabled.is_some())))?;
         map.serialize_entry("id", &self.id)?;
         map.serialize_entry("name", &self.name)?;
         map.serialize_entry("email", &self.email)?;
@@ -37,6 +41,9 @@ impl Serialize for User {
         map.serialize_entry("image", &self.image)?;
         map.serialize_entry("createdAt", &self.created_at.to_iso())?;
         map.serialize_entry("updatedAt", &self.updated_at.to_iso())?;
+        if let Some(enabled) = self.two_factor_enabled {
+            map.serialize_entry("twoFactorEnabled", &enabled)?;
+        }
         map.end()
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::Postgres;
 use sqlx::sqlite::Sqlite;
 use sqlx::{Pool, Row};
-use tessera_db::{Database, Migrations};
+use tessera_db::{Database, Migrations, SqliteColumn};
 
 use super::{
     Account, AuditStore, DbTime, JwkRow, LinkedAccount, Session, SessionStore, Store, StoreResult,
@@ -25,6 +25,9 @@ use crate::features::password_reset::{
     PasswordResetStore, PasswordResetWrite, RESET_MAILS_PER_HOUR, ResetOutcome,
 };
 use crate::features::social::{FreshTokens, OAuthAccount, SocialStore};
+use crate::features::two_factor::{
+    Lockout, TWO_FACTOR_MAILS_PER_HOUR, TwoFactorRow, TwoFactorStore,
+};
 use crate::ids::ordered_id;
 use crate::revocation::{RevocationRecord, RevocationStamp};
 use tessera_mail::Mail;
@@ -52,6 +55,11 @@ pub fn migrations() -> Migrations {
     Migrations {
         sqlite: sqlx::migrate!("./migrations/sqlite"),
         postgres: sqlx::migrate!("./migrations/postgres"),
+        sqlite_columns: &[SqliteColumn {
+            table: "user",
+            column: "twoFactorEnabled",
+            definition: "integer",
+        }],
     }
 }
 
@@ -71,7 +79,7 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
 macro_rules! select_user_where {
     ($column:literal) => {
         concat!(
-            r#"SELECT "id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt" FROM "user" WHERE ""#,
+            r#"SELECT "id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt", "twoFactorEnabled" FROM "user" WHERE ""#,
             $column,
             r#"" = $1"#
         )
@@ -162,15 +170,13 @@ macro_rules! sql_store {
                 .await
             }
 
-            /// Writes a token row (`identifier`, value `user_id`), its mail and `audit` in one
-            /// transaction, unless `mail`'s recipient already had `limit` mails of its kind
-            /// queued in the hour before `now`: then nothing is written and the answer is `false`.
-            #[expect(clippy::too_many_arguments, reason = "the token row's fields, its mail and the limit")]
-            async fn write_token_mail(
+            /// Writes a `verification` row (identifier, value, expiry), the mail carrying it and
+            /// `audit` in one transaction, unless the recipient already had `limit` mails of its
+            /// kind queued in the hour before `now`: then nothing is written and the answer is
+            /// `false`.
+            async fn queue_token_mail(
                 &self,
-                identifier: &str,
-                user_id: &str,
-                expires_at: DateTime<Utc>,
+                (identifier, value, expires_at): (&str, &str, DateTime<Utc>),
                 now: DateTime<Utc>,
                 mail: &Mail,
                 audit: &AuditEvent,
@@ -179,7 +185,7 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await?;
                 // The write comes first: a SQLite transaction that reads before it writes can
                 // fail to upgrade its lock when another writer is busy (SQLITE_BUSY at once).
-                Self::insert_verification(&mut *tx, identifier, user_id, expires_at, now).await?;
+                Self::insert_verification(&mut *tx, identifier, value, expires_at, now).await?;
                 if Self::mails_in_last_hour(&mut *tx, mail, now).await? >= limit {
                     return Ok(false);
                 }
@@ -417,7 +423,7 @@ macro_rules! sql_store {
                     r#"SELECT s."id" AS s_id, s."expiresAt" AS s_expires, s."token" AS s_token,
                               s."createdAt" AS s_created, s."updatedAt" AS s_updated,
                               s."ipAddress" AS s_ip, s."userAgent" AS s_ua, s."userId" AS s_user,
-                              u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt"
+                              u."id", u."name", u."email", u."emailVerified", u."image", u."createdAt", u."updatedAt", u."twoFactorEnabled"
                        FROM "session" s JOIN "user" u ON u."id" = s."userId" WHERE s."token" = $1"#,
                 )
                 .bind(token)
@@ -536,7 +542,8 @@ macro_rules! sql_store {
                 mail: &Mail,
                 audit: &AuditEvent,
             ) -> StoreResult<bool> {
-                self.write_token_mail(identifier, user_id, expires_at, now, mail, audit, RESET_MAILS_PER_HOUR).await
+                let row = (identifier, user_id, expires_at);
+                self.queue_token_mail(row, now, mail, audit, RESET_MAILS_PER_HOUR).await
             }
             async fn create_verification(
                 &self,
@@ -672,7 +679,8 @@ macro_rules! sql_store {
                 mail: &Mail,
                 audit: &AuditEvent,
             ) -> StoreResult<bool> {
-                self.write_token_mail(identifier, user_id, expires_at, now, mail, audit, DELETE_MAILS_PER_HOUR).await
+                let row = (identifier, user_id, expires_at);
+                self.queue_token_mail(row, now, mail, audit, DELETE_MAILS_PER_HOUR).await
             }
             async fn delete_user(
                 &self,
@@ -706,6 +714,181 @@ macro_rules! sql_store {
                 Self::write_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
                 Ok(Some(ended))
+            }
+        }
+
+        #[async_trait]
+        impl TwoFactorStore for SqlStore<$db> {
+            async fn find_two_factor(&self, user_id: &str) -> StoreResult<Option<TwoFactorRow>> {
+                Ok(sqlx::query_as::<_, TwoFactorRow>(
+                    r#"SELECT "id", "secret", "backupCodes", "userId", "verified", "failedVerificationCount", "lockedUntil"
+                       FROM "twoFactor" WHERE "userId" = $1 ORDER BY "id" LIMIT 1"#,
+                )
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+            async fn save_two_factor(&self, row: &TwoFactorRow, audit: &AuditEvent) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                let updated = sqlx::query(
+                    r#"UPDATE "twoFactor" SET "secret" = $2, "backupCodes" = $3, "verified" = $4 WHERE "id" = $1"#,
+                )
+                .bind(&row.id)
+                .bind(&row.secret)
+                .bind(&row.backup_codes)
+                .bind(row.verified)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    sqlx::query(
+                        r#"INSERT INTO "twoFactor" ("id", "secret", "backupCodes", "userId", "verified", "failedVerificationCount")
+                           VALUES ($1, $2, $3, $4, $5, 0)"#,
+                    )
+                    .bind(&row.id)
+                    .bind(&row.secret)
+                    .bind(&row.backup_codes)
+                    .bind(&row.user_id)
+                    .bind(row.verified)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Self::write_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            async fn set_two_factor_enabled(
+                &self,
+                user_id: &str,
+                enabled: bool,
+                now: DateTime<Utc>,
+                audit: &AuditEvent,
+            ) -> StoreResult<Option<User>> {
+                let mut tx = self.pool.begin().await?;
+                let updated = sqlx::query(r#"UPDATE "user" SET "twoFactorEnabled" = $2, "updatedAt" = $3 WHERE "id" = $1"#)
+                    .bind(user_id)
+                    .bind(enabled)
+                    .bind(DbTime::from(now))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if updated == 0 {
+                    return Ok(None);
+                }
+                if enabled {
+                    sqlx::query(r#"UPDATE "twoFactor" SET "verified" = $2 WHERE "userId" = $1"#)
+                        .bind(user_id)
+                        .bind(true)
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    sqlx::query(r#"DELETE FROM "twoFactor" WHERE "userId" = $1"#)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(r#"DELETE FROM "two_factor_totp_step" WHERE "user_id" = $1"#)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::write_audit(&mut *tx, audit).await?;
+                let user = sqlx::query_as::<_, User>(select_user_where!("id")).bind(user_id).fetch_optional(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+            async fn replace_backup_codes(
+                &self,
+                id: &str,
+                expected: Option<&str>,
+                codes: &str,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                // With `expected`, a compare-and-set: of two requests spending codes from the
+                // same stored set, the second finds it changed and replaces nothing.
+                let replaced = sqlx::query(
+                    r#"UPDATE "twoFactor" SET "backupCodes" = $2 WHERE "id" = $1 AND ($3 IS NULL OR "backupCodes" = $3)"#,
+                )
+                .bind(id)
+                .bind(codes)
+                .bind(expected)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0;
+                if replaced {
+                    Self::write_audit(&mut *tx, audit).await?;
+                    tx.commit().await?;
+                }
+                Ok(replaced)
+            }
+            async fn update_lockout(&self, id: &str, change: Lockout) -> StoreResult<()> {
+                match change {
+                    Lockout::Fail { max, until } => {
+                        // One statement: concurrent failures each add one, none is lost.
+                        sqlx::query(
+                            r#"UPDATE "twoFactor" SET "failedVerificationCount" = COALESCE("failedVerificationCount", 0) + 1,
+                               "lockedUntil" = CASE WHEN COALESCE("failedVerificationCount", 0) + 1 >= $2 THEN $3 ELSE "lockedUntil" END
+                               WHERE "id" = $1"#,
+                        )
+                        .bind(id)
+                        .bind(max)
+                        .bind(DbTime::from(until))
+                        .execute(&self.pool)
+                        .await?;
+                    }
+                    Lockout::Reset => {
+                        sqlx::query(r#"UPDATE "twoFactor" SET "failedVerificationCount" = 0, "lockedUntil" = NULL WHERE "id" = $1"#)
+                            .bind(id)
+                            .execute(&self.pool)
+                            .await?;
+                    }
+                    Lockout::ClearExpired { now } => {
+                        sqlx::query(
+                            r#"UPDATE "twoFactor" SET "failedVerificationCount" = 0, "lockedUntil" = NULL
+                               WHERE "id" = $1 AND "lockedUntil" <= $2"#,
+                        )
+                        .bind(id)
+                        .bind(DbTime::from(now))
+                        .execute(&self.pool)
+                        .await?;
+                    }
+                }
+                Ok(())
+            }
+            async fn accept_totp_step(&self, user_id: &str, step: i64) -> StoreResult<bool> {
+                // The upsert moves the step only forward; a step already taken (or passed)
+                // changes no row. Two requests with one code: the second waits for the
+                // first's row and then finds the condition false.
+                let taken = sqlx::query(
+                    r#"INSERT INTO "two_factor_totp_step" ("user_id", "step") VALUES ($1, $2)
+                       ON CONFLICT ("user_id") DO UPDATE SET "step" = excluded."step"
+                       WHERE "two_factor_totp_step"."step" < excluded."step""#,
+                )
+                .bind(user_id)
+                .bind(step)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(taken > 0)
+            }
+            async fn delete_verification(&self, identifier: &str) -> StoreResult<()> {
+                sqlx::query(r#"DELETE FROM "verification" WHERE "identifier" = $1"#)
+                    .bind(identifier)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+            async fn queue_two_factor_code(
+                &self,
+                identifier: &str,
+                value: &str,
+                expires_at: DateTime<Utc>,
+                mail: &Mail,
+                audit: &AuditEvent,
+            ) -> StoreResult<bool> {
+                let row = (identifier, value, expires_at);
+                self.queue_token_mail(row, audit.at.0, mail, audit, TWO_FACTOR_MAILS_PER_HOUR).await
             }
         }
 
@@ -835,8 +1018,8 @@ macro_rules! sql_store {
                 E: sqlx::Executor<'c, Database = $db>,
             {
                 sqlx::query(
-                    r#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt")
-                       VALUES ($1, $2, $3, $4, $5, $6, $7)"#,
+                    r#"INSERT INTO "user" ("id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt", "twoFactorEnabled")
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
                 )
                 .bind(&user.id)
                 .bind(&user.name)
@@ -845,6 +1028,7 @@ macro_rules! sql_store {
                 .bind(&user.image)
                 .bind(user.created_at)
                 .bind(user.updated_at)
+                .bind(user.two_factor_enabled)
                 .execute(conn)
                 .await?;
                 Ok(())

@@ -34,6 +34,7 @@ use crate::features::email_verification::EmailVerificationStore;
 use crate::features::jwt::KeyStore;
 use crate::features::password_reset::{PasswordResetStore, PasswordResetWrite, ResetOutcome};
 use crate::features::social::{FreshTokens, OAuthAccount, SocialStore};
+use crate::features::two_factor::{Lockout, TwoFactorRow, TwoFactorStore};
 use crate::revocation::{RevocationRecord, RevocationStamp};
 use tessera_mail::Mail;
 
@@ -335,6 +336,59 @@ impl PasswordResetStore for HashedTokens {
     }
     async fn reset_password(&self, write: PasswordResetWrite<'_>) -> StoreResult<ResetOutcome> {
         self.inner.reset_password(write).await
+    }
+}
+
+#[async_trait]
+impl TwoFactorStore for HashedTokens {
+    async fn find_two_factor(&self, user_id: &str) -> StoreResult<Option<TwoFactorRow>> {
+        self.inner.find_two_factor(user_id).await
+    }
+    async fn save_two_factor(&self, row: &TwoFactorRow, audit: &AuditEvent) -> StoreResult<()> {
+        self.inner.save_two_factor(row, audit).await
+    }
+    async fn set_two_factor_enabled(
+        &self,
+        user_id: &str,
+        enabled: bool,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> StoreResult<Option<User>> {
+        self.inner
+            .set_two_factor_enabled(user_id, enabled, now, audit)
+            .await
+    }
+    async fn replace_backup_codes(
+        &self,
+        id: &str,
+        expected: Option<&str>,
+        codes: &str,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.inner
+            .replace_backup_codes(id, expected, codes, audit)
+            .await
+    }
+    async fn update_lockout(&self, id: &str, change: Lockout) -> StoreResult<()> {
+        self.inner.update_lockout(id, change).await
+    }
+    async fn accept_totp_step(&self, user_id: &str, step: i64) -> StoreResult<bool> {
+        self.inner.accept_totp_step(user_id, step).await
+    }
+    async fn delete_verification(&self, identifier: &str) -> StoreResult<()> {
+        self.inner.delete_verification(identifier).await
+    }
+    async fn queue_two_factor_code(
+        &self,
+        identifier: &str,
+        value: &str,
+        expires_at: DateTime<Utc>,
+        mail: &Mail,
+        audit: &AuditEvent,
+    ) -> StoreResult<bool> {
+        self.inner
+            .queue_two_factor_code(identifier, value, expires_at, mail, audit)
+            .await
     }
 }
 

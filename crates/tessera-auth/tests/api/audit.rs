@@ -223,6 +223,7 @@ on_both_backends! {
         let user = User {
             id: "v".repeat(32), name: "Half".into(), email: "half-audit@example.com".into(),
             email_verified: false, image: None, created_at: now, updated_at: now,
+            two_factor_enabled: None,
         };
         // The account insert collides with an existing account id: the audit row goes with it.
         let mut clash = account.clone();

@@ -31,3 +31,4 @@ mod sign_in;
 mod sign_up;
 mod social;
 mod token_storage;
+mod two_factor;

@@ -97,6 +97,7 @@ on_both_backends! {
         let user = tessera_auth::store::User {
             id: "u".repeat(32), name: "Half".into(), email: "half@example.com".into(),
             email_verified: false, image: None, created_at: now, updated_at: now,
+            two_factor_enabled: None,
         };
         // The account insert collides with an existing account id, so the transaction must roll
         // back the user row written just before it.

@@ -506,7 +506,7 @@ on_both_backends! {
         let stored = rows[0].clone();
         assert!(stored.len() > 80 && stored.bytes().all(|b| b.is_ascii_hexdigit()), "sealed hex: {stored}");
         // What the secret opens is the provider's own access token: its user-info endpoint takes it.
-        let token = tessera_auth::secret::SecretSet::single(Secret::new(SECRET)).open(&stored).expect("opens with the secret");
+        let token = tessera_auth::secret::SecretSet::single(Secret::new(SECRET)).decrypt(&stored).expect("opens with the secret");
         let info: Value = reqwest::Client::new().get(format!("{}/me", issuer())).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
         assert_eq!(info["sub"], json!(hint));
         let id_tokens = app.raw_sql(&format!(r#"SELECT "idToken" FROM "account" WHERE "accountId" = '{hint}'"#)).await;

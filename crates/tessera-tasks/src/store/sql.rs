@@ -114,6 +114,7 @@ pub fn migrations() -> Migrations {
     Migrations {
         sqlite: sqlx::migrate!("./migrations/sqlite"),
         postgres: sqlx::migrate!("./migrations/postgres"),
+        sqlite_columns: &[],
     }
 }
 

@@ -53,7 +53,7 @@ async fn delete_with_token(
         .consume_verification(&identifier, state.clock.now())
         .await?;
     let issued_to_caller =
-        value.is_some_and(|id| bool::from(id.as_bytes().ct_eq(auth.user.id.as_bytes())));
+        value.is_some_and(|(id, _)| bool::from(id.as_bytes().ct_eq(auth.user.id.as_bytes())));
     if !issued_to_caller {
         return Err(codes::invalid_token().with_status(StatusCode::NOT_FOUND));
     }

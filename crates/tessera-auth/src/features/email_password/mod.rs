@@ -16,6 +16,7 @@ use crate::state::AuthState;
 
 pub use settings::{EmailPasswordSettings, hashing_threads_for};
 pub use store::CredentialStore;
+pub(crate) use verify_password::confirm_password;
 
 /// The email-and-password feature.
 pub(crate) struct EmailPassword;

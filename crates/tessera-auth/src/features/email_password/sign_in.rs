@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::json;
@@ -12,6 +12,7 @@ use crate::body::{Body, Fields, FormOrJsonBody};
 use crate::domain::{Email, Password};
 use crate::error::{ApiError, codes};
 use crate::features::email_verification::{SentVia, send_verification_mail};
+use crate::features::two_factor::{SignInGate, gate_sign_in};
 use crate::metrics::SignInOutcome;
 use crate::password::HashError;
 use crate::rate_limit::{CheckedRoute, PasswordAttempt};
@@ -30,6 +31,7 @@ pub(super) fn router() -> Router<AuthState> {
 async fn sign_in_email(
     State(state): State<AuthState>,
     meta: ClientMeta,
+    headers: HeaderMap,
     Body(body): FormOrJsonBody,
 ) -> Result<Response, ApiError> {
     let mut fields = Fields::new(&body);
@@ -102,6 +104,13 @@ async fn sign_in_email(
         }
         return Err(codes::email_not_verified());
     }
+    let dont_remember = remember_me == Some(false);
+    // The twoFactor plugin's hook: a second factor before any session, unless this device is
+    // trusted (its renewed cookie is then added to the session's).
+    let trusted = match gate_sign_in(&state, &meta, &headers, &user, dont_remember).await? {
+        SignInGate::Open(cookies) => cookies,
+        SignInGate::Challenge(response) => return Ok(response),
+    };
     state.metrics.sign_in(SignInOutcome::Success);
     if verified.needs_rehash {
         // Upgrade a Better Auth scrypt hash now that the plain text is at hand. A failure here
@@ -122,7 +131,6 @@ async fn sign_in_email(
             Err(e) => tracing::warn!(error = %e, "rehash failed"),
         }
     }
-    let dont_remember = remember_me == Some(false);
     let audit = state
         .audit_event(AuditKind::SignIn, &meta)
         .user(&user.id)
@@ -137,7 +145,8 @@ async fn sign_in_email(
                 codes::failed_to_create_session()
             }
         })?;
-    let cookies = state.session_cookies(&session, dont_remember);
+    let mut cookies = state.session_cookies(&session, dont_remember);
+    cookies.extend(trusted);
     let body = match &callback_url {
         Some(url) => json!({ "redirect": true, "token": session.token, "url": url, "user": user }),
         None => json!({ "redirect": false, "token": session.token, "user": user }),

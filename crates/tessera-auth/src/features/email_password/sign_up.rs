@@ -77,6 +77,8 @@ async fn sign_up_email(
         image: image.map(ImageUrl::into_inner),
         created_at: now,
         updated_at: now,
+        // The twoFactor plugin's default for a new user, written only while it is on.
+        two_factor_enabled: state.config.two_factor.enabled.then_some(false),
     };
     if taken {
         return Ok(reply(json!({ "token": null, "user": user }), Vec::new()));

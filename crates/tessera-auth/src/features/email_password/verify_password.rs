@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 
@@ -34,18 +34,30 @@ async fn verify_password(
     if password.encode_utf16().count() > MAX_PASSWORD_LENGTH {
         return Err(codes::password_too_long());
     }
-    // A session is no licence to guess: the check counts in the same per-account limits as
-    // sign-in and change-password, its slot taken before the hash runs.
-    let route = CheckedRoute::VerifyPassword;
-    let attempt = match PasswordAttempt::begin(&state, &meta, route, &auth.user.email).await {
-        Ok(attempt) => attempt,
-        Err(too_many) => return Ok(too_many),
+    match confirm_password(&state, &meta, CheckedRoute::VerifyPassword, &auth, password).await {
+        Ok(()) => Ok(reply(json!({ "status": true }), auth.cookies)),
+        Err(refused) => Ok(refused),
+    }
+}
+
+/// Checks that `password` is the signed-in user's, the way every endpoint that asks for it
+/// again does (verify-password, and two-factor's enable, disable, get-totp-uri and
+/// generate-backup-codes): counted in the same per-account limits as sign-in, its slot taken
+/// before the hash runs, since a session is no licence to guess. The refusal to answer with
+/// otherwise: 400 `INVALID_PASSWORD` (a user without a password too), 429, or 503 when the
+/// hashing queue sheds it.
+pub(crate) async fn confirm_password(
+    state: &AuthState,
+    meta: &ClientMeta,
+    route: CheckedRoute,
+    auth: &AuthSession,
+    password: String,
+) -> Result<(), Response> {
+    let attempt = PasswordAttempt::begin(state, meta, route, &auth.user.email).await?;
+    let stored = match state.store.find_credential_account(&auth.user.id).await {
+        Ok(account) => account.and_then(|account| account.password),
+        Err(error) => return Err(ApiError::from(error).into_response()),
     };
-    let stored = state
-        .store
-        .find_credential_account(&auth.user.id)
-        .await?
-        .and_then(|account| account.password);
     let hasher = state.email_password.hasher.for_client(attempt.client_ip());
     // No password: the hasher still runs (against a dummy) and answers "no match".
     let matches = match hasher.verify(&Password::candidate(password), stored).await {
@@ -53,15 +65,21 @@ async fn verify_password(
         Err(err) => {
             // Shed before the hash ran: nothing was learnt, so the slot goes back.
             attempt.not_checked().await;
-            return Err(state.hashing_refused(err, &meta, route.path()).await);
+            return Err(state
+                .hashing_refused(err, meta, route.path())
+                .await
+                .into_response());
         }
     };
     if !matches {
-        attempt
+        if let Err(error) = attempt
             .failed(Some(&auth.user.id), Some(&auth.session.id))
-            .await?;
-        return Err(codes::invalid_password());
+            .await
+        {
+            return Err(ApiError::from(error).into_response());
+        }
+        return Err(codes::invalid_password().into_response());
     }
     attempt.succeeded().await;
-    Ok(reply(json!({ "status": true }), auth.cookies))
+    Ok(())
 }

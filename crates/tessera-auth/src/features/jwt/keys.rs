@@ -479,12 +479,11 @@ impl KeyManager {
         Ok((key, row))
     }
 
-    /// Seals a private JWK the way Better Auth does: XChaCha20-Poly1305 hex, wrapped in the
-    /// `$ba$<version>$` envelope when secrets are versioned, then JSON-quoted.
+    /// Seals a private JWK the way Better Auth does ([`SecretSet::encrypt`]), then JSON-quoted.
     fn encrypt(&self, plaintext: &str) -> Result<String, KeyError> {
         let sealed = self
             .secrets
-            .seal(plaintext)
+            .encrypt(plaintext)
             .map_err(|e| KeyError::Key(e.to_string()))?;
         Ok(serde_json::Value::String(sealed).to_string())
     }
@@ -492,13 +491,11 @@ impl KeyManager {
     /// Opens a stored private key with whichever configured secret sealed it.
     fn decrypt(&self, column: &str) -> Option<String> {
         // Better Auth stores JSON.stringify(ciphertext); with encryption disabled, the plain JWK.
-        let unquoted: String = match serde_json::from_str::<serde_json::Value>(column).ok()? {
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Object(_) => return Some(column.to_owned()),
-            _ => return None,
-        };
-        // A bare hex value was sealed with an unversioned secret: `open` tries those, then any.
-        self.secrets.open(&unquoted)
+        match serde_json::from_str::<serde_json::Value>(column).ok()? {
+            serde_json::Value::String(sealed) => self.secrets.decrypt(&sealed),
+            serde_json::Value::Object(_) => Some(column.to_owned()),
+            _ => None,
+        }
     }
 }
 

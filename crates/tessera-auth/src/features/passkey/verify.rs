@@ -48,6 +48,7 @@ async fn spend_challenge(
         .store
         .consume_verification(&identifier, state.clock.now())
         .await?
+        .map(|(value, _)| value)
         .ok_or_else(codes::challenge_not_found)?;
     let value: Value = serde_json::from_str(&value).map_err(|_| codes::challenge_not_found())?;
     let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);

@@ -122,6 +122,8 @@ pub(super) async fn sign_in_provider_user(
             image: info.image.clone(),
             created_at: stamp,
             updated_at: stamp,
+            // As a password sign-up: Better Auth's plugin adds the column with `false`.
+            two_factor_enabled: state.config.two_factor.enabled.then_some(false),
         };
         let row = account_row(state, &user.id, info, &account, stamp)?;
         let audit = state
@@ -180,7 +182,7 @@ fn at_rest(state: &AuthState, token: &Option<String>) -> Result<Option<String>, 
         Some(token) if state.config.social.encrypt_oauth_tokens => state
             .config
             .secrets
-            .seal(token)
+            .encrypt(token)
             .map(Some)
             .map_err(|_| ApiError::internal()),
         other => Ok(other.clone()),
