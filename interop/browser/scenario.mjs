@@ -1000,6 +1000,36 @@ await group('mail: forgot password, the mailed link, a new password', [
   }],
 ]);
 
+const hana = { name: 'Hana Example', address: email('hana') };
+let pageV;
+
+await group('mail: verify the email address from the mailed link', [
+  ['a new account is told its address is unverified and asks for the link by keyboard', async () => {
+    pageV = await newPage();
+    await signUp(pageV, hana);
+    await expectPath(pageV, '/tasks');
+    await pageV.goto('/account');
+    await pageV.getByRole('heading', { name: 'Email not verified' }).waitFor();
+    await pageV.getByRole('button', { name: 'Resend verification email' }).focus();
+    await pageV.keyboard.press('Enter');
+    await pageV.locator('#verify-status', { hasText: 'Verification email sent.' }).waitFor();
+    assertNoProblems(pageV);
+  }],
+  ['the link mailed over SMTP verifies the address and lands back on /account', async () => {
+    const text = await mailTo(hana.address, /verify-email/);
+    const link = /(https?:\/\/\S+\/api\/auth\/verify-email\?\S+)/.exec(text)?.[1];
+    assert.ok(link && link.endsWith('&callbackURL=%2Faccount'), `no verification link in the mail:\n${text}`);
+    await pageV.goto(link);
+    await expectPath(pageV, '/account');
+    await pageV.locator('#session-list > li').first().waitFor();
+    assert.equal(await pageV.getByRole('heading', { name: 'Email not verified' }).count(), 0, 'the notice is gone');
+    const session = await pageV.evaluate(async () => (await fetch('/api/auth/get-session')).json());
+    assert.equal(session.user.emailVerified, true);
+    await shoot(pageV, 'account-verified');
+    assertNoProblems(pageV);
+  }],
+]);
+
 const gwen = { name: 'Gwen Example', address: email('gwen') };
 const gwenNew = email('gwen-new');
 let pageN;
