@@ -13,7 +13,7 @@
 #            attacks on SQLite and PostgreSQL, the guard's jwt_tool playbook, the hardening
 #            findings: bursts, forged proxies, caching, input, load, slow clients), then every
 #            cargo-fuzz target for TESSERA_FUZZ_SECONDS each (fuzz/run.sh; docs/security.md)
-#   interop  the official better-auth client (Node), python-jose (HS256) and PyJWT (JWKS: EdDSA,
+#   interop  the official better-auth client with passkeyClient (Node), python-jose (HS256) and PyJWT (JWKS: EdDSA,
 #            ES256, RS256) against target/debug/tessera, one fresh server per scenario
 #   clients  pytest for python/tessera-fastapi (the FastAPI verifier package) and
 #            examples/fastapi-tasks (SQLAlchemy on PostgreSQL with row-level security) against a
@@ -479,9 +479,12 @@ interop_stage() {
   INTEROP_SECRET=$(random_secret)
   local py=$VENV/bin/python alg
 
-  start_server EdDSA
-  run_scenario "node better-auth client" env TESSERA_URL="$SERVER_URL" TESSERA_ORIGIN="$INTEROP_ORIGIN" \
-    node "$NODE_DIR/client-scenario.mjs"
+  # The client scenario needs interop/node_modules (better-auth, @better-auth/passkey), and its
+  # passkey steps a server named by a domain (SERVER_HOST=localhost) with passkeys on.
+  ensure_interop_node_deps
+  SERVER_HOST=localhost TESSERA_PASSKEY=true start_server EdDSA
+  run_scenario "node better-auth client (passkeyClient, TESSERA_PASSKEY=true)" \
+    env TESSERA_URL="$SERVER_URL" TESSERA_ORIGIN="$INTEROP_ORIGIN" node "$NODE_DIR/client-scenario.mjs"
 
   start_server HS256
   run_scenario "python-jose HS256" env TESSERA_URL="$SERVER_URL" BETTER_AUTH_SECRET="$INTEROP_SECRET" \

@@ -6,11 +6,13 @@
 //        server for --db postgres), COMPAT_WORK
 //
 // Better Auth creates its own schema (runMigrations), users sign up (one with rememberMe:false),
-// a JWT is minted (which creates the jwks key); Better Auth's on-disk formats are checked; then
+// a JWT is minted (which creates the jwks key), one registers a passkey (both servers run with
+// TESSERA_PASSKEY=true); Better Auth's on-disk formats are checked; then
 // Better Auth is stopped and Tessera started on the same database, port and secret, and:
 // the old session cookies and bearer token still work, the old passwords sign in, Tessera signs
 // with the existing key (same kid) and publishes no other, and the JWT Better Auth minted before
-// the switch verifies in Tessera's guard against Tessera's JWKS.
+// the switch verifies in Tessera's guard against Tessera's JWKS, and the passkey registered on
+// Better Auth signs in on Tessera and is listed there as the same row.
 
 import assert from "node:assert/strict";
 import { createOTP } from "@better-auth/utils/otp";
@@ -18,6 +20,7 @@ import { base32 } from "@better-auth/utils/base32";
 import { Agent, Recording } from "./lib/agent.mjs";
 import { freshDatabase } from "./lib/db.mjs";
 import { decodeJwt, guardVerify } from "./lib/guard.mjs";
+import { SoftPasskey } from "../softpasskey.mjs";
 import { randomSecret, removeWork, startServer, stopAll } from "./lib/servers.mjs";
 import { finish, onFinish, step } from "./lib/steps.mjs";
 
@@ -44,6 +47,11 @@ function totpCode(uri, steps) {
   return createOTP(new TextDecoder().decode(base32.decode(secret))).hotp(Math.floor(Date.now() / 30_000) + steps);
 }
 
+const KEY = new SoftPasskey();
+// Both servers with Better Auth's passkey plugin (Tessera's TESSERA_PASSKEY), so Better Auth's
+// runMigrations creates the passkey table Tessera then reads.
+const PASSKEY_ENV = { TESSERA_PASSKEY: "true" };
+
 const db = await freshDatabase(kind, "compat_adoption");
 onFinish(async (ok) => {
   await stopAll();
@@ -62,12 +70,12 @@ const client = (server, jar) => {
 };
 
 await step(`Better Auth 1.7.25 creates its schema in a fresh ${kind} database`, async () => {
-  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url, ...TWO_FACTOR }, label: `adoption-${kind}-better-auth` });
+  ba = await startServer("better-auth", { secret, env: { DATABASE_URL: db.url, ...TWO_FACTOR, ...PASSKEY_ENV }, label: `adoption-${kind}-better-auth` });
   const tables = kind === "sqlite"
     ? await db.query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
     : await db.query(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`);
   const names = tables.map((t) => t.name);
-  for (const table of ["user", "session", "account", "verification", "jwks", "twoFactor"]) assert.ok(names.includes(table), `no ${table} table: ${names}`);
+  for (const table of ["user", "session", "account", "verification", "jwks", "twoFactor", "passkey"]) assert.ok(names.includes(table), `no ${table} table: ${names}`);
 });
 
 await step("users sign up on Better Auth (one with rememberMe: false) and get session cookies", async () => {
@@ -105,6 +113,16 @@ await step("a user turns two-factor on in Better Auth (TOTP confirmed, backup co
   assert.ok(!row.backupCodes.includes(before.backupCodes[0]), "backup codes are stored sealed");
 });
 
+await step("Ada registers a software passkey on Better Auth", async () => {
+  const options = await browsers.ada.send(null, { path: "/passkey/generate-register-options", expect: 200 });
+  const response = KEY.register(options.json, ba.origin);
+  const added = await browsers.ada.send(null, { path: "/passkey/verify-registration", json: { response, name: "Ada's laptop" }, expect: 200 });
+  assert.equal(added.json.credentialID, KEY.id);
+  before.passkey = added.json;
+  const rows = await db.query(`SELECT "id", "credentialID", "userId", "counter" FROM "passkey"`);
+  assert.deepEqual(rows.map((r) => [r.id, r.credentialID, r.userId, Number(r.counter)]), [[added.json.id, KEY.id, before.adaUser.id, 0]]);
+});
+
 await step(`Better Auth's on-disk formats (${kind}) are the ones Tessera's store reads`, async () => {
   if (kind === "sqlite") {
     const [user] = await db.query(`SELECT typeof("createdAt") AS t, "createdAt" AS v, typeof("emailVerified") AS bt, "emailVerified" AS b FROM "user" WHERE "email" = ?`, [ada]);
@@ -136,7 +154,7 @@ await step(`Better Auth's on-disk formats (${kind}) are the ones Tessera's store
 
 await step("Better Auth stops; Tessera starts on the same database, address and secret", async () => {
   await ba.stop();
-  tessera = await startServer("tessera", { secret, port: ba.port, env: { DATABASE_URL: db.url, ...TWO_FACTOR }, label: `adoption-${kind}-tessera` });
+  tessera = await startServer("tessera", { secret, port: ba.port, env: { DATABASE_URL: db.url, ...TWO_FACTOR, ...PASSKEY_ENV }, label: `adoption-${kind}-tessera` });
   assert.equal(tessera.origin, ba.origin);
 });
 
@@ -187,6 +205,19 @@ await step("existing users sign in on Tessera with the passwords they set on Bet
   }
   const wrong = await client(tessera).send(null, { path: "/sign-in/email", json: { email: ada, password: "not the password" } });
   assert.equal(wrong.status, 401);
+});
+
+await step("the passkey Ada registered on Better Auth signs her in on Tessera and is listed as the same row", async () => {
+  const browser = client(tessera);
+  const options = await browser.send(null, { path: "/passkey/generate-authenticate-options", expect: 200 });
+  const r = await browser.send(null, { path: "/passkey/verify-authentication", json: { response: KEY.assert(options.json, tessera.origin) }, expect: 200 });
+  assert.equal(r.json.session?.userId, before.adaUser.id, JSON.stringify(r.json));
+  const s = await browser.send(null, { path: "/get-session", expect: 200 });
+  assert.equal(s.json?.user?.id, before.adaUser.id, "the passkey sign-in gave no usable session");
+  const list = await browser.send(null, { path: "/passkey/list-user-passkeys", expect: 200 });
+  assert.deepEqual(list.json.map((p) => [p.id, p.credentialID, p.name]), [[before.passkey.id, KEY.id, "Ada's laptop"]]);
+  const [row] = await db.query(`SELECT "counter" FROM "passkey"`);
+  assert.equal(Number(row.counter), KEY.counter, "Tessera did not store the new signature counter in Better Auth's row");
 });
 
 await step("the sign-in upgraded the scrypt hash to Argon2id, which keeps working", async () => {

@@ -22,7 +22,7 @@ import { jwtClient } from "better-auth/client/plugins";
 import { Agent, Recording } from "./lib/agent.mjs";
 import { findKnown, loadKnownDifferences, COMPAT_DOC } from "./lib/known.mjs";
 import { diff, normalise } from "./lib/record.mjs";
-import { SoftPasskey } from "./lib/softpasskey.mjs";
+import { SoftPasskey } from "../softpasskey.mjs";
 import { FRONTEND_ORIGIN, randomSecret, removeWork, startServer, stopAll, WORK } from "./lib/servers.mjs";
 import { fail, finish, indent, onFinish, pass } from "./lib/steps.mjs";
 import { textPart } from "../mail.mjs";
@@ -684,7 +684,7 @@ async function rateLimitSuite(t) {
 
 // ------------------------------------------------------------------------------------------------
 // Suite "passkey": the @better-auth/passkey plugin's endpoints and error paths, with one software
-// passkey (lib/softpasskey.mjs) registering and signing in on both servers.
+// passkey (interop/softpasskey.mjs) registering and signing in on both servers.
 
 const KEY = new SoftPasskey();
 

@@ -1,13 +1,20 @@
 // Interop scenario: the official Better Auth client (better-auth/client + jwtClient +
-// twoFactorClient) against a running server that speaks Better Auth 1.7 (Tessera, or a real
-// Better Auth for comparison), the server's twoFactor plugin on (TESSERA_TWO_FACTOR). TOTP
-// codes are computed here from the totpURI the server answers, as an authenticator app would.
+// twoFactorClient, and @better-auth/passkey's passkeyClient) against a running server that
+// speaks Better Auth 1.7 (Tessera, or a real Better Auth for comparison), with the server's
+// twoFactor plugin (TESSERA_TWO_FACTOR) and passkeys (TESSERA_PASSKEY=true) on. TOTP codes are
+// computed here from the totpURI the server answers, as an authenticator app would.
 //
-//   TESSERA_URL=http://127.0.0.1:PORT TESSERA_ORIGIN=http://127.0.0.1:3001 node client-scenario.mjs
+//   TESSERA_URL=http://localhost:PORT TESSERA_ORIGIN=http://127.0.0.1:3001 node client-scenario.mjs
 //
-// TESSERA_URL    the server's base URL (its BETTER_AUTH_URL); the client appends /api/auth.
+// TESSERA_URL    the server's base URL (its BETTER_AUTH_URL); the client appends /api/auth. Its
+//                host must be a domain (localhost), as WebAuthn's RP id is one.
 // TESSERA_ORIGIN the browser origin the requests pretend to come from; must be one of the server's
 //                BETTER_AUTH_TRUSTED_ORIGINS.
+// TESSERA_PASSKEY_ORIGIN the page origin of the passkey steps, the server's passkey origin
+//                (default: TESSERA_URL's origin, as the server defaults it).
+//
+// Node has no WebAuthn: the passkey steps run the client's ceremonies through navigator.credentials
+// backed by the software passkey of interop/softpasskey.mjs.
 //
 // Node's fetch keeps no cookies and sends no Origin header, so every client gets a customFetchImpl
 // that does what a browser would: a per-client cookie jar and an Origin header on every request.
@@ -20,6 +27,8 @@ import { createAuthClient } from "better-auth/client";
 import { jwtClient, twoFactorClient } from "better-auth/client/plugins";
 import { createOTP } from "@better-auth/utils/otp";
 import { base32 } from "@better-auth/utils/base32";
+import { passkeyClient } from "@better-auth/passkey/client";
+import { installWebAuthn, SoftPasskey } from "../softpasskey.mjs";
 
 const BASE_URL = process.env.TESSERA_URL;
 const ORIGIN = process.env.TESSERA_ORIGIN;
@@ -27,6 +36,7 @@ if (!BASE_URL || !ORIGIN) {
   console.error("client-scenario: set TESSERA_URL and TESSERA_ORIGIN");
   process.exit(2);
 }
+const PASSKEY_ORIGIN = process.env.TESSERA_PASSKEY_ORIGIN || new URL(BASE_URL).origin;
 const REQUEST_TIMEOUT_MS = 15_000;
 const SCENARIO_TIMEOUT_MS = 120_000;
 const SESSION_COOKIE = "better-auth.session_token";
@@ -75,12 +85,13 @@ class CookieJar {
   }
 }
 
-function makeClient(label) {
+/** A client whose requests come from page `origin` (a trusted one by default). */
+function makeClient(label, origin = ORIGIN) {
   const jar = new CookieJar();
   const redirects = [];
   const customFetchImpl = async (input, init = {}) => {
     const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
-    headers.set("origin", ORIGIN);
+    headers.set("origin", origin);
     const cookie = jar.header();
     if (cookie) headers.set("cookie", cookie);
     const signal = init.signal
@@ -92,7 +103,7 @@ function makeClient(label) {
   };
   const client = createAuthClient({
     baseURL: BASE_URL,
-    plugins: [jwtClient(), twoFactorClient({ onTwoFactorRedirect: (context) => redirects.push(context) })],
+    plugins: [jwtClient(), twoFactorClient({ onTwoFactorRedirect: (context) => redirects.push(context) }), passkeyClient()],
     fetchOptions: { customFetchImpl },
   });
   return { label, client, jar, redirects };
@@ -238,6 +249,74 @@ await step("updateUser changes the name and getSession shows it", async () => {
   const session = ok(await a.client.getSession(), "getSession");
   assert.ok(session, "getSession returned null after updateUser");
   assert.equal(session.user.name, "New Name");
+});
+
+// --- passkeys, from the page the passkey origin names (the server's own, by default)
+
+const KEY = new SoftPasskey();
+installWebAuthn(KEY, PASSKEY_ORIGIN);
+const p = makeClient("P", PASSKEY_ORIGIN);
+let passkey;
+
+await step("passkey.addPasskey registers the key and listUserPasskeys shows its row", async () => {
+  ok(await p.client.signIn.email({ email, password: newPassword }), "signIn.email (passkey page)");
+  const data = ok(await p.client.passkey.addPasskey({ name: "Laptop" }), "passkey.addPasskey");
+  assert.equal(data.credentialID, KEY.id);
+  assert.equal(data.userId, user.id);
+  assert.equal(data.name, "Laptop");
+  const rows = ok(await p.client.passkey.listUserPasskeys(), "passkey.listUserPasskeys");
+  assert.ok(Array.isArray(rows), "listUserPasskeys did not return an array");
+  assert.equal(rows.length, 1, `expected 1 passkey, got ${rows.length}`);
+  assert.equal(rows[0].id, data.id);
+  assert.equal(rows[0].credentialID, KEY.id);
+  assert.equal(rows[0].userId, user.id);
+  assert.equal(rows[0].deviceType, "singleDevice");
+  passkey = data;
+});
+
+await step("passkey.addPasskey with the same key again is refused: its options exclude it", async () => {
+  const result = await p.client.passkey.addPasskey({ name: "Again" });
+  assert.equal(result.data, null);
+  assert.equal(result.error?.code, "ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED", JSON.stringify(result.error));
+  const rows = ok(await p.client.passkey.listUserPasskeys(), "passkey.listUserPasskeys");
+  assert.equal(rows.length, 1, "a second row appeared");
+});
+
+await step("passkey.updatePasskey renames the passkey and listUserPasskeys shows the name", async () => {
+  const data = ok(await p.client.passkey.updatePasskey({ id: passkey.id, name: "Work laptop" }), "updatePasskey");
+  assert.equal(data.passkey.id, passkey.id);
+  assert.equal(data.passkey.name, "Work laptop");
+  const rows = ok(await p.client.passkey.listUserPasskeys(), "passkey.listUserPasskeys");
+  assert.equal(rows[0].name, "Work laptop");
+});
+
+await step("signIn.passkey on a signed-out client opens a session usable on getSession and token()", async () => {
+  const q = makeClient("Q", PASSKEY_ORIGIN);
+  assert.equal(ok(await q.client.getSession(), "getSession (before)"), null);
+  const data = ok(await q.client.signIn.passkey(), "signIn.passkey");
+  assert.equal(data.user?.id, user.id);
+  assert.ok(q.jar.has(SESSION_COOKIE), `no ${SESSION_COOKIE} cookie after signIn.passkey`);
+  const session = ok(await q.client.getSession(), "getSession");
+  assert.ok(session, "getSession returned null after signIn.passkey");
+  assert.equal(session.user.id, user.id);
+  assert.equal(session.session.userId, user.id);
+  const jwt = ok(await q.client.token(), "token");
+  assert.equal(decodeJwtPart(jwt.token.split(".")[1]).sub, user.id);
+  const rows = ok(await p.client.passkey.listUserPasskeys(), "passkey.listUserPasskeys");
+  assert.equal(rows[0].counter, KEY.counter, "the stored signature counter did not follow the key's");
+});
+
+await step("passkey.deletePasskey removes the row and the deleted key can no longer sign in", async () => {
+  const data = ok(await p.client.passkey.deletePasskey({ id: passkey.id }), "deletePasskey");
+  assert.equal(data.status, true);
+  const rows = ok(await p.client.passkey.listUserPasskeys(), "passkey.listUserPasskeys");
+  assert.equal(rows.length, 0, "the passkey is still listed");
+  const r = makeClient("R", PASSKEY_ORIGIN);
+  const result = await r.client.signIn.passkey();
+  assert.equal(result.data, null, "signIn.passkey with a deleted passkey succeeded");
+  assert.equal(result.error?.status, 401, JSON.stringify(result.error));
+  assert.ok(!r.jar.has(SESSION_COOKIE), "a session cookie was set");
+  assert.equal(ok(await r.client.getSession(), "getSession"), null);
 });
 
 await step("signOut succeeds and getSession is then null", async () => {

@@ -1,7 +1,9 @@
-// A software passkey for the differential tests: one ES256 credential made with node:crypto,
+// A software passkey for the interop tests: one ES256 credential made with node:crypto,
 // attestation "none", answering registration and authentication options the way a browser
-// serialises WebAuthn responses (base64url fields). The same key registers on both servers, so
-// their stored passkeys (credential id, COSE key) compare byte for byte.
+// serialises WebAuthn responses (base64url fields). The differential harness registers the same
+// key on both servers, so their stored passkeys (credential id, COSE key) compare byte for byte;
+// the client scenario puts it behind `navigator.credentials` (installWebAuthn) so the real
+// @better-auth/passkey client, through @simplewebauthn/browser, runs its ceremonies on Node.
 
 import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 
@@ -104,4 +106,69 @@ export class SoftPasskey {
       clientExtensionResults: {},
     };
   }
+}
+
+/** Bytes (ArrayBuffer or a view) as base64url, as the options JSON carried them. */
+const bytesToB64url = (bytes) =>
+  b64url(ArrayBuffer.isView(bytes) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes));
+
+/** base64url as a fresh ArrayBuffer, the type WebAuthn's credential fields have. */
+function b64urlToBuffer(text) {
+  const bytes = Buffer.from(text, "base64url");
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
+/** True if a descriptor list (excludeCredentials / allowCredentials) names `key`. */
+const names = (descriptors, key) => (descriptors ?? []).some((d) => bytesToB64url(d.id) === key.id);
+
+/**
+ * Installs `navigator.credentials.create/get` and `PublicKeyCredential` on this Node process,
+ * answered by `key` as a browser on page `origin` would: the RP id defaults to the origin's host,
+ * a key already in excludeCredentials refuses with InvalidStateError, and a get whose
+ * allowCredentials does not name the key refuses with NotAllowedError (what a browser reports
+ * when no authenticator has a matching credential).
+ */
+export function installWebAuthn(key, origin) {
+  const host = new URL(origin).hostname;
+  const credential = (json, response) => ({
+    id: json.id,
+    rawId: b64urlToBuffer(json.rawId),
+    type: json.type,
+    authenticatorAttachment: json.authenticatorAttachment ?? null,
+    response,
+    getClientExtensionResults: () => ({}),
+  });
+  const credentials = {
+    async create({ publicKey }) {
+      if (names(publicKey.excludeCredentials, key)) {
+        throw new DOMException("The authenticator already holds a credential for this account", "InvalidStateError");
+      }
+      const options = { rp: { id: publicKey.rp.id ?? host }, challenge: bytesToB64url(publicKey.challenge) };
+      const json = key.register(options, origin);
+      return credential(json, {
+        clientDataJSON: b64urlToBuffer(json.response.clientDataJSON),
+        attestationObject: b64urlToBuffer(json.response.attestationObject),
+        getTransports: () => json.response.transports,
+      });
+    },
+    async get({ publicKey }) {
+      const allow = publicKey.allowCredentials ?? [];
+      if (allow.length > 0 && !names(allow, key)) {
+        throw new DOMException("No credential for this request", "NotAllowedError");
+      }
+      const json = key.assert({ rpId: publicKey.rpId ?? host, challenge: bytesToB64url(publicKey.challenge) }, origin);
+      return credential(json, {
+        clientDataJSON: b64urlToBuffer(json.response.clientDataJSON),
+        authenticatorData: b64urlToBuffer(json.response.authenticatorData),
+        signature: b64urlToBuffer(json.response.signature),
+        userHandle: null,
+      });
+    },
+  };
+  globalThis.PublicKeyCredential ??= class PublicKeyCredential {};
+  // Node 20 has no navigator; Node 21+ has one without credentials.
+  if (globalThis.navigator === undefined) {
+    Object.defineProperty(globalThis, "navigator", { value: {}, configurable: true, writable: true });
+  }
+  Object.defineProperty(globalThis.navigator, "credentials", { value: credentials, configurable: true });
 }
