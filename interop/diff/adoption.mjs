@@ -15,8 +15,7 @@
 // Better Auth signs in on Tessera and is listed there as the same row.
 
 import assert from "node:assert/strict";
-import { createOTP } from "@better-auth/utils/otp";
-import { base32 } from "@better-auth/utils/base32";
+import { totpCode } from "../totp.mjs";
 import { Agent, Recording } from "./lib/agent.mjs";
 import { freshDatabase } from "./lib/db.mjs";
 import { decodeJwt, guardVerify } from "./lib/guard.mjs";
@@ -40,12 +39,6 @@ const ada = `ada-${run}@example.com`;
 const bob = `bob-${run}@example.com`;
 const cy = `cy-${run}@example.com`;
 const TWO_FACTOR = { TESSERA_TWO_FACTOR: "true" };
-
-/** The TOTP code of the secret in a `totpURI`, `steps` periods from now. */
-function totpCode(uri, steps) {
-  const secret = new URL(uri).searchParams.get("secret");
-  return createOTP(new TextDecoder().decode(base32.decode(secret))).hotp(Math.floor(Date.now() / 30_000) + steps);
-}
 
 const KEY = new SoftPasskey();
 // Both servers with Better Auth's passkey plugin (Tessera's TESSERA_PASSKEY), so Better Auth's

@@ -15,14 +15,13 @@
 import { createHmac } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createOTP } from "@better-auth/utils/otp";
-import { base32 } from "@better-auth/utils/base32";
 import { createAuthClient } from "better-auth/client";
 import { jwtClient } from "better-auth/client/plugins";
 import { Agent, Recording } from "./lib/agent.mjs";
 import { findKnown, loadKnownDifferences, COMPAT_DOC } from "./lib/known.mjs";
 import { diff, normalise } from "./lib/record.mjs";
 import { SoftPasskey } from "../softpasskey.mjs";
+import { totpOf } from "../totp.mjs";
 import { FRONTEND_ORIGIN, randomSecret, removeWork, startServer, stopAll, WORK } from "./lib/servers.mjs";
 import { fail, finish, indent, onFinish, pass } from "./lib/steps.mjs";
 import { textPart } from "../mail.mjs";
@@ -579,12 +578,6 @@ async function clientSuite(t) {
 // Suite "twofactor": the twoFactor plugin on both servers (TESSERA_TWO_FACTOR), every endpoint
 // and its error paths, the sign-in challenge, trusted devices. TOTP codes are computed here
 // from the URI each server answered, with Better Auth's own createOTP.
-
-/** The TOTP generator of a `totpURI`, as an authenticator app reads it. */
-function totpOf(uri) {
-  const secret = new URL(uri).searchParams.get("secret");
-  return createOTP(new TextDecoder().decode(base32.decode(secret)));
-}
 
 /** The code `steps` periods from now. */
 async function codeAt(otp, steps) {

@@ -16,6 +16,7 @@ import { Agent, Recording } from "./lib/agent.mjs";
 import { freshDatabase } from "./lib/db.mjs";
 import { decodeJwt, guardVerify } from "./lib/guard.mjs";
 import { randomSecret, removeWork, startServer, stopAll, WORK } from "./lib/servers.mjs";
+import { totpCode } from "../totp.mjs";
 import { finish, onFinish, step } from "./lib/steps.mjs";
 
 const argv = process.argv.slice(2);
@@ -35,7 +36,8 @@ const fromTessera = `from-tessera-${run}@example.com`;
 const param = kind === "sqlite" ? "?" : "$1";
 const mailLog = join(WORK, `side-${kind}-mail.jsonl`);
 // Change-email and delete-user (confirmed by a mailed link) on both, the same way.
-const ACCOUNT_ENV = { TESSERA_CHANGE_EMAIL: "true", TESSERA_DELETE_USER: "true", TESSERA_DELETE_USER_VERIFICATION: "true" };
+// Change-email, deletion and the twoFactor plugin on both servers (Tessera's names; interop/better-auth-server.mjs maps them).
+const ACCOUNT_ENV = { TESSERA_CHANGE_EMAIL: "true", TESSERA_DELETE_USER: "true", TESSERA_DELETE_USER_VERIFICATION: "true", TESSERA_TWO_FACTOR: "true" };
 
 const db = await freshDatabase(kind, "compat_side_by_side");
 onFinish(async (ok) => {
@@ -245,6 +247,35 @@ await step("a deletion link Better Auth mails deletes the account on Tessera, it
   assert.equal(await emailOf(u.id), undefined, "Tessera did not delete the user");
   const revoked = await db.query(`SELECT "session_id" FROM "revocation" WHERE "user_id" = ${param}`, [u.id]);
   assert.equal(revoked.length, 1, "the deleted user's session has its revocation record");
+});
+
+await step("two-factor turned on at Tessera challenges the sign-in on Better Auth, and Tessera's sealed secret passes it", async () => {
+  const u = await signedUp("tessera", "tfa-tessera");
+  const enabled = await u.b.tessera().send(null, { path: "/two-factor/enable", json: { password: PASSWORD }, expect: 200 });
+  await u.b.tessera().send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, 0) }, expect: 200 });
+  const c = browser().ba();
+  const r = await c.send(null, { path: "/sign-in/email", json: { email: u.email, password: PASSWORD }, expect: 200 });
+  assert.equal(r.json.twoFactorRedirect, true, "Better Auth did not ask for the second factor");
+  const v = await c.send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, 0) }, expect: 200 });
+  assert.equal(v.json.user.email, u.email);
+  const backup = browser().ba();
+  await backup.send(null, { path: "/sign-in/email", json: { email: u.email, password: PASSWORD }, expect: 200 });
+  await backup.send(null, { path: "/two-factor/verify-backup-code", json: { code: enabled.json.backupCodes[0] }, expect: 200 });
+});
+
+await step("two-factor turned on at Better Auth challenges the sign-in on Tessera, and Better Auth's sealed secret passes it", async () => {
+  const u = await signedUp("ba", "tfa-ba");
+  const enabled = await u.b.ba().send(null, { path: "/two-factor/enable", json: { password: PASSWORD }, expect: 200 });
+  await u.b.ba().send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, 0) }, expect: 200 });
+  const c = browser().tessera();
+  const r = await c.send(null, { path: "/sign-in/email", json: { email: u.email, password: PASSWORD }, expect: 200 });
+  assert.equal(r.json.twoFactorRedirect, true, "Tessera did not ask for the second factor");
+  // The next period's code: Tessera takes each code once, and Better Auth was shown this one.
+  const v = await c.send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, 1) }, expect: 200 });
+  assert.equal(v.json.user.email, u.email);
+  const backup = browser().tessera();
+  await backup.send(null, { path: "/sign-in/email", json: { email: u.email, password: PASSWORD }, expect: 200 });
+  await backup.send(null, { path: "/two-factor/verify-backup-code", json: { code: enabled.json.backupCodes[0] }, expect: 200 });
 });
 
 await finish();

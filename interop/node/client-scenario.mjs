@@ -25,10 +25,9 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createAuthClient } from "better-auth/client";
 import { jwtClient, twoFactorClient } from "better-auth/client/plugins";
-import { createOTP } from "@better-auth/utils/otp";
-import { base32 } from "@better-auth/utils/base32";
 import { passkeyClient } from "@better-auth/passkey/client";
 import { installWebAuthn, SoftPasskey } from "../softpasskey.mjs";
+import { totpCode } from "../totp.mjs";
 
 const BASE_URL = process.env.TESSERA_URL;
 const ORIGIN = process.env.TESSERA_ORIGIN;
@@ -329,13 +328,6 @@ await step("signOut succeeds and getSession is then null", async () => {
 
 // ---------------------------------------------------------------------------------------------
 // Two-factor through twoFactorClient.
-
-/** The code of the TOTP secret in `uri`, `steps` periods from now. */
-function totpCode(uri, steps = 0) {
-  const secret = new URL(uri).searchParams.get("secret");
-  const otp = createOTP(new TextDecoder().decode(base32.decode(secret)));
-  return otp.hotp(Math.floor(Date.now() / 30_000) + steps);
-}
 
 const d = makeClient("D");
 let totpURI;
