@@ -45,7 +45,17 @@ export async function waitForMail(dirs, address, withinMs = 30_000, matching = n
   for (;;) {
     for (const dir of dirs) {
       for (const file of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-        const raw = fs.readFileSync(path.join(dir, file), 'utf8');
+        // A dotfile is one still being written (Tessera's `.<id>.eml.partial`, renamed when
+        // complete); a file gone between the listing and the read was moved (Maildir's new/ →
+        // cur/) and is read again on the next pass.
+        if (file.startsWith('.')) continue;
+        let raw;
+        try {
+          raw = fs.readFileSync(path.join(dir, file), 'utf8');
+        } catch (err) {
+          if (err.code === 'ENOENT') continue;
+          throw err;
+        }
         if (!to.test(raw)) continue;
         const text = textPart(raw);
         if (!matching || matching.test(text)) return text;

@@ -249,33 +249,29 @@ await step("a deletion link Better Auth mails deletes the account on Tessera, it
   assert.equal(revoked.length, 1, "the deleted user's session has its revocation record");
 });
 
-await step("two-factor turned on at Tessera challenges the sign-in on Better Auth, and Tessera's sealed secret passes it", async () => {
-  const u = await signedUp("tessera", "tfa-tessera");
-  const enabled = await u.b.tessera().send(null, { path: "/two-factor/enable", json: { password: PASSWORD }, expect: 200 });
-  await u.b.tessera().send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, 0) }, expect: 200 });
-  const c = browser().ba();
+/**
+ * A new user turns two-factor on at `owner`; `other` then asks for the second factor at sign-in,
+ * and a TOTP code (`steps` periods on) and a backup code `owner` issued pass it: the secret and
+ * the codes are sealed alike, under the one secret.
+ */
+async function twoFactorAcross(owner, other, steps) {
+  const u = await signedUp(owner, `tfa-${owner}`);
+  const enabled = await u.b[owner]().send(null, { path: "/two-factor/enable", json: { password: PASSWORD }, expect: 200 });
+  await u.b[owner]().send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, 0) }, expect: 200 });
+  const c = browser()[other]();
   const r = await c.send(null, { path: "/sign-in/email", json: { email: u.email, password: PASSWORD }, expect: 200 });
-  assert.equal(r.json.twoFactorRedirect, true, "Better Auth did not ask for the second factor");
-  const v = await c.send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, 0) }, expect: 200 });
+  assert.equal(r.json.twoFactorRedirect, true, `${other} did not ask for the second factor`);
+  const v = await c.send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, steps) }, expect: 200 });
   assert.equal(v.json.user.email, u.email);
-  const backup = browser().ba();
+  const backup = browser()[other]();
   await backup.send(null, { path: "/sign-in/email", json: { email: u.email, password: PASSWORD }, expect: 200 });
   await backup.send(null, { path: "/two-factor/verify-backup-code", json: { code: enabled.json.backupCodes[0] }, expect: 200 });
-});
+}
 
-await step("two-factor turned on at Better Auth challenges the sign-in on Tessera, and Better Auth's sealed secret passes it", async () => {
-  const u = await signedUp("ba", "tfa-ba");
-  const enabled = await u.b.ba().send(null, { path: "/two-factor/enable", json: { password: PASSWORD }, expect: 200 });
-  await u.b.ba().send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, 0) }, expect: 200 });
-  const c = browser().tessera();
-  const r = await c.send(null, { path: "/sign-in/email", json: { email: u.email, password: PASSWORD }, expect: 200 });
-  assert.equal(r.json.twoFactorRedirect, true, "Tessera did not ask for the second factor");
-  // The next period's code: Tessera takes each code once, and Better Auth was shown this one.
-  const v = await c.send(null, { path: "/two-factor/verify-totp", json: { code: await totpCode(enabled.json.totpURI, 1) }, expect: 200 });
-  assert.equal(v.json.user.email, u.email);
-  const backup = browser().tessera();
-  await backup.send(null, { path: "/sign-in/email", json: { email: u.email, password: PASSWORD }, expect: 200 });
-  await backup.send(null, { path: "/two-factor/verify-backup-code", json: { code: enabled.json.backupCodes[0] }, expect: 200 });
-});
+await step("two-factor turned on at Tessera challenges the sign-in on Better Auth, and Tessera's sealed secret passes it", () =>
+  twoFactorAcross("tessera", "ba", 0));
+// The next period's code on Tessera: it takes each code once, and Better Auth was shown this one.
+await step("two-factor turned on at Better Auth challenges the sign-in on Tessera, and Better Auth's sealed secret passes it", () =>
+  twoFactorAcross("ba", "tessera", 1));
 
 await finish();
